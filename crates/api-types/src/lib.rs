@@ -1,0 +1,20 @@
+//! The wire contract shared by `consul`, `registrator` and `consul-template`: serde types in
+//! Consul's exact JSON shapes, Go durations, Go-style JSON encoding and case-insensitive
+//! decoding, header names, and (feature `client`) the one typed HTTP client.
+//!
+//! Architecture invariant: nothing here knows axum, openraft or sled.
+
+pub mod agent;
+pub mod catalog;
+pub mod decode;
+pub mod duration;
+pub mod headers;
+pub mod json;
+pub mod kv;
+pub mod session;
+
+pub use agent::*;
+pub use catalog::*;
+pub use duration::{format_go_duration, parse_duration, parse_go_duration, GoDuration};
+pub use kv::KvPair;
+pub use session::*;
