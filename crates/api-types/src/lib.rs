@@ -6,6 +6,8 @@
 
 pub mod agent;
 pub mod catalog;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod decode;
 pub mod duration;
 pub mod headers;

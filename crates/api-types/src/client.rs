@@ -1,0 +1,481 @@
+//! The one typed HTTP client for Consul's API, used by registrator, consul-template, the tests
+//! and the `consul` CLI. It mirrors the Go `api` package: an address (`host:port`, `http://…`,
+//! `https://…`, or `CONSUL_HTTP_ADDR`), a token sent as `X-Consul-Token`, [`QueryOptions`] for
+//! reads (blocking `index`/`wait`, consistency, filters) and [`QueryMeta`] parsed from the
+//! response headers. Non-200 answers become [`ClientError::Status`] with Go's wording
+//! (`Unexpected response code: 404 (body)`); transport errors are rendered in Go's `url.Error`
+//! shape (`Get "http://…": dial tcp 127.0.0.1:8500: connect: connection refused`).
+//!
+//! The endpoint methods live in the submodules, one per API area.
+
+mod agent;
+mod catalog;
+mod kv;
+mod operator;
+
+pub use kv::KvPutOptions;
+
+use crate::headers::{self, QueryMeta};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid address {0:?}: {1}")]
+    Address(String, String),
+    /// The request never got an HTTP answer (`Get "url": detail`, like Go's `url.Error`).
+    #[error("{method} \"{url}\": {detail}")]
+    Transport { method: String, url: String, detail: String },
+    /// The agent answered with an unexpected status.
+    #[error("Unexpected response code: {code} ({body})")]
+    Status { code: u16, body: String },
+    #[error("failed to decode response: {0}")]
+    Decode(String),
+    #[error("tls setup: {0}")]
+    Tls(String),
+}
+
+impl ClientError {
+    /// The HTTP status code, when the agent answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how to connect; [`ClientConfig::from_env`] reads Consul's `CONSUL_*` variables.
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    /// `host:port`, `http://host:port` or `https://host:port`; default `127.0.0.1:8500`.
+    pub address: Option<String>,
+    pub token: Option<String>,
+    /// Use https for a scheme-less address (`CONSUL_HTTP_SSL`).
+    pub ssl: bool,
+    /// `false` disables certificate verification (`CONSUL_HTTP_SSL_VERIFY=false`).
+    pub ssl_verify: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Default `?dc=` for every request (per-call [`QueryOptions::dc`] wins).
+    pub datacenter: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_bool(name: &str) -> Option<bool> {
+    env(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "t" | "true"))
+}
+
+impl ClientConfig {
+    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN` (or `CONSUL_HTTP_TOKEN_FILE`), `CONSUL_HTTP_SSL`,
+    /// `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`.
+    pub fn from_env() -> Self {
+        let token = env("CONSUL_HTTP_TOKEN").or_else(|| {
+            env("CONSUL_HTTP_TOKEN_FILE")
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|t| t.trim().to_string())
+        });
+        ClientConfig {
+            address: env("CONSUL_HTTP_ADDR"),
+            token,
+            ssl: env_bool("CONSUL_HTTP_SSL").unwrap_or(false),
+            ssl_verify: env_bool("CONSUL_HTTP_SSL_VERIFY"),
+            ca_file: env("CONSUL_CACERT").map(PathBuf::from),
+            client_cert: env("CONSUL_CLIENT_CERT").map(PathBuf::from),
+            client_key: env("CONSUL_CLIENT_KEY").map(PathBuf::from),
+            datacenter: None,
+        }
+    }
+}
+
+/// Turns `host:port` / `http://…` / `https://…` into a base URL without trailing `/`.
+pub fn base_url(addr: &str, ssl: bool) -> Result<String, ClientError> {
+    let addr = addr.trim();
+    let bad = |why: &str| ClientError::Address(addr.to_string(), why.to_string());
+    if addr.is_empty() {
+        return Err(bad("empty address"));
+    }
+    if addr.starts_with("unix://") {
+        return Err(bad("unix sockets are not supported"));
+    }
+    let full = if addr.starts_with("http://") || addr.starts_with("https://") {
+        addr.to_string()
+    } else if ssl {
+        format!("https://{addr}")
+    } else {
+        format!("http://{addr}")
+    };
+    let url = Url::parse(&full).map_err(|e| bad(&e.to_string()))?;
+    if url.host_str().is_none() {
+        return Err(bad("missing host"));
+    }
+    Ok(full.trim_end_matches('/').to_string())
+}
+
+/// Options of a read: blocking, consistency and filters. Unset fields send nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Blocking query: wait for an index greater than this.
+    pub index: Option<u64>,
+    /// Maximum blocking time (sent as `wait=<ms>ms`, like the Go client).
+    pub wait: Option<Duration>,
+    pub stale: bool,
+    pub consistent: bool,
+    /// `tag=` filters (repeated; all must match).
+    pub tag: Vec<String>,
+    /// `passing` (health service reads).
+    pub passing: bool,
+    pub dc: Option<String>,
+    pub near: Option<String>,
+    pub filter: Option<String>,
+    /// `node-meta=key:value` filters (repeated; all must match).
+    pub node_meta: Vec<String>,
+}
+
+impl QueryOptions {
+    /// A blocking read at `index` waiting at most `wait`.
+    pub fn blocking(index: u64, wait: Duration) -> Self {
+        QueryOptions { index: Some(index), wait: Some(wait), ..Default::default() }
+    }
+
+    fn params(&self, out: &mut Vec<(String, String)>) {
+        let mut push = |k: &str, v: String| out.push((k.to_string(), v));
+        if let Some(i) = self.index {
+            push("index", i.to_string());
+        }
+        if let Some(w) = self.wait {
+            push("wait", format!("{}ms", w.as_millis()));
+        }
+        if self.stale {
+            push("stale", String::new());
+        }
+        if self.consistent {
+            push("consistent", String::new());
+        }
+        for t in &self.tag {
+            push("tag", t.clone());
+        }
+        if self.passing {
+            push("passing", "1".to_string());
+        }
+        if let Some(dc) = &self.dc {
+            push("dc", dc.clone());
+        }
+        if let Some(n) = &self.near {
+            push("near", n.clone());
+        }
+        if let Some(f) = &self.filter {
+            push("filter", f.clone());
+        }
+        for m in &self.node_meta {
+            push("node-meta", m.clone());
+        }
+    }
+}
+
+/// An async Consul HTTP API client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    datacenter: Option<String>,
+}
+
+/// A raw answer: status, metadata and body bytes.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub meta: QueryMeta,
+    pub body: Vec<u8>,
+}
+
+impl Client {
+    /// A client for `addr` (`host:port`, `http://…`, `https://…`), ignoring the environment.
+    pub fn new(addr: &str) -> Result<Self, ClientError> {
+        Self::from_config(ClientConfig { address: Some(addr.to_string()), ..Default::default() })
+    }
+
+    /// The environment (`CONSUL_HTTP_ADDR`, …), with `flag` (e.g. `-http-addr`) winning.
+    pub fn from_env_and_flag(flag: Option<&str>) -> Result<Self, ClientError> {
+        let mut cfg = ClientConfig::from_env();
+        if let Some(f) = flag.filter(|f| !f.is_empty()) {
+            cfg.address = Some(f.to_string());
+        }
+        Self::from_config(cfg)
+    }
+
+    /// A client from an explicit configuration.
+    pub fn from_config(cfg: ClientConfig) -> Result<Self, ClientError> {
+        let addr = cfg.address.as_deref().unwrap_or("127.0.0.1:8500");
+        let base = base_url(addr, cfg.ssl)?;
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if cfg.ssl_verify == Some(false) {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", ca.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", ca.display())))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&cfg.client_cert, &cfg.client_key) {
+            let mut pem = std::fs::read(cert)
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", cert.display())))?;
+            pem.extend(
+                std::fs::read(key)
+                    .map_err(|e| ClientError::Tls(format!("{}: {e}", key.display())))?,
+            );
+            let id = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            builder = builder.identity(id);
+        }
+        let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Client { http, base, token: cfg.token, datacenter: cfg.datacenter })
+    }
+
+    /// Sends `X-Consul-Token: token` with every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into()).filter(|t: &String| !t.is_empty());
+        self
+    }
+
+    /// Adds `?dc=` to every request that does not name one.
+    pub fn with_datacenter(mut self, dc: impl Into<String>) -> Self {
+        self.datacenter = Some(dc.into()).filter(|d: &String| !d.is_empty());
+        self
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8500`.
+    pub fn address(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str, mut params: Vec<(String, String)>) -> Result<Url, ClientError> {
+        if let Some(dc) = &self.datacenter {
+            if !params.iter().any(|(k, _)| k == "dc") {
+                params.push(("dc".to_string(), dc.clone()));
+            }
+        }
+        let mut url = Url::parse(&format!("{}{}", self.base, escape_path(path)))
+            .map_err(|e| ClientError::Address(self.base.clone(), e.to_string()))?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+        }
+        Ok(url)
+    }
+
+    /// Sends one request and reads the whole answer, whatever its status.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        params: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
+        let url = self.url(path, params)?;
+        let shown = url.to_string();
+        let go_method = go_method(&method);
+        let mut req = self.http.request(method, url.clone());
+        if let Some(t) = &self.token {
+            req = req.header(headers::TOKEN, t);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            method: go_method.to_string(),
+            url: shown.clone(),
+            detail: transport_detail(&e, &url),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let meta = parse_meta(resp.headers());
+        let body = resp.bytes().await.map_err(transport)?.to_vec();
+        Ok(Answer { status, meta, body })
+    }
+
+    /// Sends a request and requires a 200.
+    pub(crate) async fn send_ok(
+        &self,
+        method: Method,
+        path: &str,
+        params: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
+        let a = self.send(method, path, params, body).await?;
+        if a.status != StatusCode::OK {
+            return Err(status_error(&a));
+        }
+        Ok(a)
+    }
+
+    /// `GET path` with query options, decoding a JSON body.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        q: &QueryOptions,
+        extra: &[(&str, &str)],
+    ) -> Result<(T, QueryMeta), ClientError> {
+        let a = self.send_ok(Method::GET, path, params(q, extra), None).await?;
+        Ok((decode(&a.body)?, a.meta))
+    }
+
+    /// `PUT path` with an optional JSON body; requires 200 and ignores the answer.
+    pub(crate) async fn put_unit(
+        &self,
+        path: &str,
+        params: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+    ) -> Result<(), ClientError> {
+        self.send_ok(Method::PUT, path, params, body).await.map(|_| ())
+    }
+}
+
+pub(crate) fn params(q: &QueryOptions, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    q.params(&mut out);
+    out
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(v).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+pub(crate) fn status_error(a: &Answer) -> ClientError {
+    ClientError::Status {
+        code: a.status.as_u16(),
+        body: String::from_utf8_lossy(&a.body).trim_end().to_string(),
+    }
+}
+
+fn parse_meta(h: &reqwest::header::HeaderMap) -> QueryMeta {
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    QueryMeta {
+        index: get(headers::INDEX).and_then(|v| v.parse().ok()).unwrap_or(0),
+        last_contact_ms: get(headers::LAST_CONTACT).and_then(|v| v.parse().ok()).unwrap_or(0),
+        known_leader: get(headers::KNOWN_LEADER).is_some_and(|v| v == "true"),
+    }
+}
+
+fn go_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "Get",
+        Method::PUT => "Put",
+        Method::POST => "Post",
+        Method::DELETE => "Delete",
+        _ => "Request",
+    }
+}
+
+/// Percent-encodes what a URL path may not hold literally, keeping `/`.
+pub(crate) fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's wording for a failed dial, else reqwest's message with its causes.
+fn transport_detail(err: &reqwest::Error, url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let hostport = format!("{host}:{}", url.port_or_known_default().unwrap_or(80));
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut chain = Vec::new();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            let what = match io.kind() {
+                ConnectionRefused => Some("connection refused"),
+                TimedOut => Some("i/o timeout"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                return format!("dial tcp {hostport}: connect: {what}");
+            }
+        }
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return format!("dial tcp: lookup {host}: no such host");
+        }
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        source = e.source();
+    }
+    if err.is_timeout() {
+        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            .to_string();
+    }
+    chain.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(base_url("127.0.0.1:8500", false).ok().as_deref(), Some("http://127.0.0.1:8500"));
+        assert_eq!(base_url("consul:8501", true).ok().as_deref(), Some("https://consul:8501"));
+        assert_eq!(base_url("https://x:1/", false).ok().as_deref(), Some("https://x:1"));
+        assert!(base_url("unix:///tmp/s", false).is_err());
+        assert!(base_url("", false).is_err());
+    }
+
+    #[test]
+    fn query_params() {
+        let q = QueryOptions {
+            index: Some(5),
+            wait: Some(Duration::from_secs(60)),
+            stale: true,
+            tag: vec!["a".into(), "b".into()],
+            ..Default::default()
+        };
+        let c = Client::new("127.0.0.1:8500").expect("client").with_datacenter("dc2");
+        let url = c.url("/v1/health/service/web", params(&q, &[("passing", "1")])).expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8500/v1/health/service/web?passing=1&index=5&wait=60000ms&stale=&tag=a&tag=b&dc=dc2"
+        );
+        assert_eq!(escape_path("/v1/kv/a b?#%/c"), "/v1/kv/a%20b%3F%23%25/c");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_has_go_shape() {
+        // Bind then drop a listener so the port is (very likely) closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let c = Client::new(&format!("127.0.0.1:{port}")).expect("client");
+        let err = c.agent_members(false).await.expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Get \"http://127.0.0.1:{port}/v1/agent/members?segment=_all\": \
+                 dial tcp 127.0.0.1:{port}: connect: connection refused"
+            )
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! What the leader does on taking office: register this server's node with its `serfHealth`
+//! check and the `consul` service, re-register the services from config files, and arm the TTL
+//! timers of every session. Consul's leader does the same from gossip membership.
+
+use super::Agent;
+use crate::catalog::{CheckRecord, Command, NodeRecord, ServiceRecord};
+use api_types::Weights;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Follows Raft metrics; each time this server becomes leader, reconciles.
+pub async fn watch(agent: Arc<Agent>) {
+    let mut metrics = agent.raft.raft.metrics();
+    let mut was_leader = false;
+    loop {
+        let leader = metrics.borrow().current_leader == Some(agent.raft.id);
+        if leader && !was_leader {
+            tracing::info!(target: "agent.server", "cluster leadership acquired");
+            if let Err(e) = reconcile(&agent).await {
+                tracing::error!(target: "agent.server", "failed to reconcile: {e}");
+            } else {
+                tracing::info!(target: "agent", "Synced node info");
+            }
+        }
+        was_leader = leader;
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn self_node(agent: &Agent) -> NodeRecord {
+    let c = &agent.config;
+    let addr = c.advertise_addr.to_string();
+    let mut tagged = BTreeMap::new();
+    tagged.insert("lan".to_string(), addr.clone());
+    tagged.insert("lan_ipv4".to_string(), addr.clone());
+    tagged.insert("wan".to_string(), addr.clone());
+    tagged.insert("wan_ipv4".to_string(), addr.clone());
+    let mut meta = c.node_meta.clone();
+    meta.insert("consul-network-segment".to_string(), String::new());
+    meta.insert("consul-version".to_string(), crate::version::VERSION.to_string());
+    NodeRecord {
+        id: agent.node_id.clone(),
+        node: c.node_name.clone(),
+        address: addr,
+        datacenter: c.datacenter.clone(),
+        tagged_addresses: Some(tagged),
+        meta: Some(meta),
+        create_index: 0,
+        modify_index: 0,
+    }
+}
+
+async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
+    let c = &agent.config;
+    let node = c.node_name.clone();
+    agent.write(Command::RegisterNode { node: self_node(agent), skip_node_update: false }).await?;
+    let serf = CheckRecord {
+        node: node.clone(),
+        check_id: "serfHealth".into(),
+        name: "Serf Health Status".into(),
+        status: "passing".into(),
+        output: "Agent alive and reachable".into(),
+        ..Default::default()
+    };
+    agent.write(Command::RegisterCheck { check: serf }).await?;
+    if c.server {
+        let mut meta = BTreeMap::new();
+        for (k, v) in [
+            ("non_voter", "false"),
+            ("raft_version", "3"),
+            ("read_replica", "false"),
+            ("serf_protocol_current", "2"),
+            ("serf_protocol_max", "5"),
+            ("serf_protocol_min", "1"),
+            ("version", crate::version::VERSION),
+        ] {
+            meta.insert(k.to_string(), v.to_string());
+        }
+        let consul = ServiceRecord {
+            id: "consul".into(),
+            name: "consul".into(),
+            port: c.ports.server.max(0) as u16,
+            meta,
+            weights: Weights::default(),
+            ..Default::default()
+        };
+        agent
+            .write(Command::RegisterService { node: node.clone(), service: consul, checks: vec![], replace_existing_checks: false })
+            .await?;
+    }
+    for reg in &c.services {
+        match super::local::service_records(reg, &node, c.enable_script_checks || c.enable_local_script_checks) {
+            Ok((service, checks)) => {
+                agent
+                    .write(Command::RegisterService { node: node.clone(), service, checks, replace_existing_checks: true })
+                    .await?;
+            }
+            Err(e) => tracing::error!(target: "agent", "failed to register service {:?}: {e}", reg.name),
+        }
+    }
+    for def in &c.checks {
+        match super::local::check_record(def, &node, c.enable_script_checks || c.enable_local_script_checks) {
+            Ok(check) => {
+                agent.write(Command::RegisterCheck { check }).await?;
+            }
+            Err(e) => tracing::error!(target: "agent", "failed to register check {:?}: {e}", def.name),
+        }
+    }
+    agent.sync_checks();
+    agent.sessions.arm_all();
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! This agent as a serf member, and `/v1/agent/self`: the documents `consul members` and
+//! `consul info` render. A single server has a one-member LAN pool: itself, alive.
+
+use super::Agent;
+use crate::version::{BUILD_DATE, REVISION, VERSION};
+use api_types::Member;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+impl Agent {
+    /// This agent's serf member entry.
+    pub fn member(&self) -> Member {
+        let c = &self.config;
+        let mut tags = BTreeMap::new();
+        let mut tag = |k: &str, v: String| {
+            tags.insert(k.to_string(), v);
+        };
+        tag("acls", "0".into());
+        if c.bootstrap || c.dev {
+            tag("bootstrap", "1".into());
+        }
+        if c.bootstrap_expect > 0 {
+            tag("expect", c.bootstrap_expect.to_string());
+        }
+        tag("build", format!("{VERSION}:{REVISION}"));
+        tag("dc", c.datacenter.clone());
+        tag("ft_fs", "1".into());
+        tag("ft_si", "1".into());
+        tag("id", self.node_id.clone());
+        tag("port", c.ports.server.to_string());
+        tag("raft_vsn", "3".into());
+        tag("role", if c.server { "consul" } else { "node" }.into());
+        tag("segment", String::new());
+        tag("vsn", "2".into());
+        tag("vsn_max", "3".into());
+        tag("vsn_min", "2".into());
+        tag("wan_join_port", c.ports.serf_wan.to_string());
+        Member {
+            name: c.node_name.clone(),
+            addr: c.advertise_addr.to_string(),
+            port: c.ports.serf_lan.max(0) as u16,
+            tags,
+            status: if self.leaving() { 3 } else { 1 },
+            protocol_min: 1,
+            protocol_max: 5,
+            protocol_cur: 2,
+            delegate_min: 2,
+            delegate_max: 5,
+            delegate_cur: 4,
+        }
+    }
+
+    /// `Stats` of `/v1/agent/self`: sections of string values, as `consul info` prints them.
+    pub fn stats(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let c = &self.config;
+        let m = self.raft.raft.metrics().borrow().clone();
+        let (services, checks, ttls, monitors) = self.catalog().read(|s| {
+            let key = c.node_name.to_lowercase();
+            let services = s.services.get(&key).map(|m| m.values().filter(|x| x.agent).count()).unwrap_or(0);
+            let cs: Vec<_> = s.checks.get(&key).map(|m| m.values().filter(|x| x.spec.is_some()).collect()).unwrap_or_default();
+            let ttls = cs.iter().filter(|x| x.check_type == "ttl").count();
+            let monitors = cs.iter().filter(|x| x.check_type == "script").count();
+            (services, cs.len(), ttls, monitors)
+        });
+        let leader_addr = self.raft.leader_addr().unwrap_or_default();
+        let is_leader = m.current_leader == Some(self.raft.id);
+        let last_log = m.last_log_index.unwrap_or(0);
+        let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+        let snap = m.snapshot;
+        let voters: Vec<String> = m
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, n)| format!("{{Suffrage:Voter ID:{} Address:{}}}", self.peer_node_id(*id), n.addr))
+            .collect();
+        let num_peers = voters.len().saturating_sub(1);
+        let s = |v: &str| v.to_string();
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut section = |name: &str, kv: Vec<(&str, String)>| {
+            out.insert(name.to_string(), kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        };
+        section("agent", vec![
+            ("check_monitors", monitors.to_string()),
+            ("check_ttls", ttls.to_string()),
+            ("checks", checks.to_string()),
+            ("services", services.to_string()),
+        ]);
+        section("build", vec![
+            ("prerelease", s("")),
+            ("revision", s(REVISION)),
+            ("version", s(VERSION)),
+            ("version_metadata", s("")),
+        ]);
+        section("consul", vec![
+            ("acl", s("disabled")),
+            ("bootstrap", (c.bootstrap || c.dev).to_string()),
+            ("known_datacenters", s("1")),
+            ("leader", is_leader.to_string()),
+            ("leader_addr", leader_addr),
+            ("server", c.server.to_string()),
+        ]);
+        let state = format!("{:?}", m.state);
+        section("raft", vec![
+            ("applied_index", applied.to_string()),
+            ("commit_index", applied.to_string()),
+            ("fsm_pending", s("0")),
+            ("last_contact", if is_leader { s("0") } else { s("never") }),
+            ("last_log_index", last_log.to_string()),
+            ("last_log_term", m.current_term.to_string()),
+            ("last_snapshot_index", snap.map(|l| l.index).unwrap_or(0).to_string()),
+            ("last_snapshot_term", snap.map(|l| l.leader_id.term).unwrap_or(0).to_string()),
+            ("latest_configuration", format!("[{}]", voters.join(" "))),
+            ("latest_configuration_index", s("0")),
+            ("num_peers", num_peers.to_string()),
+            ("protocol_version", s("3")),
+            ("protocol_version_max", s("3")),
+            ("protocol_version_min", s("0")),
+            ("snapshot_version_max", s("1")),
+            ("snapshot_version_min", s("0")),
+            ("state", state),
+            ("term", m.current_term.to_string()),
+        ]);
+        section("runtime", vec![
+            ("arch", s(std::env::consts::ARCH)),
+            ("cpu_count", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string()),
+            ("goroutines", s("0")),
+            ("max_procs", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string()),
+            ("os", s(std::env::consts::OS)),
+            ("version", s("rust")),
+        ]);
+        let serf = vec![
+            ("coordinate_resets", s("0")),
+            ("encrypted", s("false")),
+            ("event_queue", s("0")),
+            ("event_time", s("1")),
+            ("failed", s("0")),
+            ("health_score", s("0")),
+            ("intent_queue", s("0")),
+            ("left", s("0")),
+            ("member_time", s("1")),
+            ("members", s("1")),
+            ("query_queue", s("0")),
+            ("query_time", s("1")),
+        ];
+        section("serf_lan", serf.clone());
+        if c.server {
+            section("serf_wan", serf);
+        }
+        out
+    }
+
+    fn peer_node_id(&self, raft_id: u64) -> String {
+        if raft_id == self.raft.id {
+            self.node_id.clone()
+        } else {
+            format!("{raft_id:016x}")
+        }
+    }
+
+    /// `/v1/agent/self`.
+    pub fn self_doc(&self) -> SelfDoc {
+        let c = &self.config;
+        SelfDoc {
+            config: json!({
+                "Datacenter": c.datacenter,
+                "PrimaryDatacenter": c.datacenter,
+                "NodeName": c.node_name,
+                "NodeID": self.node_id,
+                "Revision": REVISION,
+                "Server": c.server,
+                "Version": VERSION,
+                "BuildDate": BUILD_DATE,
+            }),
+            debug_config: json!({
+                "Bootstrap": c.bootstrap,
+                "BootstrapExpect": c.bootstrap_expect,
+                "ClientAddrs": c.client_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "ConnectEnabled": false,
+                "DataDir": c.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                "Datacenter": c.datacenter,
+                "DevMode": c.dev,
+                "EnableScriptChecks": c.enable_script_checks,
+                "GRPCPort": c.ports.grpc,
+                "HTTPPort": c.ports.http,
+                "NodeName": c.node_name,
+                "ServerMode": c.server,
+                "ServerPort": c.ports.server,
+                "SessionTTLMin": "10s",
+                "UIConfig": {"Enabled": c.ui},
+            }),
+            coord: json!({"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}),
+            member: self.member(),
+            stats: self.stats(),
+            meta: {
+                let mut m = self.config.node_meta.clone();
+                m.insert("consul-network-segment".into(), String::new());
+                m.insert("consul-version".into(), VERSION.into());
+                m
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SelfDoc {
+    #[serde(rename = "Config")]
+    config: Value,
+    #[serde(rename = "DebugConfig")]
+    debug_config: Value,
+    #[serde(rename = "Coord")]
+    coord: Value,
+    #[serde(rename = "Member")]
+    member: Member,
+    #[serde(rename = "Stats")]
+    stats: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(rename = "Meta")]
+    meta: BTreeMap<String, String>,
+}

@@ -1,0 +1,245 @@
+//! The running agent: wires storage, Raft, the catalog, check runners, session timers and the
+//! HTTP listeners together from a [`Config`], and shuts them down in order.
+
+mod leader;
+pub mod local;
+mod members;
+mod sessions;
+
+use crate::blocking::Catalog;
+use crate::catalog::{CheckRecord, Command};
+use crate::config::Config;
+use crate::health::{CheckRunner, CheckSink};
+use crate::raft::{RaftNode, WriteError};
+use futures::future::BoxFuture;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use tokio::sync::Notify;
+
+pub use members::SelfDoc;
+pub use sessions::SessionTimers;
+
+/// The agent shared by every handler and background task.
+pub struct Agent {
+    pub config: Config,
+    pub node_id: String,
+    pub raft: RaftNode,
+    pub checks: CheckRunner,
+    pub sessions: SessionTimers,
+    pub data_dir: PathBuf,
+    shutdown: Notify,
+    leaving: AtomicBool,
+}
+
+impl Agent {
+    pub fn catalog(&self) -> &Catalog {
+        &self.raft.catalog
+    }
+
+    pub fn node(&self) -> &str {
+        &self.config.node_name
+    }
+
+    pub async fn write(&self, cmd: Command) -> Result<crate::catalog::Reply, WriteError> {
+        self.raft.write(cmd).await
+    }
+
+    /// The agent's own checks (those it runs).
+    pub fn agent_checks(&self) -> Vec<CheckRecord> {
+        let key = self.config.node_name.to_lowercase();
+        self.catalog()
+            .read(|s| s.checks.get(&key).map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    /// Restarts/stops check runners to match the catalog.
+    pub fn sync_checks(&self) {
+        self.checks.sync(&self.agent_checks());
+    }
+
+    pub fn leaving(&self) -> bool {
+        self.leaving.load(Ordering::Relaxed)
+    }
+
+    /// Asks the agent to stop (after `consul leave`).
+    pub fn request_shutdown(&self) {
+        self.leaving.store(true, Ordering::Relaxed);
+        self.shutdown.notify_waiters();
+        self.shutdown.notify_one();
+    }
+
+    pub fn allow_scripts(&self) -> bool {
+        self.config.enable_script_checks
+    }
+}
+
+/// Writes check results from the runners into the catalog.
+struct Sink(Weak<Agent>);
+
+impl CheckSink for Sink {
+    fn update(&self, check_id: String, status: String, output: String) -> BoxFuture<'static, ()> {
+        let agent = self.0.clone();
+        Box::pin(async move {
+            let Some(agent) = agent.upgrade() else { return };
+            let node = agent.config.node_name.clone();
+            if let Err(e) = agent.write(Command::UpdateCheck { node, check_id: check_id.clone(), status, output }).await {
+                tracing::warn!(target: "agent", "failed to update check: check={check_id} error={e}");
+            }
+        })
+    }
+
+    fn deregister_service(&self, service_id: String) -> BoxFuture<'static, ()> {
+        let agent = self.0.clone();
+        Box::pin(async move {
+            let Some(agent) = agent.upgrade() else { return };
+            let node = agent.config.node_name.clone();
+            tracing::info!(target: "agent", "removed service due to critical check: service={service_id}");
+            let _ = agent.write(Command::DeregisterService { node, service_id }).await;
+            agent.sync_checks();
+        })
+    }
+}
+
+fn load_node_id(data_dir: &std::path::Path, configured: Option<&str>) -> anyhow::Result<String> {
+    if let Some(id) = configured {
+        return Ok(id.to_string());
+    }
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_string();
+        if uuid::Uuid::parse_str(&id).is_ok() {
+            return Ok(id);
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id)?;
+    Ok(id)
+}
+
+fn raft_id(node_id: &str) -> u64 {
+    let u = uuid::Uuid::parse_str(node_id).map(|u| u.as_u128()).unwrap_or(1);
+    ((u >> 64) as u64).max(1)
+}
+
+fn banner(c: &Config, node_id: &str) {
+    let clients: Vec<String> = c.client_addrs.iter().map(|a| a.to_string()).collect();
+    println!("==> Starting Consul agent...");
+    println!("              Version: '{}'", crate::version::VERSION);
+    println!("           Build Date: '{}'", crate::version::BUILD_DATE);
+    println!("              Node ID: '{node_id}'");
+    println!("            Node name: '{}'", c.node_name);
+    println!("           Datacenter: '{}' (Segment: '<all>')", c.datacenter);
+    println!("               Server: {} (Bootstrap: {})", c.server, c.bootstrap || c.dev);
+    println!(
+        "          Client Addr: [{}] (HTTP: {}, HTTPS: {}, gRPC: {}, gRPC-TLS: -1, DNS: {})",
+        clients.join(" "),
+        c.ports.http,
+        c.ports.https,
+        c.ports.grpc,
+        c.ports.dns
+    );
+    println!("         Cluster Addr: {} (LAN: {}, WAN: {})", c.advertise_addr, c.ports.serf_lan, c.ports.serf_wan);
+    println!("    Gossip Encryption: false");
+    println!("     Auto-Encrypt-TLS: false");
+    println!("         ACLs Enabled: false");
+    println!();
+    println!("==> Log data will now stream in as it occurs:");
+    println!();
+}
+
+/// Runs the agent until a shutdown signal or `consul leave`; returns the process exit code.
+pub async fn run(config: Config) -> anyhow::Result<i32> {
+    crate::logging::init(&config.log_level, config.log_json);
+    let (data_dir, _dev_dir) = match &config.data_dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let d = tempfile_dir()?;
+            (d.clone(), Some(DevDir(d)))
+        }
+    };
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| anyhow::anyhow!("Error creating data dir {}: {e}", data_dir.display()))?;
+    let node_id = load_node_id(&data_dir, config.node_id.as_deref())?;
+    if config.bootstrap {
+        tracing::warn!(target: "agent", "bootstrap = true: do not enable unless necessary");
+    }
+    banner(&config, &node_id);
+    if let Some(pid) = &config.pid_file {
+        std::fs::write(pid, std::process::id().to_string())?;
+    }
+
+    let server_addr = format!("{}:{}", config.advertise_addr, config.ports.server);
+    let raft = RaftNode::start(&data_dir.join("raft"), raft_id(&node_id), server_addr, config.raft_multiplier).await?;
+
+    let agent = Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
+        config: config.clone(),
+        node_id: node_id.clone(),
+        raft: raft.clone(),
+        checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
+        sessions: SessionTimers::new(weak.clone()),
+        data_dir: data_dir.clone(),
+        shutdown: Notify::new(),
+        leaving: AtomicBool::new(false),
+    });
+
+    let listeners = crate::http::bind(&agent).await?;
+    if config.bootstrap || config.dev || config.bootstrap_expect == 1 {
+        raft.bootstrap().await?;
+    }
+    let leader_task = tokio::spawn(leader::watch(agent.clone()));
+    agent.sync_checks();
+    let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
+
+    let code = wait_for_stop(&agent).await;
+    tracing::info!(target: "agent", "Requesting shutdown");
+    agent.checks.stop_all();
+    agent.sessions.stop_all();
+    leader_task.abort();
+    server.abort();
+    let _ = agent.raft.raft.shutdown().await;
+    let _ = agent.raft.store.sync_now();
+    if let Some(pid) = &config.pid_file {
+        let _ = std::fs::remove_file(pid);
+    }
+    tracing::info!(target: "agent", "shutdown complete");
+    Ok(code)
+}
+
+async fn wait_for_stop(agent: &Agent) -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    loop {
+        tokio::select! {
+            _ = agent.shutdown.notified() => return 0,
+            Some(_) = async { term.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: terminated");
+                return 0;
+            }
+            Some(_) = async { int.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: interrupt");
+                return 1;
+            }
+            Some(_) = async { hup.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
+            }
+        }
+    }
+}
+
+/// `-dev` keeps its state in a temporary directory removed at exit.
+struct DevDir(PathBuf);
+
+impl Drop for DevDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("consul-dev-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

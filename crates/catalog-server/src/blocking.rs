@@ -1,0 +1,146 @@
+//! The blocking-query contract, in one place.
+//!
+//! A read with `?index=N` returns at once when its result's index is greater than N; otherwise
+//! it parks until one of the [`WatchKey`]s its result depends on is touched by a write, re-runs,
+//! and repeats until the index passes N or the wait ends. The wait is `?wait` (default
+//! `default_query_time`, 5m), capped at `max_query_time` (10m), plus a random jitter of up to
+//! 1/16 of it, as Consul does. `X-Consul-Index` is never 0.
+//!
+//! Wake-ups are scoped: a write wakes only the keys it touched (one service, one KV prefix chain,
+//! one node), never every parked query. Each key has one `Notify`, created on demand by the
+//! first waiter and dropped when it fires, so ten thousand parked queries cost one registration
+//! each and no per-write scan.
+
+use crate::catalog::query::Answer;
+use crate::catalog::{State, WatchKey};
+use rand::Rng;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Wakes parked queries by key.
+#[derive(Default)]
+pub struct Notifier {
+    map: Mutex<HashMap<WatchKey, Arc<Notify>>>,
+}
+
+impl Notifier {
+    fn subscribe(&self, keys: &[WatchKey]) -> Vec<Arc<Notify>> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        keys.iter().map(|k| map.entry(k.clone()).or_default().clone()).collect()
+    }
+
+    /// Wakes every query parked on any of `keys`.
+    pub fn notify(&self, keys: Vec<WatchKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        let fired: Vec<Arc<Notify>> = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        for n in fired {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes everything (snapshot restore replaces the whole state).
+    pub fn notify_all(&self) {
+        let all: Vec<Arc<Notify>> = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().map(|(_, n)| n).collect()
+        };
+        for n in all {
+            n.notify_waiters();
+        }
+    }
+
+    /// Number of keys with parked queries (for `consul info`).
+    pub fn watched_keys(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// The catalog state as the HTTP layer sees it: read under a short lock, never across I/O.
+pub struct Catalog {
+    pub state: RwLock<State>,
+    pub notifier: Notifier,
+}
+
+impl Catalog {
+    pub fn new(state: State) -> Self {
+        Catalog { state: RwLock::new(state), notifier: Notifier::default() }
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        let guard = self.state.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+}
+
+/// `?index` and the effective wait of one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocking {
+    pub min_index: u64,
+    pub wait: Duration,
+}
+
+impl Blocking {
+    /// Resolves `?wait` against the agent's default and cap, and adds Consul's jitter.
+    pub fn new(min_index: u64, wait: Option<Duration>, default: Duration, max: Duration) -> Self {
+        let mut w = match wait {
+            Some(w) if !w.is_zero() => w,
+            _ => default,
+        };
+        if w > max {
+            w = max;
+        }
+        let jitter_ns = (w.as_nanos() / 16) as u64;
+        if jitter_ns > 0 {
+            w += Duration::from_nanos(rand::thread_rng().gen_range(0..jitter_ns));
+        }
+        Blocking { min_index, wait: w }
+    }
+}
+
+/// Runs `query` and, when `blocking` asks for it, parks until its index passes `min_index`
+/// or the wait ends. Returns the last answer, with its index never 0.
+pub async fn run<T>(catalog: &Catalog, blocking: Option<Blocking>, query: impl Fn(&State) -> Answer<T>) -> Answer<T> {
+    let Some(b) = blocking.filter(|b| b.min_index > 0) else {
+        let mut a = catalog.read(&query);
+        a.index = a.index.max(1);
+        return a;
+    };
+    let deadline = tokio::time::Instant::now() + b.wait;
+    loop {
+        let first = catalog.read(&query);
+        if first.index > b.min_index || tokio::time::Instant::now() >= deadline {
+            return fix(first);
+        }
+        let notifies = catalog.notifier.subscribe(&first.watch);
+        let mut parked: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
+            notifies.iter().map(|n| Box::pin(n.notified())).collect();
+        for p in parked.iter_mut() {
+            p.as_mut().enable();
+        }
+        // Re-check after registering, so a write between the first read and now is not missed.
+        let again = catalog.read(&query);
+        if again.index > b.min_index {
+            return fix(again);
+        }
+        drop(again);
+        tokio::select! {
+            _ = futures::future::select_all(parked) => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                return fix(catalog.read(&query));
+            }
+        }
+    }
+}
+
+fn fix<T>(mut a: Answer<T>) -> Answer<T> {
+    a.index = a.index.max(1);
+    a
+}

@@ -1,0 +1,78 @@
+//! What can be written to the catalog: every change is one [`Command`] carried through Raft
+//! and applied by [`super::State::apply`]. Commands carry the leader's clock (`now_ms`) so that
+//! applying them is deterministic on every server.
+
+use super::records::*;
+use serde::{Deserialize, Serialize};
+
+/// A command plus the leader's wall clock at proposal time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub now_ms: u64,
+    pub cmd: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum KvOp {
+    Set,
+    Cas(u64),
+    Acquire(String),
+    Release(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Create or update a node (`SkipNodeUpdate` leaves an existing one untouched).
+    RegisterNode { node: NodeRecord, skip_node_update: bool },
+    /// Register a service instance (and checks) on an existing node.
+    RegisterService {
+        node: String,
+        service: ServiceRecord,
+        checks: Vec<CheckRecord>,
+        replace_existing_checks: bool,
+    },
+    RegisterCheck { check: CheckRecord },
+    DeregisterNode { node: String },
+    DeregisterService { node: String, service_id: String },
+    DeregisterCheck { node: String, check_id: String },
+    /// A check's status and output, from a check runner or a TTL update.
+    UpdateCheck { node: String, check_id: String, status: String, output: String },
+    KvSet { entry: KvRecord, op: KvOp },
+    KvDelete { key: String, recurse: bool, cas: Option<u64> },
+    SessionCreate { session: SessionRecord },
+    SessionDestroy { id: String },
+    Txn { ops: Vec<TxnOp> },
+    /// A no-op used to learn the current index (leadership barrier).
+    Noop,
+}
+
+/// One KV operation of `PUT /v1/txn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnOp {
+    pub verb: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: Vec<u8>,
+    pub flags: u64,
+    pub index: u64,
+    pub session: String,
+}
+
+/// What applying a command produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    Done,
+    Bool(bool),
+    Txn(Result<Vec<TxnResult>, Vec<TxnError>>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnResult {
+    pub entry: Option<KvRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnError {
+    pub op_index: usize,
+    pub what: String,
+}

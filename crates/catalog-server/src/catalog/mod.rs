@@ -1,0 +1,16 @@
+//! The catalog domain: nodes, services, checks, KV, sessions, and the per-table indexes that
+//! blocking queries compare against. Synchronous and deterministic: `apply` is called by the
+//! Raft state machine and by unit tests alike, and reports which [`WatchKey`]s it touched.
+//!
+//! Architecture invariant: this module knows nothing of HTTP, Raft or sled.
+
+pub mod command;
+mod kv;
+pub mod query;
+pub mod records;
+mod session;
+mod state;
+
+pub use command::*;
+pub use records::*;
+pub use state::{CatalogError, State, WatchKey};

@@ -1,0 +1,145 @@
+//! The `consul` command line: one dispatch table from subcommand words to a module's `run`,
+//! in the style of mitchellh/cli. Every command returns its exit code; [`main`] is the one
+//! place that turns the process arguments into that code. Flags follow Go's `flag` package
+//! (see [`goflags`]); client commands share the HTTP flags in [`http`].
+
+pub mod agent;
+pub mod catalog;
+pub mod goflags;
+pub mod http;
+pub mod info;
+pub mod kv;
+pub mod members;
+pub mod misc;
+pub mod operator;
+pub mod render;
+pub mod snapshot;
+pub mod version;
+
+/// A subcommand: its words (`["kv", "get"]`), one-line synopsis, and entry point.
+struct Entry {
+    words: &'static [&'static str],
+    synopsis: &'static str,
+    run: fn(&[String]) -> i32,
+}
+
+const COMMANDS: &[Entry] = &[
+    Entry { words: &["agent"], synopsis: "Runs a Consul agent", run: agent::run },
+    Entry { words: &["catalog"], synopsis: "Interact with the catalog", run: catalog::run_parent },
+    Entry { words: &["catalog", "datacenters"], synopsis: "Lists all known datacenters", run: catalog::run_datacenters },
+    Entry { words: &["catalog", "nodes"], synopsis: "Lists all nodes in the given datacenter", run: catalog::run_nodes },
+    Entry { words: &["catalog", "services"], synopsis: "Lists all registered services in a datacenter", run: catalog::run_services },
+    Entry { words: &["force-leave"], synopsis: "Forces a member of the cluster to enter the \"left\" state", run: misc::run_force_leave },
+    Entry { words: &["info"], synopsis: "Provides debugging information for operators.", run: info::run },
+    Entry { words: &["join"], synopsis: "Tell Consul agent to join cluster", run: misc::run_join },
+    Entry { words: &["kv"], synopsis: "Interact with the key-value store", run: kv::run_parent },
+    Entry { words: &["kv", "delete"], synopsis: "Removes data from the KV store", run: kv::run_delete },
+    Entry { words: &["kv", "get"], synopsis: "Retrieves or lists data from the KV store", run: kv::run_get },
+    Entry { words: &["kv", "put"], synopsis: "Sets or updates data in the KV store", run: kv::run_put },
+    Entry { words: &["leave"], synopsis: "Gracefully leaves the Consul cluster and shuts down", run: misc::run_leave },
+    Entry { words: &["members"], synopsis: "Lists the members of a Consul cluster", run: members::run },
+    Entry { words: &["operator"], synopsis: "Provides cluster-level tools for Consul operators", run: operator::run_parent },
+    Entry { words: &["operator", "raft"], synopsis: "Provides cluster-level tools for Consul operators", run: operator::run_parent },
+    Entry { words: &["operator", "raft", "list-peers"], synopsis: "Display the current Raft peer configuration", run: operator::run_list_peers },
+    Entry { words: &["operator", "raft", "remove-peer"], synopsis: "Remove a Consul server from the Raft configuration", run: operator::run_remove_peer },
+    Entry { words: &["reload"], synopsis: "Triggers the agent to reload configuration files", run: misc::run_reload },
+    Entry { words: &["snapshot"], synopsis: "Saves, restores and inspects snapshots of Consul server state", run: snapshot::run_parent },
+    Entry { words: &["snapshot", "restore"], synopsis: "Restores snapshot of Consul server state", run: snapshot::run_restore },
+    Entry { words: &["snapshot", "save"], synopsis: "Saves snapshot of Consul server state", run: snapshot::run_save },
+    Entry { words: &["version"], synopsis: "Prints the Consul version", run: version::run },
+];
+
+/// The top-level usage text (mitchellh/cli's layout).
+pub fn usage() -> String {
+    let mut out = String::from("Usage: consul [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n");
+    for e in COMMANDS.iter().filter(|e| e.words.len() == 1) {
+        out.push_str(&format!("    {:<15}{}\n", e.words[0], e.synopsis));
+    }
+    out
+}
+
+/// The usage of a parent command (`consul kv`): its subcommands.
+pub fn parent_usage(words: &[&str]) -> String {
+    let mut out = format!("Usage: consul {} <subcommand> [options] [args]\n\nSubcommands:\n", words.join(" "));
+    for e in COMMANDS.iter().filter(|e| e.words.len() == words.len() + 1 && e.words.starts_with(words)) {
+        out.push_str(&format!("    {:<15}{}\n", e.words[words.len()], e.synopsis));
+    }
+    out
+}
+
+/// The longest command whose words prefix `args`, and how many words it used.
+fn lookup(args: &[String]) -> Option<(&'static Entry, usize)> {
+    COMMANDS
+        .iter()
+        .filter(|e| e.words.len() <= args.len() && e.words.iter().zip(args).all(|(w, a)| w == a))
+        .max_by_key(|e| e.words.len())
+        .map(|e| (e, e.words.len()))
+}
+
+/// Runs `consul` with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    run(&args)
+}
+
+/// Runs `consul` with `args` (program name excluded); returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("-v" | "-version" | "--version") => return version::run(&[]),
+        Some("-h" | "-help" | "--help") => {
+            print!("{}", usage());
+            return 0;
+        }
+        None => {
+            eprint!("{}", usage());
+            return 127;
+        }
+        _ => {}
+    }
+    match lookup(args) {
+        Some((entry, used)) => (entry.run)(&args[used..]),
+        None => {
+            eprint!("{}", usage());
+            127
+        }
+    }
+}
+
+/// Builds a single-threaded runtime and runs a client command's future on it.
+pub fn block_on<F: std::future::Future<Output = i32>>(fut: F) -> i32 {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("Error starting runtime: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn lookup_prefers_longest_match() {
+        let (e, used) = lookup(&sv(&["kv", "get", "foo"])).expect("found");
+        assert_eq!(e.words, &["kv", "get"]);
+        assert_eq!(used, 2);
+        let (e, _) = lookup(&sv(&["kv", "nope"])).expect("found");
+        assert_eq!(e.words, &["kv"]);
+        assert!(lookup(&sv(&["bogus"])).is_none());
+        assert_eq!(run(&sv(&["bogus"])), 127);
+    }
+
+    #[test]
+    fn usage_lists_top_level_commands() {
+        let u = usage();
+        assert!(u.contains("    members        Lists the members of a Consul cluster\n"));
+        assert!(!u.contains("list-peers"));
+        assert!(parent_usage(&["kv"]).contains("    put "));
+    }
+}

@@ -1,0 +1,143 @@
+//! The agent's configuration: command-line flags, config files (JSON and HCL, `-config-file`
+//! and `-config-dir`) and defaults resolved once into one validated [`Config`] before anything
+//! binds. Precedence: flag > config file (later files over earlier) > `-dev` defaults >
+//! default. Loading lives in [`files`] (read, decode, merge JSON/HCL layers) and [`resolve`]
+//! (merged layer → validated [`Config`], with Consul's error texts).
+
+mod files;
+mod hcl1;
+mod resolve;
+
+pub use files::{load_layers, merge, ConfigError};
+pub use resolve::{load, resolve, Sources};
+
+use api_types::{CheckRegistration, ServiceRegistration};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The listening ports (`ports {}` / `-*-port`); -1 disables a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub http: i32,
+    pub https: i32,
+    pub dns: i32,
+    pub server: i32,
+    pub serf_lan: i32,
+    pub serf_wan: i32,
+    pub grpc: i32,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports { http: 8500, https: -1, dns: 8600, server: 8300, serf_lan: 8301, serf_wan: 8302, grpc: -1 }
+    }
+}
+
+/// Everything `consul agent` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: bool,
+    pub bootstrap: bool,
+    pub bootstrap_expect: u32,
+    pub dev: bool,
+    pub ui: bool,
+    /// `None` only with `-dev` (state kept in a temporary directory removed at exit).
+    pub data_dir: Option<PathBuf>,
+    pub bind_addr: IpAddr,
+    pub advertise_addr: IpAddr,
+    pub client_addrs: Vec<IpAddr>,
+    pub node_name: String,
+    pub node_id: Option<String>,
+    pub node_meta: BTreeMap<String, String>,
+    pub datacenter: String,
+    pub ports: Ports,
+    /// One of `trace debug info warn error`, lower-cased.
+    pub log_level: String,
+    pub log_json: bool,
+    pub enable_script_checks: bool,
+    pub enable_local_script_checks: bool,
+    pub retry_join: Vec<String>,
+    pub retry_interval: Duration,
+    pub retry_max: u32,
+    pub pid_file: Option<PathBuf>,
+    pub default_query_time: Duration,
+    pub max_query_time: Duration,
+    pub kv_max_value_size: usize,
+    pub session_ttl_min: Duration,
+    /// `service {}` / `services []` definitions from config files.
+    pub services: Vec<ServiceRegistration>,
+    /// `check {}` / `checks []` definitions from config files.
+    pub checks: Vec<CheckRegistration>,
+    pub leave_on_terminate: bool,
+    pub skip_leave_on_interrupt: bool,
+    /// Raft timing (`raft_multiplier` scales Consul's defaults; 1 = production).
+    pub raft_multiplier: u32,
+    /// Addresses the HTTP listener binds: `addresses { http }`, else the client addresses.
+    pub http_addrs: Vec<IpAddr>,
+    /// Where the UI is served (`ui_config.content_path`, `-ui-content-path`), with slashes.
+    pub ui_content_path: String,
+    /// DNS domain (`domain`, `-domain`), default `consul.`.
+    pub domain: String,
+    /// Upstream DNS servers (`recursors`, `-recursor`).
+    pub recursors: Vec<String>,
+    /// Gossip key (`encrypt`, `-encrypt`); accepted, not used.
+    pub encrypt: Option<String>,
+    /// `-rejoin` / `rejoin_after_leave`.
+    pub rejoin_after_leave: bool,
+    /// `-disable-host-node-id` (default true: random node IDs).
+    pub disable_host_node_id: bool,
+    /// `-raft-protocol` / `raft_protocol` (3).
+    pub raft_protocol: u32,
+    /// Warnings found while loading (`bootstrap = true: do not enable unless necessary`, ...);
+    /// the agent logs them at startup.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: false,
+            bootstrap: false,
+            bootstrap_expect: 0,
+            dev: false,
+            ui: false,
+            data_dir: None,
+            bind_addr: IpAddr::from([127, 0, 0, 1]),
+            advertise_addr: IpAddr::from([127, 0, 0, 1]),
+            client_addrs: vec![IpAddr::from([127, 0, 0, 1])],
+            node_name: "localhost".to_string(),
+            node_id: None,
+            node_meta: BTreeMap::new(),
+            datacenter: "dc1".to_string(),
+            ports: Ports::default(),
+            log_level: "info".to_string(),
+            log_json: false,
+            enable_script_checks: false,
+            enable_local_script_checks: false,
+            retry_join: Vec::new(),
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            pid_file: None,
+            default_query_time: Duration::from_secs(300),
+            max_query_time: Duration::from_secs(600),
+            kv_max_value_size: 512 * 1024,
+            session_ttl_min: Duration::from_secs(10),
+            services: Vec::new(),
+            checks: Vec::new(),
+            leave_on_terminate: false,
+            skip_leave_on_interrupt: true,
+            raft_multiplier: 1,
+            http_addrs: vec![IpAddr::from([127, 0, 0, 1])],
+            ui_content_path: "/ui/".to_string(),
+            domain: "consul.".to_string(),
+            recursors: Vec::new(),
+            encrypt: None,
+            rejoin_after_leave: false,
+            disable_host_node_id: true,
+            raft_protocol: 3,
+            warnings: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Loading tests: flags through the real `consul agent` parser, files, merging and validation.
+
+use crate::cli::agent::config_from_args;
+use crate::config::Config;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+fn load(args: &[&str]) -> Result<Config, String> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    match config_from_args(&args) {
+        Ok(r) => r,
+        Err(code) => Err(format!("exit {code}")),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+#[test]
+fn tutorial_command_line() {
+    let c = load(&[
+        "-server", "-bootstrap", "-ui", "-data-dir=/var/lib/consul-data", "-bind=192.168.111.40",
+        "-client=0.0.0.0", "-node=consul-server01",
+    ])
+    .expect("valid");
+    assert!(c.server && c.bootstrap && c.ui && !c.dev);
+    assert_eq!(c.data_dir, Some(PathBuf::from("/var/lib/consul-data")));
+    assert_eq!(c.bind_addr, ip("192.168.111.40"));
+    assert_eq!(c.advertise_addr, ip("192.168.111.40"));
+    assert_eq!(c.client_addrs, vec![ip("0.0.0.0")]);
+    assert_eq!(c.http_addrs, vec![ip("0.0.0.0")]);
+    assert_eq!(c.node_name, "consul-server01");
+    assert_eq!(c.datacenter, "dc1");
+    assert_eq!(c.ports.http, 8500);
+    assert!(c.warnings.iter().any(|w| w == "bootstrap = true: do not enable unless necessary"));
+}
+
+#[test]
+fn dev_mode_defaults() {
+    let c = load(&["-dev"]).expect("valid");
+    assert!(c.dev && c.server && c.bootstrap && c.ui);
+    assert_eq!(c.data_dir, None);
+    assert_eq!(c.log_level, "debug");
+    assert_eq!(c.bind_addr, ip("127.0.0.1"));
+    assert_eq!(c.client_addrs, vec![ip("127.0.0.1")]);
+    assert_eq!(c.ports.grpc, 8502);
+    let c = load(&["-dev", "-log-level=WARN", "-client", "127.0.0.1 10.0.0.1"]).expect("valid");
+    assert_eq!(c.log_level, "warn");
+    assert_eq!(c.client_addrs, vec![ip("127.0.0.1"), ip("10.0.0.1")]);
+}
+
+#[test]
+fn validation_messages() {
+    let err = |args: &[&str]| load(args).expect_err("invalid");
+    assert_eq!(err(&["-server"]), "data_dir cannot be empty");
+    assert_eq!(err(&["-bootstrap", "-data-dir=/tmp/x"]), "'bootstrap = true' requires 'server = true'");
+    assert_eq!(err(&["-bootstrap-expect=3", "-data-dir=/tmp/x"]), "'bootstrap_expect > 0' requires 'server = true'");
+    assert_eq!(
+        err(&["-server", "-bootstrap", "-bootstrap-expect=3", "-data-dir=/tmp/x"]),
+        "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive"
+    );
+    assert_eq!(err(&["-dev", "-bootstrap-expect=3"]), "'bootstrap_expect > 0' not allowed in dev mode");
+    assert_eq!(
+        err(&["-server", "-bootstrap-expect=-1", "-data-dir=/tmp/x"]),
+        "bootstrap_expect cannot be -1. Must be greater than or equal to zero"
+    );
+    assert_eq!(err(&["-dev", "-advertise=0.0.0.0"]), "Advertise address cannot be 0.0.0.0, :: or [::]");
+    assert_eq!(
+        err(&["-dev", "-datacenter=dc.1"]),
+        "datacenter can only contain lowercase alphanumeric, - or _ characters."
+    );
+    assert!(err(&["-dev", "-log-level=loud"]).starts_with("Invalid log level: \"LOUD\""));
+    assert!(err(&["-dev", "-node=a b"]).contains("cannot contain whitespace"));
+    assert_eq!(err(&["-dev", "-retry-join=a b"]), "retry_join: invalid address \"a b\"");
+    assert_eq!(err(&["-dev", "-bogus"]), "exit 1");
+}
+
+#[test]
+fn datacenter_lowercased_and_expect_one() {
+    let c = load(&["-server", "-bootstrap-expect=1", "-data-dir=/tmp/x", "-datacenter=DC2"]).expect("valid");
+    assert_eq!(c.datacenter, "dc2");
+    assert!(c.bootstrap);
+    assert_eq!(c.bootstrap_expect, 0);
+}
+
+#[test]
+fn joins_and_meta() {
+    let c = load(&[
+        "-dev", "-join=10.0.0.1", "-retry-join", "[::1]:8301", "-retry-join=consul.local:8301",
+        "-node-meta", "rack:r1", "-node-meta=zone:a:b",
+    ])
+    .expect("valid");
+    assert_eq!(c.retry_join, vec!["10.0.0.1", "[::1]:8301", "consul.local:8301"]);
+    assert_eq!(c.node_meta.get("rack").map(String::as_str), Some("r1"));
+    assert_eq!(c.node_meta.get("zone").map(String::as_str), Some("a:b"));
+    assert!(load(&["-dev", "-node-meta=nocolon"]).is_err());
+}
+
+#[test]
+fn bind_any_advertises_a_real_address() {
+    let c = load(&["-dev", "-bind=0.0.0.0"]).expect("valid");
+    assert!(!c.advertise_addr.is_unspecified());
+}
+
+#[test]
+fn files_merge_and_flags_win() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("10-base.json"),
+        r#"{"datacenter":"east","data_dir":"/data","server":true,"retry_join":["a"],
+            "ports":{"http":8501},"node_meta":{"k":"v"},"ui_config":{"enabled":true,"content_path":"dash"},
+            "limits":{"kv_max_value_size":1024},"performance":{"raft_multiplier":5},
+            "service":{"name":"web","port":80,"tags":["v1"],"check":{"http":"http://localhost/h","interval":"10s"}}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("20-more.hcl"),
+        r#"
+        retry_join = ["b"]
+        log_level = "WARN"
+        services = [{ name = "db", id = "db1", port = 5432 }]
+        check { id = "mem", name = "Memory", ttl = "30s" }
+        "#,
+    )
+    .expect("write");
+    let dir_arg = format!("-config-dir={}", d.display());
+    let c = load(&[&dir_arg, "-retry-join=c", "-datacenter=west", "-http-port", "9500"]).expect("valid");
+    assert_eq!(c.datacenter, "west");
+    assert_eq!(c.retry_join, vec!["a", "b", "c"]);
+    assert_eq!(c.ports.http, 9500);
+    assert_eq!(c.log_level, "warn");
+    assert!(c.ui);
+    assert_eq!(c.ui_content_path, "/dash/");
+    assert_eq!(c.kv_max_value_size, 1024);
+    assert_eq!(c.raft_multiplier, 5);
+    assert_eq!(c.node_meta.get("k").map(String::as_str), Some("v"));
+    assert_eq!(c.services.len(), 2);
+    assert_eq!(c.services[0].name, "web");
+    assert_eq!(c.services[0].port, 80);
+    let check = c.services[0].check.as_ref().expect("check");
+    assert_eq!(check.http, "http://localhost/h");
+    assert_eq!(check.interval.as_std(), std::time::Duration::from_secs(10));
+    assert_eq!(c.services[1].id, "db1");
+    assert_eq!(c.checks.len(), 1);
+    assert_eq!(c.checks[0].ttl.as_std(), std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("bad.json");
+    std::fs::write(&f, r#"{"server": true, "foo": 1}"#).expect("write");
+    let arg = format!("-config-file={}", f.display());
+    assert_eq!(
+        load(&["-dev", &arg]).expect_err("invalid"),
+        format!("failed to parse {}: invalid config key foo", f.display())
+    );
+    let g = dir.path().join("conf");
+    std::fs::write(&g, r#"server = true"#).expect("write");
+    let c = load(&["-dev", &format!("-config-file={}", g.display()), "-config-format=hcl"]).expect("valid");
+    assert!(c.server);
+    assert!(load(&["-dev", "-hcl", "node_name = \"hcl-node\""]).map(|c| c.node_name == "hcl-node").unwrap_or(false));
+}

@@ -1,0 +1,271 @@
+//! `/v1/agent/*`: this agent's own services and checks, its member entry and `self` document,
+//! TTL updates, maintenance mode, join and leave.
+
+use super::params::Params;
+use super::reply::{json, ok_empty, ApiError};
+use super::AppState;
+use crate::agent::local;
+use crate::catalog::query::{agent_service_wire, check_wire};
+use crate::catalog::{CheckRecord, Command};
+use crate::health::TtlError;
+use api_types::decode::decode_body;
+use api_types::{CheckRegistration, CheckUpdate, ServiceRegistration};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use std::collections::BTreeMap;
+
+type Res = Result<Response, ApiError>;
+
+pub async fn self_doc(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    Ok(json(&a.self_doc(), p.pretty() || a.config.dev))
+}
+
+pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let wan = p.get("wan").is_some_and(|v| !v.is_empty());
+    if wan && p.get("segment").is_some_and(|s| !s.is_empty() && s != "_all") {
+        return Err(ApiError::bad_request("Cannot provide a segment with wan=true"));
+    }
+    let mut m = a.member();
+    if wan {
+        m.name = format!("{}.{}", m.name, a.config.datacenter);
+        m.port = a.config.ports.serf_wan.max(0) as u16;
+    }
+    Ok(json(&vec![m], p.pretty() || a.config.dev))
+}
+
+fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
+    let key = a.config.node_name.to_lowercase();
+    let dc = a.config.datacenter.clone();
+    a.catalog().read(|s| {
+        s.services
+            .get(&key)
+            .map(|m| m.values().filter(|x| x.agent).map(|x| (x.id.clone(), agent_service_wire(x, &dc))).collect())
+            .unwrap_or_default()
+    })
+}
+
+pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    Ok(json(&agent_services(&a), p.pretty() || a.config.dev))
+}
+
+pub async fn service(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let Some(mut svc) = agent_services(&a).remove(&id) else {
+        return Err(ApiError::not_found(format!("unknown service ID: {id}")));
+    };
+    let body = api_types::json::to_go_json(&svc, false);
+    let hash = format!("{:016x}", fnv(&body));
+    svc.content_hash = hash.clone();
+    let mut r = json(&svc, p.pretty() || a.config.dev);
+    if let Ok(v) = HeaderValue::from_str(&hash) {
+        r.headers_mut().insert(api_types::headers::CONTENT_HASH, v);
+    }
+    Ok(r)
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf29ce484222325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100000001b3))
+}
+
+pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let out: BTreeMap<String, api_types::HealthCheck> = a
+        .agent_checks()
+        .iter()
+        .map(|c| {
+            let mut w = check_wire(c);
+            w.create_index = 0;
+            w.modify_index = 0;
+            (c.check_id.clone(), w)
+        })
+        .collect();
+    Ok(json(&out, p.pretty() || a.config.dev))
+}
+
+pub async fn service_register(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    let reg: ServiceRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    let replace = p.flag("replace-existing-checks").unwrap_or(false);
+    let (service, checks) =
+        local::service_records(&reg, a.node(), a.allow_scripts()).map_err(|e| ApiError::bad_request(e.0))?;
+    a.write(Command::RegisterService { node: a.node().to_string(), service, checks, replace_existing_checks: replace })
+        .await?;
+    tracing::debug!(target: "agent", "added service: service={}", reg.name);
+    a.sync_checks();
+    Ok(ok_empty())
+}
+
+pub async fn service_deregister(State(a): State<AppState>, Path(id): Path<String>) -> Res {
+    if !agent_services(&a).contains_key(&id) {
+        return Err(crate::catalog::CatalogError::UnknownService(id).into());
+    }
+    a.write(Command::DeregisterService { node: a.node().to_string(), service_id: id }).await?;
+    a.sync_checks();
+    Ok(ok_empty())
+}
+
+fn maintenance_params(p: &Params) -> Result<(bool, String), ApiError> {
+    let enable = match p.get("enable") {
+        None | Some("") => return Err(ApiError::bad_request("Missing value for enable")),
+        Some(v) => match v {
+            "true" | "1" | "t" | "T" | "TRUE" | "True" => true,
+            "false" | "0" | "f" | "F" | "FALSE" | "False" => false,
+            other => return Err(ApiError::bad_request(format!("Invalid value for enable: {other:?}"))),
+        },
+    };
+    Ok((enable, p.get("reason").unwrap_or("").to_string()))
+}
+
+async fn set_maintenance(a: &AppState, check_id: String, name: &str, service_id: String, enable: bool, reason: String) -> Res {
+    if enable {
+        let notes = if reason.is_empty() {
+            "Maintenance mode is enabled for this node. No service will be discoverable through Consul.".to_string()
+        } else {
+            reason
+        };
+        let check = CheckRecord {
+            node: a.node().to_string(),
+            check_id,
+            name: name.to_string(),
+            status: "critical".into(),
+            notes,
+            service_id,
+            check_type: "maintenance".into(),
+            ..Default::default()
+        };
+        a.write(Command::RegisterCheck { check }).await?;
+    } else {
+        match a.write(Command::DeregisterCheck { node: a.node().to_string(), check_id }).await {
+            Ok(_) | Err(crate::raft::WriteError::Catalog(crate::catalog::CatalogError::UnknownCheck(_))) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ok_empty())
+}
+
+pub async fn service_maintenance(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let (enable, reason) = maintenance_params(&p)?;
+    if !agent_services(&a).contains_key(&id) {
+        return Err(ApiError::not_found(format!("Unknown service ID {id:?}")));
+    }
+    set_maintenance(&a, format!("_service_maintenance:{id}"), "Service Maintenance Mode", id, enable, reason).await
+}
+
+pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let (enable, reason) = maintenance_params(&p)?;
+    set_maintenance(&a, "_node_maintenance".into(), "Node Maintenance Mode", String::new(), enable, reason).await
+}
+
+pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
+    let def: CheckRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    if def.name.is_empty() {
+        return Err(ApiError::bad_request("Missing check name"));
+    }
+    if !def.status.is_empty() && !["passing", "warning", "critical"].contains(&def.status.as_str()) {
+        return Err(ApiError::bad_request("Bad check status"));
+    }
+    if !def.service_id.is_empty() && !agent_services(&a).contains_key(&def.service_id) {
+        return Err(ApiError::not_found(format!("ServiceID {:?} does not exist", def.service_id)));
+    }
+    let check = local::check_record(&def, a.node(), a.allow_scripts())
+        .map_err(|e| ApiError::bad_request(format!("Invalid check: {}", e.0)))?;
+    a.write(Command::RegisterCheck { check }).await?;
+    a.sync_checks();
+    Ok(ok_empty())
+}
+
+fn unknown_check(id: &str) -> ApiError {
+    crate::catalog::CatalogError::UnknownCheck(id.to_string()).into()
+}
+
+pub async fn check_deregister(State(a): State<AppState>, Path(id): Path<String>) -> Res {
+    if !a.agent_checks().iter().any(|c| c.check_id == id) {
+        return Err(unknown_check(&id));
+    }
+    a.write(Command::DeregisterCheck { node: a.node().to_string(), check_id: id }).await?;
+    a.sync_checks();
+    Ok(ok_empty())
+}
+
+async fn ttl(a: &AppState, id: String, status: &str, output: String) -> Res {
+    match a.checks.ttl_update(&id, status, &output) {
+        Ok(()) => {}
+        Err(TtlError::Unknown(_)) => return Err(unknown_check(&id)),
+        Err(TtlError::NotTtl(_)) => {
+            return Err(ApiError::internal(format!("CheckID {id:?} does not have associated TTL")))
+        }
+    }
+    a.write(Command::UpdateCheck { node: a.node().to_string(), check_id: id, status: status.to_string(), output })
+        .await?;
+    Ok(ok_empty())
+}
+
+pub async fn check_pass(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+    ttl(&a, id, "passing", note).await
+}
+
+pub async fn check_warn(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+    ttl(&a, id, "warning", note).await
+}
+
+pub async fn check_fail(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+    ttl(&a, id, "critical", note).await
+}
+
+pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+    let u: CheckUpdate = decode_body(&body).map_err(ApiError::decode)?;
+    if !["passing", "warning", "critical"].contains(&u.status.as_str()) {
+        return Err(ApiError::bad_request(format!("Invalid check status: '{}'", u.status)));
+    }
+    ttl(&a, id, &u.status, u.output).await
+}
+
+pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
+    let _ = a;
+    Err(ApiError::internal(format!(
+        "1 error occurred:\n\t* Failed to join {addr}: joining other servers is not supported by this build yet\n\n"
+    )))
+}
+
+pub async fn leave(State(a): State<AppState>) -> Res {
+    tracing::info!(target: "agent", "Graceful leave triggered");
+    let agent = a.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        agent.request_shutdown();
+    });
+    Ok(ok_empty())
+}
+
+pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) -> Res {
+    if node.eq_ignore_ascii_case(a.node()) {
+        return Err(ApiError::internal("agent: cannot force leave ourself"));
+    }
+    Err(ApiError::internal(format!("agent: No node found with name '{node}'")))
+}
+
+pub async fn reload(State(a): State<AppState>) -> Res {
+    let _ = a;
+    Ok(ok_empty())
+}
+
+pub async fn version(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let v = serde_json::json!({
+        "SHA": crate::version::REVISION,
+        "BuildDate": crate::version::BUILD_DATE,
+        "HumanVersion": crate::version::VERSION,
+        "FIPS": "",
+    });
+    Ok(json(&v, p.pretty() || a.config.dev))
+}

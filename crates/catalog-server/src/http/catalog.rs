@@ -1,0 +1,192 @@
+//! `/v1/catalog/*` and `/v1/health/*`: catalog writes and the node, service and health reads,
+//! all blocking-capable.
+
+use super::params::Params;
+use super::reply::{json, ApiError};
+use super::{read, respond, AppState};
+use crate::catalog::{CatalogError, CheckRecord, Command, NodeRecord, ServiceRecord};
+use crate::raft::WriteError;
+use api_types::decode::decode_body;
+use api_types::{CatalogCheckInput, CatalogDeregistration, CatalogRegistration, NodeServiceList};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use std::collections::BTreeMap;
+
+type Res = Result<Response, ApiError>;
+
+fn catalog_check(c: &CatalogCheckInput, node: &str) -> CheckRecord {
+    CheckRecord {
+        node: if c.node.is_empty() { node.to_string() } else { c.node.clone() },
+        check_id: if c.check_id.is_empty() { c.name.clone() } else { c.check_id.clone() },
+        name: c.name.clone(),
+        status: if c.status.is_empty() { "critical".into() } else { c.status.clone() },
+        notes: c.notes.clone(),
+        output: c.output.clone(),
+        service_id: c.service_id.clone(),
+        interval: c.definition.interval.0,
+        timeout: c.definition.timeout.0,
+        definition: c.definition.clone(),
+        ..Default::default()
+    }
+}
+
+pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    p.check_enterprise()?;
+    let reg: CatalogRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    if reg.node.is_empty() {
+        return Err(ApiError::internal("Must provide node"));
+    }
+    if reg.address.is_empty() && !reg.skip_node_update {
+        return Err(ApiError::internal("Must provide address if SkipNodeUpdate is not set"));
+    }
+    if !reg.id.is_empty() && uuid::Uuid::parse_str(&reg.id).is_err() {
+        return Err(ApiError::internal(format!("Bad node ID: {:?} is not a valid UUID", reg.id)));
+    }
+    if !reg.datacenter.is_empty() && !reg.datacenter.eq_ignore_ascii_case(&a.config.datacenter) {
+        return Err(ApiError::internal("No path to datacenter"));
+    }
+    let node = NodeRecord {
+        id: reg.id.clone(),
+        node: reg.node.clone(),
+        address: reg.address.clone(),
+        datacenter: a.config.datacenter.clone(),
+        tagged_addresses: reg.tagged_addresses.clone(),
+        meta: reg.node_meta.clone(),
+        create_index: 0,
+        modify_index: 0,
+    };
+    a.write(Command::RegisterNode { node, skip_node_update: reg.skip_node_update }).await?;
+    if let Some(s) = &reg.service {
+        if s.service.is_empty() {
+            return Err(ApiError::internal("Must provide service name with ID"));
+        }
+        let service = ServiceRecord {
+            kind: s.kind.clone(),
+            id: if s.id.is_empty() { s.service.clone() } else { s.id.clone() },
+            name: s.service.clone(),
+            tags: s.tags.clone().unwrap_or_default(),
+            address: s.address.clone(),
+            tagged_addresses: s.tagged_addresses.clone(),
+            meta: s.meta.clone().unwrap_or_default(),
+            port: s.port,
+            weights: s.weights.unwrap_or_default(),
+            enable_tag_override: s.enable_tag_override,
+            agent: false,
+            create_index: 0,
+            modify_index: 0,
+        };
+        a.write(Command::RegisterService { node: reg.node.clone(), service, checks: vec![], replace_existing_checks: false })
+            .await?;
+    }
+    let checks = reg.check.iter().chain(reg.checks.iter().flatten());
+    for c in checks {
+        a.write(Command::RegisterCheck { check: catalog_check(c, &reg.node) }).await?;
+    }
+    Ok(json(&true, p.pretty()))
+}
+
+pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    let d: CatalogDeregistration = decode_body(&body).map_err(ApiError::decode)?;
+    if d.node.is_empty() {
+        return Err(ApiError::internal("Must provide node"));
+    }
+    let cmd = if !d.service_id.is_empty() {
+        Command::DeregisterService { node: d.node, service_id: d.service_id }
+    } else if !d.check_id.is_empty() {
+        Command::DeregisterCheck { node: d.node, check_id: d.check_id }
+    } else {
+        Command::DeregisterNode { node: d.node }
+    };
+    match a.write(cmd).await {
+        Ok(_) => {}
+        Err(WriteError::Catalog(CatalogError::UnknownService(_) | CatalogError::UnknownCheck(_))) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(json(&true, p.pretty()))
+}
+
+pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    Ok(json(&vec![a.config.datacenter.clone()], p.pretty() || a.config.dev))
+}
+
+pub async fn nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let meta = p.node_meta();
+    let ans = read(&a, &p, |s| s.q_nodes(&meta)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let meta = p.node_meta();
+    let ans = read(&a, &p, |s| s.q_services(&meta)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn missing_service() -> ApiError {
+    ApiError::bad_request("Missing service name")
+}
+
+pub async fn missing_node() -> ApiError {
+    ApiError::bad_request("Missing node name")
+}
+
+pub async fn missing_state() -> ApiError {
+    ApiError::bad_request("Missing check state")
+}
+
+pub async fn service(State(a): State<AppState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let tags = p.all("tag");
+    let meta = p.node_meta();
+    let ans = read(&a, &p, |s| s.q_catalog_service(&name, &tags, &meta)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn node(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
+    let body = ans.value.map(|(n, svcs)| api_types::NodeServices {
+        node: n,
+        services: svcs.into_iter().map(|s| (s.id.clone(), s)).collect::<BTreeMap<_, _>>(),
+    });
+    Ok(respond(&a, &p, ans.index, &body))
+}
+
+pub async fn node_services(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
+    let body = ans.value.map(|(n, services)| NodeServiceList { node: n, services });
+    Ok(respond(&a, &p, ans.index, &body))
+}
+
+pub async fn health_node(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_health_node(&node)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn health_checks(State(a): State<AppState>, Path(svc): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_health_checks(&svc)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn health_service(State(a): State<AppState>, Path(svc): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let passing = p.flag("passing").map_err(|_| ApiError::bad_request("Invalid value for ?passing"))?;
+    let tags = p.all("tag");
+    let meta = p.node_meta();
+    let ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+pub async fn health_state(State(a): State<AppState>, Path(state): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_health_state(&state)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}

@@ -1,0 +1,241 @@
+//! `/v1/kv/*` and `/v1/txn`: reads (exact, `?recurse`, `?keys`, `?raw`), writes with `flags`,
+//! `cas`, `acquire`, `release`, deletes, and KV transactions.
+
+use super::params::Params;
+use super::reply::{json, ApiError};
+use super::{meta, read, respond, AppState};
+use crate::catalog::{Command, KvOp, KvRecord, Reply, TxnOp};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+type Res = Result<Response, ApiError>;
+
+pub async fn get_root(s: State<AppState>, q: RawQuery) -> Res {
+    get_key(s, String::new(), q).await
+}
+pub async fn put_root(s: State<AppState>, q: RawQuery, body: Bytes) -> Res {
+    put_key(s, String::new(), q, body).await
+}
+pub async fn delete_root(s: State<AppState>, q: RawQuery) -> Res {
+    delete_key(s, String::new(), q).await
+}
+pub async fn get(s: State<AppState>, Path(key): Path<String>, q: RawQuery) -> Res {
+    get_key(s, key, q).await
+}
+pub async fn put(s: State<AppState>, Path(key): Path<String>, q: RawQuery, body: Bytes) -> Res {
+    put_key(s, key, q, body).await
+}
+pub async fn delete(s: State<AppState>, Path(key): Path<String>, q: RawQuery) -> Res {
+    delete_key(s, key, q).await
+}
+
+fn not_found(a: &AppState, p: &Params, index: u64) -> Response {
+    let mut r = StatusCode::NOT_FOUND.into_response();
+    r.headers_mut().extend(meta(a, p, index));
+    r
+}
+
+async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    if p.has("keys") {
+        let sep = p.get("separator").or(p.get("seperator")).unwrap_or("").to_string();
+        let ans = read(&a, &p, |s| s.q_kv_keys(&key, &sep)).await?;
+        if ans.value.is_empty() && !key.is_empty() {
+            return Ok(not_found(&a, &p, ans.index));
+        }
+        return Ok(respond(&a, &p, ans.index, &ans.value));
+    }
+    if p.has("recurse") {
+        let ans = read(&a, &p, |s| s.q_kv_list(&key)).await?;
+        if ans.value.is_empty() {
+            return Ok(not_found(&a, &p, ans.index));
+        }
+        return Ok(respond(&a, &p, ans.index, &ans.value));
+    }
+    if key.is_empty() {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let ans = read(&a, &p, |s| s.q_kv_get(&key)).await?;
+    let Some(pair) = ans.value else {
+        return Ok(not_found(&a, &p, ans.index));
+    };
+    if p.has("raw") {
+        let mut r = (
+            [
+                (header::CONTENT_TYPE, "text/plain"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CONTENT_SECURITY_POLICY, "sandbox"),
+            ],
+            pair.value_bytes(),
+        )
+            .into_response();
+        r.headers_mut().extend(meta(&a, &p, ans.index));
+        return Ok(r);
+    }
+    Ok(respond(&a, &p, ans.index, &vec![pair]))
+}
+
+fn parse_u64(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {
+    match p.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("strconv.ParseUint: parsing {v:?}: {}", go_num_err(&e)))),
+    }
+}
+
+fn go_num_err(e: &std::num::ParseIntError) -> &'static str {
+    match e.kind() {
+        std::num::IntErrorKind::PosOverflow => "value out of range",
+        _ => "invalid syntax",
+    }
+}
+
+async fn put_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    p.check_enterprise()?;
+    if key.is_empty() {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let exclusive = ["cas", "acquire", "release"].iter().filter(|k| p.has(k)).count();
+    if exclusive > 1 {
+        return Err(ApiError::bad_request(format!("Conflicting flags: {}\n", q.unwrap_or_default())));
+    }
+    let max = a.config.kv_max_value_size;
+    if body.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request body({} bytes) too large, max size: {max} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.",
+                body.len()
+            ),
+        ));
+    }
+    let flags = parse_u64(&p, "flags")?.unwrap_or(0);
+    let op = if let Some(idx) = parse_u64(&p, "cas")? {
+        KvOp::Cas(idx)
+    } else if let Some(s) = p.get("acquire") {
+        KvOp::Acquire(s.to_string())
+    } else if let Some(s) = p.get("release") {
+        KvOp::Release(s.to_string())
+    } else {
+        KvOp::Set
+    };
+    let entry = KvRecord { key, value: body.to_vec(), flags, ..Default::default() };
+    let ok = match a.write(Command::KvSet { entry, op }).await? {
+        Reply::Bool(b) => b,
+        _ => true,
+    };
+    Ok(json(&ok, p.pretty()))
+}
+
+async fn delete_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    p.check_enterprise()?;
+    let recurse = p.has("recurse");
+    let cas = parse_u64(&p, "cas")?;
+    if recurse && cas.is_some() {
+        return Err(ApiError::bad_request(format!("Conflicting flags: {}\n", q.unwrap_or_default())));
+    }
+    if key.is_empty() && !recurse {
+        return Err(ApiError::bad_request("Missing key name"));
+    }
+    let ok = match a.write(Command::KvDelete { key, recurse, cas }).await? {
+        Reply::Bool(b) => b,
+        _ => true,
+    };
+    Ok(json(&ok, p.pretty()))
+}
+
+#[derive(Deserialize)]
+struct TxnKv {
+    #[serde(rename = "Verb", default)]
+    verb: String,
+    #[serde(rename = "Key", default)]
+    key: String,
+    #[serde(rename = "Value", default)]
+    value: Option<String>,
+    #[serde(rename = "Flags", default)]
+    flags: u64,
+    #[serde(rename = "Index", default)]
+    index: u64,
+    #[serde(rename = "Session", default)]
+    session: String,
+}
+
+#[derive(Deserialize)]
+struct TxnItem {
+    #[serde(rename = "KV")]
+    kv: Option<TxnKv>,
+}
+
+#[derive(Serialize)]
+struct TxnResultWire {
+    #[serde(rename = "KV")]
+    kv: api_types::KvPair,
+}
+
+#[derive(Serialize)]
+struct TxnErrorWire {
+    #[serde(rename = "OpIndex")]
+    op_index: usize,
+    #[serde(rename = "What")]
+    what: String,
+}
+
+#[derive(Serialize)]
+struct TxnResponse {
+    #[serde(rename = "Results")]
+    results: Option<Vec<TxnResultWire>>,
+    #[serde(rename = "Errors")]
+    errors: Option<Vec<TxnErrorWire>>,
+}
+
+pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    if body.len() > 512 * 1024 {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"));
+    }
+    let items: Vec<TxnItem> = api_types::decode::decode_body(&body).map_err(ApiError::decode)?;
+    if items.len() > 128 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Transaction contains too many operations ({} > 128)", items.len()),
+        ));
+    }
+    let mut ops = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Some(kv) = item.kv else {
+            return Err(ApiError::bad_request(format!("Operation {i} is not a KV operation; only KV is supported")));
+        };
+        let value = match kv.value {
+            Some(v) => base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map_err(|e| ApiError::bad_request(format!("Failed to decode value: {e}")))?,
+            None => Vec::new(),
+        };
+        ops.push(TxnOp { verb: kv.verb, key: kv.key, value, flags: kv.flags, index: kv.index, session: kv.session });
+    }
+    match a.write(Command::Txn { ops }).await? {
+        Reply::Txn(Ok(results)) => {
+            let results = results
+                .into_iter()
+                .filter_map(|r| r.entry)
+                .map(|e| TxnResultWire { kv: crate::catalog::query::kv_wire(&e) })
+                .collect();
+            Ok(json(&TxnResponse { results: Some(results), errors: None }, p.pretty()))
+        }
+        Reply::Txn(Err(errs)) => {
+            let errors = errs.into_iter().map(|e| TxnErrorWire { op_index: e.op_index, what: e.what }).collect();
+            let mut r = json(&TxnResponse { results: None, errors: Some(errors) }, p.pretty());
+            *r.status_mut() = StatusCode::CONFLICT;
+            Ok(r)
+        }
+        _ => Err(ApiError::internal("unexpected transaction reply")),
+    }
+}

@@ -1,0 +1,194 @@
+//! The only module that knows axum: the whole HTTP API in one route table, thin handlers, and
+//! the listeners (client API on `-client`:`-http-port`, Raft RPC on `-bind`:`-server-port`).
+
+mod agent;
+mod catalog;
+mod kv;
+pub mod params;
+mod raft_rpc;
+pub mod reply;
+mod session;
+mod status;
+
+use crate::agent::Agent;
+use crate::catalog::query::Answer;
+use crate::catalog::State;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put, MethodRouter};
+use axum::Router;
+use params::Params;
+use reply::ApiError;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub type AppState = Arc<Agent>;
+
+/// Restricts a route to `allowed` methods; others get Consul's 405 with an `Allow` header.
+fn only(allowed: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    mr.fallback(move |m: Method| async move {
+        if m == Method::OPTIONS {
+            return (StatusCode::OK, [(header::ALLOW, format!("OPTIONS,{allowed}"))], String::new()).into_response();
+        }
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, format!("OPTIONS,{allowed}"))],
+            format!("method {m} not allowed"),
+        )
+            .into_response()
+    })
+}
+
+/// The client API.
+pub fn router(agent: AppState) -> Router {
+    Router::new()
+        // agent
+        .route("/v1/agent/self", only("GET", get(agent::self_doc)))
+        .route("/v1/agent/members", only("GET", get(agent::members)))
+        .route("/v1/agent/services", only("GET", get(agent::services)))
+        .route("/v1/agent/service/{*id}", only("GET", get(agent::service)))
+        .route("/v1/agent/checks", only("GET", get(agent::checks)))
+        .route("/v1/agent/service/register", only("PUT", put(agent::service_register)))
+        .route("/v1/agent/service/deregister/{*id}", only("PUT", put(agent::service_deregister)))
+        .route("/v1/agent/service/maintenance/{*id}", only("PUT", put(agent::service_maintenance)))
+        .route("/v1/agent/maintenance", only("PUT", put(agent::node_maintenance)))
+        .route("/v1/agent/check/register", only("PUT", put(agent::check_register)))
+        .route("/v1/agent/check/deregister/{*id}", only("PUT", put(agent::check_deregister)))
+        .route("/v1/agent/check/pass/{*id}", only("PUT", put(agent::check_pass)))
+        .route("/v1/agent/check/warn/{*id}", only("PUT", put(agent::check_warn)))
+        .route("/v1/agent/check/fail/{*id}", only("PUT", put(agent::check_fail)))
+        .route("/v1/agent/check/update/{*id}", only("PUT", put(agent::check_update)))
+        .route("/v1/agent/join/{*addr}", only("PUT", put(agent::join)))
+        .route("/v1/agent/leave", only("PUT", put(agent::leave)))
+        .route("/v1/agent/force-leave/{*node}", only("PUT", put(agent::force_leave)))
+        .route("/v1/agent/reload", only("PUT", put(agent::reload)))
+        .route("/v1/agent/version", only("GET", get(agent::version)))
+        // catalog
+        .route("/v1/catalog/register", only("PUT", put(catalog::register)))
+        .route("/v1/catalog/deregister", only("PUT", put(catalog::deregister)))
+        .route("/v1/catalog/datacenters", only("GET", get(catalog::datacenters)))
+        .route("/v1/catalog/nodes", only("GET", get(catalog::nodes)))
+        .route("/v1/catalog/services", only("GET", get(catalog::services)))
+        .route("/v1/catalog/service/{*name}", only("GET", get(catalog::service)))
+        .route("/v1/catalog/service/", only("GET", get(catalog::missing_service)))
+        .route("/v1/catalog/node/{*node}", only("GET", get(catalog::node)))
+        .route("/v1/catalog/node-services/{*node}", only("GET", get(catalog::node_services)))
+        // health
+        .route("/v1/health/node/{*node}", only("GET", get(catalog::health_node)))
+        .route("/v1/health/node/", only("GET", get(catalog::missing_node)))
+        .route("/v1/health/checks/{*service}", only("GET", get(catalog::health_checks)))
+        .route("/v1/health/service/{*service}", only("GET", get(catalog::health_service)))
+        .route("/v1/health/service/", only("GET", get(catalog::missing_service)))
+        .route("/v1/health/state/{*state}", only("GET", get(catalog::health_state)))
+        .route("/v1/health/state/", only("GET", get(catalog::missing_state)))
+        // kv
+        .route("/v1/kv/{*key}", only("GET,PUT,DELETE", get(kv::get).put(kv::put).delete(kv::delete)))
+        .route("/v1/kv/", only("GET,PUT,DELETE", get(kv::get_root).put(kv::put_root).delete(kv::delete_root)))
+        .route("/v1/txn", only("PUT", put(kv::txn)))
+        // sessions
+        .route("/v1/session/create", only("PUT", put(session::create)))
+        .route("/v1/session/destroy/{*id}", only("PUT", put(session::destroy)))
+        .route("/v1/session/renew/{*id}", only("PUT", put(session::renew)))
+        .route("/v1/session/info/{*id}", only("GET", get(session::info)))
+        .route("/v1/session/node/{*node}", only("GET", get(session::node)))
+        .route("/v1/session/list", only("GET", get(session::list)))
+        // status and operator
+        .route("/v1/status/leader", only("GET", get(status::leader)))
+        .route("/v1/status/peers", only("GET", get(status::peers)))
+        .route("/v1/operator/raft/configuration", only("GET", get(status::raft_configuration)))
+        .route("/v1/operator/autopilot/health", only("GET", get(status::autopilot_health)))
+        .route("/v1/coordinate/nodes", only("GET", get(status::coordinate_nodes)))
+        .route("/", get(status::root))
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(agent)
+}
+
+async fn unknown_path(uri: Uri) -> ApiError {
+    if uri.path().starts_with("/v1/") {
+        ApiError::not_found("Invalid URL path: not a recognized HTTP API endpoint")
+    } else {
+        ApiError::not_found("Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'")
+    }
+}
+
+/// Runs a read with the request's blocking and consistency options.
+pub async fn read<T>(a: &Agent, p: &Params, q: impl Fn(&State) -> Answer<T>) -> Result<Answer<T>, ApiError> {
+    p.check_enterprise()?;
+    p.check_dc(&a.config.datacenter)?;
+    let consistent = p.consistent()?;
+    let blocking = p.blocking(a.config.default_query_time, a.config.max_query_time)?;
+    if consistent {
+        a.raft.barrier().await?;
+    }
+    Ok(crate::blocking::run(a.catalog(), blocking, q).await)
+}
+
+/// A read's JSON answer with its query-meta headers.
+pub fn respond<T: Serialize + ?Sized>(a: &Agent, p: &Params, index: u64, value: &T) -> Response {
+    let mut r = reply::json(value, p.pretty() || a.config.dev);
+    r.headers_mut().extend(meta(a, p, index));
+    r
+}
+
+pub fn meta(a: &Agent, p: &Params, index: u64) -> axum::http::HeaderMap {
+    reply::meta_headers(index, a.raft.leader_addr().is_some(), p.consistency_word())
+}
+
+/// The listeners, bound before the agent reports itself started.
+pub struct Listeners {
+    http: Vec<TcpListener>,
+    rpc: Option<TcpListener>,
+}
+
+/// Binds the client API on every `-client` address and Raft RPC on `-bind`.
+pub async fn bind(agent: &Agent) -> anyhow::Result<Listeners> {
+    let c = &agent.config;
+    let mut http = Vec::new();
+    if c.ports.http >= 0 {
+        for addr in &c.client_addrs {
+            let sa = std::net::SocketAddr::new(*addr, c.ports.http as u16);
+            let l = TcpListener::bind(sa)
+                .await
+                .map_err(|e| anyhow::anyhow!("Error starting agent: listen tcp {sa}: bind: {e}"))?;
+            tracing::info!(target: "agent", "Started HTTP server: address={sa} network=tcp");
+            http.push(l);
+        }
+    }
+    let rpc = if c.server && c.ports.server >= 0 {
+        let sa = std::net::SocketAddr::new(c.bind_addr, c.ports.server as u16);
+        Some(
+            TcpListener::bind(sa)
+                .await
+                .map_err(|e| anyhow::anyhow!("Error starting agent: listen tcp {sa}: bind: {e}"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Listeners { http, rpc })
+}
+
+/// Serves until aborted.
+pub async fn serve(agent: AppState, listeners: Listeners) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let app = router(agent.clone());
+    for l in listeners.http {
+        let app = app.clone();
+        tasks.spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!(target: "agent", "http server failed: {e}");
+            }
+        });
+    }
+    if let Some(l) = listeners.rpc {
+        let app = raft_rpc::router(agent.clone());
+        tasks.spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!(target: "agent", "rpc server failed: {e}");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}

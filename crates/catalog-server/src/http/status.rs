@@ -1,0 +1,83 @@
+//! `/v1/status/*`, the operator views of the Raft configuration, coordinates, and `/`.
+
+use super::params::Params;
+use super::reply::{json, ApiError};
+use super::AppState;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+type Res = Result<Response, ApiError>;
+
+pub async fn leader(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    Ok(json(&a.raft.leader_addr().unwrap_or_default(), p.pretty() || a.config.dev))
+}
+
+fn voters(a: &AppState) -> Vec<(u64, String)> {
+    let m = a.raft.raft.metrics().borrow().clone();
+    m.membership_config.membership().nodes().map(|(id, n)| (*id, n.addr.clone())).collect()
+}
+
+pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let v: Vec<String> = voters(&a).into_iter().map(|(_, addr)| addr).collect();
+    Ok(json(&v, p.pretty() || a.config.dev))
+}
+
+fn server_name(a: &AppState, id: u64) -> (String, String) {
+    if id == a.raft.id {
+        (a.config.node_name.clone(), a.node_id.clone())
+    } else {
+        (format!("{id:016x}"), format!("{id:016x}"))
+    }
+}
+
+pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let m = a.raft.raft.metrics().borrow().clone();
+    let servers: Vec<_> = voters(&a)
+        .into_iter()
+        .map(|(id, addr)| {
+            let (node, uuid) = server_name(&a, id);
+            json!({"ID": uuid, "Node": node, "Address": addr, "Leader": m.current_leader == Some(id),
+                   "ProtocolVersion": "3", "Voter": true, "LastIndex": m.last_applied.map(|l| l.index).unwrap_or(0)})
+        })
+        .collect();
+    let index = m.last_applied.map(|l| l.index).unwrap_or(0);
+    Ok(json(&json!({"Servers": servers, "Index": index}), p.pretty() || a.config.dev))
+}
+
+pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let m = a.raft.raft.metrics().borrow().clone();
+    let servers: Vec<_> = voters(&a)
+        .into_iter()
+        .map(|(id, addr)| {
+            let (node, uuid) = server_name(&a, id);
+            json!({"ID": uuid, "Name": node, "Address": addr, "SerfStatus": "alive",
+                   "Version": crate::version::VERSION, "Leader": m.current_leader == Some(id),
+                   "LastContact": "0s", "LastTerm": m.current_term,
+                   "LastIndex": m.last_applied.map(|l| l.index).unwrap_or(0), "Healthy": true,
+                   "Voter": true, "StableSince": crate::version::BUILD_DATE})
+        })
+        .collect();
+    let n = servers.len();
+    Ok(json(
+        &json!({"Healthy": m.current_leader.is_some(), "FailureTolerance": (n.saturating_sub(1)) / 2, "Servers": servers}),
+        p.pretty() || a.config.dev,
+    ))
+}
+
+pub async fn coordinate_nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let v = vec![json!({"Node": a.config.node_name, "Segment": "",
+        "Coord": {"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}})];
+    Ok(json(&v, p.pretty() || a.config.dev))
+}
+
+pub async fn root(State(a): State<AppState>) -> Response {
+    let _ = a;
+    "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart."
+        .into_response()
+}

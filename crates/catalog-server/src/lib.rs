@@ -1,0 +1,13 @@
+//! `consul`: the catalog server and its command-line client. See `docs/ARCHITECTURE.md`.
+
+pub mod agent;
+pub mod blocking;
+pub mod catalog;
+pub mod raft;
+pub mod store;
+pub mod version;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod health;

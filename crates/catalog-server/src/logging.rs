@@ -1,0 +1,63 @@
+//! Log output in Consul's hclog shape (`2024-01-01T00:00:00.000Z [INFO]  agent: message`),
+//! filtered by `-log-level` (`trace debug info warn error`).
+
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+struct Rfc3339Millis;
+
+impl FormatTime for Rfc3339Millis {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = now.as_secs();
+        let millis = now.subsec_millis();
+        let (y, mo, d, h, mi, s) = civil(secs);
+        write!(w, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z")
+    }
+}
+
+/// Seconds since the epoch → (year, month, day, hour, minute, second) in UTC.
+fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Installs the global subscriber once; later calls are no-ops.
+pub fn init(level: &str, json: bool) {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "warn" => "warn",
+        "err" | "error" => "error",
+        _ => "info",
+    };
+    // Our own crates at the chosen level; chatty dependencies one step quieter.
+    let filter = format!("{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_timer(Rfc3339Millis)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(std::io::stdout);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(super::civil(1_700_000_000), (2023, 11, 14, 22, 13, 20));
+    }
+}

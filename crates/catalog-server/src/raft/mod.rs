@@ -1,0 +1,128 @@
+//! openraft glue only: the type configuration, the sled-backed log store and state machine,
+//! the HTTP network, and [`RaftNode`], through which every catalog write is proposed.
+//!
+//! Architecture invariant: the catalog never sees Raft types; Raft never interprets commands.
+
+mod log_store;
+mod network;
+mod state_machine;
+
+use crate::blocking::Catalog;
+use crate::catalog::{CatalogError, Command, Reply, Request};
+use crate::store::Store;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Raft, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use network::HttpNetwork;
+
+/// What applying one entry returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response(pub Result<Reply, CatalogError>);
+
+openraft::declare_raft_types!(
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = u64,
+        Node = BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+pub type RaftHandle = Raft<TypeConfig>;
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("No cluster leader")]
+    NoLeader,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// This server's Raft member.
+#[derive(Clone)]
+pub struct RaftNode {
+    pub raft: RaftHandle,
+    pub id: u64,
+    pub addr: String,
+    pub catalog: Arc<Catalog>,
+    pub store: Store,
+}
+
+/// Raft timing scaled by `raft_multiplier` (1 = Consul's production timing, shortened for a
+/// single-process server's loopback links).
+fn raft_config(multiplier: u32) -> openraft::Config {
+    let m = u64::from(multiplier.max(1));
+    openraft::Config {
+        cluster_name: "consul".to_string(),
+        heartbeat_interval: 100 * m,
+        election_timeout_min: 500 * m,
+        election_timeout_max: 1000 * m,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        ..Default::default()
+    }
+}
+
+impl RaftNode {
+    /// Opens the store under `raft_dir` and starts the Raft member `id` advertised at `addr`.
+    pub async fn start(raft_dir: &Path, id: u64, addr: String, multiplier: u32) -> anyhow::Result<RaftNode> {
+        let store = Store::open(raft_dir)?;
+        let sm = state_machine::StateMachine::load(store.clone())?;
+        let catalog = sm.catalog.clone();
+        let log = log_store::LogStore::new(store.clone());
+        let config = Arc::new(raft_config(multiplier).validate()?);
+        let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
+        Ok(RaftNode { raft, id, addr, catalog, store })
+    }
+
+    /// Makes this server the single voter of a new cluster, unless it already has one.
+    pub async fn bootstrap(&self) -> anyhow::Result<()> {
+        if self.raft.is_initialized().await? {
+            return Ok(());
+        }
+        let mut members = BTreeMap::new();
+        members.insert(self.id, BasicNode { addr: self.addr.clone() });
+        self.raft.initialize(members).await?;
+        Ok(())
+    }
+
+    /// Proposes `cmd`, waits until it is durable and applied, and returns what it produced.
+    pub async fn write(&self, cmd: Command) -> Result<Reply, WriteError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        match self.raft.client_write(Request { now_ms, cmd }).await {
+            Ok(resp) => Ok(resp.data.0?),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
+            Err(e) => Err(WriteError::Raft(e.to_string())),
+        }
+    }
+
+    /// Confirms leadership with a quorum before a `?consistent` read.
+    pub async fn barrier(&self) -> Result<(), WriteError> {
+        self.raft.ensure_linearizable().await.map(|_| ()).map_err(|_| WriteError::NoLeader)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        m.current_leader == Some(self.id)
+    }
+
+    /// The leader's advertised address, if one is known.
+    pub fn leader_addr(&self) -> Option<String> {
+        let m = self.raft.metrics().borrow().clone();
+        let leader = m.current_leader?;
+        m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone())
+    }
+}

@@ -1,0 +1,89 @@
+//! Raft RPC between servers: JSON over HTTP on the server port (`-server-port`, 8300).
+//! This is the client side; the server side is `http::raft_rpc`.
+
+use super::TypeConfig;
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+type NodeId = u64;
+
+/// Builds one HTTP client per peer.
+#[derive(Clone, Default)]
+pub struct HttpNetwork {
+    client: reqwest::Client,
+}
+
+pub struct Peer {
+    client: reqwest::Client,
+    addr: String,
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = Peer;
+
+    async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Peer {
+        Peer { client: self.client.clone(), addr: node.addr.clone() }
+    }
+}
+
+impl Peer {
+    async fn call<Req: Serialize, Resp: DeserializeOwned, E: std::error::Error + DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>> {
+        let url = format!("http://{}/v1/raft/{path}", self.addr);
+        let resp = self
+            .client
+            .post(url)
+            .timeout(option.hard_ttl())
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                } else {
+                    RPCError::Network(NetworkError::new(&e))
+                }
+            })?;
+        let body: Result<Resp, RaftError<NodeId, E>> =
+            resp.json().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        body.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(0, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call("append", &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
+    {
+        self.call("snapshot", &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call("vote", &rpc, &option).await
+    }
+}

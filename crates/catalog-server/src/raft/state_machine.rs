@@ -1,0 +1,177 @@
+//! The Raft state machine: applies committed entries to the in-memory [`State`], wakes the
+//! blocking queries each entry touched, and builds/installs snapshots persisted in the store.
+//! On start it restores the latest snapshot; openraft replays the log after it.
+
+use super::{Response, TypeConfig};
+use crate::blocking::Catalog;
+use crate::catalog::State;
+use crate::store::Store;
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+use std::sync::Arc;
+
+type NodeId = u64;
+type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+
+const SNAP_META: &[u8] = b"snapshot_meta";
+const SNAP_DATA: &[u8] = b"snapshot_data";
+
+fn io_err(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// What a snapshot holds besides the state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, openraft::BasicNode>,
+    state: State,
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    pub catalog: Arc<Catalog>,
+    store: Store,
+    applied: Arc<std::sync::Mutex<(Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>)>>,
+}
+
+impl StateMachine {
+    /// Restores the latest persisted snapshot, if any.
+    pub fn load(store: Store) -> Result<StateMachine, crate::store::StoreError> {
+        let mut state = State::default();
+        let mut applied = (None, StoredMembership::default());
+        if let Some(data) = store.meta.get(SNAP_DATA)? {
+            let body: SnapshotBody =
+                serde_json::from_slice(&data).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            state = body.state;
+            state.reindex();
+            applied = (body.last_applied, body.membership);
+        }
+        Ok(StateMachine {
+            catalog: Arc::new(Catalog::new(state)),
+            store,
+            applied: Arc::new(std::sync::Mutex::new(applied)),
+        })
+    }
+
+    fn applied(&self) -> (Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>) {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        // Hold the state lock while reading `applied` so the two agree.
+        let (data, last_applied, membership) = {
+            let guard = self.catalog.state.read().unwrap_or_else(|p| p.into_inner());
+            let (last_applied, membership) = self.applied();
+            let body = SnapshotBody { last_applied, membership: membership.clone(), state: guard.clone() };
+            drop(guard);
+            let data = serde_json::to_vec(&body).map_err(|e| StorageIOError::read_state_machine(&io_err(e)))?;
+            (data, last_applied, membership)
+        };
+        let snapshot_id = format!("{}-{}", last_applied.map(|l| l.leader_id.term).unwrap_or(0), last_applied.map(|l| l.index).unwrap_or(0));
+        let meta = Meta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+        let store = self.store.clone();
+        let meta_bytes = serde_json::to_vec(&meta).map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        let data2 = data.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
+            store.meta.insert(SNAP_DATA, data2)?;
+            store.meta.insert(SNAP_META, meta_bytes)?;
+            store.sync_now()
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?
+        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>), StorageError<NodeId>> {
+        Ok(self.applied())
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut replies = Vec::new();
+        let mut touched = Vec::new();
+        {
+            let mut state = self.catalog.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            for entry in entries {
+                applied.0 = Some(entry.log_id);
+                state.last_index = state.last_index.max(entry.log_id.index);
+                match entry.payload {
+                    EntryPayload::Blank => replies.push(Response(Ok(crate::catalog::Reply::Done))),
+                    EntryPayload::Normal(req) => {
+                        let (r, t) = state.apply(entry.log_id.index, &req);
+                        touched.extend(t);
+                        replies.push(Response(r));
+                    }
+                    EntryPayload::Membership(m) => {
+                        applied.1 = StoredMembership::new(Some(entry.log_id), m);
+                        replies.push(Response(Ok(crate::catalog::Reply::Done)));
+                    }
+                }
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        self.catalog.notifier.notify(touched);
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let body: SnapshotBody =
+            serde_json::from_slice(&data).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
+        {
+            let mut state = self.catalog.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            *state = body.state;
+            state.reindex();
+            *applied = (meta.last_log_id, meta.last_membership.clone());
+        }
+        self.catalog.notifier.notify_all();
+        let store = self.store.clone();
+        let meta_bytes = serde_json::to_vec(meta).map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
+            store.meta.insert(SNAP_DATA, data)?;
+            store.meta.insert(SNAP_META, meta_bytes)?;
+            store.sync_now()
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?
+        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let read = |k: &[u8]| self.store.meta.get(k).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)));
+        let (Some(meta), Some(data)) = (read(SNAP_META)?, read(SNAP_DATA)?) else {
+            return Ok(None);
+        };
+        let meta: Meta = serde_json::from_slice(&meta).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
+        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+    }
+}

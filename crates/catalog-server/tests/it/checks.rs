@@ -1,0 +1,95 @@
+//! Health checks run by the agent against real targets, and `?passing` following them.
+
+use crate::common::{wait_until, TestServer};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A tiny HTTP server answering with a status that the test can change.
+async fn http_target(status: Arc<AtomicU16>) -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut c, _)) = l.accept().await else { return };
+            let code = status.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = c.read(&mut buf).await;
+                let resp = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                let _ = c.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+async fn status_of(s: &TestServer, check: &str) -> String {
+    let checks = s.json("/v1/health/state/any").await;
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["CheckID"] == check)
+        .map(|c| c["Status"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn http_check_transitions_and_passing_filter() {
+    let s = TestServer::start().await;
+    let code = Arc::new(AtomicU16::new(200));
+    let port = http_target(code.clone()).await;
+    let reg = format!(
+        r#"{{"name":"api","port":{port},"check":{{"http":"http://127.0.0.1:{port}/health","interval":"1s"}}}}"#
+    );
+    assert_eq!(s.put("/v1/agent/service/register", reg).await.0, 200);
+    // Initial status is critical until the first probe passes.
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "passing" }).await);
+    assert_eq!(s.json("/v1/health/service/api?passing").await.as_array().unwrap().len(), 1);
+    let out = s.json("/v1/agent/checks").await["service:api"]["Output"].as_str().unwrap().to_string();
+    assert!(out.starts_with(&format!("HTTP GET http://127.0.0.1:{port}/health: 200")), "{out}");
+
+    code.store(429, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "warning" }).await);
+    assert_eq!(s.json("/v1/health/service/api?passing").await.as_array().unwrap().len(), 0);
+
+    code.store(500, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "critical" }).await);
+    code.store(200, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "passing" }).await);
+}
+
+#[tokio::test]
+async fn tcp_check_follows_listener() {
+    let s = TestServer::start().await;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let reg = format!(r#"{{"name":"tcpsvc","port":{port},"check":{{"tcp":"127.0.0.1:{port}","interval":"1s"}}}}"#);
+    assert_eq!(s.put("/v1/agent/service/register", reg).await.0, 200);
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:tcpsvc").await == "passing" }).await);
+    drop(l);
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:tcpsvc").await == "critical" }).await);
+}
+
+#[tokio::test]
+async fn ttl_check_updates_and_expires() {
+    let s = TestServer::start().await;
+    let (st, b) = s.put("/v1/agent/check/register", r#"{"Name":"heartbeat","TTL":"2s"}"#).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(status_of(&s, "heartbeat").await, "critical");
+    assert_eq!(s.put("/v1/agent/check/pass/heartbeat?note=alive", "").await.0, 200);
+    let c = s.json("/v1/agent/checks").await;
+    assert_eq!(c["heartbeat"]["Status"], "passing");
+    assert_eq!(c["heartbeat"]["Output"], "alive");
+    assert_eq!(c["heartbeat"]["Type"], "ttl");
+    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "heartbeat").await == "critical" }).await);
+    let c = s.json("/v1/agent/checks").await;
+    assert_eq!(c["heartbeat"]["Output"], "TTL expired");
+    let (st, _) = s.put("/v1/agent/check/update/heartbeat", r#"{"Status":"warning","Output":"slow"}"#).await;
+    assert_eq!(st, 200);
+    assert_eq!(status_of(&s, "heartbeat").await, "warning");
+    let (st, body) = s.put("/v1/agent/check/update/heartbeat", r#"{"Status":"bogus"}"#).await;
+    assert_eq!((st, body.as_str()), (400, "Invalid check status: 'bogus'"));
+}

@@ -1,0 +1,197 @@
+//! Encoders: `toJSON`/`toJSONPretty` reproduce Go's `encoding/json` byte for byte (sorted map
+//! keys, struct fields in declaration order, HTML escaping, Go float formatting);
+//! `toUnescapedJSON*` skip the HTML escaping; `toYAML` follows `yaml.v2` conventions
+//! (lower-cased struct field names, sorted map keys).
+
+use super::{arity, Func};
+use crate::template::gofmt::format_float_g;
+use crate::template::{FuncError, Value};
+
+pub(super) const FUNCS: &[(&str, Func)] = &[
+    ("toJSON", |_, a| json_fn(a, true, false)),
+    ("toJSONPretty", |_, a| json_fn(a, true, true)),
+    ("toUnescapedJSON", |_, a| json_fn(a, false, false)),
+    ("toUnescapedJSONPretty", |_, a| json_fn(a, false, true)),
+    ("toYAML", to_yaml),
+];
+
+fn json_fn(args: Vec<Value>, escape_html: bool, pretty: bool) -> Result<Value, FuncError> {
+    arity(&args, 1)?;
+    let mut out = String::new();
+    write_json(
+        &mut out,
+        &args[0],
+        escape_html,
+        if pretty { Some(0) } else { None },
+    )?;
+    Ok(Value::str(out))
+}
+
+/// Go's JSON number formatting for float64.
+fn json_float(f: f64) -> Result<String, FuncError> {
+    if !f.is_finite() {
+        return Err(FuncError::call(format!(
+            "json: unsupported value: {}",
+            format_float_g(f)
+        )));
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // %e with the shortest digits, exponent without leading zero padding beyond one digit.
+        let s = format!("{f:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        let e = exp.unsigned_abs();
+        return Ok(if e < 10 {
+            format!("{mant}e{sign}0{e}")
+        } else {
+            format!("{mant}e{sign}{e}")
+        }
+        .replace("e-0", "e-"));
+    }
+    let s = format!("{f}");
+    Ok(s)
+}
+
+fn write_str(out: &mut String, s: &str, escape_html: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' if escape_html => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn newline(out: &mut String, indent: Option<usize>) {
+    if let Some(level) = indent {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str("  ");
+        }
+    }
+}
+
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    esc: bool,
+    indent: Option<usize>,
+) -> Result<(), FuncError> {
+    let inner = indent.map(|l| l + 1);
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&json_float(*f)?),
+        Value::Str(s) => write_str(out, s, esc),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, inner);
+                write_json(out, item, esc, inner)?;
+            }
+            if !items.is_empty() {
+                newline(out, indent);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            let entries: Vec<(&str, &Value)> =
+                m.entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            write_object(out, &entries, esc, indent)?;
+        }
+        Value::Struct(s) => {
+            let entries: Vec<(&str, &Value)> = s.fields.iter().map(|(k, v)| (*k, v)).collect();
+            write_object(out, &entries, esc, indent)?;
+        }
+        Value::Scratch(_) => out.push_str("{}"),
+    }
+    Ok(())
+}
+
+fn write_object(
+    out: &mut String,
+    entries: &[(&str, &Value)],
+    esc: bool,
+    indent: Option<usize>,
+) -> Result<(), FuncError> {
+    let inner = indent.map(|l| l + 1);
+    out.push('{');
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, inner);
+        write_str(out, k, esc);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_json(out, v, esc, inner)?;
+    }
+    if !entries.is_empty() {
+        newline(out, indent);
+    }
+    out.push('}');
+    Ok(())
+}
+
+fn to_yaml_value(v: &Value) -> serde_yaml::Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Value::Nil | Value::Scratch(_) => Y::Null,
+        Value::Bool(b) => Y::Bool(*b),
+        Value::Int(i) => Y::Number((*i).into()),
+        // yaml.v2 prints float64 with Go's shortest formatting: integral values have no ".0".
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Y::Number((*f as i64).into()),
+        Value::Float(f) => Y::Number((*f).into()),
+        Value::Str(s) => Y::String(s.to_string()),
+        Value::List(l) => Y::Sequence(l.iter().map(to_yaml_value).collect()),
+        Value::Map(m) => Y::Mapping(
+            m.entries
+                .iter()
+                .map(|(k, v)| (Y::String(k.clone()), to_yaml_value(v)))
+                .collect(),
+        ),
+        Value::Struct(s) => Y::Mapping(
+            s.fields
+                .iter()
+                .map(|(k, v)| (Y::String(k.to_lowercase()), to_yaml_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn to_yaml(_: &mut super::Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
+    arity(&args, 1)?;
+    let y = to_yaml_value(&args[0]);
+    let s = serde_yaml::to_string(&y).map_err(|e| FuncError::call(format!("toYAML: {e}")))?;
+    Ok(Value::str(s.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_json_floats() {
+        assert_eq!(json_float(1.0).unwrap(), "1");
+        assert_eq!(json_float(0.5).unwrap(), "0.5");
+        assert_eq!(json_float(1e21).unwrap(), "1e+21");
+        assert_eq!(json_float(1e-7).unwrap(), "1e-7");
+        assert_eq!(json_float(123456789.0).unwrap(), "123456789");
+    }
+}

@@ -1,0 +1,265 @@
+//! The template function set. It exists once and serves both front ends: the Go-syntax
+//! evaluator calls it through [`crate::template::Funcs`] and the handlebars front end through
+//! helper adapters. Consul query functions never fetch: they read a [`Store`] and record
+//! which [`Dependency`] values were used and which were missing.
+
+mod builtins;
+mod collections;
+mod consul;
+mod encode;
+mod math;
+mod strings;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use crate::dependency::Dependency;
+use crate::template::value::Scratch;
+use crate::template::{FuncError, Funcs, Value};
+
+/// Where query functions read dependency data. `None` means "no data yet": the function
+/// returns an empty placeholder and the dependency is recorded as missing.
+pub trait Store: Send + Sync {
+    /// The latest decoded value of a dependency, if any has arrived.
+    fn get(&self, dep: &Dependency) -> Option<Value>;
+}
+
+impl Store for HashMap<Dependency, Value> {
+    fn get(&self, dep: &Dependency) -> Option<Value> {
+        HashMap::get(self, dep).cloned()
+    }
+}
+
+/// Settings that change what functions do.
+#[derive(Clone, Debug, Default)]
+pub struct FuncOptions {
+    /// Environment entries that take precedence over the process environment (`env`).
+    pub env: Vec<(String, String)>,
+    /// Glob patterns of functions that error when called (`function_denylist`).
+    pub denylist: Vec<String>,
+    /// Restricts `file` to paths inside this directory.
+    pub sandbox_path: Option<PathBuf>,
+}
+
+/// A function: evaluated arguments in (piped value last), value out.
+pub type Func = fn(&mut Env<'_>, Vec<Value>) -> Result<Value, FuncError>;
+
+fn table() -> &'static HashMap<&'static str, Func> {
+    static TABLE: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut m = HashMap::new();
+        for part in [
+            builtins::FUNCS,
+            collections::FUNCS,
+            consul::FUNCS,
+            encode::FUNCS,
+            math::FUNCS,
+            strings::FUNCS,
+        ] {
+            for (name, f) in part {
+                m.insert(*name, *f);
+            }
+        }
+        m
+    })
+}
+
+/// Names of every function, sorted.
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = table().keys().copied().collect();
+    v.push("executeTemplate");
+    v.sort_unstable();
+    v
+}
+
+/// Whether a function exists (the evaluator handles `and`, `or` and `executeTemplate`).
+pub fn exists(name: &str) -> bool {
+    table().contains_key(name) || matches!(name, "and" | "or" | "executeTemplate")
+}
+
+/// One execution's function environment: the store, the dependency record and the fresh
+/// `scratch`.
+pub struct Env<'a> {
+    store: &'a dyn Store,
+    options: &'a FuncOptions,
+    used: Vec<Dependency>,
+    used_set: HashSet<Dependency>,
+    missing: Vec<Dependency>,
+    missing_set: HashSet<Dependency>,
+    scratch: Arc<Scratch>,
+}
+
+impl<'a> Env<'a> {
+    /// A fresh environment for one execution.
+    pub fn new(store: &'a dyn Store, options: &'a FuncOptions) -> Env<'a> {
+        Env {
+            store,
+            options,
+            used: Vec::new(),
+            used_set: HashSet::new(),
+            missing: Vec::new(),
+            missing_set: HashSet::new(),
+            scratch: Arc::new(Scratch::default()),
+        }
+    }
+
+    /// Dependencies used, in first-use order.
+    pub fn used(&self) -> &[Dependency] {
+        &self.used
+    }
+
+    /// Dependencies without data, in first-use order.
+    pub fn missing(&self) -> &[Dependency] {
+        &self.missing
+    }
+
+    /// Consumes the environment, returning (used, missing).
+    pub fn into_deps(self) -> (Vec<Dependency>, Vec<Dependency>) {
+        (self.used, self.missing)
+    }
+
+    /// Records `dep` as used and returns its data, recording it as missing when absent.
+    fn recall(&mut self, dep: &Dependency) -> Option<Value> {
+        if self.used_set.insert(dep.clone()) {
+            self.used.push(dep.clone());
+        }
+        let v = self.store.get(dep);
+        if v.is_none() {
+            self.mark_missing(dep);
+        }
+        v
+    }
+
+    fn mark_missing(&mut self, dep: &Dependency) {
+        if self.missing_set.insert(dep.clone()) {
+            self.missing.push(dep.clone());
+        }
+    }
+
+    fn denied(&self, name: &str) -> bool {
+        self.options
+            .denylist
+            .iter()
+            .any(|pat| glob_match(pat, name))
+    }
+
+    /// Calls a function by name (used by both front ends).
+    pub fn call_func(&mut self, name: &str, args: Vec<Value>) -> Result<Value, FuncError> {
+        if self.denied(name) {
+            return Err(FuncError::call("function is disabled"));
+        }
+        match table().get(name) {
+            Some(f) => f(self, args),
+            None => Err(FuncError::call(format!("function {name:?} not defined"))),
+        }
+    }
+}
+
+impl Funcs for Env<'_> {
+    fn has(&self, name: &str) -> bool {
+        exists(name)
+    }
+
+    fn call(&mut self, name: &str, args: Vec<Value>) -> Result<Value, FuncError> {
+        self.call_func(name, args)
+    }
+
+    fn call_method(
+        &mut self,
+        recv: &Value,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Option<Result<Value, FuncError>> {
+        match recv {
+            Value::Scratch(s) => collections::scratch_method(s, name, args),
+            _ => None,
+        }
+    }
+}
+
+/// Shell-style glob with `*` and `?`, as the denylist uses.
+fn glob_match(pat: &str, s: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+// ---- argument helpers shared by the function modules ----
+
+pub(crate) fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() != want {
+        return Err(FuncError::arity(want, args.len()));
+    }
+    Ok(())
+}
+
+pub(crate) fn arity_at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() < want {
+        return Err(FuncError::arity_at_least(want, args.len()));
+    }
+    Ok(())
+}
+
+fn wrong_type(expected: &str, got: &Value) -> FuncError {
+    FuncError::call(format!(
+        "wrong type for value; expected {expected}; got {}",
+        got.type_name()
+    ))
+}
+
+pub(crate) fn string(v: &Value) -> Result<String, FuncError> {
+    match v {
+        Value::Str(s) => Ok(s.to_string()),
+        Value::Nil => Err(FuncError::call("invalid value; expected string")),
+        other => Err(wrong_type("string", other)),
+    }
+}
+
+pub(crate) fn strings_of(args: &[Value]) -> Result<Vec<String>, FuncError> {
+    args.iter().map(string).collect()
+}
+
+pub(crate) fn int(v: &Value) -> Result<i64, FuncError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => Err(wrong_type("int", other)),
+    }
+}
+
+pub(crate) fn list(v: &Value) -> Result<Arc<Vec<Value>>, FuncError> {
+    match v {
+        Value::List(l) => Ok(l.clone()),
+        Value::Nil => Ok(Arc::new(Vec::new())),
+        other => Err(wrong_type("[]interface {}", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("plugin", "plugin"));
+        assert!(glob_match("*File", "writeToFile"));
+        assert!(glob_match("env*", "envOrDefault"));
+        assert!(!glob_match("env", "envOrDefault"));
+    }
+}
