@@ -166,10 +166,24 @@ pub fn prepare(cmd: Command, usage: &str) -> Command {
         .override_usage(usage.to_string())
 }
 
-/// Renders a command's help text (usage and options).
+/// Renders a command's help the way Consul does: the usage text, then each flag as
+/// `  -name=<value>` with its description indented below.
 pub fn help_text(cmd: &Command, usage: &str) -> String {
-    let mut cmd = prepare(cmd.clone(), usage);
-    cmd.render_help().to_string()
+    let mut out = format!("{}\n", usage.trim_end());
+    let flags: Vec<_> = cmd.get_arguments().filter(|a| a.get_long().is_some()).collect();
+    if !flags.is_empty() {
+        out.push_str("\nCommand Options:\n");
+    }
+    for a in flags {
+        let long = a.get_long().unwrap_or_default();
+        let boolean = !a.get_action().takes_values()
+            || a.get_value_parser().type_id() == ValueParser::bool().type_id();
+        out.push_str(&format!("\n  -{long}{}\n", if boolean { "" } else { "=<value>" }));
+        if let Some(help) = a.get_help() {
+            out.push_str(&format!("     {help}\n"));
+        }
+    }
+    out
 }
 
 /// Maps a clap error back to Go's wording where there is one.

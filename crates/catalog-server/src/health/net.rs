@@ -177,7 +177,6 @@ impl UdpProbe {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use super::super::*;
     use super::*;
     use api_types::GoDuration;
 

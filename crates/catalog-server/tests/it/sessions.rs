@@ -47,7 +47,9 @@ async fn ttl_expiry_deletes_with_delete_behavior() {
     let s = TestServer::start_with(&[]).await;
     let id = create(&s, r#"{"TTL":"10s","Behavior":"delete","LockDelay":0}"#).await;
     assert_eq!(s.put(&format!("/v1/kv/eph?acquire={id}"), "x").await.1, "true");
-    let renewed = s.json(&format!("/v1/session/renew/{id}")).await;
+    let (st, body) = s.put(&format!("/v1/session/renew/{id}"), "").await;
+    assert_eq!(st, 200, "{body}");
+    let renewed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(renewed[0]["TTL"], "10s");
     // Consul arms the timer at 2 x TTL.
     let gone = wait_until(Duration::from_secs(30), || async {
