@@ -15,8 +15,13 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let revision = git(&["rev-parse", "--short=8", "HEAD"]).unwrap_or_else(|| "00000000".into());
-    let date = git(&["log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ"])
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+    let date = git(&[
+        "log",
+        "-1",
+        "--format=%cd",
+        "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+    ])
+    .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
     println!("cargo:rustc-env=CONSUL_REVISION={revision}");
     println!("cargo:rustc-env=CONSUL_BUILD_DATE={date}");
     println!("cargo:rerun-if-changed=../../.git/HEAD");

@@ -22,13 +22,21 @@ pub struct AgentService {
     pub port: u16,
     #[serde(rename = "Address", default)]
     pub address: String,
-    #[serde(rename = "TaggedAddresses", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "TaggedAddresses",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub tagged_addresses: Option<BTreeMap<String, ServiceAddress>>,
     #[serde(rename = "Weights", default)]
     pub weights: Weights,
     #[serde(rename = "EnableTagOverride", default)]
     pub enable_tag_override: bool,
-    #[serde(rename = "ContentHash", skip_serializing_if = "String::is_empty", default)]
+    #[serde(
+        rename = "ContentHash",
+        skip_serializing_if = "String::is_empty",
+        default
+    )]
     pub content_hash: String,
     #[serde(rename = "Datacenter", default)]
     pub datacenter: String,
@@ -38,19 +46,36 @@ pub struct AgentService {
 /// (`api.AgentServiceCheck` / `api.AgentCheckRegistration`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CheckRegistration {
-    #[serde(rename = "ID", alias = "CheckID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ID",
+        alias = "CheckID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub id: String,
     #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    #[serde(rename = "ServiceID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ServiceID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub service_id: String,
     #[serde(rename = "Notes", default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
     #[serde(rename = "Status", default, skip_serializing_if = "String::is_empty")]
     pub status: String,
-    #[serde(rename = "Interval", default, skip_serializing_if = "GoDuration::is_zero")]
+    #[serde(
+        rename = "Interval",
+        default,
+        skip_serializing_if = "GoDuration::is_zero"
+    )]
     pub interval: GoDuration,
-    #[serde(rename = "Timeout", default, skip_serializing_if = "GoDuration::is_zero")]
+    #[serde(
+        rename = "Timeout",
+        default,
+        skip_serializing_if = "GoDuration::is_zero"
+    )]
     pub timeout: GoDuration,
     #[serde(rename = "TTL", default, skip_serializing_if = "GoDuration::is_zero")]
     pub ttl: GoDuration,
@@ -62,7 +87,11 @@ pub struct CheckRegistration {
     pub header: Option<BTreeMap<String, Vec<String>>>,
     #[serde(rename = "Body", default, skip_serializing_if = "String::is_empty")]
     pub body: String,
-    #[serde(rename = "TLSServerName", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "TLSServerName",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub tls_server_name: String,
     #[serde(rename = "TLSSkipVerify", default, skip_serializing_if = "is_false")]
     pub tls_skip_verify: bool,
@@ -72,18 +101,35 @@ pub struct CheckRegistration {
     pub udp: String,
     #[serde(rename = "GRPC", default, skip_serializing_if = "String::is_empty")]
     pub grpc: String,
-    #[serde(rename = "Args", alias = "ScriptArgs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Args",
+        alias = "ScriptArgs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub args: Option<Vec<String>>,
     /// The pre-1.1 single-string script, still sent by old registrator builds.
     #[serde(rename = "Script", default, skip_serializing_if = "String::is_empty")]
     pub script: String,
     #[serde(rename = "Shell", default, skip_serializing_if = "String::is_empty")]
     pub shell: String,
-    #[serde(rename = "DockerContainerID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "DockerContainerID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub docker_container_id: String,
-    #[serde(rename = "AliasNode", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "AliasNode",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub alias_node: String,
-    #[serde(rename = "AliasService", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "AliasService",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub alias_service: String,
     #[serde(
         rename = "DeregisterCriticalServiceAfter",
@@ -91,13 +137,29 @@ pub struct CheckRegistration {
         skip_serializing_if = "GoDuration::is_zero"
     )]
     pub deregister_critical_service_after: GoDuration,
-    #[serde(rename = "OutputMaxSize", default, skip_serializing_if = "is_zero_usize")]
+    #[serde(
+        rename = "OutputMaxSize",
+        default,
+        skip_serializing_if = "is_zero_usize"
+    )]
     pub output_max_size: usize,
-    #[serde(rename = "SuccessBeforePassing", default, skip_serializing_if = "is_zero_u32")]
+    #[serde(
+        rename = "SuccessBeforePassing",
+        default,
+        skip_serializing_if = "is_zero_u32"
+    )]
     pub success_before_passing: u32,
-    #[serde(rename = "FailuresBeforeWarning", default, skip_serializing_if = "is_zero_u32")]
+    #[serde(
+        rename = "FailuresBeforeWarning",
+        default,
+        skip_serializing_if = "is_zero_u32"
+    )]
     pub failures_before_warning: u32,
-    #[serde(rename = "FailuresBeforeCritical", default, skip_serializing_if = "is_zero_u32")]
+    #[serde(
+        rename = "FailuresBeforeCritical",
+        default,
+        skip_serializing_if = "is_zero_u32"
+    )]
     pub failures_before_critical: u32,
 }
 
@@ -123,9 +185,17 @@ pub struct ServiceRegistration {
     pub port: u16,
     #[serde(rename = "Address", default, skip_serializing_if = "String::is_empty")]
     pub address: String,
-    #[serde(rename = "TaggedAddresses", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TaggedAddresses",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tagged_addresses: Option<BTreeMap<String, ServiceAddress>>,
-    #[serde(rename = "EnableTagOverride", default, skip_serializing_if = "is_false")]
+    #[serde(
+        rename = "EnableTagOverride",
+        default,
+        skip_serializing_if = "is_false"
+    )]
     pub enable_tag_override: bool,
     #[serde(rename = "Meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<StrMap>,

@@ -49,7 +49,10 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights { passing: 1, warning: 1 }
+        Weights {
+            passing: 1,
+            warning: 1,
+        }
     }
 }
 
@@ -89,7 +92,11 @@ pub struct CatalogService {
     pub service_tags: Vec<String>,
     #[serde(rename = "ServiceAddress")]
     pub service_address: String,
-    #[serde(rename = "ServiceTaggedAddresses", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ServiceTaggedAddresses",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub service_tagged_addresses: Option<BTreeMap<String, ServiceAddress>>,
     #[serde(rename = "ServiceWeights")]
     pub service_weights: Weights,
@@ -126,13 +133,21 @@ pub struct NodeService {
     pub tags: Vec<String>,
     #[serde(rename = "Address")]
     pub address: String,
-    #[serde(rename = "TaggedAddresses", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "TaggedAddresses",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub tagged_addresses: Option<BTreeMap<String, ServiceAddress>>,
     #[serde(rename = "Meta")]
     pub meta: Option<StrMap>,
     #[serde(rename = "Port", skip_serializing_if = "is_zero_u16", default)]
     pub port: u16,
-    #[serde(rename = "SocketPath", skip_serializing_if = "String::is_empty", default)]
+    #[serde(
+        rename = "SocketPath",
+        skip_serializing_if = "String::is_empty",
+        default
+    )]
     pub socket_path: String,
     #[serde(rename = "Weights")]
     pub weights: Weights,
@@ -157,9 +172,17 @@ fn is_zero_u16(v: &u16) -> bool {
 /// `structs.HealthCheckDefinition`: every field omitted when empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CheckDefinition {
-    #[serde(rename = "Interval", default, skip_serializing_if = "GoDuration::is_zero")]
+    #[serde(
+        rename = "Interval",
+        default,
+        skip_serializing_if = "GoDuration::is_zero"
+    )]
     pub interval: GoDuration,
-    #[serde(rename = "Timeout", default, skip_serializing_if = "GoDuration::is_zero")]
+    #[serde(
+        rename = "Timeout",
+        default,
+        skip_serializing_if = "GoDuration::is_zero"
+    )]
     pub timeout: GoDuration,
     #[serde(
         rename = "DeregisterCriticalServiceAfter",
@@ -175,7 +198,11 @@ pub struct CheckDefinition {
     pub method: String,
     #[serde(rename = "Body", default, skip_serializing_if = "String::is_empty")]
     pub body: String,
-    #[serde(rename = "TLSServerName", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "TLSServerName",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub tls_server_name: String,
     #[serde(rename = "TLSSkipVerify", default, skip_serializing_if = "is_false")]
     pub tls_skip_verify: bool,

@@ -28,7 +28,11 @@ pub enum ClientError {
     Address(String, String),
     /// The request never got an HTTP answer (`Get "url": detail`, like Go's `url.Error`).
     #[error("{method} \"{url}\": {detail}")]
-    Transport { method: String, url: String, detail: String },
+    Transport {
+        method: String,
+        url: String,
+        detail: String,
+    },
     /// The agent answered with an unexpected status.
     #[error("Unexpected response code: {code} ({body})")]
     Status { code: u16, body: String },
@@ -142,7 +146,11 @@ pub struct QueryOptions {
 impl QueryOptions {
     /// A blocking read at `index` waiting at most `wait`.
     pub fn blocking(index: u64, wait: Duration) -> Self {
-        QueryOptions { index: Some(index), wait: Some(wait), ..Default::default() }
+        QueryOptions {
+            index: Some(index),
+            wait: Some(wait),
+            ..Default::default()
+        }
     }
 
     fn params(&self, out: &mut Vec<(String, String)>) {
@@ -199,7 +207,10 @@ pub(crate) struct Answer {
 impl Client {
     /// A client for `addr` (`host:port`, `http://…`, `https://…`), ignoring the environment.
     pub fn new(addr: &str) -> Result<Self, ClientError> {
-        Self::from_config(ClientConfig { address: Some(addr.to_string()), ..Default::default() })
+        Self::from_config(ClientConfig {
+            address: Some(addr.to_string()),
+            ..Default::default()
+        })
     }
 
     /// The environment (`CONSUL_HTTP_ADDR`, …), with `flag` (e.g. `-http-addr`) winning.
@@ -235,12 +246,19 @@ impl Client {
                 std::fs::read(key)
                     .map_err(|e| ClientError::Tls(format!("{}: {e}", key.display())))?,
             );
-            let id = reqwest::Identity::from_pem(&pem)
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let id =
+                reqwest::Identity::from_pem(&pem).map_err(|e| ClientError::Tls(e.to_string()))?;
             builder = builder.identity(id);
         }
-        let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
-        Ok(Client { http, base, token: cfg.token, datacenter: cfg.datacenter })
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Client {
+            http,
+            base,
+            token: cfg.token,
+            datacenter: cfg.datacenter,
+        })
     }
 
     /// Sends `X-Consul-Token: token` with every request.
@@ -326,7 +344,9 @@ impl Client {
         q: &QueryOptions,
         extra: &[(&str, &str)],
     ) -> Result<(T, QueryMeta), ClientError> {
-        let a = self.send_ok(Method::GET, path, params(q, extra), None).await?;
+        let a = self
+            .send_ok(Method::GET, path, params(q, extra), None)
+            .await?;
         Ok((decode(&a.body)?, a.meta))
     }
 
@@ -337,13 +357,17 @@ impl Client {
         params: Vec<(String, String)>,
         body: Option<Vec<u8>>,
     ) -> Result<(), ClientError> {
-        self.send_ok(Method::PUT, path, params, body).await.map(|_| ())
+        self.send_ok(Method::PUT, path, params, body)
+            .await
+            .map(|_| ())
     }
 }
 
 pub(crate) fn params(q: &QueryOptions, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> =
-        extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut out: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     q.params(&mut out);
     out
 }
@@ -364,10 +388,18 @@ pub(crate) fn status_error(a: &Answer) -> ClientError {
 }
 
 fn parse_meta(h: &reqwest::header::HeaderMap) -> QueryMeta {
-    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let get = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     QueryMeta {
-        index: get(headers::INDEX).and_then(|v| v.parse().ok()).unwrap_or(0),
-        last_contact_ms: get(headers::LAST_CONTACT).and_then(|v| v.parse().ok()).unwrap_or(0),
+        index: get(headers::INDEX)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        last_contact_ms: get(headers::LAST_CONTACT)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         known_leader: get(headers::KNOWN_LEADER).is_some_and(|v| v == "true"),
     }
 }
@@ -436,9 +468,18 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(base_url("127.0.0.1:8500", false).ok().as_deref(), Some("http://127.0.0.1:8500"));
-        assert_eq!(base_url("consul:8501", true).ok().as_deref(), Some("https://consul:8501"));
-        assert_eq!(base_url("https://x:1/", false).ok().as_deref(), Some("https://x:1"));
+        assert_eq!(
+            base_url("127.0.0.1:8500", false).ok().as_deref(),
+            Some("http://127.0.0.1:8500")
+        );
+        assert_eq!(
+            base_url("consul:8501", true).ok().as_deref(),
+            Some("https://consul:8501")
+        );
+        assert_eq!(
+            base_url("https://x:1/", false).ok().as_deref(),
+            Some("https://x:1")
+        );
         assert!(base_url("unix:///tmp/s", false).is_err());
         assert!(base_url("", false).is_err());
     }
@@ -452,8 +493,12 @@ mod tests {
             tag: vec!["a".into(), "b".into()],
             ..Default::default()
         };
-        let c = Client::new("127.0.0.1:8500").expect("client").with_datacenter("dc2");
-        let url = c.url("/v1/health/service/web", params(&q, &[("passing", "1")])).expect("url");
+        let c = Client::new("127.0.0.1:8500")
+            .expect("client")
+            .with_datacenter("dc2");
+        let url = c
+            .url("/v1/health/service/web", params(&q, &[("passing", "1")]))
+            .expect("url");
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:8500/v1/health/service/web?passing=1&index=5&wait=60000ms&stale=&tag=a&tag=b&dc=dc2"

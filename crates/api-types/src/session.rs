@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 pub struct ServiceCheckRef {
     #[serde(rename = "ID", default)]
     pub id: String,
-    #[serde(rename = "Namespace", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Namespace",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
 }
 

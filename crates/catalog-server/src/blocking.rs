@@ -29,7 +29,9 @@ pub struct Notifier {
 impl Notifier {
     fn subscribe(&self, keys: &[WatchKey]) -> Vec<Arc<Notify>> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        keys.iter().map(|k| map.entry(k.clone()).or_default().clone()).collect()
+        keys.iter()
+            .map(|k| map.entry(k.clone()).or_default().clone())
+            .collect()
     }
 
     /// Wakes every query parked on any of `keys`.
@@ -71,7 +73,10 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(state: State) -> Self {
-        Catalog { state: RwLock::new(state), notifier: Notifier::default() }
+        Catalog {
+            state: RwLock::new(state),
+            notifier: Notifier::default(),
+        }
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
@@ -107,7 +112,11 @@ impl Blocking {
 
 /// Runs `query` and, when `blocking` asks for it, parks until its index passes `min_index`
 /// or the wait ends. Returns the last answer, with its index never 0.
-pub async fn run<T>(catalog: &Catalog, blocking: Option<Blocking>, query: impl Fn(&State) -> Answer<T>) -> Answer<T> {
+pub async fn run<T>(
+    catalog: &Catalog,
+    blocking: Option<Blocking>,
+    query: impl Fn(&State) -> Answer<T>,
+) -> Answer<T> {
     let Some(b) = blocking.filter(|b| b.min_index > 0) else {
         let mut a = catalog.read(&query);
         a.index = a.index.max(1);

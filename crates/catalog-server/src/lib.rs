@@ -3,11 +3,11 @@
 pub mod agent;
 pub mod blocking;
 pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod logging;
 pub mod raft;
 pub mod store;
 pub mod version;
-pub mod cli;
-pub mod config;
-pub mod http;
-pub mod logging;
-pub mod health;

@@ -14,7 +14,10 @@ impl FormatTime for Rfc3339Millis {
         let secs = now.as_secs();
         let millis = now.subsec_millis();
         let (y, mo, d, h, mi, s) = civil(secs);
-        write!(w, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z")
+        write!(
+            w,
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z"
+        )
     }
 }
 
@@ -50,7 +53,11 @@ pub fn init(level: &str, json: bool) {
         .with_timer(Rfc3339Millis)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(std::io::stdout);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 #[cfg(test)]

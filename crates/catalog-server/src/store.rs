@@ -54,14 +54,24 @@ impl Store {
         let logs = db.open_tree("logs")?;
         let meta = db.open_tree("meta")?;
         let data_file = File::open(data_file_path(dir))?;
-        let inner = Arc::new(Inner { data_file, syncs: AtomicU64::new(0), synced_requests: AtomicU64::new(0) });
+        let inner = Arc::new(Inner {
+            data_file,
+            syncs: AtomicU64::new(0),
+            synced_requests: AtomicU64::new(0),
+        });
         let (sync_tx, rx) = mpsc::channel::<Done>();
         let syncer_db = db.clone();
         let syncer_inner = inner.clone();
         std::thread::Builder::new()
             .name("store-sync".into())
             .spawn(move || syncer(syncer_db, syncer_inner, rx))?;
-        Ok(Store { db, logs, meta, sync_tx, inner })
+        Ok(Store {
+            db,
+            logs,
+            meta,
+            sync_tx,
+            inner,
+        })
     }
 
     /// Flushes sled and fdatasyncs its data file, now, on this thread.
@@ -80,7 +90,10 @@ impl Store {
 
     /// (number of fdatasyncs, number of write batches they covered).
     pub fn sync_stats(&self) -> (u64, u64) {
-        (self.inner.syncs.load(Ordering::Relaxed), self.inner.synced_requests.load(Ordering::Relaxed))
+        (
+            self.inner.syncs.load(Ordering::Relaxed),
+            self.inner.synced_requests.load(Ordering::Relaxed),
+        )
     }
 
     /// Size on disk of the store, in bytes.
@@ -110,7 +123,9 @@ fn syncer(db: sled::Db, inner: Arc<Inner>, rx: mpsc::Receiver<Done>) {
         if let Err(e) = &res {
             tracing::error!(target: "agent.server.raft", "failed to sync raft log: {e}");
         }
-        inner.synced_requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        inner
+            .synced_requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         for done in batch {
             done(res.clone());
         }

@@ -2,7 +2,9 @@
 
 use super::{params, to_body, Client, ClientError, QueryOptions};
 use crate::headers::QueryMeta;
-use crate::{AgentService, CheckRegistration, CheckUpdate, HealthCheck, Member, ServiceRegistration};
+use crate::{
+    AgentService, CheckRegistration, CheckUpdate, HealthCheck, Member, ServiceRegistration,
+};
 use reqwest::Method;
 use std::collections::BTreeMap;
 
@@ -13,13 +15,19 @@ fn none() -> Vec<(String, String)> {
 impl Client {
     /// `GET /v1/agent/self` (configuration, member, `Stats`), kept untyped.
     pub async fn agent_self(&self) -> Result<(serde_json::Value, QueryMeta), ClientError> {
-        self.get_json("/v1/agent/self", &QueryOptions::default(), &[]).await
+        self.get_json("/v1/agent/self", &QueryOptions::default(), &[])
+            .await
     }
 
     /// `GET /v1/agent/members?segment=_all`, or the WAN pool (`?wan=1`).
     pub async fn agent_members(&self, wan: bool) -> Result<(Vec<Member>, QueryMeta), ClientError> {
-        let extra: &[(&str, &str)] = if wan { &[("wan", "1")] } else { &[("segment", "_all")] };
-        self.get_json("/v1/agent/members", &QueryOptions::default(), extra).await
+        let extra: &[(&str, &str)] = if wan {
+            &[("wan", "1")]
+        } else {
+            &[("segment", "_all")]
+        };
+        self.get_json("/v1/agent/members", &QueryOptions::default(), extra)
+            .await
     }
 
     /// `GET /v1/agent/services`: the services registered with this agent, by ID.
@@ -40,27 +48,36 @@ impl Client {
 
     /// `PUT /v1/agent/service/register`.
     pub async fn service_register(&self, reg: &ServiceRegistration) -> Result<(), ClientError> {
-        self.put_unit("/v1/agent/service/register", none(), Some(to_body(reg)?)).await
+        self.put_unit("/v1/agent/service/register", none(), Some(to_body(reg)?))
+            .await
     }
 
     /// `PUT /v1/agent/service/deregister/:id`.
     pub async fn service_deregister(&self, id: &str) -> Result<(), ClientError> {
-        self.put_unit(&format!("/v1/agent/service/deregister/{id}"), none(), None).await
+        self.put_unit(&format!("/v1/agent/service/deregister/{id}"), none(), None)
+            .await
     }
 
     /// `PUT /v1/agent/check/register`.
     pub async fn check_register(&self, reg: &CheckRegistration) -> Result<(), ClientError> {
-        self.put_unit("/v1/agent/check/register", none(), Some(to_body(reg)?)).await
+        self.put_unit("/v1/agent/check/register", none(), Some(to_body(reg)?))
+            .await
     }
 
     /// `PUT /v1/agent/check/deregister/:id`.
     pub async fn check_deregister(&self, id: &str) -> Result<(), ClientError> {
-        self.put_unit(&format!("/v1/agent/check/deregister/{id}"), none(), None).await
+        self.put_unit(&format!("/v1/agent/check/deregister/{id}"), none(), None)
+            .await
     }
 
     async fn check_ttl(&self, verb: &str, id: &str, note: &str) -> Result<(), ClientError> {
-        let p = if note.is_empty() { none() } else { vec![("note".into(), note.into())] };
-        self.put_unit(&format!("/v1/agent/check/{verb}/{id}"), p, None).await
+        let p = if note.is_empty() {
+            none()
+        } else {
+            vec![("note".into(), note.into())]
+        };
+        self.put_unit(&format!("/v1/agent/check/{verb}/{id}"), p, None)
+            .await
     }
 
     /// `PUT /v1/agent/check/pass/:id?note=`.
@@ -79,16 +96,33 @@ impl Client {
     }
 
     /// `PUT /v1/agent/check/update/:id` with `{"Status","Output"}`.
-    pub async fn check_update(&self, id: &str, status: &str, output: &str) -> Result<(), ClientError> {
-        let body = CheckUpdate { status: status.to_string(), output: output.to_string() };
-        self.put_unit(&format!("/v1/agent/check/update/{id}"), none(), Some(to_body(&body)?))
-            .await
+    pub async fn check_update(
+        &self,
+        id: &str,
+        status: &str,
+        output: &str,
+    ) -> Result<(), ClientError> {
+        let body = CheckUpdate {
+            status: status.to_string(),
+            output: output.to_string(),
+        };
+        self.put_unit(
+            &format!("/v1/agent/check/update/{id}"),
+            none(),
+            Some(to_body(&body)?),
+        )
+        .await
     }
 
     /// `PUT /v1/agent/join/:address` (`?wan=1` for the WAN pool).
     pub async fn agent_join(&self, addr: &str, wan: bool) -> Result<(), ClientError> {
-        let p = if wan { vec![("wan".into(), "1".into())] } else { none() };
-        self.put_unit(&format!("/v1/agent/join/{addr}"), p, None).await
+        let p = if wan {
+            vec![("wan".into(), "1".into())]
+        } else {
+            none()
+        };
+        self.put_unit(&format!("/v1/agent/join/{addr}"), p, None)
+            .await
     }
 
     /// `PUT /v1/agent/leave`: graceful leave, then the agent shuts down.
@@ -97,7 +131,12 @@ impl Client {
     }
 
     /// `PUT /v1/agent/force-leave/:node` (`?prune`, `?wan=1`).
-    pub async fn agent_force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), ClientError> {
+    pub async fn agent_force_leave(
+        &self,
+        node: &str,
+        prune: bool,
+        wan: bool,
+    ) -> Result<(), ClientError> {
         let mut p = none();
         if prune {
             p.push(("prune".into(), "1".into()));
@@ -105,7 +144,8 @@ impl Client {
         if wan {
             p.push(("wan".into(), "1".into()));
         }
-        self.put_unit(&format!("/v1/agent/force-leave/{node}"), p, None).await
+        self.put_unit(&format!("/v1/agent/force-leave/{node}"), p, None)
+            .await
     }
 
     /// `PUT /v1/agent/reload`.
@@ -114,17 +154,29 @@ impl Client {
     }
 
     /// `PUT /v1/agent/service/maintenance/:id?enable=&reason=`.
-    pub async fn service_maintenance(&self, id: &str, enable: bool, reason: &str) -> Result<(), ClientError> {
+    pub async fn service_maintenance(
+        &self,
+        id: &str,
+        enable: bool,
+        reason: &str,
+    ) -> Result<(), ClientError> {
         let mut p = vec![("enable".to_string(), enable.to_string())];
         if !reason.is_empty() {
             p.push(("reason".into(), reason.into()));
         }
-        self.put_unit(&format!("/v1/agent/service/maintenance/{id}"), p, None).await
+        self.put_unit(&format!("/v1/agent/service/maintenance/{id}"), p, None)
+            .await
     }
 
     /// Raw `GET` helper for agent endpoints without a typed method.
-    pub async fn agent_get_value(&self, path: &str, q: &QueryOptions) -> Result<(serde_json::Value, QueryMeta), ClientError> {
-        let a = self.send_ok(Method::GET, path, params(q, &[]), None).await?;
+    pub async fn agent_get_value(
+        &self,
+        path: &str,
+        q: &QueryOptions,
+    ) -> Result<(serde_json::Value, QueryMeta), ClientError> {
+        let a = self
+            .send_ok(Method::GET, path, params(q, &[]), None)
+            .await?;
         Ok((super::decode(&a.body)?, a.meta))
     }
 }

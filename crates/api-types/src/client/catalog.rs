@@ -12,11 +12,15 @@ use std::collections::BTreeMap;
 impl Client {
     /// `GET /v1/catalog/datacenters`.
     pub async fn catalog_datacenters(&self) -> Result<(Vec<String>, QueryMeta), ClientError> {
-        self.get_json("/v1/catalog/datacenters", &QueryOptions::default(), &[]).await
+        self.get_json("/v1/catalog/datacenters", &QueryOptions::default(), &[])
+            .await
     }
 
     /// `GET /v1/catalog/nodes`.
-    pub async fn catalog_nodes(&self, q: &QueryOptions) -> Result<(Vec<Node>, QueryMeta), ClientError> {
+    pub async fn catalog_nodes(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<Node>, QueryMeta), ClientError> {
         self.get_json("/v1/catalog/nodes", q, &[]).await
     }
 
@@ -34,7 +38,8 @@ impl Client {
         name: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<CatalogService>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/catalog/service/{name}"), q, &[]).await
+        self.get_json(&format!("/v1/catalog/service/{name}"), q, &[])
+            .await
     }
 
     /// `GET /v1/catalog/node/:node`; `None` for an unknown node (Consul answers `null`).
@@ -43,7 +48,8 @@ impl Client {
         node: &str,
         q: &QueryOptions,
     ) -> Result<(Option<NodeServices>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/catalog/node/{node}"), q, &[]).await
+        self.get_json(&format!("/v1/catalog/node/{node}"), q, &[])
+            .await
     }
 
     /// `GET /v1/catalog/node-services/:node`; `None` for an unknown node.
@@ -52,19 +58,36 @@ impl Client {
         node: &str,
         q: &QueryOptions,
     ) -> Result<(Option<NodeServiceList>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/catalog/node-services/{node}"), q, &[]).await
+        self.get_json(&format!("/v1/catalog/node-services/{node}"), q, &[])
+            .await
     }
 
     /// `PUT /v1/catalog/register`.
     pub async fn catalog_register(&self, reg: &CatalogRegistration) -> Result<bool, ClientError> {
-        let a = self.send_ok(Method::PUT, "/v1/catalog/register", Vec::new(), Some(to_body(reg)?)).await?;
+        let a = self
+            .send_ok(
+                Method::PUT,
+                "/v1/catalog/register",
+                Vec::new(),
+                Some(to_body(reg)?),
+            )
+            .await?;
         super::decode(&a.body)
     }
 
     /// `PUT /v1/catalog/deregister`.
-    pub async fn catalog_deregister(&self, dereg: &CatalogDeregistration) -> Result<bool, ClientError> {
-        let a =
-            self.send_ok(Method::PUT, "/v1/catalog/deregister", Vec::new(), Some(to_body(dereg)?)).await?;
+    pub async fn catalog_deregister(
+        &self,
+        dereg: &CatalogDeregistration,
+    ) -> Result<bool, ClientError> {
+        let a = self
+            .send_ok(
+                Method::PUT,
+                "/v1/catalog/deregister",
+                Vec::new(),
+                Some(to_body(dereg)?),
+            )
+            .await?;
         super::decode(&a.body)
     }
 
@@ -74,7 +97,8 @@ impl Client {
         name: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<ServiceEntry>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/health/service/{name}"), q, &[]).await
+        self.get_json(&format!("/v1/health/service/{name}"), q, &[])
+            .await
     }
 
     /// `GET /v1/health/node/:node`.
@@ -83,7 +107,8 @@ impl Client {
         node: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<HealthCheck>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/health/node/{node}"), q, &[]).await
+        self.get_json(&format!("/v1/health/node/{node}"), q, &[])
+            .await
     }
 
     /// `GET /v1/health/checks/:service`.
@@ -92,7 +117,8 @@ impl Client {
         service: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<HealthCheck>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/health/checks/{service}"), q, &[]).await
+        self.get_json(&format!("/v1/health/checks/{service}"), q, &[])
+            .await
     }
 
     /// `GET /v1/health/state/:state` (`any passing warning critical`).
@@ -101,6 +127,7 @@ impl Client {
         state: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<HealthCheck>, QueryMeta), ClientError> {
-        self.get_json(&format!("/v1/health/state/{state}"), q, &[]).await
+        self.get_json(&format!("/v1/health/state/{state}"), q, &[])
+            .await
     }
 }

@@ -25,7 +25,9 @@ impl Client {
         key: &str,
         q: &QueryOptions,
     ) -> Result<(Option<KvPair>, QueryMeta), ClientError> {
-        let a = self.send(Method::GET, &format!("/v1/kv/{key}"), params(q, &[]), None).await?;
+        let a = self
+            .send(Method::GET, &format!("/v1/kv/{key}"), params(q, &[]), None)
+            .await?;
         match a.status {
             StatusCode::NOT_FOUND => Ok((None, a.meta)),
             StatusCode::OK => {
@@ -43,11 +45,19 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(Vec<KvPair>, QueryMeta), ClientError> {
         let a = self
-            .send(Method::GET, &format!("/v1/kv/{prefix}"), params(q, &[("recurse", "")]), None)
+            .send(
+                Method::GET,
+                &format!("/v1/kv/{prefix}"),
+                params(q, &[("recurse", "")]),
+                None,
+            )
             .await?;
         match a.status {
             StatusCode::NOT_FOUND => Ok((Vec::new(), a.meta)),
-            StatusCode::OK => Ok((decode::<Option<Vec<KvPair>>>(&a.body)?.unwrap_or_default(), a.meta)),
+            StatusCode::OK => Ok((
+                decode::<Option<Vec<KvPair>>>(&a.body)?.unwrap_or_default(),
+                a.meta,
+            )),
             _ => Err(status_error(&a)),
         }
     }
@@ -63,10 +73,20 @@ impl Client {
         if let Some(s) = separator.filter(|s| !s.is_empty()) {
             extra.push(("separator", s));
         }
-        let a = self.send(Method::GET, &format!("/v1/kv/{prefix}"), params(q, &extra), None).await?;
+        let a = self
+            .send(
+                Method::GET,
+                &format!("/v1/kv/{prefix}"),
+                params(q, &extra),
+                None,
+            )
+            .await?;
         match a.status {
             StatusCode::NOT_FOUND => Ok((Vec::new(), a.meta)),
-            StatusCode::OK => Ok((decode::<Option<Vec<String>>>(&a.body)?.unwrap_or_default(), a.meta)),
+            StatusCode::OK => Ok((
+                decode::<Option<Vec<String>>>(&a.body)?.unwrap_or_default(),
+                a.meta,
+            )),
             _ => Err(status_error(&a)),
         }
     }
@@ -91,7 +111,14 @@ impl Client {
         if let Some(s) = &opts.release {
             p.push(("release".to_string(), s.clone()));
         }
-        let a = self.send_ok(Method::PUT, &format!("/v1/kv/{key}"), p, Some(value.to_vec())).await?;
+        let a = self
+            .send_ok(
+                Method::PUT,
+                &format!("/v1/kv/{key}"),
+                p,
+                Some(value.to_vec()),
+            )
+            .await?;
         decode(&a.body)
     }
 
@@ -109,7 +136,9 @@ impl Client {
         if let Some(c) = cas {
             p.push(("cas".to_string(), c.to_string()));
         }
-        let a = self.send_ok(Method::DELETE, &format!("/v1/kv/{key}"), p, None).await?;
+        let a = self
+            .send_ok(Method::DELETE, &format!("/v1/kv/{key}"), p, None)
+            .await?;
         if a.body.is_empty() {
             return Ok(true);
         }
@@ -120,14 +149,26 @@ impl Client {
     /// `LockDelay`, `NodeChecks`…); the new session ID.
     pub async fn session_create(&self, body: &serde_json::Value) -> Result<String, ClientError> {
         let a = self
-            .send_ok(Method::PUT, "/v1/session/create", Vec::new(), Some(super::to_body(body)?))
+            .send_ok(
+                Method::PUT,
+                "/v1/session/create",
+                Vec::new(),
+                Some(super::to_body(body)?),
+            )
             .await?;
         Ok(decode::<SessionId>(&a.body)?.id)
     }
 
     /// `PUT /v1/session/destroy/:id`.
     pub async fn session_destroy(&self, id: &str) -> Result<bool, ClientError> {
-        let a = self.send_ok(Method::PUT, &format!("/v1/session/destroy/{id}"), Vec::new(), None).await?;
+        let a = self
+            .send_ok(
+                Method::PUT,
+                &format!("/v1/session/destroy/{id}"),
+                Vec::new(),
+                None,
+            )
+            .await?;
         if a.body.is_empty() {
             return Ok(true);
         }
@@ -136,12 +177,20 @@ impl Client {
 
     /// `PUT /v1/session/renew/:id`; `None` when the session no longer exists (404).
     pub async fn session_renew(&self, id: &str) -> Result<Option<SessionEntry>, ClientError> {
-        let a = self.send(Method::PUT, &format!("/v1/session/renew/{id}"), Vec::new(), None).await?;
+        let a = self
+            .send(
+                Method::PUT,
+                &format!("/v1/session/renew/{id}"),
+                Vec::new(),
+                None,
+            )
+            .await?;
         match a.status {
             StatusCode::NOT_FOUND => Ok(None),
-            StatusCode::OK => {
-                Ok(decode::<Option<Vec<SessionEntry>>>(&a.body)?.unwrap_or_default().into_iter().next())
-            }
+            StatusCode::OK => Ok(decode::<Option<Vec<SessionEntry>>>(&a.body)?
+                .unwrap_or_default()
+                .into_iter()
+                .next()),
             _ => Err(status_error(&a)),
         }
     }
@@ -152,8 +201,9 @@ impl Client {
         id: &str,
         q: &QueryOptions,
     ) -> Result<(Option<SessionEntry>, QueryMeta), ClientError> {
-        let (v, meta): (Option<Vec<SessionEntry>>, _) =
-            self.get_json(&format!("/v1/session/info/{id}"), q, &[]).await?;
+        let (v, meta): (Option<Vec<SessionEntry>>, _) = self
+            .get_json(&format!("/v1/session/info/{id}"), q, &[])
+            .await?;
         Ok((v.unwrap_or_default().into_iter().next(), meta))
     }
 
@@ -173,8 +223,9 @@ impl Client {
         node: &str,
         q: &QueryOptions,
     ) -> Result<(Vec<SessionEntry>, QueryMeta), ClientError> {
-        let (v, meta): (Option<Vec<SessionEntry>>, _) =
-            self.get_json(&format!("/v1/session/node/{node}"), q, &[]).await?;
+        let (v, meta): (Option<Vec<SessionEntry>>, _) = self
+            .get_json(&format!("/v1/session/node/{node}"), q, &[])
+            .await?;
         Ok((v.unwrap_or_default(), meta))
     }
 }

@@ -8,23 +8,35 @@ use reqwest::Method;
 impl Client {
     /// `GET /v1/status/leader`: `ip:port` of the Raft leader, `""` when none.
     pub async fn status_leader(&self) -> Result<String, ClientError> {
-        Ok(self.get_json("/v1/status/leader", &QueryOptions::default(), &[]).await?.0)
+        Ok(self
+            .get_json("/v1/status/leader", &QueryOptions::default(), &[])
+            .await?
+            .0)
     }
 
     /// `GET /v1/status/peers`: the Raft voters' addresses.
     pub async fn status_peers(&self) -> Result<Vec<String>, ClientError> {
-        Ok(self.get_json("/v1/status/peers", &QueryOptions::default(), &[]).await?.0)
+        Ok(self
+            .get_json("/v1/status/peers", &QueryOptions::default(), &[])
+            .await?
+            .0)
     }
 
     /// `GET /v1/snapshot`: the archive bytes; the meta's index is the snapshot's index.
-    pub async fn snapshot_save(&self, q: &QueryOptions) -> Result<(Vec<u8>, QueryMeta), ClientError> {
-        let a = self.send_ok(Method::GET, "/v1/snapshot", super::params(q, &[]), None).await?;
+    pub async fn snapshot_save(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<u8>, QueryMeta), ClientError> {
+        let a = self
+            .send_ok(Method::GET, "/v1/snapshot", super::params(q, &[]), None)
+            .await?;
         Ok((a.body, a.meta))
     }
 
     /// `PUT /v1/snapshot` with the archive bytes.
     pub async fn snapshot_restore(&self, archive: Vec<u8>) -> Result<(), ClientError> {
-        self.put_unit("/v1/snapshot", Vec::new(), Some(archive)).await
+        self.put_unit("/v1/snapshot", Vec::new(), Some(archive))
+            .await
     }
 
     /// `GET /v1/operator/raft/configuration` (`{"Servers":[…],"Index":N}`), untyped.
@@ -32,7 +44,8 @@ impl Client {
         &self,
         q: &QueryOptions,
     ) -> Result<(serde_json::Value, QueryMeta), ClientError> {
-        self.get_json("/v1/operator/raft/configuration", q, &[]).await
+        self.get_json("/v1/operator/raft/configuration", q, &[])
+            .await
     }
 
     /// `GET /v1/operator/autopilot/health`, untyped. Consul answers 429 when unhealthy but
@@ -42,7 +55,12 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<serde_json::Value, ClientError> {
         let a = self
-            .send(Method::GET, "/v1/operator/autopilot/health", super::params(q, &[]), None)
+            .send(
+                Method::GET,
+                "/v1/operator/autopilot/health",
+                super::params(q, &[]),
+                None,
+            )
             .await?;
         if a.status.is_success() || a.status.as_u16() == 429 {
             return decode(&a.body);
@@ -63,6 +81,8 @@ impl Client {
         if let Some(i) = id {
             p.push(("id".to_string(), i.to_string()));
         }
-        self.send_ok(Method::DELETE, "/v1/operator/raft/peer", p, None).await.map(|_| ())
+        self.send_ok(Method::DELETE, "/v1/operator/raft/peer", p, None)
+            .await
+            .map(|_| ())
     }
 }

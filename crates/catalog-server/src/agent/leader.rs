@@ -39,7 +39,10 @@ fn self_node(agent: &Agent) -> NodeRecord {
     tagged.insert("wan_ipv4".to_string(), addr.clone());
     let mut meta = c.node_meta.clone();
     meta.insert("consul-network-segment".to_string(), String::new());
-    meta.insert("consul-version".to_string(), crate::version::VERSION.to_string());
+    meta.insert(
+        "consul-version".to_string(),
+        crate::version::VERSION.to_string(),
+    );
     NodeRecord {
         id: agent.node_id.clone(),
         node: c.node_name.clone(),
@@ -55,7 +58,12 @@ fn self_node(agent: &Agent) -> NodeRecord {
 async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
     let c = &agent.config;
     let node = c.node_name.clone();
-    agent.write(Command::RegisterNode { node: self_node(agent), skip_node_update: false }).await?;
+    agent
+        .write(Command::RegisterNode {
+            node: self_node(agent),
+            skip_node_update: false,
+        })
+        .await?;
     let serf = CheckRecord {
         node: node.clone(),
         check_id: "serfHealth".into(),
@@ -87,25 +95,47 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
             ..Default::default()
         };
         agent
-            .write(Command::RegisterService { node: node.clone(), service: consul, checks: vec![], replace_existing_checks: false })
+            .write(Command::RegisterService {
+                node: node.clone(),
+                service: consul,
+                checks: vec![],
+                replace_existing_checks: false,
+            })
             .await?;
     }
     for reg in &c.services {
-        match super::local::service_records(reg, &node, c.enable_script_checks || c.enable_local_script_checks) {
+        match super::local::service_records(
+            reg,
+            &node,
+            c.enable_script_checks || c.enable_local_script_checks,
+        ) {
             Ok((service, checks)) => {
                 agent
-                    .write(Command::RegisterService { node: node.clone(), service, checks, replace_existing_checks: true })
+                    .write(Command::RegisterService {
+                        node: node.clone(),
+                        service,
+                        checks,
+                        replace_existing_checks: true,
+                    })
                     .await?;
             }
-            Err(e) => tracing::error!(target: "agent", "failed to register service {:?}: {e}", reg.name),
+            Err(e) => {
+                tracing::error!(target: "agent", "failed to register service {:?}: {e}", reg.name)
+            }
         }
     }
     for def in &c.checks {
-        match super::local::check_record(def, &node, c.enable_script_checks || c.enable_local_script_checks) {
+        match super::local::check_record(
+            def,
+            &node,
+            c.enable_script_checks || c.enable_local_script_checks,
+        ) {
             Ok(check) => {
                 agent.write(Command::RegisterCheck { check }).await?;
             }
-            Err(e) => tracing::error!(target: "agent", "failed to register check {:?}: {e}", def.name),
+            Err(e) => {
+                tracing::error!(target: "agent", "failed to register check {:?}: {e}", def.name)
+            }
         }
     }
     agent.sync_checks();

@@ -26,16 +26,24 @@ pub fn service_records(
     }
     if let Some(w) = reg.weights {
         if w.passing < 1 {
-            return Err(Invalid("Invalid Weights: Passing must be greater than 0".into()));
+            return Err(Invalid(
+                "Invalid Weights: Passing must be greater than 0".into(),
+            ));
         }
         if w.warning < 0 {
-            return Err(Invalid("Invalid Weights: Warning must be greater or equal than 0".into()));
+            return Err(Invalid(
+                "Invalid Weights: Warning must be greater or equal than 0".into(),
+            ));
         }
     }
     if let Some(meta) = &reg.meta {
         validate_meta(meta).map_err(|e| Invalid(format!("Invalid Service Meta: {e}")))?;
     }
-    let id = if reg.id.is_empty() { reg.name.clone() } else { reg.id.clone() };
+    let id = if reg.id.is_empty() {
+        reg.name.clone()
+    } else {
+        reg.id.clone()
+    };
     let service = ServiceRecord {
         kind: reg.kind.clone(),
         id: id.clone(),
@@ -58,16 +66,25 @@ pub fn service_records(
     let mut checks = Vec::new();
     for (i, mut def) in defs.into_iter().enumerate() {
         if def.id.is_empty() {
-            def.id = if many { format!("service:{id}:{}", i + 1) } else { format!("service:{id}") };
+            def.id = if many {
+                format!("service:{id}:{}", i + 1)
+            } else {
+                format!("service:{id}")
+            };
         }
         if def.name.is_empty() {
             def.name = format!("Service '{}' check", reg.name);
         }
         def.service_id = id.clone();
         if !def.status.is_empty() && !STATUSES.contains(&def.status.as_str()) {
-            return Err(Invalid("Status for checks must 'passing', 'warning', 'critical'".into()));
+            return Err(Invalid(
+                "Status for checks must 'passing', 'warning', 'critical'".into(),
+            ));
         }
-        checks.push(check_record(&def, node, allow_scripts).map_err(|e| Invalid(format!("Invalid check: {}", e.0)))?);
+        checks.push(
+            check_record(&def, node, allow_scripts)
+                .map_err(|e| Invalid(format!("Invalid check: {}", e.0)))?,
+        );
     }
     Ok((service, checks))
 }
@@ -78,7 +95,10 @@ fn is_empty_check(c: &CheckRegistration) -> bool {
 
 fn validate_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
     if meta.len() > 64 {
-        return Err(format!("Node metadata cannot contain more than {} key/value pairs", 64));
+        return Err(format!(
+            "Node metadata cannot contain more than {} key/value pairs",
+            64
+        ));
     }
     for (k, v) in meta {
         if k.is_empty() {
@@ -87,11 +107,16 @@ fn validate_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<()
         if k.len() > 128 {
             return Err(format!("Key is too long (limit: {} characters)", 128));
         }
-        if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(format!("Key contains invalid characters: {k}"));
         }
         if k.starts_with("consul-") {
-            return Err(format!("Key prefix 'consul-' is reserved for internal use: {k}"));
+            return Err(format!(
+                "Key prefix 'consul-' is reserved for internal use: {k}"
+            ));
         }
         if v.len() > 512 {
             return Err(format!("Value is too long (limit: {} characters)", 512));
@@ -101,18 +126,31 @@ fn validate_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<()
 }
 
 /// Validates one check definition and builds its record (initial status critical unless given).
-pub fn check_record(def: &CheckRegistration, node: &str, allow_scripts: bool) -> Result<CheckRecord, Invalid> {
+pub fn check_record(
+    def: &CheckRegistration,
+    node: &str,
+    allow_scripts: bool,
+) -> Result<CheckRecord, Invalid> {
     let kind = crate::health::check_type(def);
-    let id = if def.id.is_empty() { def.name.clone() } else { def.id.clone() };
+    let id = if def.id.is_empty() {
+        def.name.clone()
+    } else {
+        def.id.clone()
+    };
     if !def.interval.is_zero() && !def.ttl.is_zero() {
         return Err(Invalid("Interval and TTL cannot both be specified".into()));
     }
     match kind {
         "ttl" if def.ttl.0 <= 0 => return Err(Invalid("TTL must be > 0 for TTL checks".into())),
         "http" | "tcp" | "script" | "udp" | "grpc" | "docker" if def.interval.0 <= 0 => {
-            return Err(Invalid("Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks".into()))
+            return Err(Invalid(
+                "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"
+                    .into(),
+            ))
         }
-        "alias" if !def.interval.is_zero() => return Err(Invalid("Interval cannot be set for Alias checks".into())),
+        "alias" if !def.interval.is_zero() => {
+            return Err(Invalid("Interval cannot be set for Alias checks".into()))
+        }
         "" => return Err(Invalid("TTL must be > 0 for TTL checks".into())),
         _ => {}
     }
@@ -122,10 +160,18 @@ pub fn check_record(def: &CheckRegistration, node: &str, allow_scripts: bool) ->
                 .into(),
         ));
     }
-    if def.failures_before_warning > def.failures_before_critical && def.failures_before_critical > 0 {
-        return Err(Invalid("FailuresBeforeWarning can't be higher than FailuresBeforeCritical".into()));
+    if def.failures_before_warning > def.failures_before_critical
+        && def.failures_before_critical > 0
+    {
+        return Err(Invalid(
+            "FailuresBeforeWarning can't be higher than FailuresBeforeCritical".into(),
+        ));
     }
-    let status = if def.status.is_empty() { "critical".to_string() } else { def.status.clone() };
+    let status = if def.status.is_empty() {
+        "critical".to_string()
+    } else {
+        def.status.clone()
+    };
     let definition = CheckDefinition {
         interval: def.interval,
         timeout: def.timeout,
@@ -168,7 +214,9 @@ mod tests {
 
     #[test]
     fn defaults_ids_and_names_like_consul() {
-        let r = reg(r#"{"name":"web","port":80,"checks":[{"ttl":"10s"},{"http":"http://x","interval":"5s"}]}"#);
+        let r = reg(
+            r#"{"name":"web","port":80,"checks":[{"ttl":"10s"},{"http":"http://x","interval":"5s"}]}"#,
+        );
         let (s, c) = service_records(&r, "n1", false).unwrap();
         assert_eq!(s.id, "web");
         assert_eq!(c[0].check_id, "service:web:1");
@@ -182,12 +230,25 @@ mod tests {
     fn refuses_what_consul_refuses() {
         let e = service_records(&reg(r#"{"port":80}"#), "n", false).unwrap_err();
         assert_eq!(e.0, "Missing service name");
-        let e = service_records(&reg(r#"{"name":"a","address":"0.0.0.0"}"#), "n", false).unwrap_err();
+        let e =
+            service_records(&reg(r#"{"name":"a","address":"0.0.0.0"}"#), "n", false).unwrap_err();
         assert_eq!(e.0, "Invalid service address");
-        let e = service_records(&reg(r#"{"name":"a","check":{"interval":"10s","ttl":"5s"}}"#), "n", false).unwrap_err();
-        assert_eq!(e.0, "Invalid check: Interval and TTL cannot both be specified");
-        let e = service_records(&reg(r#"{"name":"a","check":{"args":["true"],"interval":"5s"}}"#), "n", false)
-            .unwrap_err();
+        let e = service_records(
+            &reg(r#"{"name":"a","check":{"interval":"10s","ttl":"5s"}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "Invalid check: Interval and TTL cannot both be specified"
+        );
+        let e = service_records(
+            &reg(r#"{"name":"a","check":{"args":["true"],"interval":"5s"}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
         assert!(e.0.starts_with("Invalid check: Scripts are disabled"));
     }
 }

@@ -57,8 +57,16 @@ impl Agent {
         let m = self.raft.raft.metrics().borrow().clone();
         let (services, checks, ttls, monitors) = self.catalog().read(|s| {
             let key = c.node_name.to_lowercase();
-            let services = s.services.get(&key).map(|m| m.values().filter(|x| x.agent).count()).unwrap_or(0);
-            let cs: Vec<_> = s.checks.get(&key).map(|m| m.values().filter(|x| x.spec.is_some()).collect()).unwrap_or_default();
+            let services = s
+                .services
+                .get(&key)
+                .map(|m| m.values().filter(|x| x.agent).count())
+                .unwrap_or(0);
+            let cs: Vec<_> = s
+                .checks
+                .get(&key)
+                .map(|m| m.values().filter(|x| x.spec.is_some()).collect())
+                .unwrap_or_default();
             let ttls = cs.iter().filter(|x| x.check_type == "ttl").count();
             let monitors = cs.iter().filter(|x| x.check_type == "script").count();
             (services, cs.len(), ttls, monitors)
@@ -72,63 +80,105 @@ impl Agent {
             .membership_config
             .membership()
             .nodes()
-            .map(|(id, n)| format!("{{Suffrage:Voter ID:{} Address:{}}}", self.peer_node_id(*id), n.addr))
+            .map(|(id, n)| {
+                format!(
+                    "{{Suffrage:Voter ID:{} Address:{}}}",
+                    self.peer_node_id(*id),
+                    n.addr
+                )
+            })
             .collect();
         let num_peers = voters.len().saturating_sub(1);
         let s = |v: &str| v.to_string();
         let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut section = |name: &str, kv: Vec<(&str, String)>| {
-            out.insert(name.to_string(), kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+            out.insert(
+                name.to_string(),
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            );
         };
-        section("agent", vec![
-            ("check_monitors", monitors.to_string()),
-            ("check_ttls", ttls.to_string()),
-            ("checks", checks.to_string()),
-            ("services", services.to_string()),
-        ]);
-        section("build", vec![
-            ("prerelease", s("")),
-            ("revision", s(REVISION)),
-            ("version", s(VERSION)),
-            ("version_metadata", s("")),
-        ]);
-        section("consul", vec![
-            ("acl", s("disabled")),
-            ("bootstrap", (c.bootstrap || c.dev).to_string()),
-            ("known_datacenters", s("1")),
-            ("leader", is_leader.to_string()),
-            ("leader_addr", leader_addr),
-            ("server", c.server.to_string()),
-        ]);
+        section(
+            "agent",
+            vec![
+                ("check_monitors", monitors.to_string()),
+                ("check_ttls", ttls.to_string()),
+                ("checks", checks.to_string()),
+                ("services", services.to_string()),
+            ],
+        );
+        section(
+            "build",
+            vec![
+                ("prerelease", s("")),
+                ("revision", s(REVISION)),
+                ("version", s(VERSION)),
+                ("version_metadata", s("")),
+            ],
+        );
+        section(
+            "consul",
+            vec![
+                ("acl", s("disabled")),
+                ("bootstrap", (c.bootstrap || c.dev).to_string()),
+                ("known_datacenters", s("1")),
+                ("leader", is_leader.to_string()),
+                ("leader_addr", leader_addr),
+                ("server", c.server.to_string()),
+            ],
+        );
         let state = format!("{:?}", m.state);
-        section("raft", vec![
-            ("applied_index", applied.to_string()),
-            ("commit_index", applied.to_string()),
-            ("fsm_pending", s("0")),
-            ("last_contact", if is_leader { s("0") } else { s("never") }),
-            ("last_log_index", last_log.to_string()),
-            ("last_log_term", m.current_term.to_string()),
-            ("last_snapshot_index", snap.map(|l| l.index).unwrap_or(0).to_string()),
-            ("last_snapshot_term", snap.map(|l| l.leader_id.term).unwrap_or(0).to_string()),
-            ("latest_configuration", format!("[{}]", voters.join(" "))),
-            ("latest_configuration_index", s("0")),
-            ("num_peers", num_peers.to_string()),
-            ("protocol_version", s("3")),
-            ("protocol_version_max", s("3")),
-            ("protocol_version_min", s("0")),
-            ("snapshot_version_max", s("1")),
-            ("snapshot_version_min", s("0")),
-            ("state", state),
-            ("term", m.current_term.to_string()),
-        ]);
-        section("runtime", vec![
-            ("arch", s(std::env::consts::ARCH)),
-            ("cpu_count", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string()),
-            ("goroutines", s("0")),
-            ("max_procs", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string()),
-            ("os", s(std::env::consts::OS)),
-            ("version", s("rust")),
-        ]);
+        section(
+            "raft",
+            vec![
+                ("applied_index", applied.to_string()),
+                ("commit_index", applied.to_string()),
+                ("fsm_pending", s("0")),
+                ("last_contact", if is_leader { s("0") } else { s("never") }),
+                ("last_log_index", last_log.to_string()),
+                ("last_log_term", m.current_term.to_string()),
+                (
+                    "last_snapshot_index",
+                    snap.map(|l| l.index).unwrap_or(0).to_string(),
+                ),
+                (
+                    "last_snapshot_term",
+                    snap.map(|l| l.leader_id.term).unwrap_or(0).to_string(),
+                ),
+                ("latest_configuration", format!("[{}]", voters.join(" "))),
+                ("latest_configuration_index", s("0")),
+                ("num_peers", num_peers.to_string()),
+                ("protocol_version", s("3")),
+                ("protocol_version_max", s("3")),
+                ("protocol_version_min", s("0")),
+                ("snapshot_version_max", s("1")),
+                ("snapshot_version_min", s("0")),
+                ("state", state),
+                ("term", m.current_term.to_string()),
+            ],
+        );
+        section(
+            "runtime",
+            vec![
+                ("arch", s(std::env::consts::ARCH)),
+                (
+                    "cpu_count",
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                        .to_string(),
+                ),
+                ("goroutines", s("0")),
+                (
+                    "max_procs",
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                        .to_string(),
+                ),
+                ("os", s(std::env::consts::OS)),
+                ("version", s("rust")),
+            ],
+        );
         let serf = vec![
             ("coordinate_resets", s("0")),
             ("encrypted", s("false")),

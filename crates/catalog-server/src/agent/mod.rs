@@ -49,7 +49,11 @@ impl Agent {
     pub fn agent_checks(&self) -> Vec<CheckRecord> {
         let key = self.config.node_name.to_lowercase();
         self.catalog()
-            .read(|s| s.checks.get(&key).map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect()))
+            .read(|s| {
+                s.checks
+                    .get(&key)
+                    .map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect())
+            })
             .unwrap_or_default()
     }
 
@@ -83,7 +87,15 @@ impl CheckSink for Sink {
         Box::pin(async move {
             let Some(agent) = agent.upgrade() else { return };
             let node = agent.config.node_name.clone();
-            if let Err(e) = agent.write(Command::UpdateCheck { node, check_id: check_id.clone(), status, output }).await {
+            if let Err(e) = agent
+                .write(Command::UpdateCheck {
+                    node,
+                    check_id: check_id.clone(),
+                    status,
+                    output,
+                })
+                .await
+            {
                 tracing::warn!(target: "agent", "failed to update check: check={check_id} error={e}");
             }
         })
@@ -95,7 +107,9 @@ impl CheckSink for Sink {
             let Some(agent) = agent.upgrade() else { return };
             let node = agent.config.node_name.clone();
             tracing::info!(target: "agent", "removed service due to critical check: service={service_id}");
-            let _ = agent.write(Command::DeregisterService { node, service_id }).await;
+            let _ = agent
+                .write(Command::DeregisterService { node, service_id })
+                .await;
             agent.sync_checks();
         })
     }
@@ -118,7 +132,9 @@ fn load_node_id(data_dir: &std::path::Path, configured: Option<&str>) -> anyhow:
 }
 
 fn raft_id(node_id: &str) -> u64 {
-    let u = uuid::Uuid::parse_str(node_id).map(|u| u.as_u128()).unwrap_or(1);
+    let u = uuid::Uuid::parse_str(node_id)
+        .map(|u| u.as_u128())
+        .unwrap_or(1);
     ((u >> 64) as u64).max(1)
 }
 
@@ -129,8 +145,15 @@ fn banner(c: &Config, node_id: &str) {
     println!("           Build Date: '{}'", crate::version::BUILD_DATE);
     println!("              Node ID: '{node_id}'");
     println!("            Node name: '{}'", c.node_name);
-    println!("           Datacenter: '{}' (Segment: '<all>')", c.datacenter);
-    println!("               Server: {} (Bootstrap: {})", c.server, c.bootstrap || c.dev);
+    println!(
+        "           Datacenter: '{}' (Segment: '<all>')",
+        c.datacenter
+    );
+    println!(
+        "               Server: {} (Bootstrap: {})",
+        c.server,
+        c.bootstrap || c.dev
+    );
     println!(
         "          Client Addr: [{}] (HTTP: {}, HTTPS: {}, gRPC: {}, gRPC-TLS: -1, DNS: {})",
         clients.join(" "),
@@ -139,7 +162,10 @@ fn banner(c: &Config, node_id: &str) {
         c.ports.grpc,
         c.ports.dns
     );
-    println!("         Cluster Addr: {} (LAN: {}, WAN: {})", c.advertise_addr, c.ports.serf_lan, c.ports.serf_wan);
+    println!(
+        "         Cluster Addr: {} (LAN: {}, WAN: {})",
+        c.advertise_addr, c.ports.serf_lan, c.ports.serf_wan
+    );
     println!("    Gossip Encryption: false");
     println!("     Auto-Encrypt-TLS: false");
     println!("         ACLs Enabled: false");
@@ -170,7 +196,13 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     }
 
     let server_addr = format!("{}:{}", config.advertise_addr, config.ports.server);
-    let raft = RaftNode::start(&data_dir.join("raft"), raft_id(&node_id), server_addr, config.raft_multiplier).await?;
+    let raft = RaftNode::start(
+        &data_dir.join("raft"),
+        raft_id(&node_id),
+        server_addr,
+        config.raft_multiplier,
+    )
+    .await?;
 
     let agent = Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
         config: config.clone(),
@@ -239,7 +271,11 @@ impl Drop for DevDir {
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let d = std::env::temp_dir().join(format!("consul-dev-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+    let d = std::env::temp_dir().join(format!(
+        "consul-dev-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
     std::fs::create_dir_all(&d)?;
     Ok(d)
 }

@@ -15,7 +15,10 @@ pub struct SessionTimers {
 
 impl SessionTimers {
     pub fn new(agent: Weak<Agent>) -> Self {
-        SessionTimers { agent, timers: Mutex::new(HashMap::new()) }
+        SessionTimers {
+            agent,
+            timers: Mutex::new(HashMap::new()),
+        }
     }
 
     /// (Re)arms the expiry timer of session `id` at 2 × `ttl`.
@@ -29,7 +32,9 @@ impl SessionTimers {
             tokio::time::sleep(ttl * 2).await;
             let Some(agent) = agent.upgrade() else { return };
             tracing::info!(target: "agent.server.session", "session expired: session={sid}");
-            let _ = agent.write(Command::SessionDestroy { id: sid.clone() }).await;
+            let _ = agent
+                .write(Command::SessionDestroy { id: sid.clone() })
+                .await;
             agent.sessions.forget(&sid);
         });
         let mut timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
@@ -39,21 +44,35 @@ impl SessionTimers {
     }
 
     fn forget(&self, id: &str) {
-        self.timers.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Stops the timer of a destroyed session.
     pub fn cancel(&self, id: &str) {
-        if let Some(h) = self.timers.lock().unwrap_or_else(|p| p.into_inner()).remove(id) {
+        if let Some(h) = self
+            .timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
             h.abort();
         }
     }
 
     /// Arms every session with a TTL (on becoming leader).
     pub fn arm_all(&self) {
-        let Some(agent) = self.agent.upgrade() else { return };
-        let sessions: Vec<(String, String)> =
-            agent.catalog().read(|s| s.sessions.values().map(|x| (x.id.clone(), x.ttl.clone())).collect());
+        let Some(agent) = self.agent.upgrade() else {
+            return;
+        };
+        let sessions: Vec<(String, String)> = agent.catalog().read(|s| {
+            s.sessions
+                .values()
+                .map(|x| (x.id.clone(), x.ttl.clone()))
+                .collect()
+        });
         for (id, ttl) in sessions {
             if let Ok(d) = api_types::parse_duration(&ttl) {
                 self.arm(&id, d);
@@ -62,7 +81,12 @@ impl SessionTimers {
     }
 
     pub fn stop_all(&self) {
-        for (_, h) in self.timers.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+        for (_, h) in self
+            .timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
             h.abort();
         }
     }

@@ -23,7 +23,10 @@ pub enum KvOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Create or update a node (`SkipNodeUpdate` leaves an existing one untouched).
-    RegisterNode { node: NodeRecord, skip_node_update: bool },
+    RegisterNode {
+        node: NodeRecord,
+        skip_node_update: bool,
+    },
     /// Register a service instance (and checks) on an existing node.
     RegisterService {
         node: String,
@@ -31,19 +34,50 @@ pub enum Command {
         checks: Vec<CheckRecord>,
         replace_existing_checks: bool,
     },
-    RegisterCheck { check: CheckRecord },
-    DeregisterNode { node: String },
-    DeregisterService { node: String, service_id: String },
-    DeregisterCheck { node: String, check_id: String },
+    RegisterCheck {
+        check: CheckRecord,
+    },
+    DeregisterNode {
+        node: String,
+    },
+    DeregisterService {
+        node: String,
+        service_id: String,
+    },
+    DeregisterCheck {
+        node: String,
+        check_id: String,
+    },
     /// A check's status and output, from a check runner or a TTL update.
-    UpdateCheck { node: String, check_id: String, status: String, output: String },
-    KvSet { entry: KvRecord, op: KvOp },
-    KvDelete { key: String, recurse: bool, cas: Option<u64> },
-    SessionCreate { session: SessionRecord },
-    SessionDestroy { id: String },
-    Txn { ops: Vec<TxnOp> },
+    UpdateCheck {
+        node: String,
+        check_id: String,
+        status: String,
+        output: String,
+    },
+    KvSet {
+        entry: KvRecord,
+        op: KvOp,
+    },
+    KvDelete {
+        key: String,
+        recurse: bool,
+        cas: Option<u64>,
+    },
+    SessionCreate {
+        session: SessionRecord,
+    },
+    SessionDestroy {
+        id: String,
+    },
+    Txn {
+        ops: Vec<TxnOp>,
+    },
     /// A no-op used to learn the current index (leadership barrier).
     Noop,
+    /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
+    /// reply, in order.
+    Batch(Vec<Command>),
 }
 
 /// One KV operation of `PUT /v1/txn`.
@@ -64,6 +98,7 @@ pub enum Reply {
     Done,
     Bool(bool),
     Txn(Result<Vec<TxnResult>, Vec<TxnError>>),
+    Batch(Vec<Result<Reply, super::CatalogError>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

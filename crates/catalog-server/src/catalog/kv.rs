@@ -56,7 +56,9 @@ impl State {
                     }
                 }
                 match existing {
-                    Some(x) if !x.session.is_empty() && x.session != *session => return Ok(Reply::Bool(false)),
+                    Some(x) if !x.session.is_empty() && x.session != *session => {
+                        return Ok(Reply::Bool(false))
+                    }
                     Some(x) if x.session == *session => {
                         e.lock_index = x.lock_index;
                     }
@@ -106,7 +108,12 @@ impl State {
         t: &mut Touched,
     ) -> Reply {
         if recurse {
-            let keys: Vec<String> = self.kv.range(key.to_string()..).take_while(|(k, _)| k.starts_with(key)).map(|(k, _)| k.clone()).collect();
+            let keys: Vec<String> = self
+                .kv
+                .range(key.to_string()..)
+                .take_while(|(k, _)| k.starts_with(key))
+                .map(|(k, _)| k.clone())
+                .collect();
             for k in keys {
                 self.delete_key(index, &k, t);
             }
@@ -148,13 +155,29 @@ impl State {
         }
     }
 
-    fn txn_op(&mut self, index: u64, op: &TxnOp, now_ms: u64, t: &mut Touched) -> Result<Vec<TxnResult>, String> {
-        let entry = KvRecord { key: op.key.clone(), value: op.value.clone(), flags: op.flags, ..Default::default() };
+    fn txn_op(
+        &mut self,
+        index: u64,
+        op: &TxnOp,
+        now_ms: u64,
+        t: &mut Touched,
+    ) -> Result<Vec<TxnResult>, String> {
+        let entry = KvRecord {
+            key: op.key.clone(),
+            value: op.value.clone(),
+            flags: op.flags,
+            ..Default::default()
+        };
         let current = |s: &State| s.kv.get(&op.key).cloned();
-        let one = |s: &State| vec![TxnResult { entry: current(s).map(strip_value) }];
+        let one = |s: &State| {
+            vec![TxnResult {
+                entry: current(s).map(strip_value),
+            }]
+        };
         match op.verb.as_str() {
             "set" => {
-                self.kv_set(index, &entry, &KvOp::Set, now_ms, t).map_err(|e| e.to_string())?;
+                self.kv_set(index, &entry, &KvOp::Set, now_ms, t)
+                    .map_err(|e| e.to_string())?;
                 Ok(one(self))
             }
             "cas" => match self.kv_set(index, &entry, &KvOp::Cas(op.index), now_ms, t) {
@@ -162,35 +185,59 @@ impl State {
                 Ok(_) => Err(format!("failed to set key {:?}, index is stale", op.key)),
                 Err(e) => Err(e.to_string()),
             },
-            "lock" => match self.kv_set(index, &entry, &KvOp::Acquire(op.session.clone()), now_ms, t) {
-                Ok(Reply::Bool(true)) => Ok(one(self)),
-                Ok(_) => Err(format!("failed to lock key {:?}, lock is already held", op.key)),
-                Err(e) => Err(e.to_string()),
-            },
-            "unlock" => match self.kv_set(index, &entry, &KvOp::Release(op.session.clone()), now_ms, t) {
-                Ok(Reply::Bool(true)) => Ok(one(self)),
-                Ok(_) => Err(format!("failed to unlock key {:?}, lock isn't held, or is held by another session", op.key)),
-                Err(e) => Err(e.to_string()),
-            },
+            "lock" => {
+                match self.kv_set(index, &entry, &KvOp::Acquire(op.session.clone()), now_ms, t) {
+                    Ok(Reply::Bool(true)) => Ok(one(self)),
+                    Ok(_) => Err(format!(
+                        "failed to lock key {:?}, lock is already held",
+                        op.key
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            "unlock" => {
+                match self.kv_set(index, &entry, &KvOp::Release(op.session.clone()), now_ms, t) {
+                    Ok(Reply::Bool(true)) => Ok(one(self)),
+                    Ok(_) => Err(format!(
+                        "failed to unlock key {:?}, lock isn't held, or is held by another session",
+                        op.key
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
             "get" => match current(self) {
                 Some(e) => Ok(vec![TxnResult { entry: Some(e) }]),
                 None => Err(format!("key {:?} doesn't exist", op.key)),
             },
-            "get-or-empty" => Ok(vec![TxnResult { entry: current(self) }]),
+            "get-or-empty" => Ok(vec![TxnResult {
+                entry: current(self),
+            }]),
             "get-tree" => Ok(self
                 .kv
                 .range(op.key.clone()..)
                 .take_while(|(k, _)| k.starts_with(&op.key))
-                .map(|(_, e)| TxnResult { entry: Some(e.clone()) })
+                .map(|(_, e)| TxnResult {
+                    entry: Some(e.clone()),
+                })
                 .collect()),
             "check-index" => match current(self) {
-                Some(e) if e.modify_index == op.index => Ok(vec![TxnResult { entry: Some(strip_value(e)) }]),
-                Some(_) => Err(format!("current modify index for key {:?} does not match", op.key)),
+                Some(e) if e.modify_index == op.index => Ok(vec![TxnResult {
+                    entry: Some(strip_value(e)),
+                }]),
+                Some(_) => Err(format!(
+                    "current modify index for key {:?} does not match",
+                    op.key
+                )),
                 None => Err(format!("key {:?} doesn't exist", op.key)),
             },
             "check-session" => match current(self) {
-                Some(e) if e.session == op.session => Ok(vec![TxnResult { entry: Some(strip_value(e)) }]),
-                Some(_) => Err(format!("key {:?} is not locked by session {:?}", op.key, op.session)),
+                Some(e) if e.session == op.session => Ok(vec![TxnResult {
+                    entry: Some(strip_value(e)),
+                }]),
+                Some(_) => Err(format!(
+                    "key {:?} is not locked by session {:?}",
+                    op.key, op.session
+                )),
                 None => Err(format!("key {:?} doesn't exist", op.key)),
             },
             "check-not-exists" => match current(self) {
@@ -216,8 +263,18 @@ impl State {
     /// The index of a KV read under `prefix`: the highest modify index of its entries and
     /// tombstones, or the KV table index when nothing is there.
     pub fn kv_prefix_index(&self, prefix: &str) -> u64 {
-        let live = self.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, e)| e.modify_index).max();
-        let dead = self.tombstones.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, i)| *i).max();
+        let live = self
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| e.modify_index)
+            .max();
+        let dead = self
+            .tombstones
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, i)| *i)
+            .max();
         match live.max(dead) {
             Some(i) => i,
             None => self.index.kv,

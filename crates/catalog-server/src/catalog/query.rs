@@ -16,7 +16,11 @@ pub struct Answer<T> {
 
 impl<T> Answer<T> {
     fn new(value: T, index: u64, watch: Vec<WatchKey>) -> Self {
-        Answer { value, index, watch }
+        Answer {
+            value,
+            index,
+            watch,
+        }
     }
 }
 
@@ -124,21 +128,32 @@ pub fn session_wire(s: &SessionRecord) -> SessionEntry {
 }
 
 fn has_tags(s: &ServiceRecord, tags: &[String]) -> bool {
-    tags.iter().all(|t| s.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+    tags.iter()
+        .all(|t| s.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
 }
 
 fn meta_match(n: &NodeRecord, node_meta: &[(String, String)]) -> bool {
-    node_meta.iter().all(|(k, v)| n.meta.as_ref().and_then(|m| m.get(k)) == Some(v))
+    node_meta
+        .iter()
+        .all(|(k, v)| n.meta.as_ref().and_then(|m| m.get(k)) == Some(v))
 }
 
 impl State {
     pub fn q_nodes(&self, node_meta: &[(String, String)]) -> Answer<Vec<Node>> {
-        let mut v: Vec<Node> = self.nodes.values().filter(|n| meta_match(n, node_meta)).map(node_wire).collect();
+        let mut v: Vec<Node> = self
+            .nodes
+            .values()
+            .filter(|n| meta_match(n, node_meta))
+            .map(node_wire)
+            .collect();
         v.sort_by(|a, b| a.node.cmp(&b.node));
         Answer::new(v, self.index.nodes, vec![WatchKey::Nodes])
     }
 
-    pub fn q_services(&self, node_meta: &[(String, String)]) -> Answer<BTreeMap<String, Vec<String>>> {
+    pub fn q_services(
+        &self,
+        node_meta: &[(String, String)],
+    ) -> Answer<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (nkey, svcs) in &self.services {
             if let Some(n) = self.nodes.get(nkey) {
@@ -147,14 +162,28 @@ impl State {
                 }
             }
             for s in svcs.values() {
-                out.entry(s.name.clone()).or_default().extend(s.tags.iter().cloned());
+                out.entry(s.name.clone())
+                    .or_default()
+                    .extend(s.tags.iter().cloned());
             }
         }
-        let v = out.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
-        Answer::new(v, self.index.services.max(self.index.nodes), vec![WatchKey::Services, WatchKey::Nodes])
+        let v = out
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
+        Answer::new(
+            v,
+            self.index.services.max(self.index.nodes),
+            vec![WatchKey::Services, WatchKey::Nodes],
+        )
     }
 
-    pub fn q_catalog_service(&self, name: &str, tags: &[String], node_meta: &[(String, String)]) -> Answer<Vec<CatalogService>> {
+    pub fn q_catalog_service(
+        &self,
+        name: &str,
+        tags: &[String],
+        node_meta: &[(String, String)],
+    ) -> Answer<Vec<CatalogService>> {
         let v = self
             .instances(name)
             .into_iter()
@@ -184,7 +213,11 @@ impl State {
                 modify_index: s.modify_index,
             })
             .collect();
-        Answer::new(v, self.service_idx(name), vec![WatchKey::Service(lower(name))])
+        Answer::new(
+            v,
+            self.service_idx(name),
+            vec![WatchKey::Service(lower(name))],
+        )
     }
 
     fn node_checks_and(&self, nkey: &str, service_id: &str) -> Vec<HealthCheck> {
@@ -217,13 +250,21 @@ impl State {
             })
             .filter(|e| !passing || e.checks.iter().all(|c| c.status == "passing"))
             .collect();
-        Answer::new(v, self.service_idx(name), vec![WatchKey::Service(lower(name))])
+        Answer::new(
+            v,
+            self.service_idx(name),
+            vec![WatchKey::Service(lower(name))],
+        )
     }
 
     pub fn q_catalog_node(&self, node: &str) -> Answer<Option<(Node, Vec<NodeService>)>> {
         let nkey = lower(node);
         let v = self.nodes.get(&nkey).map(|n| {
-            let svcs = self.services.get(&nkey).map(|m| m.values().map(node_service_wire).collect()).unwrap_or_default();
+            let svcs = self
+                .services
+                .get(&nkey)
+                .map(|m| m.values().map(node_service_wire).collect())
+                .unwrap_or_default();
             (node_wire(n), svcs)
         });
         let idx = self.index.nodes.max(self.index.services);
@@ -232,7 +273,11 @@ impl State {
 
     pub fn q_health_node(&self, node: &str) -> Answer<Vec<HealthCheck>> {
         let nkey = lower(node);
-        let v = self.checks.get(&nkey).map(|m| m.values().map(check_wire).collect()).unwrap_or_default();
+        let v = self
+            .checks
+            .get(&nkey)
+            .map(|m| m.values().map(check_wire).collect())
+            .unwrap_or_default();
         Answer::new(v, self.index.checks, vec![WatchKey::Node(nkey)])
     }
 
@@ -243,7 +288,11 @@ impl State {
                 v.extend(m.values().filter(|c| c.service_id == s.id).map(check_wire));
             }
         }
-        Answer::new(v, self.service_idx(service), vec![WatchKey::Service(lower(service))])
+        Answer::new(
+            v,
+            self.service_idx(service),
+            vec![WatchKey::Service(lower(service))],
+        )
     }
 
     pub fn q_health_state(&self, state: &str) -> Answer<Vec<HealthCheck>> {
@@ -266,28 +315,53 @@ impl State {
     }
 
     pub fn q_kv_list(&self, prefix: &str) -> Answer<Vec<KvPair>> {
-        let v = self.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, e)| kv_wire(e)).collect();
-        Answer::new(v, self.kv_prefix_index(prefix), vec![WatchKey::KvPrefix(prefix.to_string())])
+        let v = self
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| kv_wire(e))
+            .collect();
+        Answer::new(
+            v,
+            self.kv_prefix_index(prefix),
+            vec![WatchKey::KvPrefix(prefix.to_string())],
+        )
     }
 
     pub fn q_kv_keys(&self, prefix: &str, separator: &str) -> Answer<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
-        for k in self.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k) {
+        for k in self
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k)
+        {
             let cut = if separator.is_empty() {
                 None
             } else {
-                k[prefix.len()..].find(separator).map(|i| &k[..prefix.len() + i + separator.len()])
+                k[prefix.len()..]
+                    .find(separator)
+                    .map(|i| &k[..prefix.len() + i + separator.len()])
             };
             let item = cut.unwrap_or(k);
             if out.last().map(String::as_str) != Some(item) {
                 out.push(item.to_string());
             }
         }
-        Answer::new(out, self.kv_prefix_index(prefix), vec![WatchKey::KvPrefix(prefix.to_string())])
+        Answer::new(
+            out,
+            self.kv_prefix_index(prefix),
+            vec![WatchKey::KvPrefix(prefix.to_string())],
+        )
     }
 
     pub fn q_sessions(&self, filter: impl Fn(&SessionRecord) -> bool) -> Answer<Vec<SessionEntry>> {
-        let mut v: Vec<SessionEntry> = self.sessions.values().filter(|s| filter(s)).map(session_wire).collect();
+        let mut v: Vec<SessionEntry> = self
+            .sessions
+            .values()
+            .filter(|s| filter(s))
+            .map(session_wire)
+            .collect();
         v.sort_by_key(|s| s.create_index);
         Answer::new(v, self.index.sessions, vec![WatchKey::Sessions])
     }

@@ -2,7 +2,9 @@
 //! They are the state machine's data and the snapshot format; wire shapes are built from them
 //! in `query.rs`.
 
-use api_types::{CheckDefinition, CheckRegistration, ServiceAddress, ServiceCheckRef, StrMap, Weights};
+use api_types::{
+    CheckDefinition, CheckRegistration, ServiceAddress, ServiceCheckRef, StrMap, Weights,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

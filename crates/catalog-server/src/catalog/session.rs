@@ -20,7 +20,11 @@ impl State {
         let mut s = session.clone();
         s.node = node.node.clone();
         let checks = self.checks.get(&nkey);
-        let bound = s.node_checks.iter().cloned().chain(s.service_checks.iter().flatten().map(|c| c.id.clone()));
+        let bound = s
+            .node_checks
+            .iter()
+            .cloned()
+            .chain(s.service_checks.iter().flatten().map(|c| c.id.clone()));
         for id in bound {
             match checks.and_then(|m| m.get(&id)) {
                 None => return Err(CatalogError::MissingCheck(id)),
@@ -37,13 +41,24 @@ impl State {
     }
 
     /// Destroys a session, releasing (or deleting, per its behavior) every lock it holds.
-    pub(super) fn session_invalidate(&mut self, index: u64, id: &str, now_ms: u64, t: &mut Touched) {
+    pub(super) fn session_invalidate(
+        &mut self,
+        index: u64,
+        id: &str,
+        now_ms: u64,
+        t: &mut Touched,
+    ) {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
         self.index.sessions = index;
         t.push(WatchKey::Sessions);
-        let held: Vec<String> = self.kv.values().filter(|e| e.session == id).map(|e| e.key.clone()).collect();
+        let held: Vec<String> = self
+            .kv
+            .values()
+            .filter(|e| e.session == id)
+            .map(|e| e.key.clone())
+            .collect();
         let delay_ms = (s.lock_delay.max(0) / 1_000_000) as u64;
         for key in held {
             if delay_ms > 0 {

@@ -26,7 +26,9 @@ pub enum WatchKey {
 pub enum CatalogError {
     #[error("Missing node registration")]
     MissingNode,
-    #[error("Unknown service ID {0:?}. Ensure that the service ID is passed, not the service name.")]
+    #[error(
+        "Unknown service ID {0:?}. Ensure that the service ID is passed, not the service name."
+    )]
     UnknownService(String),
     #[error("Unknown check ID {0:?}. Ensure that the check ID is passed, not the check name.")]
     UnknownCheck(String),
@@ -95,38 +97,75 @@ impl State {
     pub fn apply(&mut self, index: u64, req: &Request) -> (Result<Reply, CatalogError>, Touched) {
         let mut t = Touched::new();
         self.last_index = self.last_index.max(index);
-        let r = match &req.cmd {
+        let r = self.apply_cmd(index, &req.cmd, req.now_ms, &mut t);
+        (r, t)
+    }
+
+    fn apply_cmd(
+        &mut self,
+        index: u64,
+        cmd: &Command,
+        now_ms: u64,
+        t: &mut Touched,
+    ) -> Result<Reply, CatalogError> {
+        match cmd {
+            Command::Batch(cmds) => Ok(Reply::Batch(
+                cmds.iter()
+                    .map(|c| self.apply_cmd(index, c, now_ms, t))
+                    .collect(),
+            )),
             Command::Noop => Ok(Reply::Done),
-            Command::RegisterNode { node, skip_node_update } => {
-                self.register_node(index, node, *skip_node_update, &mut t);
+            Command::RegisterNode {
+                node,
+                skip_node_update,
+            } => {
+                self.register_node(index, node, *skip_node_update, t);
                 Ok(Reply::Done)
             }
-            Command::RegisterService { node, service, checks, replace_existing_checks } => self
-                .register_service(index, node, service, checks, *replace_existing_checks, req.now_ms, &mut t),
-            Command::RegisterCheck { check } => self.register_check(index, check.clone(), req.now_ms, &mut t),
+            Command::RegisterService {
+                node,
+                service,
+                checks,
+                replace_existing_checks,
+            } => self.register_service(
+                index,
+                node,
+                service,
+                checks,
+                *replace_existing_checks,
+                now_ms,
+                t,
+            ),
+            Command::RegisterCheck { check } => {
+                self.register_check(index, check.clone(), now_ms, t)
+            }
             Command::DeregisterNode { node } => {
-                self.deregister_node(index, node, req.now_ms, &mut t);
+                self.deregister_node(index, node, now_ms, t);
                 Ok(Reply::Bool(true))
             }
             Command::DeregisterService { node, service_id } => {
-                self.deregister_service(index, node, service_id, req.now_ms, &mut t)
+                self.deregister_service(index, node, service_id, now_ms, t)
             }
             Command::DeregisterCheck { node, check_id } => {
-                self.deregister_check(index, node, check_id, req.now_ms, &mut t)
+                self.deregister_check(index, node, check_id, now_ms, t)
             }
-            Command::UpdateCheck { node, check_id, status, output } => {
-                self.update_check(index, node, check_id, status, output, req.now_ms, &mut t)
+            Command::UpdateCheck {
+                node,
+                check_id,
+                status,
+                output,
+            } => self.update_check(index, node, check_id, status, output, now_ms, t),
+            Command::KvSet { entry, op } => self.kv_set(index, entry, op, now_ms, t),
+            Command::KvDelete { key, recurse, cas } => {
+                Ok(self.kv_delete(index, key, *recurse, *cas, t))
             }
-            Command::KvSet { entry, op } => self.kv_set(index, entry, op, req.now_ms, &mut t),
-            Command::KvDelete { key, recurse, cas } => Ok(self.kv_delete(index, key, *recurse, *cas, &mut t)),
-            Command::SessionCreate { session } => self.session_create(index, session, &mut t),
+            Command::SessionCreate { session } => self.session_create(index, session, t),
             Command::SessionDestroy { id } => {
-                self.session_invalidate(index, id, req.now_ms, &mut t);
+                self.session_invalidate(index, id, now_ms, t);
                 Ok(Reply::Bool(true))
             }
-            Command::Txn { ops } => Ok(self.txn(index, ops, req.now_ms, &mut t)),
-        };
-        (r, t)
+            Command::Txn { ops } => Ok(self.txn(index, ops, now_ms, t)),
+        }
     }
 
     fn register_node(&mut self, index: u64, node: &NodeRecord, skip_update: bool, t: &mut Touched) {
@@ -217,7 +256,10 @@ impl State {
                 .entry(lower(&s.name))
                 .or_default()
                 .insert((nkey.clone(), s.id.clone()));
-            self.services.entry(nkey.clone()).or_default().insert(s.id.clone(), s.clone());
+            self.services
+                .entry(nkey.clone())
+                .or_default()
+                .insert(s.id.clone(), s.clone());
             self.index.services = index;
             t.push(WatchKey::Services);
             t.push(WatchKey::Node(nkey.clone()));
@@ -229,7 +271,9 @@ impl State {
                 .get(&nkey)
                 .map(|m| {
                     m.values()
-                        .filter(|c| c.service_id == s.id && !checks.iter().any(|n| n.check_id == c.check_id))
+                        .filter(|c| {
+                            c.service_id == s.id && !checks.iter().any(|n| n.check_id == c.check_id)
+                        })
                         .map(|c| c.check_id.clone())
                         .collect()
                 })
@@ -259,7 +303,11 @@ impl State {
         };
         check.node = node.node.clone();
         if !check.service_id.is_empty() {
-            let Some(svc) = self.services.get(&nkey).and_then(|m| m.get(&check.service_id)) else {
+            let Some(svc) = self
+                .services
+                .get(&nkey)
+                .and_then(|m| m.get(&check.service_id))
+            else {
                 return Err(CatalogError::CheckServiceMissing(check.service_id.clone()));
             };
             check.service_name = svc.name.clone();
@@ -302,7 +350,14 @@ impl State {
         }
     }
 
-    fn remove_check(&mut self, index: u64, nkey: &str, check_id: &str, now_ms: u64, t: &mut Touched) -> bool {
+    fn remove_check(
+        &mut self,
+        index: u64,
+        nkey: &str,
+        check_id: &str,
+        now_ms: u64,
+        t: &mut Touched,
+    ) -> bool {
         let Some(c) = self.checks.get_mut(nkey).and_then(|m| m.remove(check_id)) else {
             return false;
         };
@@ -335,7 +390,12 @@ impl State {
             self.index.checks = index;
             t.push(WatchKey::Checks);
         }
-        let ids: Vec<String> = self.sessions.values().filter(|s| lower(&s.node) == nkey).map(|s| s.id.clone()).collect();
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| lower(&s.node) == nkey)
+            .map(|s| s.id.clone())
+            .collect();
         for id in ids {
             self.session_invalidate(index, &id, now_ms, t);
         }
@@ -350,7 +410,11 @@ impl State {
         t: &mut Touched,
     ) -> Result<Reply, CatalogError> {
         let nkey = lower(node);
-        let Some(s) = self.services.get_mut(&nkey).and_then(|m| m.remove(service_id)) else {
+        let Some(s) = self
+            .services
+            .get_mut(&nkey)
+            .and_then(|m| m.remove(service_id))
+        else {
             return Err(CatalogError::UnknownService(service_id.to_string()));
         };
         let n = lower(&s.name);
@@ -367,7 +431,12 @@ impl State {
         let ids: Vec<String> = self
             .checks
             .get(&nkey)
-            .map(|m| m.values().filter(|c| c.service_id == service_id).map(|c| c.check_id.clone()).collect())
+            .map(|m| {
+                m.values()
+                    .filter(|c| c.service_id == service_id)
+                    .map(|c| c.check_id.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for id in ids {
             self.remove_check(index, &nkey, &id, now_ms, t);
@@ -435,6 +504,9 @@ impl State {
 
     /// The index a query about service `name` reports.
     pub fn service_idx(&self, name: &str) -> u64 {
-        self.service_index.get(&lower(name)).copied().unwrap_or(self.index.services)
+        self.service_index
+            .get(&lower(name))
+            .copied()
+            .unwrap_or(self.index.services)
     }
 }

@@ -145,22 +145,52 @@ impl AgentFlags {
         put("datacenter", self.datacenter.clone().map(Value::from));
         put("log_level", self.log_level.clone().map(Value::from));
         put("log_json", self.log_json.map(Value::from));
-        put("enable_script_checks", self.enable_script_checks.map(Value::from));
-        put("enable_local_script_checks", self.enable_local_script_checks.map(Value::from));
-        put("retry_interval", self.retry_interval.clone().map(Value::from));
+        put(
+            "enable_script_checks",
+            self.enable_script_checks.map(Value::from),
+        );
+        put(
+            "enable_local_script_checks",
+            self.enable_local_script_checks.map(Value::from),
+        );
+        put(
+            "retry_interval",
+            self.retry_interval.clone().map(Value::from),
+        );
         put("retry_max", self.retry_max.map(Value::from));
         put("pid_file", self.pid_file.clone().map(Value::from));
         put("encrypt", self.encrypt.clone().map(Value::from));
         put("domain", self.domain.clone().map(Value::from));
-        put("default_query_time", self.default_query_time.clone().map(Value::from));
-        put("max_query_time", self.max_query_time.clone().map(Value::from));
+        put(
+            "default_query_time",
+            self.default_query_time.clone().map(Value::from),
+        );
+        put(
+            "max_query_time",
+            self.max_query_time.clone().map(Value::from),
+        );
         put("raft_protocol", self.raft_protocol.map(Value::from));
         put("rejoin_after_leave", self.rejoin.map(Value::from));
-        put("disable_host_node_id", self.disable_host_node_id.map(Value::from));
-        let join: Vec<Value> = self.join.iter().chain(&self.retry_join).cloned().map(Value::from).collect();
-        put("retry_join", (!join.is_empty()).then_some(Value::Array(join)));
+        put(
+            "disable_host_node_id",
+            self.disable_host_node_id.map(Value::from),
+        );
+        let join: Vec<Value> = self
+            .join
+            .iter()
+            .chain(&self.retry_join)
+            .cloned()
+            .map(Value::from)
+            .collect();
+        put(
+            "retry_join",
+            (!join.is_empty()).then_some(Value::Array(join)),
+        );
         let recursors: Vec<Value> = self.recursor.iter().cloned().map(Value::from).collect();
-        put("recursors", (!recursors.is_empty()).then_some(Value::Array(recursors)));
+        put(
+            "recursors",
+            (!recursors.is_empty()).then_some(Value::Array(recursors)),
+        );
         let mut meta = Map::new();
         for kv in &self.node_meta {
             let (k, v) = kv
@@ -168,7 +198,10 @@ impl AgentFlags {
                 .ok_or_else(|| format!("Error parsing node metadata: key/value pair {kv:?} must be of the form key:value"))?;
             meta.insert(k.to_string(), Value::from(v));
         }
-        put("node_meta", (!meta.is_empty()).then_some(Value::Object(meta)));
+        put(
+            "node_meta",
+            (!meta.is_empty()).then_some(Value::Object(meta)),
+        );
         let mut ports = Map::new();
         for (k, v) in [
             ("http", self.http_port),
@@ -211,7 +244,9 @@ pub fn config_from_args(args: &[String]) -> Result<Result<config::Config, String
     if !flags.args.is_empty() {
         return Ok(Err(format!("Unexpected extra arguments: {:?}", flags.args)));
     }
-    Ok(flags.sources().and_then(|s| config::load(&s).map_err(|e| e.to_string())))
+    Ok(flags
+        .sources()
+        .and_then(|s| config::load(&s).map_err(|e| e.to_string())))
 }
 
 /// Runs `consul agent`.
@@ -224,7 +259,10 @@ pub fn run(args: &[String]) -> i32 {
         }
         Ok(Ok(c)) => c,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("==> Error starting runtime: {e}");

@@ -14,7 +14,14 @@ const NO_NODES: &str = "No nodes match the given query - try expanding your sear
 
 /// `consul catalog` alone: its subcommands, exit 1 (mitchellh/cli `RunResultHelp`).
 pub fn run_parent(args: &[String]) -> i32 {
-    let code = if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) { 0 } else { 1 };
+    let code = if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
+        0
+    } else {
+        1
+    };
     eprint!("{}", super::parent_usage(&["catalog"]));
     code
 }
@@ -37,7 +44,9 @@ pub fn run_datacenters(args: &[String]) -> i32 {
         eprintln!("Too many arguments (expected 0, got {})", flags.args.len());
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         match client.catalog_datacenters().await {
             Ok((dcs, _)) if dcs.is_empty() => {
@@ -84,7 +93,9 @@ pub fn run_nodes(args: &[String]) -> i32 {
         eprintln!("Too many arguments (expected 0, got {})", flags.args.len());
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     let mut q = flags.http.query();
     q.near = flags.near.clone();
     q.node_meta = flags.node_meta.clone();
@@ -128,7 +139,11 @@ fn instance_node(s: &CatalogService) -> Node {
 }
 
 fn map_to_kv(m: &Option<StrMap>) -> String {
-    m.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The `consul catalog nodes` table.
@@ -145,7 +160,11 @@ pub fn render_nodes(nodes: &[Node], detailed: bool) -> String {
         };
         let mut line = format!("{}\x1f{id}\x1f{}\x1f{}", n.node, n.address, n.datacenter);
         if detailed {
-            line.push_str(&format!("\x1f{}\x1f{}", map_to_kv(&n.tagged_addresses), map_to_kv(&n.meta)));
+            line.push_str(&format!(
+                "\x1f{}\x1f{}",
+                map_to_kv(&n.tagged_addresses),
+                map_to_kv(&n.meta)
+            ));
         }
         lines.push(line);
     }
@@ -178,7 +197,9 @@ pub fn run_services(args: &[String]) -> i32 {
         eprintln!("Too many arguments (expected 0, got {})", flags.args.len());
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     let mut q = flags.http.query();
     q.node_meta = flags.node_meta.clone();
     q.filter = flags.filter.clone();
@@ -188,7 +209,9 @@ pub fn run_services(args: &[String]) -> i32 {
                 Ok((list, _)) => {
                     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
                     for s in list.map(|l| l.services).unwrap_or_default() {
-                        m.entry(s.service.clone()).or_default().extend(s.tags.iter().cloned());
+                        m.entry(s.service.clone())
+                            .or_default()
+                            .extend(s.tags.iter().cloned());
                     }
                     m
                 }

@@ -66,7 +66,10 @@ enum Kind {
 fn kind_of(cmd: &Command, name: &str) -> Option<Kind> {
     let arg = cmd.get_arguments().find(|a| {
         a.get_long() == Some(name)
-            || a.get_all_aliases().into_iter().flatten().any(|al| al == name)
+            || a.get_all_aliases()
+                .into_iter()
+                .flatten()
+                .any(|al| al == name)
     })?;
     if !arg.get_action().takes_values() {
         return Some(Kind::Switch);
@@ -79,7 +82,11 @@ fn kind_of(cmd: &Command, name: &str) -> Option<Kind> {
 
 /// Rewrites a Go-style argv (program and subcommand names removed) into clap form.
 pub fn normalize(cmd: &Command, args: &[String]) -> Result<Normalized, FlagError> {
-    if args.iter().take_while(|a| a.as_str() != "--").any(|a| is_help(a)) {
+    if args
+        .iter()
+        .take_while(|a| a.as_str() != "--")
+        .any(|a| is_help(a))
+    {
         return Ok(Normalized::Help);
     }
     let mut out = Vec::new();
@@ -111,8 +118,10 @@ pub fn normalize(cmd: &Command, args: &[String]) -> Result<Normalized, FlagError
             }
             Some(Kind::Switch) | Some(Kind::Bool) => {
                 let value = inline.unwrap_or_default();
-                let b = go_bool(&value)
-                    .map_err(|_| FlagError::BadBool { name: name.to_string(), value })?;
+                let b = go_bool(&value).map_err(|_| FlagError::BadBool {
+                    name: name.to_string(),
+                    value,
+                })?;
                 push_bool(cmd, name, b, &mut out, &mut switches);
             }
             Some(Kind::Value) => {
@@ -170,7 +179,10 @@ pub fn prepare(cmd: Command, usage: &str) -> Command {
 /// `  -name=<value>` with its description indented below.
 pub fn help_text(cmd: &Command, usage: &str) -> String {
     let mut out = format!("{}\n", usage.trim_end());
-    let flags: Vec<_> = cmd.get_arguments().filter(|a| a.get_long().is_some()).collect();
+    let flags: Vec<_> = cmd
+        .get_arguments()
+        .filter(|a| a.get_long().is_some())
+        .collect();
     if !flags.is_empty() {
         out.push_str("\nCommand Options:\n");
     }
@@ -178,7 +190,10 @@ pub fn help_text(cmd: &Command, usage: &str) -> String {
         let long = a.get_long().unwrap_or_default();
         let boolean = !a.get_action().takes_values()
             || a.get_value_parser().type_id() == ValueParser::bool().type_id();
-        out.push_str(&format!("\n  -{long}{}\n", if boolean { "" } else { "=<value>" }));
+        out.push_str(&format!(
+            "\n  -{long}{}\n",
+            if boolean { "" } else { "=<value>" }
+        ));
         if let Some(help) = a.get_help() {
             out.push_str(&format!("     {help}\n"));
         }
@@ -196,12 +211,23 @@ fn from_clap(err: &clap::Error) -> FlagError {
     match err.kind() {
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             let arg = ctx(ContextKind::InvalidArg);
-            let name = arg.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("");
-            FlagError::BadValue { name: name.to_string(), value: ctx(ContextKind::InvalidValue) }
+            let name = arg
+                .trim_start_matches('-')
+                .split([' ', '=', '<'])
+                .next()
+                .unwrap_or("");
+            FlagError::BadValue {
+                name: name.to_string(),
+                value: ctx(ContextKind::InvalidValue),
+            }
         }
         _ => {
             let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
             FlagError::Other(first.to_string())
         }
     }
@@ -229,7 +255,10 @@ pub fn parse<T: clap::CommandFactory + FromArgMatches>(
         Err(e) => return Err(fail(e)),
     };
     let argv = std::iter::once(name.to_string()).chain(normalized);
-    let matches = cmd.clone().try_get_matches_from(argv).map_err(|e| fail(from_clap(&e)))?;
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(|e| fail(from_clap(&e)))?;
     T::from_arg_matches(&matches).map_err(|e| fail(from_clap(&e)))
 }
 
@@ -276,8 +305,14 @@ mod tests {
 
     #[test]
     fn booleans_and_last_wins() {
-        let d = demo(&["-server", "-detailed", "-detailed=false", "-node=a", "-node=b"])
-            .expect("parses");
+        let d = demo(&[
+            "-server",
+            "-detailed",
+            "-detailed=false",
+            "-node=a",
+            "-node=b",
+        ])
+        .expect("parses");
         assert_eq!(d.server, Some(true));
         assert!(!d.detailed);
         assert_eq!(d.node.as_deref(), Some("b"));
@@ -308,14 +343,20 @@ mod tests {
     fn errors_have_go_wording() {
         let cmd = prepare(Demo::command(), "u");
         let n = |a: &[&str]| normalize(&cmd, &sv(a));
-        assert_eq!(n(&["-foo"]).unwrap_err().to_string(), "flag provided but not defined: -foo");
         assert_eq!(
-            n(&["-server=yes"]).unwrap_err().to_string(),
+            n(&["-foo"]).expect_err("fails").to_string(),
+            "flag provided but not defined: -foo"
+        );
+        assert_eq!(
+            n(&["-server=yes"]).expect_err("fails").to_string(),
             "invalid boolean value \"yes\" for -server: parse error"
         );
-        assert_eq!(n(&["-node"]).unwrap_err().to_string(), "flag needs an argument: -node");
+        assert_eq!(
+            n(&["-node"]).expect_err("fails").to_string(),
+            "flag needs an argument: -node"
+        );
         assert_eq!(n(&["x", "-help"]).expect("ok"), Normalized::Help);
-        assert_eq!(demo(&["-foo"]).unwrap_err(), 1);
-        assert_eq!(demo(&["-bootstrap-expect=x"]).unwrap_err(), 1);
+        assert_eq!(demo(&["-foo"]).expect_err("fails"), 1);
+        assert_eq!(demo(&["-bootstrap-expect=x"]).expect_err("fails"), 1);
     }
 }

@@ -73,7 +73,10 @@ impl HttpFlags {
 
     /// Query options for reads (`-stale`).
     pub fn query(&self) -> QueryOptions {
-        QueryOptions { stale: self.stale, ..Default::default() }
+        QueryOptions {
+            stale: self.stale,
+            ..Default::default()
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use super::http::{client_or_exit, HttpFlags};
 use clap::Parser;
 use serde_json::Value;
 
-const USAGE: &str = "Usage: consul info [options]\n\n  Provides debugging information for operators";
+const USAGE: &str =
+    "Usage: consul info [options]\n\n  Provides debugging information for operators";
 
 #[derive(Parser, Debug)]
 struct Flags {
@@ -110,9 +111,12 @@ mod tests {
     #[test]
     fn missing_stats_and_non_strings() {
         assert!(render(&serde_json::json!({"Config":{}}))
-            .unwrap_err()
+            .expect_err("fails")
             .starts_with("Agent response did not contain 'Stats' key: "));
         let me = serde_json::json!({"Stats":{"raft":{"num_peers":0,"x":true}}});
-        assert_eq!(render(&me).expect("renders"), "raft:\n\tnum_peers = %!s(float64=0)\n\tx = %!s(bool=true)\n");
+        assert_eq!(
+            render(&me).expect("renders"),
+            "raft:\n\tnum_peers = %!s(float64=0)\n\tx = %!s(bool=true)\n"
+        );
     }
 }

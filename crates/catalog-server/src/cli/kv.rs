@@ -15,7 +15,14 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// `consul kv` alone: its subcommands, exit 1.
 pub fn run_parent(args: &[String]) -> i32 {
-    let code = if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) { 0 } else { 1 };
+    let code = if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
+        0
+    } else {
+        1
+    };
     eprint!("{}", super::parent_usage(&["kv"]));
     code
 }
@@ -50,7 +57,11 @@ pub fn render_detailed(pair: &KvPair, base64: bool) -> String {
     } else {
         String::from_utf8_lossy(&pair.value_bytes()).into_owned()
     };
-    let session = if pair.session.is_empty() { "-" } else { pair.session.as_str() };
+    let session = if pair.session.is_empty() {
+        "-"
+    } else {
+        pair.session.as_str()
+    };
     let text = format!(
         "CreateIndex\t{}\nFlags\t{}\nKey\t{}\nLockIndex\t{}\nModifyIndex\t{}\nSession\t{session}\nValue\t{value}",
         pair.create_index, pair.flags, pair.key, pair.lock_index, pair.modify_index
@@ -80,7 +91,9 @@ pub fn run_get(args: &[String]) -> i32 {
         eprintln!("Error! Missing KEY argument");
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     let q = flags.http.query();
     super::block_on(async move {
         if flags.keys {
@@ -169,13 +182,25 @@ fn data_from_args(args: &[String], base64: bool) -> Result<(String, Vec<u8>), St
         [] => return Err("Missing KEY argument".into()),
         [k] => return Ok((k.clone(), Vec::new())),
         [k, d] => (k.clone(), d.clone()),
-        more => return Err(format!("Too many arguments (expected 1 or 2, got {})", more.len())),
+        more => {
+            return Err(format!(
+                "Too many arguments (expected 1 or 2, got {})",
+                more.len()
+            ))
+        }
     };
     let bytes = if let Some(path) = data.strip_prefix('@') {
-        std::fs::read(path).map_err(|e| format!("Failed to read file: {e}"))?
+        std::fs::read(path).map_err(|e| {
+            format!(
+                "Failed to read file: {}",
+                super::go_io_error("open", path, &e)
+            )
+        })?
     } else if data == "-" {
         let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).map_err(|e| format!("Failed to read stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .map_err(|e| format!("Failed to read stdin: {e}"))?;
         b
     } else {
         data.into_bytes()
@@ -199,10 +224,6 @@ pub fn run_put(args: &[String]) -> i32 {
     };
     let (key, value) = match data_from_args(&flags.args, flags.base64) {
         Ok(kv) => kv,
-        Err(e) if e.starts_with("Cannot base 64") => {
-            eprintln!("Error! {e}");
-            return 1;
-        }
         Err(e) => {
             eprintln!("Error! {e}");
             return 1;
@@ -222,8 +243,13 @@ pub fn run_put(args: &[String]) -> i32 {
         eprintln!("Error! Failed writing data: Invalid key. Key must not begin with a '/': {key}");
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
-    let mut opts = KvPutOptions { flags: flags.flags.filter(|f| *f != 0), ..Default::default() };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
+    let mut opts = KvPutOptions {
+        flags: flags.flags.filter(|f| *f != 0),
+        ..Default::default()
+    };
     super::block_on(async move {
         if flags.cas {
             opts.cas = Some(modify_index);
@@ -289,7 +315,12 @@ pub fn run_delete(args: &[String]) -> i32 {
     let mut key = match flags.args.as_slice() {
         [] => String::new(),
         [k] => k.clone(),
-        more => return fail(format!("Too many arguments (expected 1, got {})", more.len())),
+        more => {
+            return fail(format!(
+                "Too many arguments (expected 1, got {})",
+                more.len()
+            ))
+        }
     };
     if let Some(stripped) = key.strip_prefix('/') {
         key = stripped.to_string();
@@ -307,7 +338,9 @@ pub fn run_delete(args: &[String]) -> i32 {
     if flags.recurse && flags.cas {
         return fail("Cannot specify both -cas and -recurse!".into());
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         if flags.recurse {
             return match client.kv_delete(&key, true, None).await {
@@ -345,18 +378,37 @@ mod tests {
             "CreateIndex      100\nFlags            0\nKey              zip\nLockIndex        200\n\
              ModifyIndex      200\nSession          adf4238a-882b-9ddc-4a9d-5b6758e4159e\nValue            test"
         );
-        let unlocked = KvPair { session: String::new(), value: None, ..pair };
+        let unlocked = KvPair {
+            session: String::new(),
+            value: None,
+            ..pair
+        };
         let text = render_detailed(&unlocked, true);
-        assert!(text.contains("\nSession          -\nValue            "), "{text}");
+        assert!(
+            text.contains("\nSession          -\nValue            "),
+            "{text}"
+        );
     }
 
     #[test]
     fn put_data_sources() {
         let sv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(data_from_args(&sv(&["k", "v"]), false), Ok(("k".into(), b"v".to_vec())));
-        assert_eq!(data_from_args(&sv(&["k"]), false), Ok(("k".into(), Vec::new())));
-        assert_eq!(data_from_args(&sv(&["k", "dGVzdA=="]), true), Ok(("k".into(), b"test".to_vec())));
-        assert_eq!(data_from_args(&[], false), Err("Missing KEY argument".into()));
+        assert_eq!(
+            data_from_args(&sv(&["k", "v"]), false),
+            Ok(("k".into(), b"v".to_vec()))
+        );
+        assert_eq!(
+            data_from_args(&sv(&["k"]), false),
+            Ok(("k".into(), Vec::new()))
+        );
+        assert_eq!(
+            data_from_args(&sv(&["k", "dGVzdA=="]), true),
+            Ok(("k".into(), b"test".to_vec()))
+        );
+        assert_eq!(
+            data_from_args(&[], false),
+            Err("Missing KEY argument".into())
+        );
         assert_eq!(
             data_from_args(&sv(&["k", "v", "-flags=1"]), false),
             Err("Too many arguments (expected 1 or 2, got 3)".into())
@@ -365,6 +417,9 @@ mod tests {
         let f = dir.path().join("v.txt");
         std::fs::write(&f, b"from file").expect("write");
         let at = format!("@{}", f.display());
-        assert_eq!(data_from_args(&sv(&["k", &at]), false), Ok(("k".into(), b"from file".to_vec())));
+        assert_eq!(
+            data_from_args(&sv(&["k", &at]), false),
+            Ok(("k".into(), b"from file".to_vec()))
+        );
     }
 }

@@ -10,7 +10,8 @@ use clap::Parser;
 use regex::Regex;
 use std::cmp::Ordering;
 
-const USAGE: &str = "Usage: consul members [options]\n\n  Outputs the members of a running Consul agent.";
+const USAGE: &str =
+    "Usage: consul members [options]\n\n  Outputs the members of a running Consul agent.";
 
 #[derive(Parser, Debug)]
 struct Flags {
@@ -121,10 +122,19 @@ pub fn render(mut members: Vec<Member>, detailed: bool, status: &Regex) -> Optio
         lines.push("Node\x1fAddress\x1fStatus\x1fTags".to_string());
         for m in &members {
             let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            lines.push(format!("{}\x1f{}\x1f{}\x1f{}", m.name, address(m), m.status_word(), tags.join(",")));
+            lines.push(format!(
+                "{}\x1f{}\x1f{}\x1f{}",
+                m.name,
+                address(m),
+                m.status_word(),
+                tags.join(",")
+            ));
         }
     } else {
-        lines.push("Node\x1fAddress\x1fStatus\x1fType\x1fBuild\x1fProtocol\x1fDC\x1fPartition\x1fSegment".to_string());
+        lines.push(
+            "Node\x1fAddress\x1fStatus\x1fType\x1fBuild\x1fProtocol\x1fDC\x1fPartition\x1fSegment"
+                .to_string(),
+        );
         for m in &members {
             let build = match tag(m, "build") {
                 "" => "< 0.3",
@@ -134,7 +144,12 @@ pub fn render(mut members: Vec<Member>, detailed: bool, status: &Regex) -> Optio
                 "consul" => "server",
                 "node" => "client",
                 _ => {
-                    lines.push(format!("{}\x1f{}\x1f{}\x1funknown\x1f\x1f\x1f\x1f\x1f", m.name, address(m), m.status_word()));
+                    lines.push(format!(
+                        "{}\x1f{}\x1f{}\x1funknown\x1f\x1f\x1f\x1f\x1f",
+                        m.name,
+                        address(m),
+                        m.status_word()
+                    ));
                     continue;
                 }
             };
@@ -201,10 +216,17 @@ mod tests {
 
     #[test]
     fn status_filter_and_unknown_role() {
-        let members = vec![member("a", "10.0.0.1", "consul", 1), member("b", "::1", "other", 4)];
+        let members = vec![
+            member("a", "10.0.0.1", "consul", 1),
+            member("b", "::1", "other", 4),
+        ];
         let failed = Regex::new("fail").expect("regex");
         let out = render(members.clone(), false, &failed).expect("rows");
-        assert!(out.trim_end().ends_with("\nb     [::1]:8301  failed  unknown"), "{out:?}");
+        assert!(
+            out.trim_end()
+                .ends_with("\nb     [::1]:8301  failed  unknown"),
+            "{out:?}"
+        );
         assert!(render(members, false, &Regex::new("^left$").expect("regex")).is_none());
     }
 }

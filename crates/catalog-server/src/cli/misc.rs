@@ -28,7 +28,9 @@ pub fn run_join(args: &[String]) -> i32 {
         eprintln!("{JOIN_USAGE}");
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         let mut joins = 0;
         for addr in &flags.args {
@@ -66,7 +68,9 @@ pub fn run_leave(args: &[String]) -> i32 {
         println!("{LEAVE_USAGE}");
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         match client.agent_leave().await {
             Ok(()) => {
@@ -107,9 +111,14 @@ pub fn run_force_leave(args: &[String]) -> i32 {
         eprintln!("{FORCE_LEAVE_USAGE}");
         return 1;
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
-        match client.agent_force_leave(&flags.args[0], flags.prune, flags.wan).await {
+        match client
+            .agent_force_leave(&flags.args[0], flags.prune, flags.wan)
+            .await
+        {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("Error force leaving: {e}");
@@ -127,7 +136,9 @@ pub fn run_reload(args: &[String]) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         match client.agent_reload().await {
             Ok(()) => {

@@ -24,34 +24,128 @@ struct Entry {
 }
 
 const COMMANDS: &[Entry] = &[
-    Entry { words: &["agent"], synopsis: "Runs a Consul agent", run: agent::run },
-    Entry { words: &["catalog"], synopsis: "Interact with the catalog", run: catalog::run_parent },
-    Entry { words: &["catalog", "datacenters"], synopsis: "Lists all known datacenters", run: catalog::run_datacenters },
-    Entry { words: &["catalog", "nodes"], synopsis: "Lists all nodes in the given datacenter", run: catalog::run_nodes },
-    Entry { words: &["catalog", "services"], synopsis: "Lists all registered services in a datacenter", run: catalog::run_services },
-    Entry { words: &["force-leave"], synopsis: "Forces a member of the cluster to enter the \"left\" state", run: misc::run_force_leave },
-    Entry { words: &["info"], synopsis: "Provides debugging information for operators.", run: info::run },
-    Entry { words: &["join"], synopsis: "Tell Consul agent to join cluster", run: misc::run_join },
-    Entry { words: &["kv"], synopsis: "Interact with the key-value store", run: kv::run_parent },
-    Entry { words: &["kv", "delete"], synopsis: "Removes data from the KV store", run: kv::run_delete },
-    Entry { words: &["kv", "get"], synopsis: "Retrieves or lists data from the KV store", run: kv::run_get },
-    Entry { words: &["kv", "put"], synopsis: "Sets or updates data in the KV store", run: kv::run_put },
-    Entry { words: &["leave"], synopsis: "Gracefully leaves the Consul cluster and shuts down", run: misc::run_leave },
-    Entry { words: &["members"], synopsis: "Lists the members of a Consul cluster", run: members::run },
-    Entry { words: &["operator"], synopsis: "Provides cluster-level tools for Consul operators", run: operator::run_parent },
-    Entry { words: &["operator", "raft"], synopsis: "Provides cluster-level tools for Consul operators", run: operator::run_parent },
-    Entry { words: &["operator", "raft", "list-peers"], synopsis: "Display the current Raft peer configuration", run: operator::run_list_peers },
-    Entry { words: &["operator", "raft", "remove-peer"], synopsis: "Remove a Consul server from the Raft configuration", run: operator::run_remove_peer },
-    Entry { words: &["reload"], synopsis: "Triggers the agent to reload configuration files", run: misc::run_reload },
-    Entry { words: &["snapshot"], synopsis: "Saves, restores and inspects snapshots of Consul server state", run: snapshot::run_parent },
-    Entry { words: &["snapshot", "restore"], synopsis: "Restores snapshot of Consul server state", run: snapshot::run_restore },
-    Entry { words: &["snapshot", "save"], synopsis: "Saves snapshot of Consul server state", run: snapshot::run_save },
-    Entry { words: &["version"], synopsis: "Prints the Consul version", run: version::run },
+    Entry {
+        words: &["agent"],
+        synopsis: "Runs a Consul agent",
+        run: agent::run,
+    },
+    Entry {
+        words: &["catalog"],
+        synopsis: "Interact with the catalog",
+        run: catalog::run_parent,
+    },
+    Entry {
+        words: &["catalog", "datacenters"],
+        synopsis: "Lists all known datacenters",
+        run: catalog::run_datacenters,
+    },
+    Entry {
+        words: &["catalog", "nodes"],
+        synopsis: "Lists all nodes in the given datacenter",
+        run: catalog::run_nodes,
+    },
+    Entry {
+        words: &["catalog", "services"],
+        synopsis: "Lists all registered services in a datacenter",
+        run: catalog::run_services,
+    },
+    Entry {
+        words: &["force-leave"],
+        synopsis: "Forces a member of the cluster to enter the \"left\" state",
+        run: misc::run_force_leave,
+    },
+    Entry {
+        words: &["info"],
+        synopsis: "Provides debugging information for operators.",
+        run: info::run,
+    },
+    Entry {
+        words: &["join"],
+        synopsis: "Tell Consul agent to join cluster",
+        run: misc::run_join,
+    },
+    Entry {
+        words: &["kv"],
+        synopsis: "Interact with the key-value store",
+        run: kv::run_parent,
+    },
+    Entry {
+        words: &["kv", "delete"],
+        synopsis: "Removes data from the KV store",
+        run: kv::run_delete,
+    },
+    Entry {
+        words: &["kv", "get"],
+        synopsis: "Retrieves or lists data from the KV store",
+        run: kv::run_get,
+    },
+    Entry {
+        words: &["kv", "put"],
+        synopsis: "Sets or updates data in the KV store",
+        run: kv::run_put,
+    },
+    Entry {
+        words: &["leave"],
+        synopsis: "Gracefully leaves the Consul cluster and shuts down",
+        run: misc::run_leave,
+    },
+    Entry {
+        words: &["members"],
+        synopsis: "Lists the members of a Consul cluster",
+        run: members::run,
+    },
+    Entry {
+        words: &["operator"],
+        synopsis: "Provides cluster-level tools for Consul operators",
+        run: operator::run_parent,
+    },
+    Entry {
+        words: &["operator", "raft"],
+        synopsis: "Provides cluster-level tools for Consul operators",
+        run: operator::run_parent,
+    },
+    Entry {
+        words: &["operator", "raft", "list-peers"],
+        synopsis: "Display the current Raft peer configuration",
+        run: operator::run_list_peers,
+    },
+    Entry {
+        words: &["operator", "raft", "remove-peer"],
+        synopsis: "Remove a Consul server from the Raft configuration",
+        run: operator::run_remove_peer,
+    },
+    Entry {
+        words: &["reload"],
+        synopsis: "Triggers the agent to reload configuration files",
+        run: misc::run_reload,
+    },
+    Entry {
+        words: &["snapshot"],
+        synopsis: "Saves, restores and inspects snapshots of Consul server state",
+        run: snapshot::run_parent,
+    },
+    Entry {
+        words: &["snapshot", "restore"],
+        synopsis: "Restores snapshot of Consul server state",
+        run: snapshot::run_restore,
+    },
+    Entry {
+        words: &["snapshot", "save"],
+        synopsis: "Saves snapshot of Consul server state",
+        run: snapshot::run_save,
+    },
+    Entry {
+        words: &["version"],
+        synopsis: "Prints the Consul version",
+        run: version::run,
+    },
 ];
 
 /// The top-level usage text (mitchellh/cli's layout).
 pub fn usage() -> String {
-    let mut out = String::from("Usage: consul [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n");
+    let mut out = String::from(
+        "Usage: consul [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n",
+    );
     for e in COMMANDS.iter().filter(|e| e.words.len() == 1) {
         out.push_str(&format!("    {:<15}{}\n", e.words[0], e.synopsis));
     }
@@ -60,8 +154,14 @@ pub fn usage() -> String {
 
 /// The usage of a parent command (`consul kv`): its subcommands.
 pub fn parent_usage(words: &[&str]) -> String {
-    let mut out = format!("Usage: consul {} <subcommand> [options] [args]\n\nSubcommands:\n", words.join(" "));
-    for e in COMMANDS.iter().filter(|e| e.words.len() == words.len() + 1 && e.words.starts_with(words)) {
+    let mut out = format!(
+        "Usage: consul {} <subcommand> [options] [args]\n\nSubcommands:\n",
+        words.join(" ")
+    );
+    for e in COMMANDS
+        .iter()
+        .filter(|e| e.words.len() == words.len() + 1 && e.words.starts_with(words))
+    {
         out.push_str(&format!("    {:<15}{}\n", e.words[words.len()], e.synopsis));
     }
     out
@@ -105,9 +205,24 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
+/// An I/O error in Go's `*PathError` shape: `open /x: no such file or directory`.
+pub fn go_io_error(op: &str, path: &str, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    let lowered: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{op} {path}: {lowered}")
+}
+
 /// Builds a single-threaded runtime and runs a client command's future on it.
 pub fn block_on<F: std::future::Future<Output = i32>>(fut: F) -> i32 {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {
             eprintln!("Error starting runtime: {e}");
@@ -133,6 +248,17 @@ mod tests {
         assert_eq!(e.words, &["kv"]);
         assert!(lookup(&sv(&["bogus"])).is_none());
         assert_eq!(run(&sv(&["bogus"])), 127);
+    }
+
+    #[test]
+    fn go_shaped_io_errors() {
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let real = std::fs::read("/nonexistent/x").expect_err("missing");
+        assert_eq!(
+            go_io_error("open", "/nonexistent/x", &real),
+            "open /nonexistent/x: no such file or directory"
+        );
+        assert!(go_io_error("open", "f", &e).starts_with("open f: "));
     }
 
     #[test]

@@ -10,7 +10,14 @@ use std::collections::BTreeMap;
 
 /// `consul operator` / `consul operator raft` alone: subcommands, exit 1.
 pub fn run_parent(args: &[String]) -> i32 {
-    let code = if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) { 0 } else { 1 };
+    let code = if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
+        0
+    } else {
+        1
+    };
     eprint!("{}", super::parent_usage(&["operator", "raft"]));
     code
 }
@@ -29,7 +36,9 @@ pub fn run_list_peers(args: &[String]) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     let q = flags.http.query();
     super::block_on(async move {
         let config = match client.operator_raft_configuration(&q).await {
@@ -58,20 +67,28 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 /// The list-peers table from `/v1/operator/raft/configuration` and `/autopilot/health`.
 pub fn render_peers(config: &Value, health: &Value) -> String {
     let empty = Vec::new();
-    let servers = config.get("Servers").and_then(Value::as_array).unwrap_or(&empty);
+    let servers = config
+        .get("Servers")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     let last_index: BTreeMap<&str, u64> = health
         .get("Servers")
         .and_then(Value::as_array)
         .unwrap_or(&empty)
         .iter()
-        .map(|h| (s(h, "ID"), h.get("LastIndex").and_then(Value::as_u64).unwrap_or(0)))
+        .map(|h| {
+            (
+                s(h, "ID"),
+                h.get("LastIndex").and_then(Value::as_u64).unwrap_or(0),
+            )
+        })
         .collect();
     let is_leader = |v: &Value| v.get("Leader").and_then(Value::as_bool).unwrap_or(false);
     let leader_index = servers
         .iter()
         .filter(|v| is_leader(v))
         .filter_map(|v| last_index.get(s(v, "ID")).copied())
-        .last()
+        .next_back()
         .unwrap_or(0);
     let mut lines =
         vec!["Node\x1fID\x1fAddress\x1fState\x1fVoter\x1fRaftProtocol\x1fCommit Index\x1fTrails Leader By".to_string()];
@@ -136,9 +153,14 @@ pub fn run_remove_peer(args: &[String]) -> i32 {
         }
         _ => {}
     }
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
-        match client.operator_raft_remove_peer(address.as_deref(), id.as_deref()).await {
+        match client
+            .operator_raft_remove_peer(address.as_deref(), id.as_deref())
+            .await
+        {
             Ok(()) => {
                 match (address, id) {
                     (Some(a), _) => println!("Removed peer with address {a:?}"),

@@ -10,7 +10,10 @@ pub fn columnize(lines: &[String]) -> String {
 
 /// [`columnize`] with another cell delimiter (`members` uses `\x1f`).
 pub fn columnize_with(lines: &[String], delim: char) -> String {
-    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split(delim).map(str::trim).collect()).collect();
+    let rows: Vec<Vec<&str>> = lines
+        .iter()
+        .map(|l| l.split(delim).map(str::trim).collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -44,8 +47,15 @@ pub fn columnize_with(lines: &[String], delim: char) -> String {
 pub fn tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
     // widths[line][col] for every tab-terminated cell.
-    let mut widths: Vec<Vec<usize>> = lines.iter().map(|c| vec![0; c.len().saturating_sub(1)]).collect();
-    let max_cols = lines.iter().map(|c| c.len().saturating_sub(1)).max().unwrap_or(0);
+    let mut widths: Vec<Vec<usize>> = lines
+        .iter()
+        .map(|c| vec![0; c.len().saturating_sub(1)])
+        .collect();
+    let max_cols = lines
+        .iter()
+        .map(|c| c.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
     for col in 0..max_cols {
         let mut start = 0;
         while start < lines.len() {

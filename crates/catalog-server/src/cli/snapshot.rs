@@ -8,7 +8,14 @@ use std::io::Write;
 
 /// `consul snapshot` alone: its subcommands, exit 1.
 pub fn run_parent(args: &[String]) -> i32 {
-    let code = if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) { 0 } else { 1 };
+    let code = if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
+        0
+    } else {
+        1
+    };
     eprint!("{}", super::parent_usage(&["snapshot"]));
     code
 }
@@ -53,7 +60,9 @@ pub fn run_save(args: &[String]) -> i32 {
         Ok(f) => f.to_string(),
         Err(code) => return code,
     };
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     let q = flags.http.query();
     super::block_on(async move {
         let (bytes, meta) = match client.snapshot_save(&q).await {
@@ -68,10 +77,15 @@ pub fn run_save(args: &[String]) -> i32 {
             .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&tmp, &file));
         if let Err(e) = written {
-            eprintln!("Error writing snapshot file: {e}");
+            eprintln!(
+                "Error writing snapshot file: {}",
+                super::go_io_error("open", &tmp, &e)
+            );
             return 1;
         }
-        let check = std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| verify(&b));
+        let check = std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| verify(&b));
         if let Err(e) = check {
             eprintln!("Error verifying snapshot file: {e}");
             return 1;
@@ -95,11 +109,16 @@ pub fn run_restore(args: &[String]) -> i32 {
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("Error opening snapshot file: {e}");
+            eprintln!(
+                "Error opening snapshot file: {}",
+                super::go_io_error("open", &file, &e)
+            );
             return 1;
         }
     };
-    let Ok(client) = client_or_exit(&flags.http) else { return 1 };
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
     super::block_on(async move {
         match client.snapshot_restore(bytes).await {
             Ok(()) => {

@@ -48,7 +48,11 @@ fn info() -> Info {
         revision: REVISION,
         prerelease: "",
         build_date: BUILD_DATE,
-        rpc: Rpc { default: 2, min: 2, max: 3 },
+        rpc: Rpc {
+            default: 2,
+            min: 2,
+            max: 3,
+        },
     }
 }
 
@@ -104,7 +108,10 @@ mod tests {
     #[test]
     fn json_shape() {
         let j = json();
-        assert!(j.starts_with("{\n   \"Version\": \"1.21.5\",\n   \"Revision\": "), "{j}");
+        assert!(
+            j.starts_with("{\n   \"Version\": \"1.21.5\",\n   \"Revision\": "),
+            "{j}"
+        );
         assert!(j.contains("\"RPC\": {\n      \"Default\": 2,"));
     }
 }

@@ -21,43 +21,167 @@ pub enum ConfigError {
 /// Every top-level key Consul accepts. Keys we do not use are accepted and ignored so that
 /// existing `/etc/consul.d` files keep loading.
 const KNOWN_KEYS: &[&str] = &[
-    "acl", "acl_agent_master_token", "acl_agent_token", "acl_datacenter", "acl_default_policy",
-    "acl_down_policy", "acl_enable_key_list_policy", "acl_master_token", "acl_replication_token",
-    "acl_token", "acl_ttl", "addresses", "advertise_addr", "advertise_addr_ipv4",
-    "advertise_addr_ipv6", "advertise_addr_wan", "advertise_addr_wan_ipv4",
-    "advertise_addr_wan_ipv6", "advertise_reconnect_timeout", "alt_domain", "audit", "auto_config",
-    "auto_encrypt", "auto_reload_config", "autopilot", "bind_addr", "bootstrap", "bootstrap_expect",
-    "ca_file", "ca_path", "cert_file", "check", "check_output_max_size", "check_update_interval",
-    "checks", "client_addr", "cloud", "config_entries", "connect", "data_dir", "datacenter",
-    "default_query_time", "disable_anonymous_signature", "disable_coordinates",
-    "disable_host_node_id", "disable_http_unprintable_char_filter", "disable_keyring_file",
-    "disable_kv_key_validation", "disable_remote_exec", "disable_update_check",
-    "discard_check_output", "discovery_max_stale", "dns_config", "domain", "enable_acl_replication",
-    "enable_agent_tls_for_checks", "enable_central_service_config", "enable_debug",
-    "enable_local_script_checks", "enable_script_checks", "enable_syslog", "encrypt",
-    "encrypt_verify_incoming", "encrypt_verify_outgoing", "experiments", "gossip_lan",
-    "gossip_wan", "http_config", "key_file", "leave_on_terminate", "license_path", "limits",
-    "locality", "log_file", "log_json", "log_level", "log_rotate_bytes", "log_rotate_duration",
-    "log_rotate_max_files", "max_query_time", "node_id", "node_meta", "node_name",
-    "non_voting_server", "peering", "performance", "pid_file", "ports", "primary_datacenter",
-    "primary_gateways", "primary_gateways_interval", "protocol", "raft_boltdb", "raft_logstore",
-    "raft_protocol", "raft_snapshot_interval", "raft_snapshot_threshold", "raft_trailing_logs",
-    "read_replica", "reconnect_timeout", "reconnect_timeout_wan", "recursor", "recursors",
-    "rejoin_after_leave", "reporting", "retry_interval", "retry_interval_wan", "retry_join",
-    "retry_join_wan", "retry_max", "retry_max_wan", "rpc", "segment", "segments", "serf_lan",
-    "serf_lan_allowed_cidrs", "serf_wan", "serf_wan_allowed_cidrs", "server", "server_name",
-    "service", "services", "session_ttl_min", "skip_leave_on_interrupt", "start_join",
-    "start_join_wan", "syslog_facility", "telemetry", "tls", "tls_cipher_suites",
-    "tls_min_version", "tls_prefer_server_cipher_suites", "translate_wan_addrs", "ui",
-    "ui_config", "ui_content_path", "ui_dir", "unix_sockets", "verify_incoming",
-    "verify_incoming_https", "verify_incoming_rpc", "verify_outgoing", "verify_server_hostname",
-    "watches", "xds",
+    "acl",
+    "acl_agent_master_token",
+    "acl_agent_token",
+    "acl_datacenter",
+    "acl_default_policy",
+    "acl_down_policy",
+    "acl_enable_key_list_policy",
+    "acl_master_token",
+    "acl_replication_token",
+    "acl_token",
+    "acl_ttl",
+    "addresses",
+    "advertise_addr",
+    "advertise_addr_ipv4",
+    "advertise_addr_ipv6",
+    "advertise_addr_wan",
+    "advertise_addr_wan_ipv4",
+    "advertise_addr_wan_ipv6",
+    "advertise_reconnect_timeout",
+    "alt_domain",
+    "audit",
+    "auto_config",
+    "auto_encrypt",
+    "auto_reload_config",
+    "autopilot",
+    "bind_addr",
+    "bootstrap",
+    "bootstrap_expect",
+    "ca_file",
+    "ca_path",
+    "cert_file",
+    "check",
+    "check_output_max_size",
+    "check_update_interval",
+    "checks",
+    "client_addr",
+    "cloud",
+    "config_entries",
+    "connect",
+    "data_dir",
+    "datacenter",
+    "default_query_time",
+    "disable_anonymous_signature",
+    "disable_coordinates",
+    "disable_host_node_id",
+    "disable_http_unprintable_char_filter",
+    "disable_keyring_file",
+    "disable_kv_key_validation",
+    "disable_remote_exec",
+    "disable_update_check",
+    "discard_check_output",
+    "discovery_max_stale",
+    "dns_config",
+    "domain",
+    "enable_acl_replication",
+    "enable_agent_tls_for_checks",
+    "enable_central_service_config",
+    "enable_debug",
+    "enable_local_script_checks",
+    "enable_script_checks",
+    "enable_syslog",
+    "encrypt",
+    "encrypt_verify_incoming",
+    "encrypt_verify_outgoing",
+    "experiments",
+    "gossip_lan",
+    "gossip_wan",
+    "http_config",
+    "key_file",
+    "leave_on_terminate",
+    "license_path",
+    "limits",
+    "locality",
+    "log_file",
+    "log_json",
+    "log_level",
+    "log_rotate_bytes",
+    "log_rotate_duration",
+    "log_rotate_max_files",
+    "max_query_time",
+    "node_id",
+    "node_meta",
+    "node_name",
+    "non_voting_server",
+    "peering",
+    "performance",
+    "pid_file",
+    "ports",
+    "primary_datacenter",
+    "primary_gateways",
+    "primary_gateways_interval",
+    "protocol",
+    "raft_boltdb",
+    "raft_logstore",
+    "raft_protocol",
+    "raft_snapshot_interval",
+    "raft_snapshot_threshold",
+    "raft_trailing_logs",
+    "read_replica",
+    "reconnect_timeout",
+    "reconnect_timeout_wan",
+    "recursor",
+    "recursors",
+    "rejoin_after_leave",
+    "reporting",
+    "retry_interval",
+    "retry_interval_wan",
+    "retry_join",
+    "retry_join_wan",
+    "retry_max",
+    "retry_max_wan",
+    "rpc",
+    "segment",
+    "segments",
+    "serf_lan",
+    "serf_lan_allowed_cidrs",
+    "serf_wan",
+    "serf_wan_allowed_cidrs",
+    "server",
+    "server_name",
+    "service",
+    "services",
+    "session_ttl_min",
+    "skip_leave_on_interrupt",
+    "start_join",
+    "start_join_wan",
+    "syslog_facility",
+    "telemetry",
+    "tls",
+    "tls_cipher_suites",
+    "tls_min_version",
+    "tls_prefer_server_cipher_suites",
+    "translate_wan_addrs",
+    "ui",
+    "ui_config",
+    "ui_content_path",
+    "ui_dir",
+    "unix_sockets",
+    "verify_incoming",
+    "verify_incoming_https",
+    "verify_incoming_rpc",
+    "verify_outgoing",
+    "verify_server_hostname",
+    "watches",
+    "xds",
 ];
 
 /// Keys whose value is one object; HCL repeated blocks arrive as a list and are folded.
 const OBJECT_KEYS: &[&str] = &[
-    "addresses", "ports", "limits", "performance", "ui_config", "node_meta", "dns_config",
-    "telemetry", "acl", "connect", "autopilot", "tls",
+    "addresses",
+    "ports",
+    "limits",
+    "performance",
+    "ui_config",
+    "node_meta",
+    "dns_config",
+    "telemetry",
+    "acl",
+    "connect",
+    "autopilot",
+    "tls",
 ];
 
 /// The format of a config source.
@@ -90,7 +214,10 @@ impl Format {
 
 /// Decodes one source into a normalised layer; `name` is used in errors.
 pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, ConfigError> {
-    let err = |reason: String| ConfigError::Parse { source_name: name.to_string(), reason };
+    let err = |reason: String| ConfigError::Parse {
+        source_name: name.to_string(),
+        reason,
+    };
     let value: Value = match format {
         Format::Json => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
         Format::Hcl => hcl::from_str(text)
@@ -120,11 +247,17 @@ fn normalize(map: Map<String, Value>) -> Result<Map<String, Value>, String> {
             "service" | "services" => ("services".to_string(), Value::Array(as_list(value))),
             "check" | "checks" => ("checks".to_string(), Value::Array(as_list(value))),
             "start_join" | "retry_join" | "recursors" | "recursor" => {
-                let k = if key == "recursor" { "recursors".to_string() } else { key };
+                let k = if key == "recursor" {
+                    "recursors".to_string()
+                } else {
+                    key
+                };
                 (k, Value::Array(as_list(value)))
             }
             k if OBJECT_KEYS.contains(&k) => {
-                let folded = as_list(value).into_iter().fold(Value::Object(Map::new()), merge);
+                let folded = as_list(value)
+                    .into_iter()
+                    .fold(Value::Object(Map::new()), merge);
                 (key, folded)
             }
             _ => (key, value),
@@ -159,19 +292,25 @@ pub fn merge(base: Value, over: Value) -> Value {
     }
 }
 
+fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
+    let shown = path.display().to_string();
+    ConfigError::Read {
+        reason: crate::cli::go_io_error("open", &shown, e),
+        path: shown,
+    }
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    std::fs::read_to_string(path).map_err(|e| read_error(path, &e))
 }
 
 /// The files a `-config-file`/`-config-dir` path stands for, in load order.
-fn expand(path: &Path, forced: Option<Format>, warnings: &mut Vec<String>) -> Result<Vec<(PathBuf, Format)>, ConfigError> {
-    let meta = std::fs::metadata(path).map_err(|e| ConfigError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+fn expand(
+    path: &Path,
+    forced: Option<Format>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(PathBuf, Format)>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
     if !meta.is_dir() {
         return match Format::of(path, forced) {
             Some(f) => Ok(vec![(path.to_path_buf(), f)]),
@@ -184,10 +323,7 @@ fn expand(path: &Path, forced: Option<Format>, warnings: &mut Vec<String>) -> Re
             }
         };
     }
-    let entries = std::fs::read_dir(path).map_err(|e| ConfigError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let entries = std::fs::read_dir(path).map_err(|e| read_error(path, &e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -254,24 +390,40 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file() {
-        let e = parse_layer("/etc/consul.d/x.json", r#"{"foo": 1}"#, Format::Json).unwrap_err();
-        assert_eq!(e.to_string(), "failed to parse /etc/consul.d/x.json: invalid config key foo");
-        let e = parse_layer("y.json", "{", Format::Json).unwrap_err();
+        let e =
+            parse_layer("/etc/consul.d/x.json", r#"{"foo": 1}"#, Format::Json).expect_err("fails");
+        assert_eq!(
+            e.to_string(),
+            "failed to parse /etc/consul.d/x.json: invalid config key foo"
+        );
+        let e = parse_layer("y.json", "{", Format::Json).expect_err("fails");
         assert!(e.to_string().starts_with("failed to parse y.json: "), "{e}");
     }
 
     #[test]
     fn directory_in_lexical_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("b.json"), r#"{"node_name": "b", "retry_join": ["2"]}"#).expect("write");
-        std::fs::write(dir.path().join("a.hcl"), "node_name = \"a\"\nretry_join = [\"1\"]").expect("write");
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"node_name": "b", "retry_join": ["2"]}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("a.hcl"),
+            "node_name = \"a\"\nretry_join = [\"1\"]",
+        )
+        .expect("write");
         std::fs::write(dir.path().join("c.txt"), "junk").expect("write");
         let mut warnings = Vec::new();
         let layers = load_layers(&[dir.path().to_path_buf()], None, &mut warnings).expect("loads");
         let merged = layers.into_iter().fold(json!({}), merge);
         assert_eq!(merged["node_name"], "b");
         assert_eq!(merged["retry_join"], json!(["1", "2"]));
-        let missing = load_layers(&[dir.path().join("nope.json")], None, &mut warnings).unwrap_err();
-        assert!(missing.to_string().starts_with("Error reading '"), "{missing}");
+        let missing =
+            load_layers(&[dir.path().join("nope.json")], None, &mut warnings).expect_err("fails");
+        assert!(
+            missing.to_string().starts_with("Error reading '"),
+            "{missing}"
+        );
     }
 }

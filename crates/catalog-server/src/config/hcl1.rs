@@ -40,7 +40,11 @@ pub fn to_hcl2(text: &str) -> String {
                 continue;
             }
             '#' | '/' if c == '#' || next == '/' || next == '*' => {
-                let end: &[char] = if c == '/' && next == '*' { &['*', '/'] } else { &['\n'] };
+                let end: &[char] = if c == '/' && next == '*' {
+                    &['*', '/']
+                } else {
+                    &['\n']
+                };
                 while i < chars.len() && !chars[i..].starts_with(end) {
                     out.push(chars[i]);
                     i += 1;
@@ -81,7 +85,12 @@ pub fn to_hcl2(text: &str) -> String {
             c => {
                 let prev = if i > 0 { chars[i - 1] } else { '\n' };
                 let starts_ident = c.is_ascii_alphabetic() || c == '_';
-                if in_body && starts_ident && (prev == ' ' || prev == '\t') && last != '\n' && ends_value(last) {
+                if in_body
+                    && starts_ident
+                    && (prev == ' ' || prev == '\t')
+                    && last != '\n'
+                    && ends_value(last)
+                {
                     out.push('\n');
                 }
                 out.push(c);

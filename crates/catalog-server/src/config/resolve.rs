@@ -27,14 +27,21 @@ pub struct Sources {
 
 /// Loads files and flags from `sources` into a validated [`Config`].
 pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
-    let forced = sources.config_format.as_deref().map(Format::parse).transpose()?;
+    let forced = sources
+        .config_format
+        .as_deref()
+        .map(Format::parse)
+        .transpose()?;
     let mut warnings = Vec::new();
     let mut merged = if sources.dev { dev_layer() } else { json!({}) };
     for layer in load_layers(&sources.config_paths, forced, &mut warnings)? {
         merged = merge(merged, layer);
     }
     for (i, snippet) in sources.hcl.iter().enumerate() {
-        merged = merge(merged, parse_layer(&format!("-hcl[{i}]"), snippet, Format::Hcl)?);
+        merged = merge(
+            merged,
+            parse_layer(&format!("-hcl[{i}]"), snippet, Format::Hcl)?,
+        );
     }
     if sources.flags.is_object() {
         merged = merge(merged, sources.flags.clone());
@@ -57,7 +64,9 @@ fn invalid(msg: impl Into<String>) -> ConfigError {
 }
 
 fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null())
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .filter(|v| !v.is_null())
 }
 
 fn name(path: &[&str]) -> String {
@@ -70,7 +79,10 @@ fn get_str(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(other) => Err(invalid(format!("{}: cannot parse {other} as string", name(path)))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as string",
+            name(path)
+        ))),
     }
 }
 
@@ -82,7 +94,10 @@ fn get_bool(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
             .map(Some)
             .map_err(|_| invalid(format!("{}: cannot parse '{s}' as bool", name(path)))),
         Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
-        Some(other) => Err(invalid(format!("{}: cannot parse {other} as bool", name(path)))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as bool",
+            name(path)
+        ))),
     }
 }
 
@@ -98,7 +113,10 @@ fn get_int(v: &Value, path: &[&str]) -> Result<Option<i64>, ConfigError> {
             .parse()
             .map(Some)
             .map_err(|_| invalid(format!("{}: cannot parse '{s}' as int", name(path)))),
-        Some(other) => Err(invalid(format!("{}: cannot parse {other} as int", name(path)))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as int",
+            name(path)
+        ))),
     }
 }
 
@@ -109,7 +127,10 @@ fn get_duration(v: &Value, path: &[&str]) -> Result<Option<Duration>, ConfigErro
         Some(Value::String(s)) => api_types::parse_duration(s)
             .map(Some)
             .map_err(|e| invalid(format!("{}: invalid duration: {e}", name(path)))),
-        Some(other) => Err(invalid(format!("{}: cannot parse {other} as duration", name(path)))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as duration",
+            name(path)
+        ))),
     }
 }
 
@@ -120,17 +141,24 @@ fn get_list(v: &Value, path: &[&str]) -> Result<Vec<String>, ConfigError> {
             .iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(invalid(format!("{}: cannot parse {other} as string", name(path)))),
+                other => Err(invalid(format!(
+                    "{}: cannot parse {other} as string",
+                    name(path)
+                ))),
             })
             .collect(),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(other) => Err(invalid(format!("{}: cannot parse {other} as list", name(path)))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as list",
+            name(path)
+        ))),
     }
 }
 
 fn parse_ip(what: &str, s: &str) -> Result<IpAddr, ConfigError> {
     let t = s.trim().trim_start_matches('[').trim_end_matches(']');
-    t.parse().map_err(|_| invalid(format!("{what}: invalid ip address: {s}")))
+    t.parse()
+        .map_err(|_| invalid(format!("{what}: invalid ip address: {s}")))
 }
 
 /// The address to advertise for an unspecified bind address: the source address of the
@@ -156,14 +184,20 @@ fn validate_join(addr: &str) -> Result<(), ConfigError> {
         return Err(bad());
     }
     if a.contains("provider=") {
-        return Err(invalid(format!("retry_join: cloud auto-join is not supported: {addr:?}")));
+        return Err(invalid(format!(
+            "retry_join: cloud auto-join is not supported: {addr:?}"
+        )));
     }
     if let Some(rest) = a.strip_prefix('[') {
         let (ip, tail) = rest.split_once(']').ok_or_else(bad)?;
         ip.parse::<Ipv6Addr>().map_err(|_| bad())?;
         return match tail {
             "" => Ok(()),
-            t => t.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()).map(|_| ()).ok_or_else(bad),
+            t => t
+                .strip_prefix(':')
+                .and_then(|p| p.parse::<u16>().ok())
+                .map(|_| ())
+                .ok_or_else(bad),
         };
     }
     if a.parse::<Ipv6Addr>().is_ok() {
@@ -176,32 +210,54 @@ fn validate_join(addr: &str) -> Result<(), ConfigError> {
         }
         None => a,
     };
-    let ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+    let ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
     ok.then_some(()).ok_or_else(bad)
 }
 
-fn definitions<T: serde::de::DeserializeOwned>(v: &Value, key: &str, what: &str) -> Result<Vec<T>, ConfigError> {
-    let Some(items) = at(v, &[key]).and_then(Value::as_array) else { return Ok(Vec::new()) };
+fn definitions<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    key: &str,
+    what: &str,
+) -> Result<Vec<T>, ConfigError> {
+    let Some(items) = at(v, &[key]).and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
     items
         .iter()
         .map(|item| {
             let mut item = item.clone();
             canonicalize(&mut item);
-            serde_json::from_value(item).map_err(|e| invalid(format!("failed to parse {what} definition: {e}")))
+            serde_json::from_value(item)
+                .map_err(|e| invalid(format!("failed to parse {what} definition: {e}")))
         })
         .collect()
 }
 
 /// Turns a merged layer into a validated [`Config`].
 pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
-    let mut c = Config { dev, ..Config::default() };
+    let mut c = Config {
+        dev,
+        ..Config::default()
+    };
     let d = Config::default();
     c.server = get_bool(v, &["server"])?.unwrap_or(false);
     c.bootstrap = get_bool(v, &["bootstrap"])?.unwrap_or(false);
     let expect = get_int(v, &["bootstrap_expect"])?.unwrap_or(0);
-    c.data_dir = if dev { None } else { get_str(v, &["data_dir"])?.filter(|s| !s.is_empty()).map(PathBuf::from) };
-    c.ui = get_bool(v, &["ui_config", "enabled"])?.or(get_bool(v, &["ui"])?).unwrap_or(false);
-    let content_path = get_str(v, &["ui_config", "content_path"])?.or(get_str(v, &["ui_content_path"])?);
+    c.data_dir = if dev {
+        None
+    } else {
+        get_str(v, &["data_dir"])?
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
+    c.ui = get_bool(v, &["ui_config", "enabled"])?
+        .or(get_bool(v, &["ui"])?)
+        .unwrap_or(false);
+    let content_path =
+        get_str(v, &["ui_config", "content_path"])?.or(get_str(v, &["ui_content_path"])?);
     if let Some(p) = content_path.filter(|p| !p.is_empty()) {
         c.ui_content_path = format!("/{}/", p.trim_matches('/')).replace("//", "/");
     }
@@ -210,10 +266,15 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.node_id = get_str(v, &["node_id"])?.filter(|s| !s.is_empty());
     if let Some(meta) = at(v, &["node_meta"]).and_then(Value::as_object) {
         for k in meta.keys() {
-            c.node_meta.insert(k.clone(), get_str(v, &["node_meta", k])?.unwrap_or_default());
+            c.node_meta.insert(
+                k.clone(),
+                get_str(v, &["node_meta", k])?.unwrap_or_default(),
+            );
         }
     }
-    c.datacenter = get_str(v, &["datacenter"])?.unwrap_or(d.datacenter).to_lowercase();
+    c.datacenter = get_str(v, &["datacenter"])?
+        .unwrap_or(d.datacenter)
+        .to_lowercase();
     let port = |k: &str, dflt: i32| -> Result<i32, ConfigError> {
         Ok(get_int(v, &["ports", k])?.map(|p| p as i32).unwrap_or(dflt))
     };
@@ -227,7 +288,9 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
         serf_wan: port("serf_wan", dp.serf_wan)?,
         grpc: port("grpc", dp.grpc)?,
     };
-    c.log_level = get_str(v, &["log_level"])?.unwrap_or(d.log_level).to_lowercase();
+    c.log_level = get_str(v, &["log_level"])?
+        .unwrap_or(d.log_level)
+        .to_lowercase();
     c.log_json = get_bool(v, &["log_json"])?.unwrap_or(false);
     c.enable_script_checks = get_bool(v, &["enable_script_checks"])?.unwrap_or(false);
     c.enable_local_script_checks =
@@ -236,13 +299,19 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.retry_join.extend(get_list(v, &["retry_join"])?);
     c.retry_interval = get_duration(v, &["retry_interval"])?.unwrap_or(d.retry_interval);
     c.retry_max = get_int(v, &["retry_max"])?.unwrap_or(0).max(0) as u32;
-    c.pid_file = get_str(v, &["pid_file"])?.filter(|s| !s.is_empty()).map(PathBuf::from);
-    c.default_query_time = get_duration(v, &["default_query_time"])?.unwrap_or(d.default_query_time);
+    c.pid_file = get_str(v, &["pid_file"])?
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    c.default_query_time =
+        get_duration(v, &["default_query_time"])?.unwrap_or(d.default_query_time);
     c.max_query_time = get_duration(v, &["max_query_time"])?.unwrap_or(d.max_query_time);
-    c.kv_max_value_size =
-        get_int(v, &["limits", "kv_max_value_size"])?.map(|n| n.max(0) as usize).unwrap_or(d.kv_max_value_size);
+    c.kv_max_value_size = get_int(v, &["limits", "kv_max_value_size"])?
+        .map(|n| n.max(0) as usize)
+        .unwrap_or(d.kv_max_value_size);
     c.session_ttl_min = get_duration(v, &["session_ttl_min"])?.unwrap_or(d.session_ttl_min);
-    c.raft_multiplier = get_int(v, &["performance", "raft_multiplier"])?.unwrap_or(1).clamp(1, 10) as u32;
+    c.raft_multiplier = get_int(v, &["performance", "raft_multiplier"])?
+        .unwrap_or(1)
+        .clamp(1, 10) as u32;
     c.leave_on_terminate = get_bool(v, &["leave_on_terminate"])?.unwrap_or(!c.server);
     c.skip_leave_on_interrupt = get_bool(v, &["skip_leave_on_interrupt"])?.unwrap_or(c.server);
     c.domain = get_str(v, &["domain"])?.unwrap_or(d.domain);
@@ -271,13 +340,18 @@ fn addresses(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
     }
     c.advertise_addr = advertise;
     let client = get_str(v, &["client_addr"])?.unwrap_or_else(|| "127.0.0.1".to_string());
-    c.client_addrs =
-        client.split_whitespace().map(|a| parse_ip("client_addr", a)).collect::<Result<_, _>>()?;
+    c.client_addrs = client
+        .split_whitespace()
+        .map(|a| parse_ip("client_addr", a))
+        .collect::<Result<_, _>>()?;
     if c.client_addrs.is_empty() {
         c.client_addrs = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
     }
     c.http_addrs = match get_str(v, &["addresses", "http"])? {
-        Some(h) => h.split_whitespace().map(|a| parse_ip("addresses.http", a)).collect::<Result<_, _>>()?,
+        Some(h) => h
+            .split_whitespace()
+            .map(|a| parse_ip("addresses.http", a))
+            .collect::<Result<_, _>>()?,
         None => c.client_addrs.clone(),
     };
     Ok(())
@@ -289,20 +363,35 @@ fn validate(c: &mut Config, expect: i64) -> Result<(), ConfigError> {
     }
     if let Some(dir) = &c.data_dir {
         if dir.exists() && !dir.is_dir() {
-            return Err(invalid(format!("data_dir {:?} is not a directory", dir.display().to_string())));
+            return Err(invalid(format!(
+                "data_dir {:?} is not a directory",
+                dir.display().to_string()
+            )));
         }
     }
     if c.datacenter.is_empty() {
         return Err(invalid("datacenter cannot be empty"));
     }
-    if !c.datacenter.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_') {
-        return Err(invalid("datacenter can only contain lowercase alphanumeric, - or _ characters."));
+    if !c
+        .datacenter
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+    {
+        return Err(invalid(
+            "datacenter can only contain lowercase alphanumeric, - or _ characters.",
+        ));
     }
     if c.node_name.is_empty() {
         return Err(invalid("node_name cannot be empty"));
     }
-    if c.node_name.chars().any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'') {
-        return Err(invalid(format!("node_name {:?} cannot contain whitespace or quotes", c.node_name)));
+    if c.node_name
+        .chars()
+        .any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'')
+    {
+        return Err(invalid(format!(
+            "node_name {:?} cannot contain whitespace or quotes",
+            c.node_name
+        )));
     }
     if let Some(id) = &c.node_id {
         if uuid::Uuid::parse_str(id).is_err() {
@@ -324,7 +413,9 @@ fn validate(c: &mut Config, expect: i64) -> Result<(), ConfigError> {
         return Err(invalid("'bootstrap = true' requires 'server = true'"));
     }
     if expect < 0 {
-        return Err(invalid(format!("bootstrap_expect cannot be {expect}. Must be greater than or equal to zero")));
+        return Err(invalid(format!(
+            "bootstrap_expect cannot be {expect}. Must be greater than or equal to zero"
+        )));
     }
     if expect > 0 {
         if !c.server {
@@ -334,12 +425,15 @@ fn validate(c: &mut Config, expect: i64) -> Result<(), ConfigError> {
             return Err(invalid("'bootstrap_expect > 0' not allowed in dev mode"));
         }
         if c.bootstrap {
-            return Err(invalid("'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive"));
+            return Err(invalid(
+                "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive",
+            ));
         }
     }
     c.bootstrap_expect = expect as u32;
     if expect == 1 {
-        c.warnings.push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
+        c.warnings
+            .push("BootstrapExpect is set to 1; this is the same as Bootstrap mode.".into());
         c.bootstrap = true;
         c.bootstrap_expect = 0;
     } else if expect > 1 && expect % 2 == 0 {
@@ -348,13 +442,18 @@ fn validate(c: &mut Config, expect: i64) -> Result<(), ConfigError> {
         ));
     }
     if c.bootstrap && !c.dev {
-        c.warnings.push("bootstrap = true: do not enable unless necessary".into());
+        c.warnings
+            .push("bootstrap = true: do not enable unless necessary".into());
     }
     for addr in &c.retry_join {
         validate_join(addr)?;
     }
-    for (port, what) in [(c.ports.http, "http"), (c.ports.dns, "dns"), (c.ports.server, "server")] {
-        if port > 65535 || port < -1 {
+    for (port, what) in [
+        (c.ports.http, "http"),
+        (c.ports.dns, "dns"),
+        (c.ports.server, "server"),
+    ] {
+        if !(-1..=65535).contains(&port) {
             return Err(invalid(format!("ports.{what}: invalid port {port}")));
         }
     }

@@ -20,8 +20,13 @@ fn ip(s: &str) -> IpAddr {
 #[test]
 fn tutorial_command_line() {
     let c = load(&[
-        "-server", "-bootstrap", "-ui", "-data-dir=/var/lib/consul-data", "-bind=192.168.111.40",
-        "-client=0.0.0.0", "-node=consul-server01",
+        "-server",
+        "-bootstrap",
+        "-ui",
+        "-data-dir=/var/lib/consul-data",
+        "-bind=192.168.111.40",
+        "-client=0.0.0.0",
+        "-node=consul-server01",
     ])
     .expect("valid");
     assert!(c.server && c.bootstrap && c.ui && !c.dev);
@@ -33,7 +38,10 @@ fn tutorial_command_line() {
     assert_eq!(c.node_name, "consul-server01");
     assert_eq!(c.datacenter, "dc1");
     assert_eq!(c.ports.http, 8500);
-    assert!(c.warnings.iter().any(|w| w == "bootstrap = true: do not enable unless necessary"));
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w == "bootstrap = true: do not enable unless necessary"));
 }
 
 #[test]
@@ -54,31 +62,57 @@ fn dev_mode_defaults() {
 fn validation_messages() {
     let err = |args: &[&str]| load(args).expect_err("invalid");
     assert_eq!(err(&["-server"]), "data_dir cannot be empty");
-    assert_eq!(err(&["-bootstrap", "-data-dir=/tmp/x"]), "'bootstrap = true' requires 'server = true'");
-    assert_eq!(err(&["-bootstrap-expect=3", "-data-dir=/tmp/x"]), "'bootstrap_expect > 0' requires 'server = true'");
     assert_eq!(
-        err(&["-server", "-bootstrap", "-bootstrap-expect=3", "-data-dir=/tmp/x"]),
+        err(&["-bootstrap", "-data-dir=/tmp/x"]),
+        "'bootstrap = true' requires 'server = true'"
+    );
+    assert_eq!(
+        err(&["-bootstrap-expect=3", "-data-dir=/tmp/x"]),
+        "'bootstrap_expect > 0' requires 'server = true'"
+    );
+    assert_eq!(
+        err(&[
+            "-server",
+            "-bootstrap",
+            "-bootstrap-expect=3",
+            "-data-dir=/tmp/x"
+        ]),
         "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive"
     );
-    assert_eq!(err(&["-dev", "-bootstrap-expect=3"]), "'bootstrap_expect > 0' not allowed in dev mode");
+    assert_eq!(
+        err(&["-dev", "-bootstrap-expect=3"]),
+        "'bootstrap_expect > 0' not allowed in dev mode"
+    );
     assert_eq!(
         err(&["-server", "-bootstrap-expect=-1", "-data-dir=/tmp/x"]),
         "bootstrap_expect cannot be -1. Must be greater than or equal to zero"
     );
-    assert_eq!(err(&["-dev", "-advertise=0.0.0.0"]), "Advertise address cannot be 0.0.0.0, :: or [::]");
+    assert_eq!(
+        err(&["-dev", "-advertise=0.0.0.0"]),
+        "Advertise address cannot be 0.0.0.0, :: or [::]"
+    );
     assert_eq!(
         err(&["-dev", "-datacenter=dc.1"]),
         "datacenter can only contain lowercase alphanumeric, - or _ characters."
     );
     assert!(err(&["-dev", "-log-level=loud"]).starts_with("Invalid log level: \"LOUD\""));
     assert!(err(&["-dev", "-node=a b"]).contains("cannot contain whitespace"));
-    assert_eq!(err(&["-dev", "-retry-join=a b"]), "retry_join: invalid address \"a b\"");
+    assert_eq!(
+        err(&["-dev", "-retry-join=a b"]),
+        "retry_join: invalid address \"a b\""
+    );
     assert_eq!(err(&["-dev", "-bogus"]), "exit 1");
 }
 
 #[test]
 fn datacenter_lowercased_and_expect_one() {
-    let c = load(&["-server", "-bootstrap-expect=1", "-data-dir=/tmp/x", "-datacenter=DC2"]).expect("valid");
+    let c = load(&[
+        "-server",
+        "-bootstrap-expect=1",
+        "-data-dir=/tmp/x",
+        "-datacenter=DC2",
+    ])
+    .expect("valid");
     assert_eq!(c.datacenter, "dc2");
     assert!(c.bootstrap);
     assert_eq!(c.bootstrap_expect, 0);
@@ -87,11 +121,20 @@ fn datacenter_lowercased_and_expect_one() {
 #[test]
 fn joins_and_meta() {
     let c = load(&[
-        "-dev", "-join=10.0.0.1", "-retry-join", "[::1]:8301", "-retry-join=consul.local:8301",
-        "-node-meta", "rack:r1", "-node-meta=zone:a:b",
+        "-dev",
+        "-join=10.0.0.1",
+        "-retry-join",
+        "[::1]:8301",
+        "-retry-join=consul.local:8301",
+        "-node-meta",
+        "rack:r1",
+        "-node-meta=zone:a:b",
     ])
     .expect("valid");
-    assert_eq!(c.retry_join, vec!["10.0.0.1", "[::1]:8301", "consul.local:8301"]);
+    assert_eq!(
+        c.retry_join,
+        vec!["10.0.0.1", "[::1]:8301", "consul.local:8301"]
+    );
     assert_eq!(c.node_meta.get("rack").map(String::as_str), Some("r1"));
     assert_eq!(c.node_meta.get("zone").map(String::as_str), Some("a:b"));
     assert!(load(&["-dev", "-node-meta=nocolon"]).is_err());
@@ -126,7 +169,14 @@ fn files_merge_and_flags_win() {
     )
     .expect("write");
     let dir_arg = format!("-config-dir={}", d.display());
-    let c = load(&[&dir_arg, "-retry-join=c", "-datacenter=west", "-http-port", "9500"]).expect("valid");
+    let c = load(&[
+        &dir_arg,
+        "-retry-join=c",
+        "-datacenter=west",
+        "-http-port",
+        "9500",
+    ])
+    .expect("valid");
     assert_eq!(c.datacenter, "west");
     assert_eq!(c.retry_join, vec!["a", "b", "c"]);
     assert_eq!(c.ports.http, 9500);
@@ -159,7 +209,14 @@ fn file_errors_name_the_file() {
     );
     let g = dir.path().join("conf");
     std::fs::write(&g, r#"server = true"#).expect("write");
-    let c = load(&["-dev", &format!("-config-file={}", g.display()), "-config-format=hcl"]).expect("valid");
+    let c = load(&[
+        "-dev",
+        &format!("-config-file={}", g.display()),
+        "-config-format=hcl",
+    ])
+    .expect("valid");
     assert!(c.server);
-    assert!(load(&["-dev", "-hcl", "node_name = \"hcl-node\""]).map(|c| c.node_name == "hcl-node").unwrap_or(false));
+    assert!(load(&["-dev", "-hcl", "node_name = \"hcl-node\""])
+        .map(|c| c.node_name == "hcl-node")
+        .unwrap_or(false));
 }

@@ -26,8 +26,13 @@ pub async fn self_doc(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
 pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let wan = p.get("wan").is_some_and(|v| !v.is_empty());
-    if wan && p.get("segment").is_some_and(|s| !s.is_empty() && s != "_all") {
-        return Err(ApiError::bad_request("Cannot provide a segment with wan=true"));
+    if wan
+        && p.get("segment")
+            .is_some_and(|s| !s.is_empty() && s != "_all")
+    {
+        return Err(ApiError::bad_request(
+            "Cannot provide a segment with wan=true",
+        ));
     }
     let mut m = a.member();
     if wan {
@@ -43,7 +48,12 @@ fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
     a.catalog().read(|s| {
         s.services
             .get(&key)
-            .map(|m| m.values().filter(|x| x.agent).map(|x| (x.id.clone(), agent_service_wire(x, &dc))).collect())
+            .map(|m| {
+                m.values()
+                    .filter(|x| x.agent)
+                    .map(|x| (x.id.clone(), agent_service_wire(x, &dc)))
+                    .collect()
+            })
             .unwrap_or_default()
     })
 }
@@ -53,7 +63,11 @@ pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     Ok(json(&agent_services(&a), p.pretty() || a.config.dev))
 }
 
-pub async fn service(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn service(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let Some(mut svc) = agent_services(&a).remove(&id) else {
         return Err(ApiError::not_found(format!("unknown service ID: {id}")));
@@ -69,7 +83,9 @@ pub async fn service(State(a): State<AppState>, Path(id): Path<String>, RawQuery
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf29ce484222325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100000001b3))
+    b.iter().fold(0xcbf29ce484222325u64, |h, x| {
+        (h ^ u64::from(*x)).wrapping_mul(0x100000001b3)
+    })
 }
 
 pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
@@ -87,14 +103,23 @@ pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     Ok(json(&out, p.pretty() || a.config.dev))
 }
 
-pub async fn service_register(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+pub async fn service_register(
+    State(a): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let reg: ServiceRegistration = decode_body(&body).map_err(ApiError::decode)?;
     let replace = p.flag("replace-existing-checks").unwrap_or(false);
-    let (service, checks) =
-        local::service_records(&reg, a.node(), a.allow_scripts()).map_err(|e| ApiError::bad_request(e.0))?;
-    a.write(Command::RegisterService { node: a.node().to_string(), service, checks, replace_existing_checks: replace })
-        .await?;
+    let (service, checks) = local::service_records(&reg, a.node(), a.allow_scripts())
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    a.write(Command::RegisterService {
+        node: a.node().to_string(),
+        service,
+        checks,
+        replace_existing_checks: replace,
+    })
+    .await?;
     tracing::debug!(target: "agent", "added service: service={}", reg.name);
     a.sync_checks();
     Ok(ok_empty())
@@ -104,7 +129,11 @@ pub async fn service_deregister(State(a): State<AppState>, Path(id): Path<String
     if !agent_services(&a).contains_key(&id) {
         return Err(crate::catalog::CatalogError::UnknownService(id).into());
     }
-    a.write(Command::DeregisterService { node: a.node().to_string(), service_id: id }).await?;
+    a.write(Command::DeregisterService {
+        node: a.node().to_string(),
+        service_id: id,
+    })
+    .await?;
     a.sync_checks();
     Ok(ok_empty())
 }
@@ -115,13 +144,24 @@ fn maintenance_params(p: &Params) -> Result<(bool, String), ApiError> {
         Some(v) => match v {
             "true" | "1" | "t" | "T" | "TRUE" | "True" => true,
             "false" | "0" | "f" | "F" | "FALSE" | "False" => false,
-            other => return Err(ApiError::bad_request(format!("Invalid value for enable: {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid value for enable: {other:?}"
+                )))
+            }
         },
     };
     Ok((enable, p.get("reason").unwrap_or("").to_string()))
 }
 
-async fn set_maintenance(a: &AppState, check_id: String, name: &str, service_id: String, enable: bool, reason: String) -> Res {
+async fn set_maintenance(
+    a: &AppState,
+    check_id: String,
+    name: &str,
+    service_id: String,
+    enable: bool,
+    reason: String,
+) -> Res {
     if enable {
         let notes = if reason.is_empty() {
             "Maintenance mode is enabled for this node. No service will be discoverable through Consul.".to_string()
@@ -140,27 +180,56 @@ async fn set_maintenance(a: &AppState, check_id: String, name: &str, service_id:
         };
         a.write(Command::RegisterCheck { check }).await?;
     } else {
-        match a.write(Command::DeregisterCheck { node: a.node().to_string(), check_id }).await {
-            Ok(_) | Err(crate::raft::WriteError::Catalog(crate::catalog::CatalogError::UnknownCheck(_))) => {}
+        match a
+            .write(Command::DeregisterCheck {
+                node: a.node().to_string(),
+                check_id,
+            })
+            .await
+        {
+            Ok(_)
+            | Err(crate::raft::WriteError::Catalog(crate::catalog::CatalogError::UnknownCheck(
+                _,
+            ))) => {}
             Err(e) => return Err(e.into()),
         }
     }
     Ok(ok_empty())
 }
 
-pub async fn service_maintenance(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn service_maintenance(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let (enable, reason) = maintenance_params(&p)?;
     if !agent_services(&a).contains_key(&id) {
         return Err(ApiError::not_found(format!("Unknown service ID {id:?}")));
     }
-    set_maintenance(&a, format!("_service_maintenance:{id}"), "Service Maintenance Mode", id, enable, reason).await
+    set_maintenance(
+        &a,
+        format!("_service_maintenance:{id}"),
+        "Service Maintenance Mode",
+        id,
+        enable,
+        reason,
+    )
+    .await
 }
 
 pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let (enable, reason) = maintenance_params(&p)?;
-    set_maintenance(&a, "_node_maintenance".into(), "Node Maintenance Mode", String::new(), enable, reason).await
+    set_maintenance(
+        &a,
+        "_node_maintenance".into(),
+        "Node Maintenance Mode",
+        String::new(),
+        enable,
+        reason,
+    )
+    .await
 }
 
 pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
@@ -168,11 +237,15 @@ pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
     if def.name.is_empty() {
         return Err(ApiError::bad_request("Missing check name"));
     }
-    if !def.status.is_empty() && !["passing", "warning", "critical"].contains(&def.status.as_str()) {
+    if !def.status.is_empty() && !["passing", "warning", "critical"].contains(&def.status.as_str())
+    {
         return Err(ApiError::bad_request("Bad check status"));
     }
     if !def.service_id.is_empty() && !agent_services(&a).contains_key(&def.service_id) {
-        return Err(ApiError::not_found(format!("ServiceID {:?} does not exist", def.service_id)));
+        return Err(ApiError::not_found(format!(
+            "ServiceID {:?} does not exist",
+            def.service_id
+        )));
     }
     let check = local::check_record(&def, a.node(), a.allow_scripts())
         .map_err(|e| ApiError::bad_request(format!("Invalid check: {}", e.0)))?;
@@ -189,7 +262,11 @@ pub async fn check_deregister(State(a): State<AppState>, Path(id): Path<String>)
     if !a.agent_checks().iter().any(|c| c.check_id == id) {
         return Err(unknown_check(&id));
     }
-    a.write(Command::DeregisterCheck { node: a.node().to_string(), check_id: id }).await?;
+    a.write(Command::DeregisterCheck {
+        node: a.node().to_string(),
+        check_id: id,
+    })
+    .await?;
     a.sync_checks();
     Ok(ok_empty())
 }
@@ -199,33 +276,64 @@ async fn ttl(a: &AppState, id: String, status: &str, output: String) -> Res {
         Ok(()) => {}
         Err(TtlError::Unknown(_)) => return Err(unknown_check(&id)),
         Err(TtlError::NotTtl(_)) => {
-            return Err(ApiError::internal(format!("CheckID {id:?} does not have associated TTL")))
+            return Err(ApiError::internal(format!(
+                "CheckID {id:?} does not have associated TTL"
+            )))
         }
     }
-    a.write(Command::UpdateCheck { node: a.node().to_string(), check_id: id, status: status.to_string(), output })
-        .await?;
+    a.write(Command::UpdateCheck {
+        node: a.node().to_string(),
+        check_id: id,
+        status: status.to_string(),
+        output,
+    })
+    .await?;
     Ok(ok_empty())
 }
 
-pub async fn check_pass(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
-    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+pub async fn check_pass(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let note = Params::parse(q.as_deref())
+        .get("note")
+        .unwrap_or("")
+        .to_string();
     ttl(&a, id, "passing", note).await
 }
 
-pub async fn check_warn(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
-    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+pub async fn check_warn(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let note = Params::parse(q.as_deref())
+        .get("note")
+        .unwrap_or("")
+        .to_string();
     ttl(&a, id, "warning", note).await
 }
 
-pub async fn check_fail(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
-    let note = Params::parse(q.as_deref()).get("note").unwrap_or("").to_string();
+pub async fn check_fail(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let note = Params::parse(q.as_deref())
+        .get("note")
+        .unwrap_or("")
+        .to_string();
     ttl(&a, id, "critical", note).await
 }
 
 pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
     let u: CheckUpdate = decode_body(&body).map_err(ApiError::decode)?;
     if !["passing", "warning", "critical"].contains(&u.status.as_str()) {
-        return Err(ApiError::bad_request(format!("Invalid check status: '{}'", u.status)));
+        return Err(ApiError::bad_request(format!(
+            "Invalid check status: '{}'",
+            u.status
+        )));
     }
     ttl(&a, id, &u.status, u.output).await
 }
@@ -251,7 +359,9 @@ pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) ->
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }
-    Err(ApiError::internal(format!("agent: No node found with name '{node}'")))
+    Err(ApiError::internal(format!(
+        "agent: No node found with name '{node}'"
+    )))
 }
 
 pub async fn reload(State(a): State<AppState>) -> Res {

@@ -17,10 +17,22 @@ type Res = Result<Response, ApiError>;
 
 fn catalog_check(c: &CatalogCheckInput, node: &str) -> CheckRecord {
     CheckRecord {
-        node: if c.node.is_empty() { node.to_string() } else { c.node.clone() },
-        check_id: if c.check_id.is_empty() { c.name.clone() } else { c.check_id.clone() },
+        node: if c.node.is_empty() {
+            node.to_string()
+        } else {
+            c.node.clone()
+        },
+        check_id: if c.check_id.is_empty() {
+            c.name.clone()
+        } else {
+            c.check_id.clone()
+        },
         name: c.name.clone(),
-        status: if c.status.is_empty() { "critical".into() } else { c.status.clone() },
+        status: if c.status.is_empty() {
+            "critical".into()
+        } else {
+            c.status.clone()
+        },
         notes: c.notes.clone(),
         output: c.output.clone(),
         service_id: c.service_id.clone(),
@@ -39,10 +51,15 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
         return Err(ApiError::internal("Must provide node"));
     }
     if reg.address.is_empty() && !reg.skip_node_update {
-        return Err(ApiError::internal("Must provide address if SkipNodeUpdate is not set"));
+        return Err(ApiError::internal(
+            "Must provide address if SkipNodeUpdate is not set",
+        ));
     }
     if !reg.id.is_empty() && uuid::Uuid::parse_str(&reg.id).is_err() {
-        return Err(ApiError::internal(format!("Bad node ID: {:?} is not a valid UUID", reg.id)));
+        return Err(ApiError::internal(format!(
+            "Bad node ID: {:?} is not a valid UUID",
+            reg.id
+        )));
     }
     if !reg.datacenter.is_empty() && !reg.datacenter.eq_ignore_ascii_case(&a.config.datacenter) {
         return Err(ApiError::internal("No path to datacenter"));
@@ -57,14 +74,22 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
         create_index: 0,
         modify_index: 0,
     };
-    a.write(Command::RegisterNode { node, skip_node_update: reg.skip_node_update }).await?;
+    a.write(Command::RegisterNode {
+        node,
+        skip_node_update: reg.skip_node_update,
+    })
+    .await?;
     if let Some(s) = &reg.service {
         if s.service.is_empty() {
             return Err(ApiError::internal("Must provide service name with ID"));
         }
         let service = ServiceRecord {
             kind: s.kind.clone(),
-            id: if s.id.is_empty() { s.service.clone() } else { s.id.clone() },
+            id: if s.id.is_empty() {
+                s.service.clone()
+            } else {
+                s.id.clone()
+            },
             name: s.service.clone(),
             tags: s.tags.clone().unwrap_or_default(),
             address: s.address.clone(),
@@ -77,12 +102,20 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
             create_index: 0,
             modify_index: 0,
         };
-        a.write(Command::RegisterService { node: reg.node.clone(), service, checks: vec![], replace_existing_checks: false })
-            .await?;
+        a.write(Command::RegisterService {
+            node: reg.node.clone(),
+            service,
+            checks: vec![],
+            replace_existing_checks: false,
+        })
+        .await?;
     }
     let checks = reg.check.iter().chain(reg.checks.iter().flatten());
     for c in checks {
-        a.write(Command::RegisterCheck { check: catalog_check(c, &reg.node) }).await?;
+        a.write(Command::RegisterCheck {
+            check: catalog_check(c, &reg.node),
+        })
+        .await?;
     }
     Ok(json(&true, p.pretty()))
 }
@@ -94,15 +127,23 @@ pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: 
         return Err(ApiError::internal("Must provide node"));
     }
     let cmd = if !d.service_id.is_empty() {
-        Command::DeregisterService { node: d.node, service_id: d.service_id }
+        Command::DeregisterService {
+            node: d.node,
+            service_id: d.service_id,
+        }
     } else if !d.check_id.is_empty() {
-        Command::DeregisterCheck { node: d.node, check_id: d.check_id }
+        Command::DeregisterCheck {
+            node: d.node,
+            check_id: d.check_id,
+        }
     } else {
         Command::DeregisterNode { node: d.node }
     };
     match a.write(cmd).await {
         Ok(_) => {}
-        Err(WriteError::Catalog(CatalogError::UnknownService(_) | CatalogError::UnknownCheck(_))) => {}
+        Err(WriteError::Catalog(
+            CatalogError::UnknownService(_) | CatalogError::UnknownCheck(_),
+        )) => {}
         Err(e) => return Err(e.into()),
     }
     Ok(json(&true, p.pretty()))
@@ -110,7 +151,10 @@ pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: 
 
 pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    Ok(json(&vec![a.config.datacenter.clone()], p.pretty() || a.config.dev))
+    Ok(json(
+        &vec![a.config.datacenter.clone()],
+        p.pretty() || a.config.dev,
+    ))
 }
 
 pub async fn nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
@@ -139,7 +183,11 @@ pub async fn missing_state() -> ApiError {
     ApiError::bad_request("Missing check state")
 }
 
-pub async fn service(State(a): State<AppState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn service(
+    State(a): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let tags = p.all("tag");
     let meta = p.node_meta();
@@ -147,45 +195,76 @@ pub async fn service(State(a): State<AppState>, Path(name): Path<String>, RawQue
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn node(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn node(
+    State(a): State<AppState>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
     let body = ans.value.map(|(n, svcs)| api_types::NodeServices {
         node: n,
-        services: svcs.into_iter().map(|s| (s.id.clone(), s)).collect::<BTreeMap<_, _>>(),
+        services: svcs
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect::<BTreeMap<_, _>>(),
     });
     Ok(respond(&a, &p, ans.index, &body))
 }
 
-pub async fn node_services(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn node_services(
+    State(a): State<AppState>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
-    let body = ans.value.map(|(n, services)| NodeServiceList { node: n, services });
+    let body = ans
+        .value
+        .map(|(n, services)| NodeServiceList { node: n, services });
     Ok(respond(&a, &p, ans.index, &body))
 }
 
-pub async fn health_node(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn health_node(
+    State(a): State<AppState>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_health_node(&node)).await?;
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn health_checks(State(a): State<AppState>, Path(svc): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn health_checks(
+    State(a): State<AppState>,
+    Path(svc): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_health_checks(&svc)).await?;
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn health_service(State(a): State<AppState>, Path(svc): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn health_service(
+    State(a): State<AppState>,
+    Path(svc): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
-    let passing = p.flag("passing").map_err(|_| ApiError::bad_request("Invalid value for ?passing"))?;
+    let passing = p
+        .flag("passing")
+        .map_err(|_| ApiError::bad_request("Invalid value for ?passing"))?;
     let tags = p.all("tag");
     let meta = p.node_meta();
     let ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn health_state(State(a): State<AppState>, Path(state): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn health_state(
+    State(a): State<AppState>,
+    Path(state): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_health_state(&state)).await?;
     Ok(respond(&a, &p, ans.index, &ans.value))

@@ -42,7 +42,11 @@ fn not_found(a: &AppState, p: &Params, index: u64) -> Response {
 async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     if p.has("keys") {
-        let sep = p.get("separator").or(p.get("seperator")).unwrap_or("").to_string();
+        let sep = p
+            .get("separator")
+            .or(p.get("seperator"))
+            .unwrap_or("")
+            .to_string();
         let ans = read(&a, &p, |s| s.q_kv_keys(&key, &sep)).await?;
         if ans.value.is_empty() && !key.is_empty() {
             return Ok(not_found(&a, &p, ans.index));
@@ -82,10 +86,12 @@ async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) 
 fn parse_u64(p: &Params, name: &str) -> Result<Option<u64>, ApiError> {
     match p.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|e| ApiError::internal(format!("strconv.ParseUint: parsing {v:?}: {}", go_num_err(&e)))),
+        Some(v) => v.parse::<u64>().map(Some).map_err(|e| {
+            ApiError::internal(format!(
+                "strconv.ParseUint: parsing {v:?}: {}",
+                go_num_err(&e)
+            ))
+        }),
     }
 }
 
@@ -96,15 +102,26 @@ fn go_num_err(e: &std::num::ParseIntError) -> &'static str {
     }
 }
 
-async fn put_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery, body: Bytes) -> Res {
+async fn put_key(
+    State(a): State<AppState>,
+    key: String,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     p.check_enterprise()?;
     if key.is_empty() {
         return Err(ApiError::bad_request("Missing key name"));
     }
-    let exclusive = ["cas", "acquire", "release"].iter().filter(|k| p.has(k)).count();
+    let exclusive = ["cas", "acquire", "release"]
+        .iter()
+        .filter(|k| p.has(k))
+        .count();
     if exclusive > 1 {
-        return Err(ApiError::bad_request(format!("Conflicting flags: {}\n", q.unwrap_or_default())));
+        return Err(ApiError::bad_request(format!(
+            "Conflicting flags: {}\n",
+            q.unwrap_or_default()
+        )));
     }
     let max = a.config.kv_max_value_size;
     if body.len() > max {
@@ -126,7 +143,12 @@ async fn put_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery, 
     } else {
         KvOp::Set
     };
-    let entry = KvRecord { key, value: body.to_vec(), flags, ..Default::default() };
+    let entry = KvRecord {
+        key,
+        value: body.to_vec(),
+        flags,
+        ..Default::default()
+    };
     let ok = match a.write(Command::KvSet { entry, op }).await? {
         Reply::Bool(b) => b,
         _ => true,
@@ -140,7 +162,10 @@ async fn delete_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuer
     let recurse = p.has("recurse");
     let cas = parse_u64(&p, "cas")?;
     if recurse && cas.is_some() {
-        return Err(ApiError::bad_request(format!("Conflicting flags: {}\n", q.unwrap_or_default())));
+        return Err(ApiError::bad_request(format!(
+            "Conflicting flags: {}\n",
+            q.unwrap_or_default()
+        )));
     }
     if key.is_empty() && !recurse {
         return Err(ApiError::bad_request("Missing key name"));
@@ -199,19 +224,27 @@ struct TxnResponse {
 pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
     if body.len() > 512 * 1024 {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body too large",
+        ));
     }
     let items: Vec<TxnItem> = api_types::decode::decode_body(&body).map_err(ApiError::decode)?;
     if items.len() > 128 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Transaction contains too many operations ({} > 128)", items.len()),
+            format!(
+                "Transaction contains too many operations ({} > 128)",
+                items.len()
+            ),
         ));
     }
     let mut ops = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let Some(kv) = item.kv else {
-            return Err(ApiError::bad_request(format!("Operation {i} is not a KV operation; only KV is supported")));
+            return Err(ApiError::bad_request(format!(
+                "Operation {i} is not a KV operation; only KV is supported"
+            )));
         };
         let value = match kv.value {
             Some(v) => base64::engine::general_purpose::STANDARD
@@ -219,20 +252,47 @@ pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) 
                 .map_err(|e| ApiError::bad_request(format!("Failed to decode value: {e}")))?,
             None => Vec::new(),
         };
-        ops.push(TxnOp { verb: kv.verb, key: kv.key, value, flags: kv.flags, index: kv.index, session: kv.session });
+        ops.push(TxnOp {
+            verb: kv.verb,
+            key: kv.key,
+            value,
+            flags: kv.flags,
+            index: kv.index,
+            session: kv.session,
+        });
     }
     match a.write(Command::Txn { ops }).await? {
         Reply::Txn(Ok(results)) => {
             let results = results
                 .into_iter()
                 .filter_map(|r| r.entry)
-                .map(|e| TxnResultWire { kv: crate::catalog::query::kv_wire(&e) })
+                .map(|e| TxnResultWire {
+                    kv: crate::catalog::query::kv_wire(&e),
+                })
                 .collect();
-            Ok(json(&TxnResponse { results: Some(results), errors: None }, p.pretty()))
+            Ok(json(
+                &TxnResponse {
+                    results: Some(results),
+                    errors: None,
+                },
+                p.pretty(),
+            ))
         }
         Reply::Txn(Err(errs)) => {
-            let errors = errs.into_iter().map(|e| TxnErrorWire { op_index: e.op_index, what: e.what }).collect();
-            let mut r = json(&TxnResponse { results: None, errors: Some(errors) }, p.pretty());
+            let errors = errs
+                .into_iter()
+                .map(|e| TxnErrorWire {
+                    op_index: e.op_index,
+                    what: e.what,
+                })
+                .collect();
+            let mut r = json(
+                &TxnResponse {
+                    results: None,
+                    errors: Some(errors),
+                },
+                p.pretty(),
+            );
             *r.status_mut() = StatusCode::CONFLICT;
             Ok(r)
         }

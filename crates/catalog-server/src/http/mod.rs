@@ -30,7 +30,12 @@ pub type AppState = Arc<Agent>;
 fn only(allowed: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppState> {
     mr.fallback(move |m: Method| async move {
         if m == Method::OPTIONS {
-            return (StatusCode::OK, [(header::ALLOW, format!("OPTIONS,{allowed}"))], String::new()).into_response();
+            return (
+                StatusCode::OK,
+                [(header::ALLOW, format!("OPTIONS,{allowed}"))],
+                String::new(),
+            )
+                .into_response();
         }
         (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -50,46 +55,127 @@ pub fn router(agent: AppState) -> Router {
         .route("/v1/agent/services", only("GET", get(agent::services)))
         .route("/v1/agent/service/{*id}", only("GET", get(agent::service)))
         .route("/v1/agent/checks", only("GET", get(agent::checks)))
-        .route("/v1/agent/service/register", only("PUT", put(agent::service_register)))
-        .route("/v1/agent/service/deregister/{*id}", only("PUT", put(agent::service_deregister)))
-        .route("/v1/agent/service/maintenance/{*id}", only("PUT", put(agent::service_maintenance)))
-        .route("/v1/agent/maintenance", only("PUT", put(agent::node_maintenance)))
-        .route("/v1/agent/check/register", only("PUT", put(agent::check_register)))
-        .route("/v1/agent/check/deregister/{*id}", only("PUT", put(agent::check_deregister)))
-        .route("/v1/agent/check/pass/{*id}", only("PUT", put(agent::check_pass)))
-        .route("/v1/agent/check/warn/{*id}", only("PUT", put(agent::check_warn)))
-        .route("/v1/agent/check/fail/{*id}", only("PUT", put(agent::check_fail)))
-        .route("/v1/agent/check/update/{*id}", only("PUT", put(agent::check_update)))
+        .route(
+            "/v1/agent/service/register",
+            only("PUT", put(agent::service_register)),
+        )
+        .route(
+            "/v1/agent/service/deregister/{*id}",
+            only("PUT", put(agent::service_deregister)),
+        )
+        .route(
+            "/v1/agent/service/maintenance/{*id}",
+            only("PUT", put(agent::service_maintenance)),
+        )
+        .route(
+            "/v1/agent/maintenance",
+            only("PUT", put(agent::node_maintenance)),
+        )
+        .route(
+            "/v1/agent/check/register",
+            only("PUT", put(agent::check_register)),
+        )
+        .route(
+            "/v1/agent/check/deregister/{*id}",
+            only("PUT", put(agent::check_deregister)),
+        )
+        .route(
+            "/v1/agent/check/pass/{*id}",
+            only("PUT", put(agent::check_pass)),
+        )
+        .route(
+            "/v1/agent/check/warn/{*id}",
+            only("PUT", put(agent::check_warn)),
+        )
+        .route(
+            "/v1/agent/check/fail/{*id}",
+            only("PUT", put(agent::check_fail)),
+        )
+        .route(
+            "/v1/agent/check/update/{*id}",
+            only("PUT", put(agent::check_update)),
+        )
         .route("/v1/agent/join/{*addr}", only("PUT", put(agent::join)))
         .route("/v1/agent/leave", only("PUT", put(agent::leave)))
-        .route("/v1/agent/force-leave/{*node}", only("PUT", put(agent::force_leave)))
+        .route(
+            "/v1/agent/force-leave/{*node}",
+            only("PUT", put(agent::force_leave)),
+        )
         .route("/v1/agent/reload", only("PUT", put(agent::reload)))
         .route("/v1/agent/version", only("GET", get(agent::version)))
         // catalog
         .route("/v1/catalog/register", only("PUT", put(catalog::register)))
-        .route("/v1/catalog/deregister", only("PUT", put(catalog::deregister)))
-        .route("/v1/catalog/datacenters", only("GET", get(catalog::datacenters)))
+        .route(
+            "/v1/catalog/deregister",
+            only("PUT", put(catalog::deregister)),
+        )
+        .route(
+            "/v1/catalog/datacenters",
+            only("GET", get(catalog::datacenters)),
+        )
         .route("/v1/catalog/nodes", only("GET", get(catalog::nodes)))
         .route("/v1/catalog/services", only("GET", get(catalog::services)))
-        .route("/v1/catalog/service/{*name}", only("GET", get(catalog::service)))
-        .route("/v1/catalog/service/", only("GET", get(catalog::missing_service)))
+        .route(
+            "/v1/catalog/service/{*name}",
+            only("GET", get(catalog::service)),
+        )
+        .route(
+            "/v1/catalog/service/",
+            only("GET", get(catalog::missing_service)),
+        )
         .route("/v1/catalog/node/{*node}", only("GET", get(catalog::node)))
-        .route("/v1/catalog/node-services/{*node}", only("GET", get(catalog::node_services)))
+        .route(
+            "/v1/catalog/node-services/{*node}",
+            only("GET", get(catalog::node_services)),
+        )
         // health
-        .route("/v1/health/node/{*node}", only("GET", get(catalog::health_node)))
+        .route(
+            "/v1/health/node/{*node}",
+            only("GET", get(catalog::health_node)),
+        )
         .route("/v1/health/node/", only("GET", get(catalog::missing_node)))
-        .route("/v1/health/checks/{*service}", only("GET", get(catalog::health_checks)))
-        .route("/v1/health/service/{*service}", only("GET", get(catalog::health_service)))
-        .route("/v1/health/service/", only("GET", get(catalog::missing_service)))
-        .route("/v1/health/state/{*state}", only("GET", get(catalog::health_state)))
-        .route("/v1/health/state/", only("GET", get(catalog::missing_state)))
+        .route(
+            "/v1/health/checks/{*service}",
+            only("GET", get(catalog::health_checks)),
+        )
+        .route(
+            "/v1/health/service/{*service}",
+            only("GET", get(catalog::health_service)),
+        )
+        .route(
+            "/v1/health/service/",
+            only("GET", get(catalog::missing_service)),
+        )
+        .route(
+            "/v1/health/state/{*state}",
+            only("GET", get(catalog::health_state)),
+        )
+        .route(
+            "/v1/health/state/",
+            only("GET", get(catalog::missing_state)),
+        )
         // kv
-        .route("/v1/kv/{*key}", only("GET,PUT,DELETE", get(kv::get).put(kv::put).delete(kv::delete)))
-        .route("/v1/kv/", only("GET,PUT,DELETE", get(kv::get_root).put(kv::put_root).delete(kv::delete_root)))
+        .route(
+            "/v1/kv/{*key}",
+            only(
+                "GET,PUT,DELETE",
+                get(kv::get).put(kv::put).delete(kv::delete),
+            ),
+        )
+        .route(
+            "/v1/kv/",
+            only(
+                "GET,PUT,DELETE",
+                get(kv::get_root).put(kv::put_root).delete(kv::delete_root),
+            ),
+        )
         .route("/v1/txn", only("PUT", put(kv::txn)))
         // sessions
         .route("/v1/session/create", only("PUT", put(session::create)))
-        .route("/v1/session/destroy/{*id}", only("PUT", put(session::destroy)))
+        .route(
+            "/v1/session/destroy/{*id}",
+            only("PUT", put(session::destroy)),
+        )
         .route("/v1/session/renew/{*id}", only("PUT", put(session::renew)))
         .route("/v1/session/info/{*id}", only("GET", get(session::info)))
         .route("/v1/session/node/{*node}", only("GET", get(session::node)))
@@ -97,9 +183,18 @@ pub fn router(agent: AppState) -> Router {
         // status and operator
         .route("/v1/status/leader", only("GET", get(status::leader)))
         .route("/v1/status/peers", only("GET", get(status::peers)))
-        .route("/v1/operator/raft/configuration", only("GET", get(status::raft_configuration)))
-        .route("/v1/operator/autopilot/health", only("GET", get(status::autopilot_health)))
-        .route("/v1/coordinate/nodes", only("GET", get(status::coordinate_nodes)))
+        .route(
+            "/v1/operator/raft/configuration",
+            only("GET", get(status::raft_configuration)),
+        )
+        .route(
+            "/v1/operator/autopilot/health",
+            only("GET", get(status::autopilot_health)),
+        )
+        .route(
+            "/v1/coordinate/nodes",
+            only("GET", get(status::coordinate_nodes)),
+        )
         .route("/", get(status::root))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
@@ -115,7 +210,11 @@ async fn unknown_path(uri: Uri) -> ApiError {
 }
 
 /// Runs a read with the request's blocking and consistency options.
-pub async fn read<T>(a: &Agent, p: &Params, q: impl Fn(&State) -> Answer<T>) -> Result<Answer<T>, ApiError> {
+pub async fn read<T>(
+    a: &Agent,
+    p: &Params,
+    q: impl Fn(&State) -> Answer<T>,
+) -> Result<Answer<T>, ApiError> {
     p.check_enterprise()?;
     p.check_dc(&a.config.datacenter)?;
     let consistent = p.consistent()?;

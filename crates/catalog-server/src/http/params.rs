@@ -14,7 +14,11 @@ pub struct Params {
 impl Params {
     pub fn parse(raw: Option<&str>) -> Params {
         let pairs = raw
-            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
             .unwrap_or_default();
         Params { pairs }
     }
@@ -24,11 +28,18 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// A Go-`strconv.ParseBool`-style flag where presence with an empty value means true.
@@ -63,11 +74,16 @@ impl Params {
     pub fn blocking(&self, default: Duration, max: Duration) -> Result<Option<Blocking>, ApiError> {
         let index = match self.get("index") {
             None => return Ok(None),
-            Some(v) => v.parse::<u64>().map_err(|_| ApiError::bad_request("Invalid index"))?,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_request("Invalid index"))?,
         };
         let wait = match self.get("wait") {
             None => None,
-            Some(w) => Some(api_types::parse_duration(w).map_err(|_| ApiError::bad_request("Invalid wait time"))?),
+            Some(w) => Some(
+                api_types::parse_duration(w)
+                    .map_err(|_| ApiError::bad_request("Invalid wait time"))?,
+            ),
         };
         Ok(Some(Blocking::new(index, wait, default, max)))
     }
@@ -77,14 +93,20 @@ impl Params {
         let stale = self.has("stale") || self.has("max_stale");
         let consistent = self.has("consistent");
         if stale && consistent {
-            return Err(ApiError::bad_request("Cannot specify ?stale with ?consistent, conflicting semantics."));
+            return Err(ApiError::bad_request(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.",
+            ));
         }
         if self.has("cached") && consistent {
-            return Err(ApiError::bad_request("Cannot specify ?cached with ?consistent, conflicting semantics."));
+            return Err(ApiError::bad_request(
+                "Cannot specify ?cached with ?consistent, conflicting semantics.",
+            ));
         }
         if let Some(ms) = self.get("max_stale") {
             if api_types::parse_duration(ms).is_err() {
-                return Err(ApiError::bad_request(format!("Invalid max_stale value {ms:?}")));
+                return Err(ApiError::bad_request(format!(
+                    "Invalid max_stale value {ms:?}"
+                )));
             }
         }
         Ok(consistent)
@@ -103,7 +125,10 @@ impl Params {
 
     /// Rejects Enterprise-only namespaces, as Consul CE does.
     pub fn check_enterprise(&self) -> Result<(), ApiError> {
-        if self.get("ns").is_some_and(|v| !v.is_empty() && v != "default") {
+        if self
+            .get("ns")
+            .is_some_and(|v| !v.is_empty() && v != "default")
+        {
             return Err(ApiError::bad_request(
                 "Invalid query parameter: \"ns\" - Namespaces are a Consul Enterprise feature",
             ));

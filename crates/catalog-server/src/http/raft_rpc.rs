@@ -18,7 +18,10 @@ pub fn router(agent: AppState) -> Router {
         .with_state(agent)
 }
 
-async fn append(State(a): State<AppState>, Json(req): Json<AppendEntriesRequest<TypeConfig>>) -> Response {
+async fn append(
+    State(a): State<AppState>,
+    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Response {
     Json(a.raft.raft.append_entries(req).await).into_response()
 }
 
@@ -26,6 +29,9 @@ async fn vote(State(a): State<AppState>, Json(req): Json<VoteRequest<u64>>) -> R
     Json(a.raft.raft.vote(req).await).into_response()
 }
 
-async fn snapshot(State(a): State<AppState>, Json(req): Json<InstallSnapshotRequest<TypeConfig>>) -> Response {
+async fn snapshot(
+    State(a): State<AppState>,
+    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Response {
     Json(a.raft.raft.install_snapshot(req).await).into_response()
 }

@@ -17,7 +17,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, m)
@@ -35,16 +38,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.message).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.message,
+        )
+            .into_response()
     }
 }
 
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         let status = match e {
-            CatalogError::UnknownService(_) | CatalogError::UnknownCheck(_) | CatalogError::CheckServiceMissing(_) => {
-                StatusCode::NOT_FOUND
-            }
+            CatalogError::UnknownService(_)
+            | CatalogError::UnknownCheck(_)
+            | CatalogError::CheckServiceMissing(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
@@ -73,10 +81,19 @@ pub fn meta_headers(index: u64, known_leader: bool, consistency: &'static str) -
     if let Ok(v) = HeaderValue::from_str(&idx) {
         h.insert(headers::INDEX, v);
     }
-    h.insert(headers::KNOWN_LEADER, HeaderValue::from_static(if known_leader { "true" } else { "false" }));
+    h.insert(
+        headers::KNOWN_LEADER,
+        HeaderValue::from_static(if known_leader { "true" } else { "false" }),
+    );
     h.insert(headers::LAST_CONTACT, HeaderValue::from_static("0"));
-    h.insert(headers::EFFECTIVE_CONSISTENCY, HeaderValue::from_static(consistency));
-    h.insert(headers::DEFAULT_ACL_POLICY, HeaderValue::from_static("allow"));
+    h.insert(
+        headers::EFFECTIVE_CONSISTENCY,
+        HeaderValue::from_static(consistency),
+    );
+    h.insert(
+        headers::DEFAULT_ACL_POLICY,
+        HeaderValue::from_static("allow"),
+    );
     h
 }
 

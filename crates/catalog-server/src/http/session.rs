@@ -47,10 +47,13 @@ fn lock_delay(v: &Option<Value>) -> Result<i64, ApiError> {
                 x as i64
             }
         }
-        Some(Value::String(s)) => {
-            parse_go_duration(s).map_err(|e| ApiError::bad_request(format!("Request decode failed: {e}")))?
+        Some(Value::String(s)) => parse_go_duration(s)
+            .map_err(|e| ApiError::bad_request(format!("Request decode failed: {e}")))?,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Request decode failed: invalid LockDelay {other}"
+            )))
         }
-        Some(other) => return Err(ApiError::bad_request(format!("Request decode failed: invalid LockDelay {other}"))),
     };
     Ok(ns.clamp(0, 60_000_000_000))
 }
@@ -62,9 +65,15 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
     } else {
         api_types::decode::decode_body(&body).map_err(ApiError::decode)?
     };
-    let behavior = if b.behavior.is_empty() { "release".to_string() } else { b.behavior.clone() };
+    let behavior = if b.behavior.is_empty() {
+        "release".to_string()
+    } else {
+        b.behavior.clone()
+    };
     if behavior != "release" && behavior != "delete" {
-        return Err(ApiError::internal(format!("Invalid Behavior setting '{behavior}'")));
+        return Err(ApiError::internal(format!(
+            "Invalid Behavior setting '{behavior}'"
+        )));
     }
     if !b.ttl.is_empty() {
         let ns = parse_go_duration(&b.ttl)
@@ -80,13 +89,22 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
     }
     let node_checks = match (&b.checks, &b.node_checks) {
         (None, None) => vec!["serfHealth".to_string()],
-        (c, n) => c.iter().flatten().chain(n.iter().flatten()).cloned().collect(),
+        (c, n) => c
+            .iter()
+            .flatten()
+            .chain(n.iter().flatten())
+            .cloned()
+            .collect(),
     };
     let id = uuid::Uuid::new_v4().to_string();
     let session = SessionRecord {
         id: id.clone(),
         name: b.name.clone(),
-        node: if b.node.is_empty() { a.node().to_string() } else { b.node.clone() },
+        node: if b.node.is_empty() {
+            a.node().to_string()
+        } else {
+            b.node.clone()
+        },
         lock_delay: lock_delay(&b.lock_delay)?,
         behavior,
         ttl: b.ttl.clone(),
@@ -102,14 +120,22 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
     Ok(json(&SessionId { id }, p.pretty()))
 }
 
-pub async fn destroy(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn destroy(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     a.write(Command::SessionDestroy { id: id.clone() }).await?;
     a.sessions.cancel(&id);
     Ok(json(&true, p.pretty()))
 }
 
-pub async fn renew(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn renew(
+    State(a): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let ans = read(&a, &p, |s| s.q_sessions(|x| x.id == id)).await?;
     let Some(s) = ans.value.first() else {
@@ -127,9 +153,16 @@ pub async fn info(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q)
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn node(State(a): State<AppState>, Path(node): Path<String>, RawQuery(q): RawQuery) -> Res {
+pub async fn node(
+    State(a): State<AppState>,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
-    let ans = read(&a, &p, |s| s.q_sessions(|x| x.node.eq_ignore_ascii_case(&node))).await?;
+    let ans = read(&a, &p, |s| {
+        s.q_sessions(|x| x.node.eq_ignore_ascii_case(&node))
+    })
+    .await?;
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 

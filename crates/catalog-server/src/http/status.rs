@@ -11,12 +11,19 @@ type Res = Result<Response, ApiError>;
 
 pub async fn leader(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    Ok(json(&a.raft.leader_addr().unwrap_or_default(), p.pretty() || a.config.dev))
+    Ok(json(
+        &a.raft.leader_addr().unwrap_or_default(),
+        p.pretty() || a.config.dev,
+    ))
 }
 
 fn voters(a: &AppState) -> Vec<(u64, String)> {
     let m = a.raft.raft.metrics().borrow().clone();
-    m.membership_config.membership().nodes().map(|(id, n)| (*id, n.addr.clone())).collect()
+    m.membership_config
+        .membership()
+        .nodes()
+        .map(|(id, n)| (*id, n.addr.clone()))
+        .collect()
 }
 
 pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
@@ -45,7 +52,10 @@ pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery
         })
         .collect();
     let index = m.last_applied.map(|l| l.index).unwrap_or(0);
-    Ok(json(&json!({"Servers": servers, "Index": index}), p.pretty() || a.config.dev))
+    Ok(json(
+        &json!({"Servers": servers, "Index": index}),
+        p.pretty() || a.config.dev,
+    ))
 }
 
 pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {

@@ -32,16 +32,29 @@ impl LogStore {
         LogStore { store }
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StorageError<NodeId>> {
-        let Some(v) = self.store.meta.get(k).map_err(|e| StorageIOError::read(&io_err(e)))? else {
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        k: &[u8],
+    ) -> Result<Option<T>, StorageError<NodeId>> {
+        let Some(v) = self
+            .store
+            .meta
+            .get(k)
+            .map_err(|e| StorageIOError::read(&io_err(e)))?
+        else {
             return Ok(None);
         };
-        serde_json::from_slice(&v).map(Some).map_err(|e| StorageIOError::read(&io_err(e)).into())
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| StorageIOError::read(&io_err(e)).into())
     }
 
     fn write_meta<T: serde::Serialize>(&self, k: &[u8], v: &T) -> Result<(), StorageError<NodeId>> {
         let bytes = serde_json::to_vec(v).map_err(|e| StorageIOError::write(&io_err(e)))?;
-        self.store.meta.insert(k, bytes).map_err(|e| StorageIOError::write(&io_err(e)))?;
+        self.store
+            .meta
+            .insert(k, bytes)
+            .map_err(|e| StorageIOError::write(&io_err(e)))?;
         Ok(())
     }
 
@@ -85,15 +98,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let last_purged: Option<LogId<NodeId>> = self.read_meta(LAST_PURGED)?;
-        let last = match self.store.logs.last().map_err(|e| StorageIOError::read_logs(&io_err(e)))? {
+        let last = match self
+            .store
+            .logs
+            .last()
+            .map_err(|e| StorageIOError::read_logs(&io_err(e)))?
+        {
             Some((_, v)) => {
-                let e: Entry<TypeConfig> =
-                    serde_json::from_slice(&v).map_err(|e| StorageIOError::read_logs(&io_err(e)))?;
+                let e: Entry<TypeConfig> = serde_json::from_slice(&v)
+                    .map_err(|e| StorageIOError::read_logs(&io_err(e)))?;
                 Some(*e.get_log_id())
             }
             None => last_purged,
         };
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -109,43 +130,75 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.read_meta(VOTE)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError<NodeId>> {
         // Made durable by the next log sync; losing it only means re-applying from the snapshot.
         self.write_meta(COMMITTED, &committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
-        Ok(self.read_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten())
+        Ok(self
+            .read_meta::<Option<LogId<NodeId>>>(COMMITTED)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
         for e in entries {
-            let bytes = serde_json::to_vec(&e).map_err(|err| StorageIOError::write_logs(&io_err(err)))?;
+            let bytes =
+                serde_json::to_vec(&e).map_err(|err| StorageIOError::write_logs(&io_err(err)))?;
             batch.insert(&key(e.get_log_id().index), bytes);
         }
-        self.store.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
-        self.store.sync_then(move |res| callback.log_io_completed(res.map_err(io_err)));
+        self.store
+            .logs
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
+        self.store
+            .sync_then(move |res| callback.log_io_completed(res.map_err(io_err)));
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        let keys: Vec<_> = self.store.logs.range(key(log_id.index)..).keys().filter_map(Result::ok).collect();
+        let keys: Vec<_> = self
+            .store
+            .logs
+            .range(key(log_id.index)..)
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
         for k in keys {
-            self.store.logs.remove(k).map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
+            self.store
+                .logs
+                .remove(k)
+                .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
         }
         self.sync().await
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.write_meta(LAST_PURGED, &log_id)?;
-        let keys: Vec<_> = self.store.logs.range(..=key(log_id.index)).keys().filter_map(Result::ok).collect();
+        let keys: Vec<_> = self
+            .store
+            .logs
+            .range(..=key(log_id.index))
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
         for k in keys {
-            self.store.logs.remove(k).map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
+            self.store
+                .logs
+                .remove(k)
+                .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use network::HttpNetwork;
 
@@ -56,6 +57,78 @@ pub struct RaftNode {
     pub addr: String,
     pub catalog: Arc<Catalog>,
     pub store: Store,
+    proposals: mpsc::Sender<Proposal>,
+}
+
+type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
+
+/// Most commands one Raft entry carries.
+const MAX_BATCH: usize = 256;
+
+/// Group commit: openraft appends and fsyncs one client write at a time, so concurrent writers
+/// are gathered here into one `Command::Batch` entry. Whatever queued while the previous entry
+/// was being made durable goes into the next one: one fdatasync for all of them.
+async fn proposer(raft: RaftHandle, mut rx: mpsc::Receiver<Proposal>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        if batch.len() == 1 {
+            let Some((cmd, tx)) = batch.pop() else {
+                continue;
+            };
+            let _ = tx.send(submit(&raft, Request { now_ms, cmd }).await);
+            continue;
+        }
+        let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
+        match submit(
+            &raft,
+            Request {
+                now_ms,
+                cmd: Command::Batch(cmds),
+            },
+        )
+        .await
+        {
+            Ok(Reply::Batch(replies)) => {
+                for (tx, r) in txs.into_iter().zip(replies) {
+                    let _ = tx.send(r.map_err(WriteError::from));
+                }
+            }
+            Ok(_) => {
+                for tx in txs {
+                    let _ = tx.send(Err(WriteError::Raft("unexpected batch reply".into())));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let no_leader = matches!(e, WriteError::NoLeader);
+                for tx in txs {
+                    let _ = tx.send(Err(if no_leader {
+                        WriteError::NoLeader
+                    } else {
+                        WriteError::Raft(msg.clone())
+                    }));
+                }
+            }
+        }
+    }
+}
+
+async fn submit(raft: &RaftHandle, req: Request) -> Result<Reply, WriteError> {
+    match raft.client_write(req).await {
+        Ok(resp) => Ok(resp.data.0?),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
+        Err(e) => Err(WriteError::Raft(e.to_string())),
+    }
 }
 
 /// Raft timing scaled by `raft_multiplier` (1 = Consul's production timing, shortened for a
@@ -75,14 +148,28 @@ fn raft_config(multiplier: u32) -> openraft::Config {
 
 impl RaftNode {
     /// Opens the store under `raft_dir` and starts the Raft member `id` advertised at `addr`.
-    pub async fn start(raft_dir: &Path, id: u64, addr: String, multiplier: u32) -> anyhow::Result<RaftNode> {
+    pub async fn start(
+        raft_dir: &Path,
+        id: u64,
+        addr: String,
+        multiplier: u32,
+    ) -> anyhow::Result<RaftNode> {
         let store = Store::open(raft_dir)?;
         let sm = state_machine::StateMachine::load(store.clone())?;
         let catalog = sm.catalog.clone();
         let log = log_store::LogStore::new(store.clone());
         let config = Arc::new(raft_config(multiplier).validate()?);
         let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
-        Ok(RaftNode { raft, id, addr, catalog, store })
+        let (proposals, rx) = mpsc::channel(4096);
+        tokio::spawn(proposer(raft.clone(), rx));
+        Ok(RaftNode {
+            raft,
+            id,
+            addr,
+            catalog,
+            store,
+            proposals,
+        })
     }
 
     /// Makes this server the single voter of a new cluster, unless it already has one.
@@ -91,27 +178,34 @@ impl RaftNode {
             return Ok(());
         }
         let mut members = BTreeMap::new();
-        members.insert(self.id, BasicNode { addr: self.addr.clone() });
+        members.insert(
+            self.id,
+            BasicNode {
+                addr: self.addr.clone(),
+            },
+        );
         self.raft.initialize(members).await?;
         Ok(())
     }
 
     /// Proposes `cmd`, waits until it is durable and applied, and returns what it produced.
     pub async fn write(&self, cmd: Command) -> Result<Reply, WriteError> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        match self.raft.client_write(Request { now_ms, cmd }).await {
-            Ok(resp) => Ok(resp.data.0?),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
-            Err(e) => Err(WriteError::Raft(e.to_string())),
-        }
+        let (tx, rx) = oneshot::channel();
+        self.proposals
+            .send((cmd, tx))
+            .await
+            .map_err(|_| WriteError::Raft("shutting down".into()))?;
+        rx.await
+            .map_err(|_| WriteError::Raft("shutting down".into()))?
     }
 
     /// Confirms leadership with a quorum before a `?consistent` read.
     pub async fn barrier(&self) -> Result<(), WriteError> {
-        self.raft.ensure_linearizable().await.map(|_| ()).map_err(|_| WriteError::NoLeader)
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|_| WriteError::NoLeader)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -123,6 +217,9 @@ impl RaftNode {
     pub fn leader_addr(&self) -> Option<String> {
         let m = self.raft.metrics().borrow().clone();
         let leader = m.current_leader?;
-        m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone())
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
     }
 }

@@ -5,8 +5,8 @@ use super::TypeConfig;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
 use serde::de::DeserializeOwned;
@@ -29,12 +29,19 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = Peer;
 
     async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Peer {
-        Peer { client: self.client.clone(), addr: node.addr.clone() }
+        Peer {
+            client: self.client.clone(),
+            addr: node.addr.clone(),
+        }
     }
 }
 
 impl Peer {
-    async fn call<Req: Serialize, Resp: DeserializeOwned, E: std::error::Error + DeserializeOwned>(
+    async fn call<
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    >(
         &self,
         path: &str,
         req: &Req,
@@ -55,8 +62,10 @@ impl Peer {
                     RPCError::Network(NetworkError::new(&e))
                 }
             })?;
-        let body: Result<Resp, RaftError<NodeId, E>> =
-            resp.json().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let body: Result<Resp, RaftError<NodeId, E>> = resp
+            .json()
+            .await
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         body.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(0, e)))
     }
 }
@@ -74,8 +83,10 @@ impl RaftNetwork<TypeConfig> for Peer {
         &mut self,
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
-    {
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
         self.call("snapshot", &rpc, &option).await
     }
 

@@ -8,7 +8,8 @@ use crate::catalog::State;
 use crate::store::Store;
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{
-    Entry, EntryPayload, LogId, OptionalSend, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+    Entry, EntryPayload, LogId, OptionalSend, SnapshotMeta, StorageError, StorageIOError,
+    StoredMembership,
 };
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
@@ -36,7 +37,12 @@ struct SnapshotBody {
 pub struct StateMachine {
     pub catalog: Arc<Catalog>,
     store: Store,
-    applied: Arc<std::sync::Mutex<(Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>)>>,
+    applied: Arc<
+        std::sync::Mutex<(
+            Option<LogId<NodeId>>,
+            StoredMembership<NodeId, openraft::BasicNode>,
+        )>,
+    >,
 }
 
 impl StateMachine {
@@ -45,8 +51,8 @@ impl StateMachine {
         let mut state = State::default();
         let mut applied = (None, StoredMembership::default());
         if let Some(data) = store.meta.get(SNAP_DATA)? {
-            let body: SnapshotBody =
-                serde_json::from_slice(&data).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            let body: SnapshotBody = serde_json::from_slice(&data)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
             state = body.state;
             state.reindex();
             applied = (body.last_applied, body.membership);
@@ -58,8 +64,16 @@ impl StateMachine {
         })
     }
 
-    fn applied(&self) -> (Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>) {
-        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    fn applied(
+        &self,
+    ) -> (
+        Option<LogId<NodeId>>,
+        StoredMembership<NodeId, openraft::BasicNode>,
+    ) {
+        self.applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -69,15 +83,29 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let (data, last_applied, membership) = {
             let guard = self.catalog.state.read().unwrap_or_else(|p| p.into_inner());
             let (last_applied, membership) = self.applied();
-            let body = SnapshotBody { last_applied, membership: membership.clone(), state: guard.clone() };
+            let body = SnapshotBody {
+                last_applied,
+                membership: membership.clone(),
+                state: guard.clone(),
+            };
             drop(guard);
-            let data = serde_json::to_vec(&body).map_err(|e| StorageIOError::read_state_machine(&io_err(e)))?;
+            let data = serde_json::to_vec(&body)
+                .map_err(|e| StorageIOError::read_state_machine(&io_err(e)))?;
             (data, last_applied, membership)
         };
-        let snapshot_id = format!("{}-{}", last_applied.map(|l| l.leader_id.term).unwrap_or(0), last_applied.map(|l| l.index).unwrap_or(0));
-        let meta = Meta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+        let snapshot_id = format!(
+            "{}-{}",
+            last_applied.map(|l| l.leader_id.term).unwrap_or(0),
+            last_applied.map(|l| l.index).unwrap_or(0)
+        );
+        let meta = Meta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         let store = self.store.clone();
-        let meta_bytes = serde_json::to_vec(&meta).map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        let meta_bytes = serde_json::to_vec(&meta)
+            .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
         let data2 = data.clone();
         tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
             store.meta.insert(SNAP_DATA, data2)?;
@@ -87,7 +115,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         .await
         .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?
         .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -96,7 +127,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, openraft::BasicNode>), StorageError<NodeId>> {
+    ) -> Result<
+        (
+            Option<LogId<NodeId>>,
+            StoredMembership<NodeId, openraft::BasicNode>,
+        ),
+        StorageError<NodeId>,
+    > {
         Ok(self.applied())
     }
 
@@ -108,7 +145,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut replies = Vec::new();
         let mut touched = Vec::new();
         {
-            let mut state = self.catalog.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut state = self
+                .catalog
+                .state
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             for entry in entries {
                 applied.0 = Some(entry.log_id);
@@ -137,16 +178,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError<NodeId>> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
         let data = snapshot.into_inner();
-        let body: SnapshotBody =
-            serde_json::from_slice(&data).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
+        let body: SnapshotBody = serde_json::from_slice(&data)
+            .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
         {
-            let mut state = self.catalog.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut state = self
+                .catalog
+                .state
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             *state = body.state;
             state.reindex();
@@ -154,7 +205,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.catalog.notifier.notify_all();
         let store = self.store.clone();
-        let meta_bytes = serde_json::to_vec(meta).map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        let meta_bytes = serde_json::to_vec(meta)
+            .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
         tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
             store.meta.insert(SNAP_DATA, data)?;
             store.meta.insert(SNAP_META, meta_bytes)?;
@@ -166,12 +218,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let read = |k: &[u8]| self.store.meta.get(k).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)));
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let read = |k: &[u8]| {
+            self.store
+                .meta
+                .get(k)
+                .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))
+        };
         let (Some(meta), Some(data)) = (read(SNAP_META)?, read(SNAP_DATA)?) else {
             return Ok(None);
         };
-        let meta: Meta = serde_json::from_slice(&meta).map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+        let meta: Meta = serde_json::from_slice(&meta)
+            .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data.to_vec())),
+        }))
     }
 }

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 fn keys(v: &Value) -> Vec<String> {
     // serde_json without preserve_order sorts keys; compare key sets, and raw bodies for order.
-    v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -27,7 +29,10 @@ async fn agent_service_register_shows_everywhere_in_consul_shapes() {
     assert_eq!(web["Meta"], json!({"version": "1"}));
     assert_eq!(web["Weights"], json!({"Passing": 1, "Warning": 1}));
     assert_eq!(web["Datacenter"], "dc1");
-    assert!(services.get("consul").is_none(), "the consul service is not an agent service");
+    assert!(
+        services.get("consul").is_none(),
+        "the consul service is not an agent service"
+    );
 
     // Raw body: Go key order of api.AgentService.
     let (_, raw) = s.get("/v1/agent/services").await.unwrap();
@@ -38,18 +43,39 @@ async fn agent_service_register_shows_everywhere_in_consul_shapes() {
     assert_eq!(e["Node"], "test-node");
     assert_eq!(e["ServiceID"], "web1");
     assert_eq!(e["ServicePort"], 8080);
-    assert_eq!(e["ServiceProxy"], json!({"Mode":"","MeshGateway":{},"Expose":{}}));
+    assert_eq!(
+        e["ServiceProxy"],
+        json!({"Mode":"","MeshGateway":{},"Expose":{}})
+    );
     assert_eq!(e["ServiceConnect"], json!({}));
     assert_eq!(e["ServiceLocality"], Value::Null);
-    for k in ["ID", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "ServiceKind", "ServiceTags",
-              "ServiceAddress", "ServiceWeights", "ServiceMeta", "ServiceSocketPath", "ServiceEnableTagOverride",
-              "CreateIndex", "ModifyIndex"] {
+    for k in [
+        "ID",
+        "Address",
+        "Datacenter",
+        "TaggedAddresses",
+        "NodeMeta",
+        "ServiceKind",
+        "ServiceTags",
+        "ServiceAddress",
+        "ServiceWeights",
+        "ServiceMeta",
+        "ServiceSocketPath",
+        "ServiceEnableTagOverride",
+        "CreateIndex",
+        "ModifyIndex",
+    ] {
         assert!(keys(e).contains(&k.to_string()), "missing {k} in {e}");
     }
 
     let health = s.json("/v1/health/service/web?passing").await;
     assert_eq!(health.as_array().unwrap().len(), 1);
-    let checks: Vec<&str> = health[0]["Checks"].as_array().unwrap().iter().map(|c| c["CheckID"].as_str().unwrap()).collect();
+    let checks: Vec<&str> = health[0]["Checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["CheckID"].as_str().unwrap())
+        .collect();
     assert_eq!(checks, vec!["serfHealth", "service:web1"]);
     assert_eq!(health[0]["Service"]["PeerName"], "");
 
@@ -97,12 +123,21 @@ async fn errors_have_consul_status_and_text() {
     for (method, path, body, status, text) in cases {
         let r = match method {
             "GET" => s.http.get(s.url(path)).send().await.unwrap(),
-            _ => s.http.put(s.url(path)).body(body.to_string()).send().await.unwrap(),
+            _ => s
+                .http
+                .put(s.url(path))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap(),
         };
         let st = r.status().as_u16();
         let got = r.text().await.unwrap();
         assert_eq!(st, status, "{method} {path} {body}: {got}");
-        assert!(got.starts_with(text), "{method} {path}: got {got:?}, want prefix {text:?}");
+        assert!(
+            got.starts_with(text),
+            "{method} {path}: got {got:?}, want prefix {text:?}"
+        );
     }
     // Nothing of the refused writes landed.
     assert_eq!(s.json("/v1/agent/services").await, json!({}));
@@ -121,19 +156,49 @@ async fn catalog_register_and_deregister_external_node() {
         .await;
     assert_eq!((st, body.as_str()), (200, "true"));
     let nodes = s.json("/v1/catalog/nodes").await;
-    let names: Vec<&str> = nodes.as_array().unwrap().iter().map(|n| n["Node"].as_str().unwrap()).collect();
+    let names: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["Node"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["ext1", "test-node"]);
-    assert_eq!(s.json("/v1/catalog/nodes?node-meta=rack:a").await.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.json("/v1/catalog/nodes?node-meta=rack:a")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let h = s.json("/v1/health/service/db?passing=1").await;
     assert_eq!(h[0]["Node"]["Address"], "10.1.1.1");
-    assert_eq!(s.json("/v1/catalog/service/db?tag=PRIMARY").await.as_array().unwrap().len(), 1);
-    assert_eq!(s.json("/v1/catalog/service/db?tag=replica").await, json!([]));
+    assert_eq!(
+        s.json("/v1/catalog/service/db?tag=PRIMARY")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.json("/v1/catalog/service/db?tag=replica").await,
+        json!([])
+    );
     let (_, body) = s.get("/v1/catalog/node/ghost").await.unwrap();
     assert_eq!(body, "null");
     let (st, _) = s.put("/v1/catalog/deregister", r#"{"Node":"ext1"}"#).await;
     assert_eq!(st, 200);
     assert_eq!(s.json("/v1/catalog/service/db").await, json!([]));
-    assert_eq!(s.json("/v1/health/state/any").await.as_array().unwrap().len(), 1, "only serfHealth remains");
+    assert_eq!(
+        s.json("/v1/health/state/any")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "only serfHealth remains"
+    );
 }
 
 #[tokio::test]
@@ -141,7 +206,10 @@ async fn status_members_and_self() {
     let s = TestServer::start().await;
     let leader = s.json("/v1/status/leader").await;
     assert_eq!(leader, json!(format!("127.0.0.1:{}", s.server_port)));
-    assert_eq!(s.json("/v1/status/peers").await, json!([format!("127.0.0.1:{}", s.server_port)]));
+    assert_eq!(
+        s.json("/v1/status/peers").await,
+        json!([format!("127.0.0.1:{}", s.server_port)])
+    );
     let members = s.json("/v1/agent/members?segment=_all").await;
     assert_eq!(members[0]["Name"], "test-node");
     assert_eq!(members[0]["Status"], 1);
@@ -149,7 +217,11 @@ async fn status_members_and_self() {
     let me = s.json("/v1/agent/self").await;
     assert_eq!(me["Config"]["NodeName"], "test-node");
     assert_eq!(me["Stats"]["consul"]["leader"], "true");
-    assert!(me["Stats"].as_object().unwrap().values().all(|sec| sec.as_object().unwrap().values().all(Value::is_string)));
+    assert!(me["Stats"].as_object().unwrap().values().all(|sec| sec
+        .as_object()
+        .unwrap()
+        .values()
+        .all(Value::is_string)));
     let (st, headers, _) = s.get_full("/v1/catalog/services").await;
     assert_eq!(st, 200);
     assert_ne!(headers["x-consul-index"], "0");

@@ -12,12 +12,16 @@ async fn http_target(status: Arc<AtomicU16>) -> u16 {
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((mut c, _)) = l.accept().await else { return };
+            let Ok((mut c, _)) = l.accept().await else {
+                return;
+            };
             let code = status.load(Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
                 let _ = c.read(&mut buf).await;
-                let resp = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                let resp = format!(
+                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
                 let _ = c.write_all(resp.as_bytes()).await;
             });
         }
@@ -46,19 +50,59 @@ async fn http_check_transitions_and_passing_filter() {
     );
     assert_eq!(s.put("/v1/agent/service/register", reg).await.0, 200);
     // Initial status is critical until the first probe passes.
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "passing" }).await);
-    assert_eq!(s.json("/v1/health/service/api?passing").await.as_array().unwrap().len(), 1);
-    let out = s.json("/v1/agent/checks").await["service:api"]["Output"].as_str().unwrap().to_string();
-    assert!(out.starts_with(&format!("HTTP GET http://127.0.0.1:{port}/health: 200")), "{out}");
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:api").await == "passing"
+        })
+        .await
+    );
+    assert_eq!(
+        s.json("/v1/health/service/api?passing")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let out = s.json("/v1/agent/checks").await["service:api"]["Output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        out.starts_with(&format!("HTTP GET http://127.0.0.1:{port}/health: 200")),
+        "{out}"
+    );
 
     code.store(429, Ordering::SeqCst);
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "warning" }).await);
-    assert_eq!(s.json("/v1/health/service/api?passing").await.as_array().unwrap().len(), 0);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:api").await == "warning"
+        })
+        .await
+    );
+    assert_eq!(
+        s.json("/v1/health/service/api?passing")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     code.store(500, Ordering::SeqCst);
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "critical" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:api").await == "critical"
+        })
+        .await
+    );
     code.store(200, Ordering::SeqCst);
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:api").await == "passing" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:api").await == "passing"
+        })
+        .await
+    );
 }
 
 #[tokio::test]
@@ -66,31 +110,68 @@ async fn tcp_check_follows_listener() {
     let s = TestServer::start().await;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let reg = format!(r#"{{"name":"tcpsvc","port":{port},"check":{{"tcp":"127.0.0.1:{port}","interval":"1s"}}}}"#);
+    let reg = format!(
+        r#"{{"name":"tcpsvc","port":{port},"check":{{"tcp":"127.0.0.1:{port}","interval":"1s"}}}}"#
+    );
     assert_eq!(s.put("/v1/agent/service/register", reg).await.0, 200);
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:tcpsvc").await == "passing" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:tcpsvc").await == "passing"
+        })
+        .await
+    );
     drop(l);
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "service:tcpsvc").await == "critical" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "service:tcpsvc").await == "critical"
+        })
+        .await
+    );
 }
 
 #[tokio::test]
 async fn ttl_check_updates_and_expires() {
     let s = TestServer::start().await;
-    let (st, b) = s.put("/v1/agent/check/register", r#"{"Name":"heartbeat","TTL":"2s"}"#).await;
+    let (st, b) = s
+        .put(
+            "/v1/agent/check/register",
+            r#"{"Name":"heartbeat","TTL":"2s"}"#,
+        )
+        .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(status_of(&s, "heartbeat").await, "critical");
-    assert_eq!(s.put("/v1/agent/check/pass/heartbeat?note=alive", "").await.0, 200);
+    assert_eq!(
+        s.put("/v1/agent/check/pass/heartbeat?note=alive", "")
+            .await
+            .0,
+        200
+    );
     let c = s.json("/v1/agent/checks").await;
     assert_eq!(c["heartbeat"]["Status"], "passing");
     assert_eq!(c["heartbeat"]["Output"], "alive");
     assert_eq!(c["heartbeat"]["Type"], "ttl");
-    assert!(wait_until(Duration::from_secs(10), || async { status_of(&s, "heartbeat").await == "critical" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            status_of(&s, "heartbeat").await == "critical"
+        })
+        .await
+    );
     let c = s.json("/v1/agent/checks").await;
     // Consul keeps the last output after the expiry notice.
-    assert_eq!(c["heartbeat"]["Output"], "TTL expired (last output before timeout follows): alive");
-    let (st, _) = s.put("/v1/agent/check/update/heartbeat", r#"{"Status":"warning","Output":"slow"}"#).await;
+    assert_eq!(
+        c["heartbeat"]["Output"],
+        "TTL expired (last output before timeout follows): alive"
+    );
+    let (st, _) = s
+        .put(
+            "/v1/agent/check/update/heartbeat",
+            r#"{"Status":"warning","Output":"slow"}"#,
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(status_of(&s, "heartbeat").await, "warning");
-    let (st, body) = s.put("/v1/agent/check/update/heartbeat", r#"{"Status":"bogus"}"#).await;
+    let (st, body) = s
+        .put("/v1/agent/check/update/heartbeat", r#"{"Status":"bogus"}"#)
+        .await;
     assert_eq!((st, body.as_str()), (400, "Invalid check status: 'bogus'"));
 }

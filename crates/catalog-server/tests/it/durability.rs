@@ -20,7 +20,12 @@ async fn acknowledged_writes_survive_kill_9() {
             let mut i = 0u32;
             while !stop.load(Ordering::SeqCst) && i < 100_000 {
                 let n = w * 100_000 + i;
-                match client.put(format!("{base}{n}")).body(n.to_string()).send().await {
+                match client
+                    .put(format!("{base}{n}"))
+                    .body(n.to_string())
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().is_success() => {
                         if r.text().await.map(|t| t == "true").unwrap_or(false) {
                             acked.lock().unwrap().push(n);
@@ -39,24 +44,48 @@ async fn acknowledged_writes_survive_kill_9() {
         let _ = w.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "too few writes acknowledged before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "too few writes acknowledged before the kill: {}",
+        acked.len()
+    );
 
     s.spawn().await;
     let keys = s.json("/v1/kv/dur/?keys").await;
-    let present: std::collections::HashSet<String> =
-        keys.as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
-    let missing: Vec<u32> = acked.iter().copied().filter(|n| !present.contains(&format!("dur/{n}"))).collect();
-    assert!(missing.is_empty(), "{} acknowledged writes lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let present: std::collections::HashSet<String> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let missing: Vec<u32> = acked
+        .iter()
+        .copied()
+        .filter(|n| !present.contains(&format!("dur/{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }
 
 #[tokio::test]
 async fn restart_keeps_data_and_indexes_grow() {
     let mut s = TestServer::start().await;
     s.put("/v1/kv/keep", "me").await;
-    s.put("/v1/agent/service/register", r#"{"name":"persisted","port":1}"#).await;
+    s.put(
+        "/v1/agent/service/register",
+        r#"{"name":"persisted","port":1}"#,
+    )
+    .await;
     let (_, h, _) = s.get_full("/v1/kv/keep").await;
     let before: u64 = h["x-consul-index"].to_str().unwrap().parse().unwrap();
-    assert!(s.terminate().is_some_and(|st| st.success()), "clean exit on SIGTERM");
+    assert!(
+        s.terminate().is_some_and(|st| st.success()),
+        "clean exit on SIGTERM"
+    );
     s.spawn().await;
     assert_eq!(s.json("/v1/kv/keep").await[0]["Value"], "bWU=");
     assert_eq!(s.json("/v1/agent/services").await["persisted"]["Port"], 1);

@@ -6,7 +6,10 @@ use serde_json::json;
 #[tokio::test]
 async fn kv_roundtrip_like_consul() {
     let s = TestServer::start().await;
-    assert_eq!(s.put("/v1/kv/web/config?flags=42", "hello").await, (200, "true".to_string()));
+    assert_eq!(
+        s.put("/v1/kv/web/config?flags=42", "hello").await,
+        (200, "true".to_string())
+    );
     let v = s.json("/v1/kv/web/config").await;
     assert_eq!(v[0]["Key"], "web/config");
     assert_eq!(v[0]["Flags"], 42);
@@ -14,26 +17,48 @@ async fn kv_roundtrip_like_consul() {
     assert_eq!(v[0]["LockIndex"], 0);
     assert!(v[0].get("Session").is_none());
     let (_, raw) = s.get("/v1/kv/web/config").await.unwrap();
-    assert!(raw.starts_with(r#"[{"LockIndex":0,"Key":"web/config","Flags":42,"Value":"aGVsbG8=","CreateIndex":"#), "{raw}");
+    assert!(
+        raw.starts_with(
+            r#"[{"LockIndex":0,"Key":"web/config","Flags":42,"Value":"aGVsbG8=","CreateIndex":"#
+        ),
+        "{raw}"
+    );
     let (_, h, body) = s.get_full("/v1/kv/web/config?raw").await;
     assert_eq!(body, "hello");
     assert_eq!(h["content-type"], "text/plain");
 
     // Empty value reads back as null.
     s.put("/v1/kv/web/empty", "").await;
-    assert_eq!(s.json("/v1/kv/web/empty").await[0]["Value"], serde_json::Value::Null);
+    assert_eq!(
+        s.json("/v1/kv/web/empty").await[0]["Value"],
+        serde_json::Value::Null
+    );
 
     // CAS.
     let idx = v[0]["ModifyIndex"].as_u64().unwrap();
-    assert_eq!(s.put(&format!("/v1/kv/web/config?cas={}", idx + 100), "x").await.1, "false");
-    assert_eq!(s.put(&format!("/v1/kv/web/config?cas={idx}"), "y").await.1, "true");
+    assert_eq!(
+        s.put(&format!("/v1/kv/web/config?cas={}", idx + 100), "x")
+            .await
+            .1,
+        "false"
+    );
+    assert_eq!(
+        s.put(&format!("/v1/kv/web/config?cas={idx}"), "y").await.1,
+        "true"
+    );
     assert_eq!(s.put("/v1/kv/web/config?cas=0", "z").await.1, "false");
     assert_eq!(s.put("/v1/kv/web/new?cas=0", "z").await.1, "true");
 
     // Keys and recurse.
     s.put("/v1/kv/web/sub/a", "1").await;
-    assert_eq!(s.json("/v1/kv/web/?keys&separator=/").await, json!(["web/config", "web/empty", "web/new", "web/sub/"]));
-    assert_eq!(s.json("/v1/kv/web?recurse").await.as_array().unwrap().len(), 4);
+    assert_eq!(
+        s.json("/v1/kv/web/?keys&separator=/").await,
+        json!(["web/config", "web/empty", "web/new", "web/sub/"])
+    );
+    assert_eq!(
+        s.json("/v1/kv/web?recurse").await.as_array().unwrap().len(),
+        4
+    );
     assert_eq!(s.json("/v1/kv/?keys").await.as_array().unwrap().len(), 4);
 
     // 404 carries the index header; empty body.
@@ -49,7 +74,10 @@ async fn kv_roundtrip_like_consul() {
     let big = vec![b'x'; 512 * 1024 + 1];
     let (st, body) = s.put("/v1/kv/big", big).await;
     assert_eq!(st, 413);
-    assert!(body.starts_with("Request body(524289 bytes) too large, max size: 524288 bytes."), "{body}");
+    assert!(
+        body.starts_with("Request body(524289 bytes) too large, max size: 524288 bytes."),
+        "{body}"
+    );
     assert_eq!(s.get("/v1/kv/big").await.unwrap().0, 404);
     let ok = vec![b'x'; 512 * 1024];
     assert_eq!(s.put("/v1/kv/big", ok).await.0, 200);
@@ -70,5 +98,9 @@ async fn txn_is_atomic() {
     let bad = r#"[{"KV":{"Verb":"set","Key":"t/c","Value":"Mw=="}},{"KV":{"Verb":"get","Key":"t/missing"}}]"#;
     let (st, body) = s.put("/v1/txn", bad).await;
     assert_eq!(st, 409, "{body}");
-    assert_eq!(s.get("/v1/kv/t/c").await.unwrap().0, 404, "failed txn wrote nothing");
+    assert_eq!(
+        s.get("/v1/kv/t/c").await.unwrap().0,
+        404,
+        "failed txn wrote nothing"
+    );
 }

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Polls `cond` until it holds or `timeout` passes.
@@ -57,7 +60,10 @@ impl TestServer {
             data_dir,
             node: "test-node".to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
         };
         s.spawn().await;
         s
@@ -98,7 +104,8 @@ impl TestServer {
         })
         .await;
         if !ready {
-            let log = std::fs::read_to_string(self.data_dir.path().join("agent.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.data_dir.path().join("agent.log")).unwrap_or_default();
             panic!("consul did not become ready; log:\n{log}");
         }
     }
@@ -136,13 +143,24 @@ impl TestServer {
     }
 
     pub async fn put(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
-        let r = self.http.put(self.url(path)).body(body).send().await.expect("put");
+        let r = self
+            .http
+            .put(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .expect("put");
         let status = r.status().as_u16();
         (status, r.text().await.expect("body"))
     }
 
     pub async fn delete(&self, path: &str) -> (u16, String) {
-        let r = self.http.delete(self.url(path)).send().await.expect("delete");
+        let r = self
+            .http
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("delete");
         let status = r.status().as_u16();
         (status, r.text().await.expect("body"))
     }
@@ -160,7 +178,10 @@ impl TestServer {
         let mut c = self.child.take()?;
         let pid = c.id() as i32;
         // SAFETY-free: use the `kill` command rather than libc to keep tests simple.
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
         let end = Instant::now() + Duration::from_secs(15);
         while Instant::now() < end {
             if let Ok(Some(st)) = c.try_wait() {

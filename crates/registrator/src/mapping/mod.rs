@@ -1,0 +1,304 @@
+//! Pure: one container's inspect JSON + settings → the Consul service registrations upstream
+//! registrator (master, v7.4) produces for it. No I/O: the host name, its resolved IP and the
+//! IP of a `container:<id>` network peer are looked up by the caller and passed in.
+//!
+//! Deliberate differences from upstream (see `docs/registrator.md`): tags keep their written
+//! order; ports are processed in sorted order (upstream: random map order); an IPv4 port binding
+//! is preferred over an IPv6 one; a Docker `HEALTHCHECK` becomes a TTL check when no
+//! `SERVICE_CHECK_*` asks for another check.
+
+mod check;
+pub mod meta;
+pub mod template;
+
+pub use check::{docker_health_check, DOCKER_HEALTH_TTL_SECS};
+
+use crate::docker::{ContainerInspect, PortBinding};
+use api_types::ServiceRegistration;
+use meta::{service_metadata, split_tags};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The flags that shape registrations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `-ip`
+    pub ip: String,
+    /// `-internal`
+    pub internal: bool,
+    /// `-explicit`
+    pub explicit: bool,
+    /// `-tags`, already rendered for this container.
+    pub tags: String,
+    /// `-useIpFromLabel`
+    pub use_ip_from_label: String,
+}
+
+/// Facts about the registrator host, looked up once by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Host {
+    /// `os.Hostname()`: the first part of every service ID.
+    pub hostname: String,
+    /// The hostname resolved via DNS (IPv4 preferred); replaces a `0.0.0.0` host IP.
+    pub resolved_ip: Option<String>,
+}
+
+/// What one container maps to: its services and the log lines upstream prints while mapping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mapped {
+    pub services: Vec<ServiceRegistration>,
+    pub notes: Vec<String>,
+}
+
+/// One candidate port (upstream's `ServicePort`).
+#[derive(Debug, Clone)]
+struct Port {
+    host_ip: String,
+    host_port: String,
+    exposed_port: String,
+    proto: String,
+}
+
+/// `container:<id>` network mode: the peer whose IP the services must use.
+pub fn network_container(c: &ContainerInspect) -> Option<String> {
+    let mode = c.host_config.as_ref()?.network_mode.as_deref()?;
+    mode.strip_prefix("container:").map(str::to_string)
+}
+
+/// Whether the container has a Docker `HEALTHCHECK` (not disabled with `NONE`).
+pub fn has_healthcheck(c: &ContainerInspect) -> bool {
+    let test = c
+        .config
+        .as_ref()
+        .and_then(|cfg| cfg.healthcheck.as_ref())
+        .and_then(|h| h.test.as_ref());
+    matches!(test, Some(t) if !t.is_empty() && t[0] != "NONE")
+}
+
+/// Whether Docker currently reports the container healthy.
+pub fn is_healthy(c: &ContainerInspect) -> bool {
+    let status = c
+        .state
+        .as_ref()
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.status);
+    status.is_some_and(|s| s.to_string() == "healthy")
+}
+
+/// The IP of the container on its networks (upstream `ExposedIP`): `NetworkSettings.IPAddress`,
+/// else the last network's address.
+fn exposed_ip(c: &ContainerInspect) -> String {
+    let ns = c.network_settings.as_ref();
+    let ip = ns.and_then(|n| n.ip_address.clone()).unwrap_or_default();
+    if !ip.is_empty() {
+        return ip;
+    }
+    let mut nets: Vec<_> = ns
+        .and_then(|n| n.networks.as_ref())
+        .into_iter()
+        .flatten()
+        .collect();
+    nets.sort_by(|a, b| a.0.cmp(b.0));
+    nets.last()
+        .and_then(|(_, e)| e.ip_address.clone())
+        .unwrap_or_default()
+}
+
+/// Candidate ports: exposed ports, overwritten by runtime port mappings (upstream `servicePort`).
+fn ports(c: &ContainerInspect) -> Vec<Port> {
+    let mode = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .unwrap_or_default();
+    let ns = c.network_settings.as_ref();
+    let net_ip = ns
+        .and_then(|n| n.networks.as_ref())
+        .and_then(|n| n.get(&mode))
+        .and_then(|e| e.ip_address.clone())
+        .unwrap_or_default();
+    let mut by_key: BTreeMap<(u32, String), (String, String, String)> = BTreeMap::new();
+    let mut put = |key: &str, ip: String, port: String| {
+        let (num, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let sort = num.parse::<u32>().unwrap_or(u32::MAX);
+        by_key.insert(
+            (sort, key.to_string()),
+            (ip, port, format!("{num}/{proto}")),
+        );
+    };
+    let exposed = c.config.as_ref().and_then(|cfg| cfg.exposed_ports.as_ref());
+    for key in exposed.into_iter().flat_map(|m| m.keys()) {
+        let num = key.split('/').next().unwrap_or_default().to_string();
+        put(key, "0.0.0.0".to_string(), num);
+    }
+    for (key, bindings) in ns.and_then(|n| n.ports.as_ref()).into_iter().flatten() {
+        let list = bindings.as_deref().unwrap_or_default();
+        let is_v6 = |b: &&PortBinding| b.host_ip.as_deref().is_some_and(|ip| ip.contains(':'));
+        let first = list.iter().find(|b| !is_v6(b)).or_else(|| list.first());
+        let ip = first.and_then(|b| b.host_ip.clone()).unwrap_or_default();
+        let port = first.and_then(|b| b.host_port.clone()).unwrap_or_default();
+        put(key, ip, port);
+    }
+    by_key
+        .into_values()
+        .map(|(mut host_ip, host_port, key)| {
+            if host_ip.is_empty() {
+                host_ip = "0.0.0.0".to_string();
+            }
+            if !matches!(mode.as_str(), "bridge" | "default" | "host") {
+                host_ip = net_ip.clone();
+            }
+            let (num, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
+            Port {
+                host_ip,
+                host_port,
+                exposed_port: num.to_string(),
+                proto: proto.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Maps one container. `linked_ip` is the IP of the `container:<id>` network peer, if any.
+pub fn services(
+    c: &ContainerInspect,
+    s: &Settings,
+    host: &Host,
+    linked_ip: Option<&str>,
+) -> Mapped {
+    let mut out = Mapped::default();
+    let id = c.id.clone().unwrap_or_default();
+    let id12: String = id.chars().take(12).collect();
+    let candidates = ports(c);
+    if candidates.is_empty() {
+        out.notes
+            .push(format!("ignored: {id12} no published ports"));
+        return out;
+    }
+    let mut kept = Vec::new();
+    for p in candidates {
+        if !s.internal && p.host_port.is_empty() {
+            out.notes.push(format!(
+                "ignored: {id12} port {} not published on host",
+                p.exposed_port
+            ));
+        } else {
+            kept.push(p);
+        }
+    }
+    let is_group = kept.len() > 1;
+    for p in kept {
+        match service(c, s, host, linked_ip, &p, is_group) {
+            Ok(Some(reg)) => out.services.push(reg),
+            Ok(None) => out.notes.push(format!(
+                "ignored: {id12} service on port {}",
+                p.exposed_port
+            )),
+            Err(e) => out.notes.push(format!(
+                "ignored: {id12} service on port {}: {e}",
+                p.exposed_port
+            )),
+        }
+    }
+    out
+}
+
+/// Upstream `newService` for one port.
+fn service(
+    c: &ContainerInspect,
+    s: &Settings,
+    host: &Host,
+    linked_ip: Option<&str>,
+    p: &Port,
+    is_group: bool,
+) -> Result<Option<ServiceRegistration>, String> {
+    let cfg = c.config.clone().unwrap_or_default();
+    let image = cfg.image.clone().unwrap_or_default();
+    let base = image.rsplit('/').next().unwrap_or_default();
+    let default_name = base.split(':').next().unwrap_or_default().to_string();
+    let hostname = if host.hostname.is_empty() {
+        p.host_ip.clone()
+    } else {
+        host.hostname.clone()
+    };
+    let mut host_ip = p.host_ip.clone();
+    if host_ip == "0.0.0.0" {
+        if let Some(ip) = &host.resolved_ip {
+            host_ip = ip.clone();
+        }
+    }
+    if !s.ip.is_empty() {
+        host_ip = s.ip.clone();
+    }
+    let labels: HashMap<String, String> = cfg.labels.clone().unwrap_or_default();
+    let meta = service_metadata(
+        &cfg.env.clone().unwrap_or_default(),
+        &labels,
+        &p.exposed_port,
+    );
+    if meta.get("ignore").is_some() {
+        return Ok(None);
+    }
+    let mut name = match meta.get("name") {
+        Some(n) => n.to_string(),
+        None if s.explicit => return Ok(None),
+        None => default_name,
+    };
+    if is_group && !meta.from_port.contains("name") {
+        name = format!("{name}-{}", p.exposed_port);
+    }
+    let cname = c.name.as_deref().unwrap_or_default();
+    let cname = cname.strip_prefix('/').unwrap_or(cname);
+    let mut sid = format!("{hostname}:{cname}:{}", p.exposed_port);
+    let (mut ip, port) = if s.internal {
+        (exposed_ip(c), p.exposed_port.parse().unwrap_or(0))
+    } else {
+        (host_ip, p.host_port.parse().unwrap_or(0))
+    };
+    if !s.use_ip_from_label.is_empty() {
+        if let Some(v) = labels.get(&s.use_ip_from_label).filter(|v| !v.is_empty()) {
+            ip = v
+                .rsplit_once('/')
+                .map_or(v.as_str(), |(a, _)| a)
+                .to_string();
+        }
+    }
+    if let Some(linked) = linked_ip {
+        ip = linked.to_string();
+    }
+    let mut tags = split_tags(meta.get("tags").unwrap_or_default());
+    tags.extend(split_tags(&s.tags));
+    if p.proto == "udp" {
+        tags.push("udp".to_string());
+        sid.push_str(":udp");
+    }
+    if let Some(custom) = meta.get("id") {
+        sid = custom.to_string();
+    }
+    let target = check::Target {
+        ip: &ip,
+        port,
+        container_id: c.id.as_deref().unwrap_or_default(),
+        exposed_port: &p.exposed_port,
+    };
+    let mut chk = check::build_check(&meta, &target)?;
+    if chk.is_none() && has_healthcheck(c) {
+        chk = Some(docker_health_check(is_healthy(c)));
+    }
+    let mut attrs = meta.attrs;
+    for k in ["id", "tags", "name"] {
+        attrs.remove(k);
+    }
+    Ok(Some(ServiceRegistration {
+        id: sid,
+        name,
+        tags: (!tags.is_empty()).then_some(tags),
+        port,
+        address: ip,
+        meta: (!attrs.is_empty()).then_some(attrs),
+        check: chk,
+        ..Default::default()
+    }))
+}

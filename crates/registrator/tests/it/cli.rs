@@ -1,0 +1,65 @@
+//! The binary's command line: exit codes and messages as upstream.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_registrator"))
+        .args(args)
+        .output()
+        .expect("run registrator");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("Missing required argument for registry URI."),
+        "{err}"
+    );
+    let (code, _, err) = run(&["consul://", "-ip=1.1.1.1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Options should come before the registry URI argument."),
+        "{err}"
+    );
+    let (code, _, err) = run(&["-version"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("flag provided but not defined: -version"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_and_fatal_validation() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with('v'), "{out}");
+    let (code, _, err) = run(&["-ttl=10", "consul://127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("-ttl and -ttl-refresh must be specified together or not at all"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["etcd://127.0.0.1:2379/x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("etcd://127.0.0.1:2379/x"), "{err}");
+    let (code, _, err) = run(&["bogus://x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unrecognized adapter: bogus://x"), "{err}");
+}
+
+#[test]
+fn unreachable_registry_exits_1_after_retries() {
+    let port = super::common::free_port();
+    let uri = format!("consul://127.0.0.1:{port}");
+    let (code, _, err) = run(&["-retry-attempts=2", "-retry-interval=10", &uri]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Connecting to backend (2/2)"), "{err}");
+}

@@ -1,0 +1,88 @@
+//! End to end against the workspace's real `consul agent -dev`: the tutorial flow (a published
+//! port appears in the catalog under the image name at `-ip`, and leaves when the container
+//! stops), and a Docker HEALTHCHECK driving the agent's TTL check. Skipped with a note when
+//! `target/debug/consul` is not built (`cargo build -p catalog-server`).
+
+use super::common::consul_agent::{consul_binary, ConsulAgent};
+use super::common::{
+    docker, docker_available, hostname, registrator, unique, wait_until, Container, Image,
+};
+use std::time::Duration;
+
+fn consul_available() -> bool {
+    let ok = consul_binary().exists();
+    if !ok {
+        eprintln!("note: {} not built; skipping", consul_binary().display());
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tutorial_flow_against_real_consul() {
+    if !docker_available() || !consul_available() {
+        return;
+    }
+    let agent = ConsulAgent::start().await;
+    let name = unique("nginx");
+    let image = Image::busybox(&name, "EXPOSE 80");
+    let reg = registrator(&["-ip=127.0.0.1", &agent.uri()]);
+    let c = Container::run(&name, &["-p", "0:80", &image.tag]);
+    let port = c.host_port("80/tcp");
+    let path = format!("/v1/catalog/service/{name}");
+    let ok = wait_until(Duration::from_secs(20), || async {
+        let v = agent.get(&path).await;
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["ServicePort"] == port && s["ServiceAddress"] == "127.0.0.1")
+        })
+    })
+    .await;
+    assert!(
+        ok,
+        "not in catalog: {}\n{}",
+        agent.get(&path).await,
+        reg.log()
+    );
+    let id = format!("{}:{name}:80", hostname());
+    assert!(agent.get("/v1/agent/services").await.get(&id).is_some());
+    docker(&["stop", "-t", "1", &c.name]);
+    let gone = wait_until(Duration::from_secs(20), || async {
+        agent
+            .get(&path)
+            .await
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+    })
+    .await;
+    assert!(gone, "still registered: {}", agent.get(&path).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_health_sets_the_agent_check() {
+    if !docker_available() || !consul_available() {
+        return;
+    }
+    let agent = ConsulAgent::start().await;
+    let name = unique("hc");
+    let image = Image::busybox(
+        &name,
+        "EXPOSE 80\nHEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD [\"/bin/busybox\", \"test\", \"-f\", \"/ok\"]",
+    );
+    let reg = registrator(&["-ip=127.0.0.1", &agent.uri()]);
+    let script =
+        "/bin/busybox touch /ok; /bin/busybox sleep 4; /bin/busybox rm /ok; /bin/busybox sleep 60";
+    let c = Container::run(&name, &["-p", "0:80", &image.tag, "sh", "-c", script]);
+    let check_id = format!("service:{}:{}:80", hostname(), c.name);
+    for want in ["passing", "critical"] {
+        let ok = wait_until(Duration::from_secs(20), || async {
+            agent.get("/v1/agent/checks").await[&check_id]["Status"] == want
+        })
+        .await;
+        assert!(
+            ok,
+            "want {want}: {}\n{}",
+            agent.get("/v1/agent/checks").await,
+            reg.log()
+        );
+    }
+}
