@@ -93,6 +93,7 @@ pub fn to_go_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -21,6 +21,7 @@ pub enum KvOp {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Create or update a node (`SkipNodeUpdate` leaves an existing one untouched).
     RegisterNode {

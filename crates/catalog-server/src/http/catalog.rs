@@ -253,7 +253,7 @@ pub async fn health_service(
     let p = Params::parse(q.as_deref());
     let passing = p
         .flag("passing")
-        .map_err(|_| ApiError::bad_request("Invalid value for ?passing"))?;
+        .ok_or_else(|| ApiError::bad_request("Invalid value for ?passing"))?;
     let tags = p.all("tag");
     let meta = p.node_meta();
     let ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;

@@ -42,15 +42,16 @@ impl Params {
             .collect()
     }
 
-    /// A Go-`strconv.ParseBool`-style flag where presence with an empty value means true.
-    pub fn flag(&self, key: &str) -> Result<bool, ()> {
+    /// A Go-`strconv.ParseBool`-style flag where presence with an empty value means true;
+    /// `None` when the value is not a boolean.
+    pub fn flag(&self, key: &str) -> Option<bool> {
         match self.get(key) {
-            None => Ok(false),
-            Some("") => Ok(true),
+            None => Some(false),
+            Some("") => Some(true),
             Some(v) => match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-                _ => Err(()),
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+                _ => None,
             },
         }
     }

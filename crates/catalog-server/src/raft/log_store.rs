@@ -1,6 +1,9 @@
 //! The Raft log and vote in sled (through [`crate::store::Store`]). Appends are acknowledged to
 //! openraft only after the group-commit syncer has made them durable.
 
+// openraft's traits return its (large) StorageError.
+#![allow(clippy::result_large_err)]
+
 use super::TypeConfig;
 use crate::store::Store;
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};

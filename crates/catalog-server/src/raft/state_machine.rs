@@ -2,6 +2,9 @@
 //! blocking queries each entry touched, and builds/installs snapshots persisted in the store.
 //! On start it restores the latest snapshot; openraft replays the log after it.
 
+// openraft's traits return its (large) StorageError.
+#![allow(clippy::result_large_err)]
+
 use super::{Response, TypeConfig};
 use crate::blocking::Catalog;
 use crate::catalog::State;
@@ -33,16 +36,17 @@ struct SnapshotBody {
     state: State,
 }
 
+/// The last applied log id and membership.
+type Applied = (
+    Option<LogId<NodeId>>,
+    StoredMembership<NodeId, openraft::BasicNode>,
+);
+
 #[derive(Clone)]
 pub struct StateMachine {
     pub catalog: Arc<Catalog>,
     store: Store,
-    applied: Arc<
-        std::sync::Mutex<(
-            Option<LogId<NodeId>>,
-            StoredMembership<NodeId, openraft::BasicNode>,
-        )>,
-    >,
+    applied: Arc<std::sync::Mutex<Applied>>,
 }
 
 impl StateMachine {

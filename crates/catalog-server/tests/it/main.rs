@@ -1,5 +1,7 @@
 //! Integration tests: each starts the real `consul` binary on free loopback ports.
 
+#![allow(clippy::unwrap_used)]
+
 mod api;
 mod blocking;
 mod checks;
