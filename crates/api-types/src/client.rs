@@ -350,6 +350,22 @@ impl Client {
         Ok((decode(&a.body)?, a.meta))
     }
 
+    /// `GET path` with query options, decoding a JSON body; a 404 answers `None` with its
+    /// metadata (a missing KV key still carries `X-Consul-Index`, which blocking reads need).
+    pub async fn get_json_opt<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        q: &QueryOptions,
+        extra: &[(&str, &str)],
+    ) -> Result<(Option<T>, QueryMeta), ClientError> {
+        let a = self.send(Method::GET, path, params(q, extra), None).await?;
+        match a.status {
+            StatusCode::NOT_FOUND => Ok((None, a.meta)),
+            StatusCode::OK => Ok((Some(decode(&a.body)?), a.meta)),
+            _ => Err(status_error(&a)),
+        }
+    }
+
     /// `PUT path` with an optional JSON body; requires 200 and ignores the answer.
     pub(crate) async fn put_unit(
         &self,

@@ -39,6 +39,9 @@ impl Notifier {
         if keys.is_empty() {
             return;
         }
+        if keys.contains(&WatchKey::All) {
+            return self.notify_all();
+        }
         let fired: Vec<Arc<Notify>> = {
             let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
             keys.iter().filter_map(|k| map.remove(k)).collect()

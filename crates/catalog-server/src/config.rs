@@ -82,6 +82,10 @@ pub struct Config {
     pub skip_leave_on_interrupt: bool,
     /// Raft timing (`raft_multiplier` scales Consul's defaults; 1 = production).
     pub raft_multiplier: u32,
+    /// Entries applied since the last snapshot that trigger a new one (`raft_snapshot_threshold`).
+    pub raft_snapshot_threshold: u64,
+    /// Entries kept in the log behind a snapshot, for slow followers (`raft_trailing_logs`).
+    pub raft_trailing_logs: u64,
     /// Addresses the HTTP listener binds: `addresses { http }`, else the client addresses.
     pub http_addrs: Vec<IpAddr>,
     /// Where the UI is served (`ui_config.content_path`, `-ui-content-path`), with slashes.
@@ -137,6 +141,8 @@ impl Default for Config {
             leave_on_terminate: false,
             skip_leave_on_interrupt: true,
             raft_multiplier: 1,
+            raft_snapshot_threshold: 16_384,
+            raft_trailing_logs: 10_240,
             http_addrs: vec![IpAddr::from([127, 0, 0, 1])],
             ui_content_path: "/ui/".to_string(),
             domain: "consul.".to_string(),

@@ -9,5 +9,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod raft;
+pub mod snapshot;
 pub mod store;
+pub mod ui;
 pub mod version;

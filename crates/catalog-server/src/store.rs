@@ -50,6 +50,9 @@ impl Store {
             .path(dir)
             .segment_size(8 * 1024 * 1024)
             .cache_capacity(64 * 1024 * 1024)
+            // Every write is flushed and fdatasync'd by us; sled's own 500ms flusher would only
+            // add idle disk traffic.
+            .flush_every_ms(None)
             .open()?;
         let logs = db.open_tree("logs")?;
         let meta = db.open_tree("meta")?;

@@ -3,7 +3,7 @@
 
 /// The Consul version whose behaviour we match.
 pub const VERSION: &str = "1.21.5";
-/// Our build's revision (8 characters, like Consul's short git SHA).
-pub const REVISION: &str = "0c0a7a1b";
-/// The build date, RFC 3339.
-pub const BUILD_DATE: &str = "2026-11-27T00:00:00Z";
+/// Our build's revision (8 characters of the git SHA, like Consul's), stamped by `build.rs`.
+pub const REVISION: &str = env!("CONSUL_REVISION");
+/// The commit date of the build, RFC 3339, stamped by `build.rs`.
+pub const BUILD_DATE: &str = env!("CONSUL_BUILD_DATE");

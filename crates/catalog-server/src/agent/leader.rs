@@ -142,3 +142,41 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
     agent.sessions.arm_all();
     Ok(())
 }
+
+/// How long a KV tombstone is kept (Consul's `tombstone_ttl`): long enough for every blocking
+/// query on a prefix to see the deletion.
+const TOMBSTONE_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+const TOMBSTONE_GC_TICK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// While leader: every minute remember the current index; reap tombstones written before the
+/// index remembered one TTL ago. Tombstones are never read by time, so the state machine stays
+/// deterministic: only the index crosses Raft.
+pub async fn tombstone_gc(agent: Arc<Agent>) {
+    let mut marks: std::collections::VecDeque<(u64, std::time::Instant)> = Default::default();
+    let mut tick = tokio::time::interval(TOMBSTONE_GC_TICK);
+    loop {
+        tick.tick().await;
+        if !agent.raft.is_leader() {
+            marks.clear();
+            continue;
+        }
+        let (last, any) = agent
+            .catalog()
+            .read(|s| (s.last_index, !s.tombstones.is_empty()));
+        marks.push_back((last, std::time::Instant::now()));
+        let mut upto = None;
+        while let Some((idx, at)) = marks.front() {
+            if at.elapsed() >= TOMBSTONE_TTL {
+                upto = Some(*idx);
+                marks.pop_front();
+            } else {
+                break;
+            }
+        }
+        if let (Some(upto_index), true) = (upto, any) {
+            if let Err(e) = agent.write(Command::ReapTombstones { upto_index }).await {
+                tracing::warn!(target: "agent.server.state", "failed to reap tombstones: {e}");
+            }
+        }
+    }
+}

@@ -187,8 +187,8 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| anyhow::anyhow!("Error creating data dir {}: {e}", data_dir.display()))?;
     let node_id = load_node_id(&data_dir, config.node_id.as_deref())?;
-    if config.bootstrap {
-        tracing::warn!(target: "agent", "bootstrap = true: do not enable unless necessary");
+    for w in &config.warnings {
+        tracing::warn!(target: "agent", "{w}");
     }
     banner(&config, &node_id);
     if let Some(pid) = &config.pid_file {
@@ -200,7 +200,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
         &data_dir.join("raft"),
         raft_id(&node_id),
         server_addr,
-        config.raft_multiplier,
+        &config,
     )
     .await?;
 
@@ -220,6 +220,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
         raft.bootstrap().await?;
     }
     let leader_task = tokio::spawn(leader::watch(agent.clone()));
+    let gc_task = tokio::spawn(leader::tombstone_gc(agent.clone()));
     agent.sync_checks();
     let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
 
@@ -228,6 +229,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     agent.checks.stop_all();
     agent.sessions.stop_all();
     leader_task.abort();
+    gc_task.abort();
     server.abort();
     let _ = agent.raft.raft.shutdown().await;
     let _ = agent.raft.store.sync_now();

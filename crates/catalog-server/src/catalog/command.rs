@@ -76,6 +76,15 @@ pub enum Command {
     },
     /// A no-op used to learn the current index (leadership barrier).
     Noop,
+    /// Forget KV tombstones written at or before `upto_index` (the leader sends it for
+    /// tombstones older than the tombstone TTL, like Consul's tombstone GC).
+    ReapTombstones {
+        upto_index: u64,
+    },
+    /// Replace the whole state (`consul snapshot restore`).
+    Restore {
+        state: Box<super::State>,
+    },
     /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
     /// reply, in order.
     Batch(Vec<Command>),

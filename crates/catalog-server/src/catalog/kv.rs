@@ -276,7 +276,7 @@ impl State {
             .map(|(_, i)| *i)
             .max();
         match live.max(dead) {
-            Some(i) => i,
+            Some(i) => i.max(self.restore_index),
             None => self.index.kv,
         }
     }

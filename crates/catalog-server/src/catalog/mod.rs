@@ -10,7 +10,10 @@ pub mod query;
 pub mod records;
 mod session;
 mod state;
+mod ui_query;
 
 pub use command::*;
 pub use records::*;
 pub use state::{CatalogError, State, WatchKey};
+#[cfg(test)]
+mod tests;

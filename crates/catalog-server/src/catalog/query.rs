@@ -308,7 +308,7 @@ impl State {
 
     pub fn q_kv_get(&self, key: &str) -> Answer<Option<KvPair>> {
         let (v, idx) = match self.kv.get(key) {
-            Some(e) => (Some(kv_wire(e)), e.modify_index),
+            Some(e) => (Some(kv_wire(e)), e.modify_index.max(self.restore_index)),
             None => (None, self.index.kv),
         };
         Answer::new(v, idx, vec![WatchKey::KvPrefix(key.to_string())])

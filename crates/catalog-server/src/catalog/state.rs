@@ -19,6 +19,8 @@ pub enum WatchKey {
     Node(String),
     /// A KV prefix; a change to key `k` wakes every prefix of `k`.
     KvPrefix(String),
+    /// Everything (the state was replaced by a snapshot restore).
+    All,
 }
 
 /// A write the catalog refused; `Display` is Consul's text.
@@ -68,6 +70,9 @@ pub struct State {
     pub service_index: HashMap<String, u64>,
     /// The index of the last applied command.
     pub last_index: u64,
+    /// The index of the last snapshot restore: no KV read reports less, so parked queries see it.
+    #[serde(default)]
+    pub restore_index: u64,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
     pub by_name: HashMap<String, BTreeSet<(String, String)>>,
@@ -115,6 +120,15 @@ impl State {
                     .collect(),
             )),
             Command::Noop => Ok(Reply::Done),
+            Command::Restore { state } => {
+                self.restore(index, (**state).clone());
+                t.push(WatchKey::All);
+                Ok(Reply::Done)
+            }
+            Command::ReapTombstones { upto_index } => {
+                self.tombstones.retain(|_, i| *i > *upto_index);
+                Ok(Reply::Done)
+            }
             Command::RegisterNode {
                 node,
                 skip_node_update,
@@ -487,6 +501,28 @@ impl State {
             self.invalidate_sessions_for_check(index, &nkey, check_id, now_ms, t);
         }
         Ok(Reply::Done)
+    }
+
+    /// Replaces the state with a restored one. Every index moves to `index` so that blocking
+    /// clients see the change (Consul lets indexes go backwards here; we do not).
+    fn restore(&mut self, index: u64, mut new: State) {
+        new.reindex();
+        new.index = Indexes {
+            nodes: index,
+            services: index,
+            checks: index,
+            kv: index,
+            sessions: index,
+        };
+        for v in new.service_index.values_mut() {
+            *v = index;
+        }
+        for names in self.service_index.keys() {
+            new.service_index.insert(names.clone(), index);
+        }
+        new.last_index = index;
+        new.restore_index = index;
+        *self = new;
     }
 
     /// Every service instance with this name, in (node, service id) order.

@@ -309,6 +309,12 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
         .map(|n| n.max(0) as usize)
         .unwrap_or(d.kv_max_value_size);
     c.session_ttl_min = get_duration(v, &["session_ttl_min"])?.unwrap_or(d.session_ttl_min);
+    c.raft_snapshot_threshold = get_int(v, &["raft_snapshot_threshold"])?
+        .map(|n| n.max(1) as u64)
+        .unwrap_or(d.raft_snapshot_threshold);
+    c.raft_trailing_logs = get_int(v, &["raft_trailing_logs"])?
+        .map(|n| n.max(0) as u64)
+        .unwrap_or(d.raft_trailing_logs);
     c.raft_multiplier = get_int(v, &["performance", "raft_multiplier"])?
         .unwrap_or(1)
         .clamp(1, 10) as u32;

@@ -69,11 +69,52 @@ pub async fn service(
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
-    let Some(mut svc) = agent_services(&a).remove(&id) else {
+    let hashed = |a: &AppState| {
+        agent_services(a).remove(&id).map(|svc| {
+            let body = api_types::json::to_go_json(&svc, false);
+            (svc, format!("{:016x}", fnv(&body)))
+        })
+    };
+    let mut current = hashed(&a);
+    // Hash-based blocking: wait while the service still hashes to the client's `?hash`.
+    if let (Some(want), Some((_, have))) = (p.get("hash"), &current) {
+        if want == have {
+            let wait = match p.get("wait") {
+                None => None,
+                Some(w) => Some(
+                    api_types::parse_duration(w)
+                        .map_err(|_| ApiError::bad_request("Invalid wait time"))?,
+                ),
+            };
+            let node = a.node().to_lowercase();
+            let modify = |s: &crate::catalog::State| {
+                s.services
+                    .get(&node)
+                    .and_then(|m| m.get(&id))
+                    .map(|x| x.modify_index)
+                    .unwrap_or(u64::MAX)
+            };
+            let since = a.catalog().read(modify);
+            let blocking = crate::blocking::Blocking::new(
+                since,
+                wait,
+                a.config.default_query_time,
+                a.config.max_query_time,
+            );
+            crate::blocking::run(a.catalog(), Some(blocking), |s| {
+                crate::catalog::query::Answer {
+                    value: (),
+                    index: modify(s),
+                    watch: vec![crate::catalog::WatchKey::Node(node.clone())],
+                }
+            })
+            .await;
+            current = hashed(&a);
+        }
+    }
+    let Some((mut svc, hash)) = current else {
         return Err(ApiError::not_found(format!("unknown service ID: {id}")));
     };
-    let body = api_types::json::to_go_json(&svc, false);
-    let hash = format!("{:016x}", fnv(&body));
     svc.content_hash = hash.clone();
     let mut r = json(&svc, p.pretty() || a.config.dev);
     if let Ok(v) = HeaderValue::from_str(&hash) {

@@ -8,7 +8,9 @@ pub mod params;
 mod raft_rpc;
 pub mod reply;
 mod session;
+mod snapshot;
 mod status;
+mod ui;
 
 use crate::agent::Agent;
 use crate::catalog::query::Answer;
@@ -181,6 +183,11 @@ pub fn router(agent: AppState) -> Router {
         .route("/v1/session/node/{*node}", only("GET", get(session::node)))
         .route("/v1/session/list", only("GET", get(session::list)))
         // status and operator
+        .route(
+            "/v1/snapshot",
+            only("GET,PUT", get(snapshot::save).put(snapshot::restore))
+                .layer(DefaultBodyLimit::max(256 * 1024 * 1024)),
+        )
         .route("/v1/status/leader", only("GET", get(status::leader)))
         .route("/v1/status/peers", only("GET", get(status::peers)))
         .route(
@@ -195,7 +202,8 @@ pub fn router(agent: AppState) -> Router {
             "/v1/coordinate/nodes",
             only("GET", get(status::coordinate_nodes)),
         )
-        .route("/", get(status::root))
+        .route("/", get(ui::root))
+        .merge(ui::routes())
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(agent)
@@ -247,7 +255,7 @@ pub async fn bind(agent: &Agent) -> anyhow::Result<Listeners> {
     let c = &agent.config;
     let mut http = Vec::new();
     if c.ports.http >= 0 {
-        for addr in &c.client_addrs {
+        for addr in &c.http_addrs {
             let sa = std::net::SocketAddr::new(*addr, c.ports.http as u16);
             let l = TcpListener::bind(sa)
                 .await

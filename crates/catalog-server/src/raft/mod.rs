@@ -133,15 +133,16 @@ async fn submit(raft: &RaftHandle, req: Request) -> Result<Reply, WriteError> {
 
 /// Raft timing scaled by `raft_multiplier` (1 = Consul's production timing, shortened for a
 /// single-process server's loopback links).
-fn raft_config(multiplier: u32) -> openraft::Config {
+fn raft_config(multiplier: u32, snapshot_threshold: u64, trailing_logs: u64) -> openraft::Config {
     let m = u64::from(multiplier.max(1));
     openraft::Config {
         cluster_name: "consul".to_string(),
         heartbeat_interval: 100 * m,
         election_timeout_min: 500 * m,
         election_timeout_max: 1000 * m,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
-        max_in_snapshot_log_to_keep: 1_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_threshold),
+        max_in_snapshot_log_to_keep: trailing_logs,
+        purge_batch_size: 256,
         ..Default::default()
     }
 }
@@ -152,13 +153,20 @@ impl RaftNode {
         raft_dir: &Path,
         id: u64,
         addr: String,
-        multiplier: u32,
+        cfg: &crate::config::Config,
     ) -> anyhow::Result<RaftNode> {
         let store = Store::open(raft_dir)?;
         let sm = state_machine::StateMachine::load(store.clone())?;
         let catalog = sm.catalog.clone();
         let log = log_store::LogStore::new(store.clone());
-        let config = Arc::new(raft_config(multiplier).validate()?);
+        let config = Arc::new(
+            raft_config(
+                cfg.raft_multiplier,
+                cfg.raft_snapshot_threshold,
+                cfg.raft_trailing_logs,
+            )
+            .validate()?,
+        );
         let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
         let (proposals, rx) = mpsc::channel(4096);
         tokio::spawn(proposer(raft.clone(), rx));

@@ -9,4 +9,5 @@ mod cli;
 mod common;
 mod durability;
 mod kv;
+mod lifecycle;
 mod sessions;

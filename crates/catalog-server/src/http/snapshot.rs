@@ -1,0 +1,44 @@
+//! `GET /v1/snapshot` (save) and `PUT /v1/snapshot` (restore) of the whole catalog state.
+
+use super::params::Params;
+use super::reply::{ok_empty, ApiError};
+use super::{meta, AppState};
+use crate::catalog::Command;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    p.consistent()?;
+    if !p.has("stale") && !a.raft.is_leader() {
+        return Err(ApiError::internal("No cluster leader"));
+    }
+    let state = a.catalog().read(|s| s.clone());
+    let index = state.last_index;
+    let term = a.raft.raft.metrics().borrow().current_term;
+    let bytes =
+        tokio::task::spawn_blocking(move || crate::snapshot::write_archive(&state, index, term))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut r = ([(header::CONTENT_TYPE, "application/x-gzip")], bytes).into_response();
+    r.headers_mut().extend(meta(&a, &p, index));
+    Ok(r)
+}
+
+pub async fn restore(State(a): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let (m, state) = tokio::task::spawn_blocking(move || crate::snapshot::read_archive(&body))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("Restore failed: {e}")))?;
+    tracing::info!(target: "agent.server", "restoring snapshot taken at index {}", m.index);
+    a.write(Command::Restore {
+        state: Box::new(state),
+    })
+    .await?;
+    a.sync_checks();
+    a.sessions.arm_all();
+    Ok(ok_empty())
+}

@@ -1,0 +1,196 @@
+//! The web UI's routes: `/` (redirect to the UI, or Consul's "UI disabled" text), the page
+//! shell for every `/ui/...` path, the embedded assets (ETag + Cache-Control, gzip), and the
+//! internal endpoints the UI reads (`/v1/internal/ui/services|nodes|node/:node`, blocking) plus
+//! `/v1/internal/acl/authorize`, which answers 401 `ACL support disabled` as Consul does
+//! without ACLs.
+
+use super::params::Params;
+use super::reply::ApiError;
+use super::{meta, only, read, respond, AppState};
+use crate::agent::Agent;
+use crate::ui::{self, ShellData};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+
+type Res = Result<Response, ApiError>;
+
+/// The UI pages, assets and internal endpoints, gzip-compressed when the client accepts it.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(ui_root))
+        .route("/ui/", get(ui_root))
+        .route("/ui/assets/{file}", get(asset))
+        .route("/ui/{*path}", get(page))
+        .route("/robots.txt", get(robots))
+        .route("/v1/internal/ui/services", only("GET", get(services)))
+        .route("/v1/internal/ui/nodes", only("GET", get(nodes)))
+        .route("/v1/internal/ui/node/{*node}", only("GET", get(node)))
+        .route("/v1/internal/ui/node/", only("GET", get(missing_node)))
+        .route("/v1/internal/acl/authorize", only("POST", post(authorize)))
+        .layer(CompressionLayer::new())
+}
+
+/// `GET /`: 301 to the UI when it is enabled, otherwise Consul's plain-text notice.
+pub async fn root(State(a): State<AppState>) -> Response {
+    if !a.config.ui {
+        return super::status::root(State(a)).await;
+    }
+    redirect(StatusCode::MOVED_PERMANENTLY, &content_path(&a))
+}
+
+fn content_path(a: &Agent) -> String {
+    let p = a.config.ui_content_path.trim_matches('/');
+    if p.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{p}/")
+    }
+}
+
+fn redirect(status: StatusCode, to: &str) -> Response {
+    let loc = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/ui/"));
+    (status, [(header::LOCATION, loc)]).into_response()
+}
+
+/// `/ui` and `/ui/`: the services page of the local datacenter.
+async fn ui_root(State(a): State<AppState>, uri: Uri) -> Response {
+    if !a.config.ui {
+        return super::unknown_path(uri).await.into_response();
+    }
+    let to = format!(
+        "{}{}/services",
+        content_path(&a),
+        form_urlencoded::byte_serialize(a.config.datacenter.as_bytes()).collect::<String>()
+    );
+    redirect(StatusCode::FOUND, &to)
+}
+
+/// Answers 304 when the client's `If-None-Match` already names `etag`.
+fn cached(
+    headers: &HeaderMap,
+    etag: &str,
+    cache_control: &'static str,
+    ctype: &'static str,
+    body: Vec<u8>,
+) -> Response {
+    let hit = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    let h = [
+        (header::ETAG, etag),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+        (header::CONTENT_TYPE, HeaderValue::from_static(ctype)),
+    ];
+    if hit {
+        (StatusCode::NOT_MODIFIED, h).into_response()
+    } else {
+        (StatusCode::OK, h, body).into_response()
+    }
+}
+
+/// Any page under `/ui/`: the shell; the script draws the page the URL names.
+async fn page(State(a): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    if !a.config.ui {
+        return super::unknown_path(uri).await.into_response();
+    }
+    let html = ui::render_shell(&ShellData {
+        content_path: &content_path(&a),
+        datacenter: &a.config.datacenter,
+        node_name: &a.config.node_name,
+        acls_enabled: false,
+    });
+    let etag = ui::etag(html.as_bytes());
+    cached(
+        &headers,
+        &etag,
+        "no-cache",
+        "text/html; charset=utf-8",
+        html.into_bytes(),
+    )
+}
+
+/// `/ui/assets/<file>`: versioned by `?v=<etag>` in the shell, so cacheable for a day.
+async fn asset(
+    State(a): State<AppState>,
+    Path(file): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match ui::asset(&file) {
+        Some(f) if a.config.ui => cached(
+            &headers,
+            &f.etag,
+            "public, max-age=86400",
+            f.content_type,
+            f.body.as_bytes().to_vec(),
+        ),
+        Some(_) => super::unknown_path(uri).await.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn robots(State(a): State<AppState>, uri: Uri) -> Response {
+    if !a.config.ui {
+        return super::unknown_path(uri).await.into_response();
+    }
+    "User-agent: *\nDisallow: /\n".into_response()
+}
+
+async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let dc = a.config.datacenter.clone();
+    let ans = read(&a, &p, |s| s.q_ui_services(&dc)).await?;
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+/// The local node's `Meta["consul-version"]`, filled from our build as Consul fills it from
+/// the member's `build` tag.
+fn version_meta(a: &Agent, node: &str, meta: &mut api_types::StrMap) {
+    if node.eq_ignore_ascii_case(&a.config.node_name) {
+        meta.entry("consul-version".to_string())
+            .or_insert_with(|| crate::version::VERSION.to_string());
+    }
+}
+
+async fn nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let mut ans = read(&a, &p, |s| s.q_ui_nodes()).await?;
+    for n in &mut ans.value {
+        version_meta(&a, &n.node, &mut n.meta);
+    }
+    Ok(respond(&a, &p, ans.index, &ans.value))
+}
+
+async fn node(State(a): State<AppState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let ans = read(&a, &p, |s| s.q_ui_node(&name)).await?;
+    match ans.value {
+        Some(mut n) => {
+            version_meta(&a, &n.node, &mut n.meta);
+            Ok(respond(&a, &p, ans.index, &n))
+        }
+        None => Ok((StatusCode::NOT_FOUND, meta(&a, &p, ans.index)).into_response()),
+    }
+}
+
+async fn missing_node() -> ApiError {
+    ApiError::bad_request("Missing node name")
+}
+
+async fn authorize(RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    p.check_enterprise()?;
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "ACL support disabled",
+    ))
+}
