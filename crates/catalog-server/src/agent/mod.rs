@@ -4,6 +4,7 @@
 mod leader;
 pub mod local;
 mod members;
+mod notify;
 mod sessions;
 
 use crate::blocking::Catalog;
@@ -223,9 +224,12 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     let gc_task = tokio::spawn(leader::tombstone_gc(agent.clone()));
     agent.sync_checks();
     let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
+    let ready = tokio::spawn(notify_when_ready(agent.clone()));
 
     let code = wait_for_stop(&agent).await;
     tracing::info!(target: "agent", "Requesting shutdown");
+    ready.abort();
+    notify::send("STOPPING=1");
     agent.checks.stop_all();
     agent.sessions.stop_all();
     leader_task.abort();
@@ -238,6 +242,20 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     }
     tracing::info!(target: "agent", "shutdown complete");
     Ok(code)
+}
+
+/// Tells systemd we are ready once a leader is known (the listeners are already bound).
+async fn notify_when_ready(agent: Arc<Agent>) {
+    let mut metrics = agent.raft.raft.metrics();
+    loop {
+        if metrics.borrow().current_leader.is_some() {
+            notify::send("READY=1");
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn wait_for_stop(agent: &Agent) -> i32 {

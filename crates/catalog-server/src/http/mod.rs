@@ -203,7 +203,7 @@ pub fn router(agent: AppState) -> Router {
             only("GET", get(status::coordinate_nodes)),
         )
         .route("/", get(ui::root))
-        .merge(ui::routes())
+        .merge(ui::routes(&agent.config.ui_content_path))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(agent)

@@ -18,13 +18,16 @@ use tower_http::compression::CompressionLayer;
 
 type Res = Result<Response, ApiError>;
 
-/// The UI pages, assets and internal endpoints, gzip-compressed when the client accepts it.
-pub fn routes() -> Router<AppState> {
+/// The UI pages (under `content_path`, normally `/ui/`), assets and internal endpoints,
+/// gzip-compressed when the client accepts it.
+pub fn routes(content_path: &str) -> Router<AppState> {
+    let base = mount(content_path);
+    let base = base.trim_end_matches('/');
     Router::new()
-        .route("/ui", get(ui_root))
-        .route("/ui/", get(ui_root))
-        .route("/ui/assets/{file}", get(asset))
-        .route("/ui/{*path}", get(page))
+        .route(base, get(ui_root))
+        .route(&format!("{base}/"), get(ui_root))
+        .route(&format!("{base}/assets/{{file}}"), get(asset))
+        .route(&format!("{base}/{{*path}}"), get(page))
         .route("/robots.txt", get(robots))
         .route("/v1/internal/ui/services", only("GET", get(services)))
         .route("/v1/internal/ui/nodes", only("GET", get(nodes)))
@@ -42,13 +45,16 @@ pub async fn root(State(a): State<AppState>) -> Response {
     redirect(StatusCode::MOVED_PERMANENTLY, &content_path(&a))
 }
 
-fn content_path(a: &Agent) -> String {
-    let p = a.config.ui_content_path.trim_matches('/');
-    if p.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/{p}/")
+/// The UI's mount point with slashes (`/ui/`); `/` itself is taken by the redirect.
+fn mount(content_path: &str) -> String {
+    match content_path.trim_matches('/') {
+        "" => "/ui/".to_string(),
+        p => format!("/{p}/"),
     }
+}
+
+fn content_path(a: &Agent) -> String {
+    mount(&a.config.ui_content_path)
 }
 
 fn redirect(status: StatusCode, to: &str) -> Response {

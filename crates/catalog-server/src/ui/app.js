@@ -95,6 +95,7 @@
     function again(ms) { setTimeout(once, ms); }
     function once() {
       if (my !== gen) return;
+      var t0 = Date.now();
       fetch(url + '&index=' + index + '&wait=' + WAIT, { signal: ctrl.signal, cache: 'no-store' })
         .then(function (r) {
           var ni = Number(r.headers.get('X-Consul-Index')) || 0;
@@ -106,9 +107,11 @@
           if (my !== gen) return;
           online();
           delay = 500;
-          if (res.ni !== index || index === 0) render(res.body);
+          var same = res.ni === index && index !== 0;
+          if (!same) render(res.body);
           index = res.ni < index ? 0 : res.ni;
-          again(0);
+          // A query that returns at once without a change must not turn into a busy loop.
+          again(same && Date.now() - t0 < 250 ? 1000 : 0);
         })
         .catch(function (e) {
           if (my !== gen || e.name === 'AbortError') return;

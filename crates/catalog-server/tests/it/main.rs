@@ -11,3 +11,4 @@ mod durability;
 mod kv;
 mod lifecycle;
 mod sessions;
+mod ui;
