@@ -1,8 +1,39 @@
-//! Log output in Consul's hclog shape (`2024-01-01T00:00:00.000Z [INFO]  agent: message`),
+//! Log output in Consul's hclog shape (`2024-01-01T00:00:00.000Z [INFO]  agent: message: key=value`),
 //! filtered by `-log-level` (`trace debug info warn error`).
 
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// hclog's line: timestamp, `[LEVEL]` padded to 7 columns, `target: message`, then fields.
+struct HcLog;
+
+impl<S, N> FormatEvent<S, N> for HcLog
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        Rfc3339Millis.format_time(&mut w)?;
+        let level = match *event.metadata().level() {
+            Level::TRACE => "[TRACE]",
+            Level::DEBUG => "[DEBUG]",
+            Level::INFO => "[INFO] ",
+            Level::WARN => "[WARN] ",
+            Level::ERROR => "[ERROR]",
+        };
+        write!(w, " {level} {}: ", event.metadata().target())?;
+        ctx.format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
 
 struct Rfc3339Millis;
 
@@ -51,12 +82,12 @@ pub fn init(level: &str, json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_timer(Rfc3339Millis)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_ansi(false)
         .with_writer(std::io::stdout);
     let _ = if json {
         builder.json().try_init()
     } else {
-        builder.try_init()
+        builder.event_format(HcLog).try_init()
     };
 }
 

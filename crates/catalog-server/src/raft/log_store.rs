@@ -61,6 +61,18 @@ impl LogStore {
         Ok(())
     }
 
+    /// Removes the log entries whose keys fall in `range`, in one sled batch.
+    fn remove_range<R: RangeBounds<[u8; 8]>>(&self, range: R) -> Result<(), StorageError<NodeId>> {
+        let mut batch = sled::Batch::default();
+        for k in self.store.logs.range(range).keys() {
+            batch.remove(k.map_err(|e| StorageIOError::write_logs(&io_err(e)))?);
+        }
+        self.store
+            .logs
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&io_err(e)).into())
+    }
+
     async fn sync(&self) -> Result<(), StorageError<NodeId>> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.sync_now())
@@ -172,37 +184,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        let keys: Vec<_> = self
-            .store
-            .logs
-            .range(key(log_id.index)..)
-            .keys()
-            .filter_map(Result::ok)
-            .collect();
-        for k in keys {
-            self.store
-                .logs
-                .remove(k)
-                .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
-        }
+        self.remove_range(key(log_id.index)..)?;
         self.sync().await
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.write_meta(LAST_PURGED, &log_id)?;
-        let keys: Vec<_> = self
-            .store
-            .logs
-            .range(..=key(log_id.index))
-            .keys()
-            .filter_map(Result::ok)
-            .collect();
-        for k in keys {
-            self.store
-                .logs
-                .remove(k)
-                .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
-        }
-        Ok(())
+        self.remove_range(..=key(log_id.index))
     }
 }

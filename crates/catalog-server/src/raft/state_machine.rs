@@ -28,6 +28,22 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// Stores a snapshot as the current one and makes it durable before returning.
+async fn persist(store: &Store, meta: &Meta, data: Vec<u8>) -> Result<(), StorageError<NodeId>> {
+    let err = |e: &dyn std::fmt::Display| StorageIOError::write_snapshot(None, &io_err(e));
+    let meta_bytes = serde_json::to_vec(meta).map_err(|e| err(&e))?;
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
+        store.meta.insert(SNAP_DATA, data)?;
+        store.meta.insert(SNAP_META, meta_bytes)?;
+        store.sync_now()
+    })
+    .await
+    .map_err(|e| err(&e))?
+    .map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// What a snapshot holds besides the state.
 #[derive(Serialize, Deserialize)]
 struct SnapshotBody {
@@ -107,18 +123,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: membership,
             snapshot_id,
         };
-        let store = self.store.clone();
-        let meta_bytes = serde_json::to_vec(&meta)
-            .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
-        let data2 = data.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
-            store.meta.insert(SNAP_DATA, data2)?;
-            store.meta.insert(SNAP_META, meta_bytes)?;
-            store.sync_now()
-        })
-        .await
-        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?
-        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
+        persist(&self.store, &meta, data.clone()).await?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -208,18 +213,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *applied = (meta.last_log_id, meta.last_membership.clone());
         }
         self.catalog.notifier.notify_all();
-        let store = self.store.clone();
-        let meta_bytes = serde_json::to_vec(meta)
-            .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
-        tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
-            store.meta.insert(SNAP_DATA, data)?;
-            store.meta.insert(SNAP_META, meta_bytes)?;
-            store.sync_now()
-        })
-        .await
-        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?
-        .map_err(|e| StorageIOError::write_snapshot(None, &io_err(e)))?;
-        Ok(())
+        persist(&self.store, meta, data).await
     }
 
     async fn get_current_snapshot(

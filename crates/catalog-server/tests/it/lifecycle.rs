@@ -162,7 +162,8 @@ async fn systemd_readiness_after_leader_is_known() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let http = free_port();
     let mut child = std::process::Command::new(consul_bin())
         .args([
@@ -185,9 +186,17 @@ async fn systemd_readiness_after_leader_is_known() {
     let n = sock.recv(&mut buf).expect("READY=1 within 20s");
     assert_eq!(&buf[..n], b"READY=1");
     // Ready means: the API answers and knows its leader.
-    let leader = reqwest::get(format!("http://127.0.0.1:{http}/v1/status/leader")).await.unwrap().text().await.unwrap();
+    let leader = reqwest::get(format!("http://127.0.0.1:{http}/v1/status/leader"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_ne!(leader, "\"\"");
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let n = sock.recv(&mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success());
