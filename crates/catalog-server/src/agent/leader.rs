@@ -8,6 +8,30 @@ use api_types::Weights;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The `consul` service every server carries, on its server port.
+pub fn consul_service(port: u16) -> ServiceRecord {
+    let mut meta = BTreeMap::new();
+    for (k, v) in [
+        ("non_voter", "false"),
+        ("raft_version", "3"),
+        ("read_replica", "false"),
+        ("serf_protocol_current", "2"),
+        ("serf_protocol_max", "5"),
+        ("serf_protocol_min", "1"),
+        ("version", crate::version::VERSION),
+    ] {
+        meta.insert(k.to_string(), v.to_string());
+    }
+    ServiceRecord {
+        id: "consul".into(),
+        name: "consul".into(),
+        port,
+        meta,
+        weights: Weights::default(),
+        ..Default::default()
+    }
+}
+
 /// Follows Raft metrics; each time this server becomes leader, reconciles.
 pub async fn watch(agent: Arc<Agent>) {
     let mut metrics = agent.raft.raft.metrics();
@@ -74,26 +98,7 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
     };
     agent.write(Command::RegisterCheck { check: serf }).await?;
     if c.server {
-        let mut meta = BTreeMap::new();
-        for (k, v) in [
-            ("non_voter", "false"),
-            ("raft_version", "3"),
-            ("read_replica", "false"),
-            ("serf_protocol_current", "2"),
-            ("serf_protocol_max", "5"),
-            ("serf_protocol_min", "1"),
-            ("version", crate::version::VERSION),
-        ] {
-            meta.insert(k.to_string(), v.to_string());
-        }
-        let consul = ServiceRecord {
-            id: "consul".into(),
-            name: "consul".into(),
-            port: c.ports.server.max(0) as u16,
-            meta,
-            weights: Weights::default(),
-            ..Default::default()
-        };
+        let consul = consul_service(c.ports.server.max(0) as u16);
         agent
             .write(Command::RegisterService {
                 node: node.clone(),

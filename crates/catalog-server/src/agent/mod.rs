@@ -1,6 +1,7 @@
 //! The running agent: wires storage, Raft, the catalog, check runners, session timers and the
 //! HTTP listeners together from a [`Config`], and shuts them down in order.
 
+pub mod cluster;
 mod leader;
 pub mod local;
 mod members;
@@ -28,6 +29,7 @@ pub struct Agent {
     pub raft: RaftNode,
     pub checks: CheckRunner,
     pub sessions: SessionTimers,
+    pub peers: cluster::Peers,
     pub data_dir: PathBuf,
     shutdown: Notify,
     leaving: AtomicBool,
@@ -197,13 +199,12 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     }
 
     let server_addr = format!("{}:{}", config.advertise_addr, config.ports.server);
-    let raft = RaftNode::start(
-        &data_dir.join("raft"),
-        raft_id(&node_id),
-        server_addr,
-        &config,
-    )
-    .await?;
+    let me = crate::raft::ServerNode {
+        addr: server_addr,
+        name: config.node_name.clone(),
+        node_id: node_id.clone(),
+    };
+    let raft = RaftNode::start(&data_dir.join("raft"), raft_id(&node_id), me, &config).await?;
 
     let agent = Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
         config: config.clone(),
@@ -211,6 +212,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
         raft: raft.clone(),
         checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
         sessions: SessionTimers::new(weak.clone()),
+        peers: cluster::Peers::default(),
         data_dir: data_dir.clone(),
         shutdown: Notify::new(),
         leaving: AtomicBool::new(false),
@@ -222,6 +224,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     }
     let leader_task = tokio::spawn(leader::watch(agent.clone()));
     let gc_task = tokio::spawn(leader::tombstone_gc(agent.clone()));
+    let cluster_task = tokio::spawn(cluster::run(agent.clone()));
     agent.sync_checks();
     let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
@@ -234,6 +237,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     agent.sessions.stop_all();
     leader_task.abort();
     gc_task.abort();
+    cluster_task.abort();
     server.abort();
     let _ = agent.raft.raft.shutdown().await;
     let _ = agent.raft.store.sync_now();

@@ -34,12 +34,14 @@ pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
             "Cannot provide a segment with wan=true",
         ));
     }
-    let mut m = a.member();
+    let mut members = a.members();
     if wan {
-        m.name = format!("{}.{}", m.name, a.config.datacenter);
-        m.port = a.config.ports.serf_wan.max(0) as u16;
+        for m in members.iter_mut() {
+            m.name = format!("{}.{}", m.name, a.config.datacenter);
+            m.port = a.config.ports.serf_wan.max(0) as u16;
+        }
     }
-    Ok(json(&vec![m], p.pretty() || a.config.dev))
+    Ok(json(&members, p.pretty() || a.config.dev))
 }
 
 fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
@@ -388,6 +390,13 @@ pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
 
 pub async fn leave(State(a): State<AppState>) -> Res {
     tracing::info!(target: "agent", "Graceful leave triggered");
+    let info = a.raft.info();
+    if info.voters.len() > 1 && info.voters.contains_key(&a.raft.id) {
+        a.raft
+            .leave_cluster()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
     let agent = a.clone();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -227,8 +227,8 @@ pub async fn read<T>(
     p.check_dc(&a.config.datacenter)?;
     let consistent = p.consistent()?;
     let blocking = p.blocking(a.config.default_query_time, a.config.max_query_time)?;
-    if consistent {
-        a.raft.barrier().await?;
+    if p.consistency_word() != "stale" {
+        a.raft.read_barrier(consistent).await?;
     }
     Ok(crate::blocking::run(a.catalog(), blocking, q).await)
 }

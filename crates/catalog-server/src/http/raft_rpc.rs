@@ -1,11 +1,13 @@
-//! The server side of Raft RPC: `POST /v1/raft/{append,vote,snapshot}` on the server port,
-//! JSON bodies straight into openraft.
+//! The server port: Raft RPC (`append`, `vote`, `snapshot`) and the cluster calls between
+//! servers (`info`, `join`, `forward`, `read_index`, `remove`), JSON over HTTP.
 
 use super::AppState;
+use crate::catalog::Command;
+use crate::raft::cluster::JoinRequest;
 use crate::raft::TypeConfig;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 
@@ -14,7 +16,12 @@ pub fn router(agent: AppState) -> Router {
         .route("/v1/raft/append", post(append))
         .route("/v1/raft/vote", post(vote))
         .route("/v1/raft/snapshot", post(snapshot))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .route("/v1/raft/info", get(info))
+        .route("/v1/raft/join", post(join))
+        .route("/v1/raft/forward", post(forward))
+        .route("/v1/raft/read_index", post(read_index))
+        .route("/v1/raft/remove", post(remove))
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(agent)
 }
 
@@ -34,4 +41,24 @@ async fn snapshot(
     Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
 ) -> Response {
     Json(a.raft.raft.install_snapshot(req).await).into_response()
+}
+
+async fn info(State(a): State<AppState>) -> Response {
+    Json(a.raft.info()).into_response()
+}
+
+async fn join(State(a): State<AppState>, Json(req): Json<JoinRequest>) -> Response {
+    Json(a.raft.serve_join(req).await).into_response()
+}
+
+async fn forward(State(a): State<AppState>, Json(cmd): Json<Command>) -> Response {
+    Json(a.raft.serve_forward(cmd).await).into_response()
+}
+
+async fn read_index(State(a): State<AppState>) -> Response {
+    Json(a.raft.serve_read_index().await).into_response()
+}
+
+async fn remove(State(a): State<AppState>, Json(id): Json<u64>) -> Response {
+    Json(a.raft.remove_server(id).await).into_response()
 }

@@ -3,6 +3,7 @@
 //!
 //! Architecture invariant: the catalog never sees Raft types; Raft never interprets commands.
 
+pub mod cluster;
 mod log_store;
 mod network;
 mod state_machine;
@@ -11,7 +12,7 @@ use crate::blocking::Catalog;
 use crate::catalog::{CatalogError, Command, Reply, Request};
 use crate::store::Store;
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, Raft, SnapshotPolicy};
+use openraft::{Raft, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -20,6 +21,24 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub use network::HttpNetwork;
+
+/// A server as the Raft membership records it: where its Raft RPC and HTTP API listen, and its
+/// node name and ID, so every server can name and reach every other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerNode {
+    /// Raft RPC address (`-advertise`:`-server-port`).
+    pub addr: String,
+    /// The node name (`-node`).
+    pub name: String,
+    /// The node ID (UUID).
+    pub node_id: String,
+}
+
+impl std::fmt::Display for ServerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.addr)
+    }
+}
 
 /// What applying one entry returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +49,7 @@ openraft::declare_raft_types!(
         D = Request,
         R = Response,
         NodeId = u64,
-        Node = BasicNode,
+        Node = ServerNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,
@@ -55,6 +74,8 @@ pub struct RaftNode {
     pub raft: RaftHandle,
     pub id: u64,
     pub addr: String,
+    pub me: ServerNode,
+    http: reqwest::Client,
     pub catalog: Arc<Catalog>,
     pub store: Store,
     proposals: mpsc::Sender<Proposal>,
@@ -131,15 +152,15 @@ async fn submit(raft: &RaftHandle, req: Request) -> Result<Reply, WriteError> {
     }
 }
 
-/// Raft timing scaled by `raft_multiplier` (1 = Consul's production timing, shortened for a
-/// single-process server's loopback links).
+/// Raft timing scaled by `performance { raft_multiplier }` like Consul's: at 1 (production) a
+/// heartbeat every 250ms and elections after 1-2s without one, close to Consul's 1s timeouts.
 fn raft_config(multiplier: u32, snapshot_threshold: u64, trailing_logs: u64) -> openraft::Config {
     let m = u64::from(multiplier.max(1));
     openraft::Config {
         cluster_name: "consul".to_string(),
-        heartbeat_interval: 100 * m,
-        election_timeout_min: 500 * m,
-        election_timeout_max: 1000 * m,
+        heartbeat_interval: 250 * m,
+        election_timeout_min: 1000 * m,
+        election_timeout_max: 2000 * m,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_threshold),
         max_in_snapshot_log_to_keep: trailing_logs,
         purge_batch_size: 256,
@@ -152,7 +173,7 @@ impl RaftNode {
     pub async fn start(
         raft_dir: &Path,
         id: u64,
-        addr: String,
+        me: ServerNode,
         cfg: &crate::config::Config,
     ) -> anyhow::Result<RaftNode> {
         let store = Store::open(raft_dir)?;
@@ -170,7 +191,13 @@ impl RaftNode {
         let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
         let (proposals, rx) = mpsc::channel(4096);
         tokio::spawn(proposer(raft.clone(), rx));
+        let addr = me.addr.clone();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
         Ok(RaftNode {
+            me,
+            http,
             raft,
             id,
             addr,
@@ -186,18 +213,23 @@ impl RaftNode {
             return Ok(());
         }
         let mut members = BTreeMap::new();
-        members.insert(
-            self.id,
-            BasicNode {
-                addr: self.addr.clone(),
-            },
-        );
+        members.insert(self.id, self.me.clone());
         self.raft.initialize(members).await?;
         Ok(())
     }
 
     /// Proposes `cmd`, waits until it is durable and applied, and returns what it produced.
     pub async fn write(&self, cmd: Command) -> Result<Reply, WriteError> {
+        if !self.is_leader() {
+            if let Some(leader) = self.leader_addr() {
+                return self.forward(&leader, cmd).await;
+            }
+        }
+        self.propose(cmd).await
+    }
+
+    /// Proposes on this server (the leader).
+    pub async fn propose(&self, cmd: Command) -> Result<Reply, WriteError> {
         let (tx, rx) = oneshot::channel();
         self.proposals
             .send((cmd, tx))

@@ -1,6 +1,7 @@
 //! Raft RPC between servers: JSON over HTTP on the server port (`-server-port`, 8300).
 //! This is the client side; the server side is `http::raft_rpc`.
 
+use super::ServerNode;
 use super::TypeConfig;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -8,7 +9,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ pub struct Peer {
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = Peer;
 
-    async fn new_client(&mut self, _target: NodeId, node: &BasicNode) -> Peer {
+    async fn new_client(&mut self, _target: NodeId, node: &ServerNode) -> Peer {
         Peer {
             client: self.client.clone(),
             addr: node.addr.clone(),
@@ -46,7 +46,7 @@ impl Peer {
         path: &str,
         req: &Req,
         option: &RPCOption,
-    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>> {
+    ) -> Result<Resp, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>> {
         let url = format!("http://{}/v1/raft/{path}", self.addr);
         let resp = self
             .client
@@ -75,7 +75,8 @@ impl RaftNetwork<TypeConfig> for Peer {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>>
+    {
         self.call("append", &rpc, &option).await
     }
 
@@ -85,7 +86,7 @@ impl RaftNetwork<TypeConfig> for Peer {
         option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+        RPCError<NodeId, ServerNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
         self.call("snapshot", &rpc, &option).await
     }
@@ -94,7 +95,7 @@ impl RaftNetwork<TypeConfig> for Peer {
         &mut self,
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>> {
         self.call("vote", &rpc, &option).await
     }
 }

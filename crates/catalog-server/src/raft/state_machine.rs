@@ -19,7 +19,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 type NodeId = u64;
-type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+type Meta = SnapshotMeta<NodeId, super::ServerNode>;
 
 const SNAP_META: &[u8] = b"snapshot_meta";
 const SNAP_DATA: &[u8] = b"snapshot_data";
@@ -48,14 +48,14 @@ async fn persist(store: &Store, meta: &Meta, data: Vec<u8>) -> Result<(), Storag
 #[derive(Serialize, Deserialize)]
 struct SnapshotBody {
     last_applied: Option<LogId<NodeId>>,
-    membership: StoredMembership<NodeId, openraft::BasicNode>,
+    membership: StoredMembership<NodeId, super::ServerNode>,
     state: State,
 }
 
 /// The last applied log id and membership.
 type Applied = (
     Option<LogId<NodeId>>,
-    StoredMembership<NodeId, openraft::BasicNode>,
+    StoredMembership<NodeId, super::ServerNode>,
 );
 
 #[derive(Clone)]
@@ -88,7 +88,7 @@ impl StateMachine {
         &self,
     ) -> (
         Option<LogId<NodeId>>,
-        StoredMembership<NodeId, openraft::BasicNode>,
+        StoredMembership<NodeId, super::ServerNode>,
     ) {
         self.applied
             .lock()
@@ -139,7 +139,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<
         (
             Option<LogId<NodeId>>,
-            StoredMembership<NodeId, openraft::BasicNode>,
+            StoredMembership<NodeId, super::ServerNode>,
         ),
         StorageError<NodeId>,
     > {

@@ -6,6 +6,7 @@ mod api;
 mod blocking;
 mod checks;
 mod cli;
+mod cluster;
 mod common;
 mod durability;
 mod kv;

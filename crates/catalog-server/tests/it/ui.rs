@@ -14,6 +14,8 @@ use std::time::Duration;
 async fn start_node(node: &str, extra: &[&str]) -> TestServer {
     let mut s = TestServer {
         child: None,
+        ip: "127.0.0.1".to_string(),
+        mode: vec!["-bootstrap".to_string()],
         http_port: crate::common::free_port(),
         server_port: crate::common::free_port(),
         data_dir: tempfile::tempdir().expect("tempdir"),

@@ -8,6 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A port free on `ip` (a loopback address).
+pub fn free_port_on(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -38,6 +46,10 @@ pub fn consul_bin() -> PathBuf {
 /// A running `consul agent -server -bootstrap` on its own ports and data dir.
 pub struct TestServer {
     pub child: Option<Child>,
+    /// The loopback address it binds (`-bind` and `-client`).
+    pub ip: String,
+    /// How it forms a cluster: `["-bootstrap"]` alone, or `-bootstrap-expect`/`-retry-join`.
+    pub mode: Vec<String>,
     pub http_port: u16,
     pub server_port: u16,
     pub data_dir: tempfile::TempDir,
@@ -55,6 +67,8 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut s = TestServer {
             child: None,
+            ip: "127.0.0.1".to_string(),
+            mode: vec!["-bootstrap".to_string()],
             http_port: free_port(),
             server_port: free_port(),
             data_dir,
@@ -70,25 +84,55 @@ impl TestServer {
     }
 
     pub fn args(&self) -> Vec<String> {
-        let mut a = vec![
-            "agent".to_string(),
-            "-server".into(),
-            "-bootstrap".into(),
+        let mut a = vec!["agent".to_string(), "-server".into()];
+        a.extend(self.mode.iter().cloned());
+        a.extend([
             format!("-data-dir={}", self.data_dir.path().display()),
-            "-bind=127.0.0.1".into(),
-            "-client=127.0.0.1".into(),
+            format!("-bind={}", self.ip),
+            format!("-client={}", self.ip),
             format!("-node={}", self.node),
             format!("-http-port={}", self.http_port),
             format!("-server-port={}", self.server_port),
             "-log-level=warn".into(),
-        ];
+        ]);
         a.extend(self.extra.iter().cloned());
         a
     }
 
-    /// Starts (or restarts) the process and waits until it is leader and registered itself.
-    pub async fn spawn(&mut self) {
-        let log = std::fs::File::create(self.data_dir.path().join("agent.log")).expect("log file");
+    /// A cluster member on `ip` (e.g. 127.0.0.2) that waits for `expect` servers at `join`.
+    /// Not started: call [`TestServer::spawn_only`].
+    pub fn member(
+        ip: &str,
+        node: &str,
+        server_port: u16,
+        expect: u32,
+        join: &[String],
+    ) -> TestServer {
+        let mut mode = vec![format!("-bootstrap-expect={expect}")];
+        mode.extend(join.iter().map(|j| format!("-retry-join={j}")));
+        TestServer {
+            child: None,
+            ip: ip.to_string(),
+            mode,
+            http_port: free_port_on(ip),
+            server_port,
+            data_dir: tempfile::tempdir().expect("tempdir"),
+            node: node.to_string(),
+            extra: Vec::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// Starts the process without waiting for anything.
+    pub fn spawn_only(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.path().join("agent.log"))
+            .expect("log file");
         let child = Command::new(consul_bin())
             .args(self.args())
             .stdout(Stdio::from(log.try_clone().expect("clone")))
@@ -96,8 +140,18 @@ impl TestServer {
             .spawn()
             .expect("spawn consul");
         self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    /// Starts (or restarts) the process and waits until it is leader and registered itself.
+    pub async fn spawn(&mut self) {
+        self.spawn_only();
+        let path = format!("/v1/catalog/node/{}", self.node);
         let ready = wait_until(Duration::from_secs(20), || async {
-            match self.get("/v1/catalog/node/test-node").await {
+            match self.get(&path).await {
                 Ok((200, body)) => body.contains("serfHealth") || body.contains("\"consul\""),
                 _ => false,
             }
@@ -111,11 +165,11 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.http_port, path)
+        format!("http://{}:{}{}", self.ip, self.http_port, path)
     }
 
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.http_port)
+        format!("{}:{}", self.ip, self.http_port)
     }
 
     pub fn data_path(&self) -> &Path {

@@ -1,0 +1,229 @@
+//! Servers talking to servers over the server port: writes forwarded to the leader, the
+//! read-index barrier of follower reads, joining a cluster, and the `info` every server answers
+//! (who it is, whether it belongs to a cluster, who leads).
+
+use super::{RaftNode, ServerNode, WriteError};
+use crate::catalog::{CatalogError, Command, Reply};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A forwarded write's failure, as it crosses the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RemoteError {
+    NoLeader,
+    Catalog(CatalogError),
+    Raft(String),
+}
+
+impl From<WriteError> for RemoteError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::NoLeader => RemoteError::NoLeader,
+            WriteError::Catalog(c) => RemoteError::Catalog(c),
+            WriteError::Raft(m) => RemoteError::Raft(m),
+        }
+    }
+}
+
+impl From<RemoteError> for WriteError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::NoLeader => WriteError::NoLeader,
+            RemoteError::Catalog(c) => WriteError::Catalog(c),
+            RemoteError::Raft(m) => WriteError::Raft(m),
+        }
+    }
+}
+
+/// What `GET /v1/raft/info` tells about a server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Info {
+    pub id: u64,
+    pub node: ServerNode,
+    /// Whether this server belongs to a cluster (has a membership).
+    pub initialized: bool,
+    pub leader: Option<u64>,
+    pub voters: BTreeMap<u64, ServerNode>,
+}
+
+/// A request to join: the joining server's id and node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub id: u64,
+    pub node: ServerNode,
+}
+
+impl RaftNode {
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp, String> {
+        let resp = self
+            .http
+            .post(format!("http://{addr}/v1/raft/{path}"))
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("{} from {addr}", resp.status()));
+        }
+        resp.json().await.map_err(|e| e.to_string())
+    }
+
+    /// Sends a write to the leader at `leader` (its Raft RPC address).
+    pub async fn forward(&self, leader: &str, cmd: Command) -> Result<Reply, WriteError> {
+        let r: Result<Result<Reply, RemoteError>, String> =
+            self.call(leader, "forward", &cmd).await;
+        match r {
+            Ok(res) => res.map_err(WriteError::from),
+            Err(e) => {
+                tracing::warn!(target: "agent.server.rpc", "failed to forward write to leader {leader}: {e}");
+                Err(WriteError::NoLeader)
+            }
+        }
+    }
+
+    /// Leader side of a forwarded write.
+    pub async fn serve_forward(&self, cmd: Command) -> Result<Reply, RemoteError> {
+        if !self.is_leader() {
+            return Err(RemoteError::NoLeader);
+        }
+        self.propose(cmd).await.map_err(RemoteError::from)
+    }
+
+    /// Makes the next local read see every write acknowledged before it started: the leader
+    /// confirms its leadership (when `linearizable`); a follower asks the leader for its commit
+    /// index (read-index) and waits until it has applied that far.
+    pub async fn read_barrier(&self, linearizable: bool) -> Result<(), WriteError> {
+        if self.is_leader() {
+            if linearizable {
+                self.barrier().await?;
+            }
+            return Ok(());
+        }
+        let leader = self.leader_addr().ok_or(WriteError::NoLeader)?;
+        let index: Result<u64, RemoteError> = self
+            .call(&leader, "read_index", &())
+            .await
+            .map_err(|_| WriteError::NoLeader)?;
+        let index = index.map_err(WriteError::from)?;
+        self.raft
+            .wait(Some(Duration::from_secs(10)))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map_err(|_| WriteError::NoLeader)?;
+        Ok(())
+    }
+
+    /// Leader side of the read-index barrier: confirms leadership, answers the index to reach.
+    pub async fn serve_read_index(&self) -> Result<u64, RemoteError> {
+        match self.raft.ensure_linearizable().await {
+            Ok(Some(log_id)) => Ok(log_id.index),
+            Ok(None) => Ok(0),
+            Err(_) => Err(RemoteError::NoLeader),
+        }
+    }
+
+    pub fn info(&self) -> Info {
+        let m = self.raft.metrics().borrow().clone();
+        let voters: BTreeMap<u64, ServerNode> = m
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        Info {
+            id: self.id,
+            node: self.me.clone(),
+            initialized: !voters.is_empty(),
+            leader: m.current_leader,
+            voters,
+        }
+    }
+
+    /// Asks the server at `addr` (server port) who it is.
+    pub async fn fetch_info(&self, addr: &str) -> Result<Info, String> {
+        let resp = self
+            .http
+            .get(format!("http://{addr}/v1/raft/info"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        resp.json().await.map_err(|e| e.to_string())
+    }
+
+    /// Asks a cluster member at `addr` to add this server as a voter.
+    pub async fn request_join(&self, addr: &str) -> Result<(), String> {
+        let req = JoinRequest {
+            id: self.id,
+            node: self.me.clone(),
+        };
+        let r: Result<(), RemoteError> = self.call(addr, "join", &req).await?;
+        r.map_err(|e| format!("{e:?}"))
+    }
+
+    /// Adds a server as a voter (on the leader; elsewhere forwarded to it).
+    pub async fn serve_join(&self, req: JoinRequest) -> Result<(), RemoteError> {
+        if !self.is_leader() {
+            let leader = self.leader_addr().ok_or(RemoteError::NoLeader)?;
+            let r: Result<(), RemoteError> = self
+                .call(&leader, "join", &req)
+                .await
+                .map_err(RemoteError::Raft)?;
+            return r;
+        }
+        let info = self.info();
+        if info.voters.get(&req.id) == Some(&req.node) {
+            return Ok(());
+        }
+        tracing::info!(target: "agent.server", "adding server: {}", req.node);
+        self.raft
+            .add_learner(req.id, req.node.clone(), true)
+            .await
+            .map_err(|e| RemoteError::Raft(e.to_string()))?;
+        let mut voters: BTreeSet<u64> = info.voters.keys().copied().collect();
+        voters.insert(req.id);
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| RemoteError::Raft(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Graceful leave: asks the leader to take this server out of the voters (handing
+    /// leadership over first when it is this server).
+    pub async fn leave_cluster(&self) -> Result<(), WriteError> {
+        if self.is_leader() {
+            return self.remove_server(self.id).await.map_err(WriteError::from);
+        }
+        let leader = self.leader_addr().ok_or(WriteError::NoLeader)?;
+        let r: Result<(), RemoteError> = self
+            .call(&leader, "remove", &self.id)
+            .await
+            .map_err(WriteError::Raft)?;
+        r.map_err(WriteError::from)
+    }
+
+    /// Removes a server from the voters (graceful leave, `remove-peer`, `force-leave`).
+    pub async fn remove_server(&self, id: u64) -> Result<(), RemoteError> {
+        if !self.is_leader() {
+            return Err(RemoteError::NoLeader);
+        }
+        let info = self.info();
+        if !info.voters.contains_key(&id) {
+            return Ok(());
+        }
+        let voters: BTreeSet<u64> = info.voters.keys().copied().filter(|v| *v != id).collect();
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| RemoteError::Raft(e.to_string()))?;
+        Ok(())
+    }
+}

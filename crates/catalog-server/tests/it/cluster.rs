@@ -1,0 +1,249 @@
+//! Three servers on 127.0.0.1/2/3 with `-bootstrap-expect=3 -retry-join=...`: formation,
+//! writes and reads on any server, the leader's loss, a restart that catches up, leave.
+
+use crate::common::{free_port_on, wait_until, TestServer};
+use serde_json::Value;
+use std::time::Duration;
+
+const IPS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+
+/// A server port free on all three addresses.
+fn shared_port() -> u16 {
+    loop {
+        let p = free_port_on(IPS[0]);
+        if IPS
+            .iter()
+            .all(|ip| std::net::TcpListener::bind((*ip, p)).is_ok())
+        {
+            return p;
+        }
+    }
+}
+
+fn cluster() -> Vec<TestServer> {
+    let port = shared_port();
+    let mut servers: Vec<TestServer> = IPS
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            let others: Vec<String> = IPS
+                .iter()
+                .filter(|o| *o != ip)
+                .map(|o| o.to_string())
+                .collect();
+            TestServer::member(ip, &format!("server{}", i + 1), port, 3, &others)
+        })
+        .collect();
+    for s in servers.iter_mut() {
+        s.spawn_only();
+    }
+    servers
+}
+
+async fn leader_of(s: &TestServer) -> Option<String> {
+    let (st, body) = s.get("/v1/status/leader").await.ok()?;
+    let v: Value = serde_json::from_str(&body).ok()?;
+    (st == 200 && v.as_str().is_some_and(|l| !l.is_empty()))
+        .then(|| v.as_str().unwrap_or_default().to_string())
+}
+
+/// Waits until every running server names the same leader; returns its index in `servers`.
+async fn agreed_leader(servers: &[TestServer], up: &[usize]) -> usize {
+    agreed_leader_not(servers, up, None).await
+}
+
+/// Like [`agreed_leader`], ignoring a stale answer naming `not`.
+async fn agreed_leader_not(servers: &[TestServer], up: &[usize], not: Option<usize>) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let mut leaders = Vec::new();
+        for i in up {
+            leaders.push(leader_of(&servers[*i]).await);
+        }
+        if let Some(addr) = leaders[0].clone() {
+            if leaders.iter().all(|l| l.as_deref() == Some(addr.as_str())) {
+                if let Some(i) = servers
+                    .iter()
+                    .position(|s| addr.starts_with(&format!("{}:", s.ip)))
+                {
+                    if Some(i) != not {
+                        return i;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for s in servers {
+        eprintln!("--- {} log:\n{}", s.node, s.log());
+    }
+    panic!("no agreed leader");
+}
+
+async fn put(s: &TestServer, key: &str, value: &str) -> bool {
+    matches!(s.http.put(s.url(&format!("/v1/kv/{key}"))).body(value.to_string()).send().await,
+        Ok(r) if r.status().is_success())
+}
+
+async fn value(s: &TestServer, key: &str, query: &str) -> Option<String> {
+    let (st, body) = s.get(&format!("/v1/kv/{key}?raw{query}")).await.ok()?;
+    (st == 200).then_some(body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_form_serve_and_survive_the_leaders_loss() {
+    let mut servers = cluster();
+    let leader = agreed_leader(&servers, &[0, 1, 2]).await;
+    let peers: Value =
+        serde_json::from_str(&servers[0].get("/v1/status/peers").await.unwrap().1).unwrap();
+    assert_eq!(peers.as_array().unwrap().len(), 3, "{peers}");
+
+    // `consul members` on any server lists three alive servers.
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            let (code, out, _) = servers[1].cli(&["members"]);
+            code == 0
+                && out
+                    .lines()
+                    .skip(1)
+                    .filter(|l| l.contains(" alive ") && l.contains(" server "))
+                    .count()
+                    == 3
+        })
+        .await,
+        "members: {:?}",
+        servers[1].cli(&["members"])
+    );
+
+    // Writes on a follower are forwarded; every server reads them (default and ?stale).
+    let follower = (leader + 1) % 3;
+    assert!(put(&servers[follower], "cluster/a", "1").await);
+    for s in &servers {
+        assert_eq!(
+            value(s, "cluster/a", "").await.as_deref(),
+            Some("1"),
+            "default read on {}",
+            s.node
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            value(&servers[(leader + 2) % 3], "cluster/a", "&stale")
+                .await
+                .as_deref()
+                == Some("1")
+        })
+        .await
+    );
+
+    // The catalog knows all three servers' nodes and their consul service.
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            servers[leader]
+                .json("/v1/health/service/consul?passing")
+                .await
+                .as_array()
+                .map(|a| a.len())
+                == Some(3)
+        })
+        .await
+    );
+
+    // Acknowledged writes through every server, then the leader dies.
+    let mut acked = Vec::new();
+    for i in 0..30 {
+        let key = format!("cluster/k{i}");
+        if put(&servers[i % 3], &key, &i.to_string()).await {
+            acked.push(key);
+        }
+    }
+    assert_eq!(acked.len(), 30);
+    servers[leader].kill9();
+    let up: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let new_leader = agreed_leader_not(&servers, &up, Some(leader)).await;
+    assert_ne!(new_leader, leader);
+    assert!(
+        put(&servers[up[0]], "cluster/after", "yes").await,
+        "writes resume under the new leader"
+    );
+    for i in &up {
+        for key in &acked {
+            assert!(
+                value(&servers[*i], key, "").await.is_some(),
+                "{key} lost on {}",
+                servers[*i].node
+            );
+        }
+    }
+
+    // The old leader restarts and catches up.
+    servers[leader].spawn_only();
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            value(&servers[leader], "cluster/after", "&stale")
+                .await
+                .as_deref()
+                == Some("yes")
+        })
+        .await,
+        "restarted server did not catch up:\n{}",
+        servers[leader].log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            let (code, out, _) = servers[leader].cli(&["members"]);
+            code == 0
+                && out
+                    .lines()
+                    .skip(1)
+                    .filter(|l| l.contains(" alive "))
+                    .count()
+                    == 3
+        })
+        .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_leaves_gracefully() {
+    let mut servers = cluster();
+    let leader = agreed_leader(&servers, &[0, 1, 2]).await;
+    let leaving = (leader + 1) % 3;
+    let (code, out, err) = servers[leaving].cli(&["leave"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Graceful leave complete\n"),
+        "{err}"
+    );
+    let stay = (leader + 2) % 3;
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            let peers: Value = match servers[stay].get("/v1/status/peers").await {
+                Ok((200, b)) => serde_json::from_str(&b).unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            peers.as_array().map(|a| a.len()) == Some(2)
+        })
+        .await,
+        "peers still list the server that left: {}\n--- leaving:\n{}\n--- leader:\n{}",
+        servers[stay]
+            .get("/v1/status/peers")
+            .await
+            .map(|r| r.1)
+            .unwrap_or_default(),
+        servers[leaving].log(),
+        servers[leader].log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            let (_, out, _) = servers[stay].cli(&["members"]);
+            out.lines()
+                .any(|l| l.starts_with(&servers[leaving].node) && l.contains(" left "))
+        })
+        .await,
+        "{:?}",
+        servers[stay].cli(&["members"])
+    );
+    assert!(put(&servers[stay], "after/leave", "ok").await);
+    servers[leaving].kill9();
+}
