@@ -382,10 +382,13 @@ pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, bod
 }
 
 pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
-    let _ = a;
-    Err(ApiError::internal(format!(
-        "1 error occurred:\n\t* Failed to join {addr}: joining other servers is not supported by this build yet\n\n"
-    )))
+    let target = crate::agent::cluster::server_addr(&addr, a.config.ports.server);
+    match a.raft.join_addr(&target).await {
+        Ok(()) => Ok(ok_empty()),
+        Err(e) => Err(ApiError::internal(format!(
+            "1 error occurred:\n\t* Failed to join {addr}: {e}\n\n"
+        ))),
+    }
 }
 
 pub async fn leave(State(a): State<AppState>) -> Res {
@@ -409,9 +412,18 @@ pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) ->
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }
-    Err(ApiError::internal(format!(
-        "agent: No node found with name '{node}'"
-    )))
+    let info = a.raft.info();
+    let Some((id, _)) = info
+        .voters
+        .iter()
+        .find(|(_, n)| n.name.eq_ignore_ascii_case(&node))
+    else {
+        return Err(ApiError::internal(format!(
+            "agent: No node found with name '{node}'"
+        )));
+    };
+    a.raft.remove_via_leader(*id).await?;
+    Ok(ok_empty())
 }
 
 pub async fn reload(State(a): State<AppState>) -> Res {

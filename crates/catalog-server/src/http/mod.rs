@@ -191,6 +191,10 @@ pub fn router(agent: AppState) -> Router {
         .route("/v1/status/leader", only("GET", get(status::leader)))
         .route("/v1/status/peers", only("GET", get(status::peers)))
         .route(
+            "/v1/operator/raft/peer",
+            only("DELETE", axum::routing::delete(status::remove_peer)),
+        )
+        .route(
             "/v1/operator/raft/configuration",
             only("GET", get(status::raft_configuration)),
         )

@@ -91,3 +91,26 @@ pub async fn root(State(a): State<AppState>) -> Response {
     "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart."
         .into_response()
 }
+
+/// `DELETE /v1/operator/raft/peer?address=IP:port` or `?id=<node id>`.
+pub async fn remove_peer(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    let info = a.raft.info();
+    let found = match (p.get("address"), p.get("id")) {
+        (Some(addr), _) if !addr.is_empty() => info.voters.iter().find(|(_, n)| n.addr == addr),
+        (_, Some(id)) if !id.is_empty() => info.voters.iter().find(|(_, n)| n.node_id == id),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+            ))
+        }
+    };
+    let Some((rid, _)) = found else {
+        let what = p.get("address").or(p.get("id")).unwrap_or_default();
+        return Err(ApiError::internal(format!(
+            "id {what:?} was not found in the Raft configuration"
+        )));
+    };
+    a.raft.remove_via_leader(*rid).await?;
+    Ok(super::reply::ok_empty())
+}

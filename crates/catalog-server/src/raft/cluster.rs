@@ -199,15 +199,38 @@ impl RaftNode {
     /// Graceful leave: asks the leader to take this server out of the voters (handing
     /// leadership over first when it is this server).
     pub async fn leave_cluster(&self) -> Result<(), WriteError> {
+        self.remove_via_leader(self.id).await
+    }
+
+    /// Removes server `id` from the voters, through the leader wherever this runs.
+    pub async fn remove_via_leader(&self, id: u64) -> Result<(), WriteError> {
         if self.is_leader() {
-            return self.remove_server(self.id).await.map_err(WriteError::from);
+            return self.remove_server(id).await.map_err(WriteError::from);
         }
         let leader = self.leader_addr().ok_or(WriteError::NoLeader)?;
         let r: Result<(), RemoteError> = self
-            .call(&leader, "remove", &self.id)
+            .call(&leader, "remove", &id)
             .await
             .map_err(WriteError::Raft)?;
         r.map_err(WriteError::from)
+    }
+
+    /// `consul join <addr>`: joins the cluster at `addr`, or adds the server at `addr` to ours.
+    pub async fn join_addr(&self, addr: &str) -> Result<(), String> {
+        let other = self.fetch_info(addr).await?;
+        let me = self.info();
+        match (me.initialized, other.initialized) {
+            (false, true) => self.request_join(addr).await,
+            (true, false) => {
+                let req = JoinRequest { id: other.id, node: other.node };
+                self.serve_join(req).await.map_err(|e| format!("{e:?}"))
+            }
+            (true, true) if me.voters.contains_key(&other.id) => Ok(()),
+            (true, true) => Err("both servers already belong to different clusters".to_string()),
+            (false, false) => Err(
+                "neither server belongs to a cluster yet; start one with -bootstrap or -bootstrap-expect".to_string(),
+            ),
+        }
     }
 
     /// Removes a server from the voters (graceful leave, `remove-peer`, `force-leave`).

@@ -247,3 +247,64 @@ async fn a_server_leaves_gracefully() {
     assert!(put(&servers[stay], "after/leave", "ok").await);
     servers[leaving].kill9();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_server_joins_with_consul_join_and_installs_a_snapshot() {
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("raft.json");
+    std::fs::write(
+        &file,
+        r#"{"raft_snapshot_threshold": 50, "raft_trailing_logs": 5}"#,
+    )
+    .unwrap();
+    let conf_flag = format!("-config-file={}", file.display());
+    let mut a = TestServer::member(IPS[0], "first", free_port_on(IPS[0]), 0, &[]);
+    a.mode = vec!["-bootstrap".into(), conf_flag.clone()];
+    a.node = "first".into();
+    a.spawn().await;
+    for i in 0..300 {
+        assert!(put(&a, &format!("snap/{i}"), &i.to_string()).await);
+    }
+    // The log behind the snapshot is purged, so the newcomer can only catch up by snapshot.
+    let mut b = TestServer::member(IPS[1], "second", free_port_on(IPS[1]), 0, &[]);
+    b.mode = vec![conf_flag];
+    b.spawn_only();
+    let target = format!("{}:{}", b.ip, b.server_port);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            let (code, _, _) = a.cli(&["join", &target]);
+            code == 0
+        })
+        .await,
+        "consul join failed: {:?}",
+        a.cli(&["join", &target])
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            value(&b, "snap/299", "&stale").await.as_deref() == Some("299")
+        })
+        .await,
+        "the new server did not catch up:\n{}",
+        b.log()
+    );
+    assert_eq!(
+        b.json("/v1/kv/snap/?keys&stale")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        300
+    );
+    let (code, out, err) = a.cli(&["operator", "raft", "list-peers"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (code, out, err) = a.cli(&[
+        "operator",
+        "raft",
+        "remove-peer",
+        &format!("-address={target}"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let peers: Value = serde_json::from_str(&a.get("/v1/status/peers").await.unwrap().1).unwrap();
+    assert_eq!(peers.as_array().unwrap().len(), 1, "{peers}");
+}
