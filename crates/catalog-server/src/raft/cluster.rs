@@ -9,12 +9,25 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+/// A failed call to another server; `not_sent` when the request never reached it.
+#[derive(Debug)]
+struct CallError {
+    not_sent: bool,
+    message: String,
+}
+
 /// A forwarded write's failure, as it crosses the wire.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RemoteError {
     NoLeader,
     Catalog(CatalogError),
     Raft(String),
+}
+
+impl From<CallError> for String {
+    fn from(e: CallError) -> String {
+        e.message
+    }
 }
 
 impl From<WriteError> for RemoteError {
@@ -61,29 +74,44 @@ impl RaftNode {
         addr: &str,
         path: &str,
         req: &Req,
-    ) -> Result<Resp, String> {
+    ) -> Result<Resp, CallError> {
         let resp = self
             .http
             .post(format!("http://{addr}/v1/raft/{path}"))
             .json(req)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CallError {
+                not_sent: e.is_connect(),
+                message: e.to_string(),
+            })?;
         if !resp.status().is_success() {
-            return Err(format!("{} from {addr}", resp.status()));
+            return Err(CallError {
+                not_sent: false,
+                message: format!("{} from {addr}", resp.status()),
+            });
         }
-        resp.json().await.map_err(|e| e.to_string())
+        resp.json().await.map_err(|e| CallError {
+            not_sent: false,
+            message: e.to_string(),
+        })
     }
 
-    /// Sends a write to the leader at `leader` (its Raft RPC address).
+    /// Sends a write to the leader at `leader` (its Raft RPC address). `NoLeader` means it
+    /// certainly was not applied (refused connection, or the peer is not the leader).
     pub async fn forward(&self, leader: &str, cmd: Command) -> Result<Reply, WriteError> {
-        let r: Result<Result<Reply, RemoteError>, String> =
-            self.call(leader, "forward", &cmd).await;
-        match r {
+        match self
+            .call::<_, Result<Reply, RemoteError>>(leader, "forward", &cmd)
+            .await
+        {
             Ok(res) => res.map_err(WriteError::from),
+            Err(e) if e.not_sent => Err(WriteError::NoLeader),
             Err(e) => {
-                tracing::warn!(target: "agent.server.rpc", "failed to forward write to leader {leader}: {e}");
-                Err(WriteError::NoLeader)
+                tracing::warn!(target: "agent.server.rpc", "failed to forward write to leader {leader}: {}", e.message);
+                Err(WriteError::Raft(format!(
+                    "rpc error making call: {}",
+                    e.message
+                )))
             }
         }
     }
@@ -100,15 +128,32 @@ impl RaftNode {
     /// confirms its leadership (when `linearizable`); a follower asks the leader for its commit
     /// index (read-index) and waits until it has applied that far.
     pub async fn read_barrier(&self, linearizable: bool) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + super::HOLD_TIMEOUT;
+        loop {
+            let leader = self.leader_addr();
+            match self.try_read_barrier(linearizable, leader.as_deref()).await {
+                Err(WriteError::NoLeader) if tokio::time::Instant::now() < deadline => {
+                    self.wait_for_new_leader(leader, deadline).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_read_barrier(
+        &self,
+        linearizable: bool,
+        leader: Option<&str>,
+    ) -> Result<(), WriteError> {
         if self.is_leader() {
             if linearizable {
                 self.barrier().await?;
             }
             return Ok(());
         }
-        let leader = self.leader_addr().ok_or(WriteError::NoLeader)?;
+        let leader = leader.ok_or(WriteError::NoLeader)?;
         let index: Result<u64, RemoteError> = self
-            .call(&leader, "read_index", &())
+            .call(leader, "read_index", &())
             .await
             .map_err(|_| WriteError::NoLeader)?;
         let index = index.map_err(WriteError::from)?;
@@ -175,7 +220,7 @@ impl RaftNode {
             let r: Result<(), RemoteError> = self
                 .call(&leader, "join", &req)
                 .await
-                .map_err(RemoteError::Raft)?;
+                .map_err(|e| RemoteError::Raft(e.message))?;
             return r;
         }
         let info = self.info();
@@ -208,10 +253,13 @@ impl RaftNode {
             return self.remove_server(id).await.map_err(WriteError::from);
         }
         let leader = self.leader_addr().ok_or(WriteError::NoLeader)?;
-        let r: Result<(), RemoteError> = self
-            .call(&leader, "remove", &id)
-            .await
-            .map_err(WriteError::Raft)?;
+        let r: Result<(), RemoteError> = self.call(&leader, "remove", &id).await.map_err(|e| {
+            if e.not_sent {
+                WriteError::NoLeader
+            } else {
+                WriteError::Raft(e.message)
+            }
+        })?;
         r.map_err(WriteError::from)
     }
 

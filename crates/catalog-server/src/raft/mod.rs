@@ -83,6 +83,9 @@ pub struct RaftNode {
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 
+/// How long a request waits for a leader to be elected (Consul's `rpc_hold_timeout`).
+pub const HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
+
 /// Most commands one Raft entry carries.
 const MAX_BATCH: usize = 256;
 
@@ -219,13 +222,47 @@ impl RaftNode {
     }
 
     /// Proposes `cmd`, waits until it is durable and applied, and returns what it produced.
+    ///
+    /// Like Consul (`rpc_hold_timeout`), a write that finds no leader waits up to 7s for one
+    /// to be elected and tries again; it is retried only when it certainly was not applied.
     pub async fn write(&self, cmd: Command) -> Result<Reply, WriteError> {
-        if !self.is_leader() {
-            if let Some(leader) = self.leader_addr() {
-                return self.forward(&leader, cmd).await;
+        let deadline = tokio::time::Instant::now() + HOLD_TIMEOUT;
+        loop {
+            let leader = self.leader_addr();
+            let attempt = if self.is_leader() {
+                self.propose(cmd.clone()).await
+            } else if let Some(addr) = &leader {
+                self.forward(addr, cmd.clone()).await
+            } else {
+                Err(WriteError::NoLeader)
+            };
+            match attempt {
+                Err(WriteError::NoLeader) if tokio::time::Instant::now() < deadline => {
+                    self.wait_for_new_leader(leader, deadline).await;
+                }
+                other => return other,
             }
         }
-        self.propose(cmd).await
+    }
+
+    /// Waits until a leader other than `stale` is known (or this server leads), or `deadline`.
+    pub async fn wait_for_new_leader(&self, stale: Option<String>, deadline: tokio::time::Instant) {
+        let mut metrics = self.raft.metrics();
+        loop {
+            let leader = self.leader_addr();
+            if leader.is_some() && (leader != stale || self.is_leader()) {
+                // Give a just-elected leader a moment to commit its first entry.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                return;
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed())
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+            {
+                return;
+            }
+        }
     }
 
     /// Proposes on this server (the leader).

@@ -308,3 +308,158 @@ async fn a_new_server_joins_with_consul_join_and_installs_a_snapshot() {
     let peers: Value = serde_json::from_str(&a.get("/v1/status/peers").await.unwrap().1).unwrap();
     assert_eq!(peers.as_array().unwrap().len(), 1, "{peers}");
 }
+
+/// Concurrent clients write, read (`?consistent`) and CAS three keys through all three servers
+/// while the leader is killed; every key's history must be linearizable.
+#[tokio::test(flavor = "multi_thread")]
+async fn histories_stay_linearizable_through_a_leader_kill() {
+    use crate::linearizable::{linearizable, Kind, Op, Outcome};
+    use std::sync::{Arc, Mutex};
+    let mut servers = cluster();
+    let leader = agreed_leader(&servers, &[0, 1, 2]).await;
+    let start = std::time::Instant::now();
+    let history: Arc<Mutex<Vec<(usize, Op)>>> = Arc::default();
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/v1/kv/lin")).collect();
+    let mut clients = Vec::new();
+    for c in 0..6usize {
+        let history = history.clone();
+        let base = urls[c % 3].clone();
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let now = |s: &std::time::Instant| s.elapsed().as_micros();
+            for n in 0..20usize {
+                let key = (c + n) % 3;
+                let url = format!("{base}{key}");
+                let call = now(&start);
+                let (kind, outcome) = match n % 3 {
+                    0 => {
+                        let v = format!("c{c}-{n}");
+                        let r = http.put(&url).body(v.clone()).send().await;
+                        let ok = matches!(&r, Ok(r) if r.status().is_success());
+                        (
+                            Kind::Write(v),
+                            if ok { Outcome::Ok } else { Outcome::Unknown },
+                        )
+                    }
+                    1 => match http.get(format!("{url}?consistent")).send().await {
+                        Ok(r) if r.status().as_u16() == 404 => (Kind::Read, Outcome::Read(None)),
+                        Ok(r) if r.status().is_success() => {
+                            let v: serde_json::Value = r.json().await.unwrap_or_default();
+                            let val = v[0]["Value"].as_str().map(|b| {
+                                use base64::Engine;
+                                String::from_utf8(
+                                    base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+                                )
+                                .unwrap()
+                            });
+                            (Kind::Read, Outcome::Read(val))
+                        }
+                        _ => (Kind::Read, Outcome::Unknown),
+                    },
+                    _ => {
+                        // Read the value and its index, then CAS on that index.
+                        let Ok(r) = http.get(format!("{url}?consistent")).send().await else {
+                            continue;
+                        };
+                        let (expect, idx) = if r.status().as_u16() == 404 {
+                            (None, 0)
+                        } else if r.status().is_success() {
+                            let v: serde_json::Value = r.json().await.unwrap_or_default();
+                            let val = v[0]["Value"].as_str().map(|b| {
+                                use base64::Engine;
+                                String::from_utf8(
+                                    base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+                                )
+                                .unwrap()
+                            });
+                            (val, v[0]["ModifyIndex"].as_u64().unwrap_or(0))
+                        } else {
+                            continue;
+                        };
+                        let v = format!("c{c}-{n}");
+                        let call = now(&start);
+                        let r = http
+                            .put(format!("{url}?cas={idx}"))
+                            .body(v.clone())
+                            .send()
+                            .await;
+                        let outcome = match r {
+                            Ok(r) if r.status().is_success() => {
+                                Outcome::CasResult(r.text().await.unwrap_or_default() == "true")
+                            }
+                            _ => Outcome::Unknown,
+                        };
+                        let ret = (outcome != Outcome::Unknown).then(|| now(&start));
+                        history.lock().unwrap().push((
+                            key,
+                            Op {
+                                call,
+                                ret,
+                                kind: Kind::Cas(expect, v),
+                                outcome,
+                            },
+                        ));
+                        continue;
+                    }
+                };
+                let ret = (outcome != Outcome::Unknown).then(|| now(&start));
+                history.lock().unwrap().push((
+                    key,
+                    Op {
+                        call,
+                        ret,
+                        kind,
+                        outcome,
+                    },
+                ));
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let killed_at = start.elapsed().as_micros();
+    servers[leader].kill9();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let history = history.lock().unwrap().clone();
+    if std::env::var("LIN_DEBUG").is_ok() {
+        for (k, o) in &history {
+            eprintln!(
+                "{:>8} {:>8?} key{k} {:?} {:?}",
+                o.call / 1000,
+                o.ret.map(|r| r / 1000),
+                o.kind,
+                o.outcome
+            );
+        }
+        eprintln!("killed at {}", killed_at / 1000);
+    }
+    let known = history
+        .iter()
+        .filter(|(_, o)| o.outcome != Outcome::Unknown)
+        .count();
+    assert!(known > 40, "too few completed operations: {known}");
+    let after = history
+        .iter()
+        .filter(|(_, o)| o.ret.is_some() && o.call > killed_at + 500_000)
+        .count();
+    assert!(
+        after > 5,
+        "too few operations completed under the new leader: {after}"
+    );
+    for key in 0..3 {
+        let ops: Vec<Op> = history
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, o)| o.clone())
+            .collect();
+        assert!(
+            linearizable(&ops, None),
+            "key lin{key} is not linearizable: {ops:#?}"
+        );
+    }
+}

@@ -11,5 +11,6 @@ mod common;
 mod durability;
 mod kv;
 mod lifecycle;
+mod linearizable;
 mod sessions;
 mod ui;
