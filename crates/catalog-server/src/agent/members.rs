@@ -133,7 +133,14 @@ impl Agent {
                 ("applied_index", applied.to_string()),
                 ("commit_index", applied.to_string()),
                 ("fsm_pending", s("0")),
-                ("last_contact", if is_leader { s("0") } else { s("never") }),
+                (
+                    "last_contact",
+                    match self.raft.last_contact_ms() {
+                        Some(0) if is_leader => s("0"),
+                        Some(ms) => api_types::format_go_duration(ms as i64 * 1_000_000),
+                        None => s("never"),
+                    },
+                ),
                 ("last_log_index", last_log.to_string()),
                 ("last_log_term", m.current_term.to_string()),
                 (

@@ -245,7 +245,12 @@ pub fn respond<T: Serialize + ?Sized>(a: &Agent, p: &Params, index: u64, value: 
 }
 
 pub fn meta(a: &Agent, p: &Params, index: u64) -> axum::http::HeaderMap {
-    reply::meta_headers(index, a.raft.leader_addr().is_some(), p.consistency_word())
+    reply::meta_headers(
+        index,
+        a.raft.leader_addr().is_some(),
+        a.raft.last_contact_ms().unwrap_or(0),
+        p.consistency_word(),
+    )
 }
 
 /// The listeners, bound before the agent reports itself started.

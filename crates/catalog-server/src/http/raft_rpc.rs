@@ -29,6 +29,7 @@ async fn append(
     State(a): State<AppState>,
     Json(req): Json<AppendEntriesRequest<TypeConfig>>,
 ) -> Response {
+    a.raft.touch_contact();
     Json(a.raft.raft.append_entries(req).await).into_response()
 }
 

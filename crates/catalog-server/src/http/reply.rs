@@ -75,7 +75,12 @@ pub fn json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Response {
 }
 
 /// The headers every blocking-capable read carries.
-pub fn meta_headers(index: u64, known_leader: bool, consistency: &'static str) -> HeaderMap {
+pub fn meta_headers(
+    index: u64,
+    known_leader: bool,
+    last_contact_ms: u64,
+    consistency: &'static str,
+) -> HeaderMap {
     let mut h = HeaderMap::new();
     let idx = index.max(1).to_string();
     if let Ok(v) = HeaderValue::from_str(&idx) {
@@ -85,7 +90,7 @@ pub fn meta_headers(index: u64, known_leader: bool, consistency: &'static str) -
         headers::KNOWN_LEADER,
         HeaderValue::from_static(if known_leader { "true" } else { "false" }),
     );
-    h.insert(headers::LAST_CONTACT, HeaderValue::from_static("0"));
+    h.insert(headers::LAST_CONTACT, HeaderValue::from(last_contact_ms));
     h.insert(
         headers::EFFECTIVE_CONSISTENCY,
         HeaderValue::from_static(consistency),

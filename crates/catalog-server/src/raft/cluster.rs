@@ -125,8 +125,10 @@ impl RaftNode {
     }
 
     /// Makes the next local read see every write acknowledged before it started: the leader
-    /// confirms its leadership (when `linearizable`); a follower asks the leader for its commit
-    /// index (read-index) and waits until it has applied that far.
+    /// confirms its leadership with a quorum (always in a cluster; for `?consistent` alone on
+    /// a single server); a follower asks the leader for its commit index (read-index) and waits
+    /// until it has applied that far. Stricter than Consul's default mode, which may serve
+    /// stale data from a deposed leader.
     pub async fn read_barrier(&self, linearizable: bool) -> Result<(), WriteError> {
         let deadline = tokio::time::Instant::now() + super::HOLD_TIMEOUT;
         loop {
@@ -146,7 +148,9 @@ impl RaftNode {
         leader: Option<&str>,
     ) -> Result<(), WriteError> {
         if self.is_leader() {
-            if linearizable {
+            // A leader cut off in a minority must not answer from stale state: with other
+            // voters, every read confirms leadership first. A single voter is its own quorum.
+            if linearizable || self.info().voters.len() > 1 {
                 self.barrier().await?;
             }
             return Ok(());

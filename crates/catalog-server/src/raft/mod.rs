@@ -76,6 +76,8 @@ pub struct RaftNode {
     pub addr: String,
     pub me: ServerNode,
     http: reqwest::Client,
+    /// When the leader was last heard from (ms since the epoch; 0 = never).
+    contact: Arc<std::sync::atomic::AtomicU64>,
     pub catalog: Arc<Catalog>,
     pub store: Store,
     proposals: mpsc::Sender<Proposal>,
@@ -201,6 +203,7 @@ impl RaftNode {
         Ok(RaftNode {
             me,
             http,
+            contact: Arc::default(),
             raft,
             id,
             addr,
@@ -285,6 +288,24 @@ impl RaftNode {
             .map_err(|_| WriteError::NoLeader)
     }
 
+    /// Records contact from the leader (an AppendEntries arrived).
+    pub fn touch_contact(&self) {
+        self.contact
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Milliseconds since this server last heard from the leader: 0 on the leader, `None` if
+    /// never (`X-Consul-LastContact`, `consul info`'s `last_contact`).
+    pub fn last_contact_ms(&self) -> Option<u64> {
+        if self.is_leader() {
+            return Some(0);
+        }
+        match self.contact.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            at => Some(now_ms().saturating_sub(at)),
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
         let m = self.raft.metrics().borrow().clone();
         m.current_leader == Some(self.id)
@@ -299,4 +320,11 @@ impl RaftNode {
             .get_node(&leader)
             .map(|n| n.addr.clone())
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

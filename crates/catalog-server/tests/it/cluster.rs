@@ -136,6 +136,18 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
         .await
     );
 
+    // A follower's stale read says how long ago it heard from the leader.
+    let (_, h, _) = servers[follower].get_full("/v1/kv/cluster/a?stale").await;
+    assert_eq!(h["x-consul-knownleader"], "true");
+    let contact: u64 = h["x-consul-lastcontact"].to_str().unwrap().parse().unwrap();
+    assert!(contact < 2000, "last contact {contact}ms");
+    let (_, info, _) = servers[follower].cli(&["info"]);
+    assert!(
+        info.lines()
+            .any(|l| l.trim_start().starts_with("last_contact = ") && !l.ends_with("never")),
+        "{info}"
+    );
+
     // The catalog knows all three servers' nodes and their consul service.
     assert!(
         wait_until(Duration::from_secs(15), || async {
