@@ -1,16 +1,89 @@
 //! `ctemplate`: a drop-in replacement for HashiCorp consul-template.
 //!
-//! This crate currently holds the template language: a Go `text/template` implementation
-//! ([`template`]), the consul-template function set ([`funcs`]), the dependency model the
-//! query functions record ([`dependency`]) and the front ends that tie them together
-//! ([`engine`]: Go syntax and handlebars). The watch/runner layer calls
-//! [`engine::CompiledTemplate::execute`] with a [`funcs::Store`] of the latest data and
-//! learns which dependencies were used and which are still missing.
+//! The template language: a Go `text/template` implementation ([`template`]), the
+//! consul-template function set ([`funcs`]), the dependency model the query functions record
+//! ([`dependency`]) and the front ends that tie them together ([`engine`]: Go syntax and
+//! handlebars). The runtime: flags and files resolved into one [`config::Config`] ([`cli`],
+//! [`config`]), one blocking-query view per distinct dependency ([`watch`]), the event loop
+//! that executes templates whose data changed ([`runner`]), atomic writes ([`render`]) and
+//! commands / the exec child ([`command`]). [`run`] ties them together for the binary.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod cli;
+pub mod command;
+pub mod config;
 pub mod dependency;
 pub mod engine;
 pub mod funcs;
 mod hbs;
+pub mod log;
+pub mod render;
+pub mod runner;
+pub mod signal;
 pub mod template;
+pub mod watch;
+
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::runner::{Outcome, RunError};
+use crate::signal::Signal;
+
+/// Runs consul-template until `-once` completes, the kill signal arrives, or an error; returns
+/// the process exit code for the non-error endings (0, or the exec child's code). Reload
+/// signals restart the runner with the configuration resolved again from `cli`.
+pub async fn run(cli: Cli, config: Config) -> Result<i32, RunError> {
+    let mut signals = listen_signals();
+    if let Some(p) = &config.pid_file {
+        info!("creating pid file at {:?}", p.display().to_string());
+        if let Err(e) = std::fs::write(p, std::process::id().to_string()) {
+            warn!("(cli) could not write pid file {}: {e}", p.display());
+        }
+    }
+    let pid_file = config.pid_file.clone();
+    let mut config = config;
+    let result = loop {
+        match runner::run(&config, &cli, &mut signals).await {
+            Ok(Outcome::Reload(new)) => {
+                config = *new;
+                log::set_level(config.log_level);
+            }
+            Ok(Outcome::Stop) => break Ok(0),
+            Ok(Outcome::ChildExited(code)) => break Ok(code),
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(p) = pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+/// Forwards the signals the runner cares about into one channel.
+fn listen_signals() -> runner::Signals {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        match signal(SignalKind::from_raw(sig)) {
+            Ok(mut stream) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while stream.recv().await.is_some() {
+                        if tx.send(Signal(sig)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => warn!("(cli) cannot listen for signal {}: {e}", Signal(sig)),
+        }
+    }
+    rx
+}

@@ -275,17 +275,20 @@ impl RaftNode {
             .send((cmd, tx))
             .await
             .map_err(|_| WriteError::Raft("shutting down".into()))?;
-        rx.await
-            .map_err(|_| WriteError::Raft("shutting down".into()))?
+        // Without a quorum a proposal never commits; give up after the hold timeout. The
+        // write may still commit later, so this is not a retryable "no leader".
+        match tokio::time::timeout(HOLD_TIMEOUT, rx).await {
+            Ok(r) => r.map_err(|_| WriteError::Raft("shutting down".into()))?,
+            Err(_) => Err(WriteError::Raft("timed out waiting for the write to commit (no quorum?)".into())),
+        }
     }
 
     /// Confirms leadership with a quorum before a `?consistent` read.
     pub async fn barrier(&self) -> Result<(), WriteError> {
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map(|_| ())
-            .map_err(|_| WriteError::NoLeader)
+        match tokio::time::timeout(HOLD_TIMEOUT, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(WriteError::NoLeader),
+        }
     }
 
     /// Records contact from the leader (an AppendEntries arrived).

@@ -8,3 +8,4 @@ mod fixtures;
 mod funcs;
 mod go_syntax;
 mod handlebars;
+mod runtime;

@@ -1,0 +1,400 @@
+//! Configuration files: HCL or JSON (a file, or a directory read recursively in lexical order
+//! without following symlinks), decoded strictly like upstream's mapstructure `ErrorUnused`:
+//! a key we do not know is an error naming the key and the file. Keys upstream knows but this
+//! drop-in does not implement (vault, syslog, ssl, ...) are accepted with a warning.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value as J};
+
+use super::{Config, ConfigError, Exec, Template, Wait};
+use crate::log::Level;
+use crate::signal::Signal;
+
+/// Reads `path` (file or directory) and merges it into `config`.
+pub fn load_path(path: &Path, config: &mut Config) -> Result<(), ConfigError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            let is_link = std::fs::symlink_metadata(&e).is_ok_and(|m| m.file_type().is_symlink());
+            if !is_link {
+                load_path(&e, config)?;
+            }
+        }
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (value, hcl) = parse(path, &text)?;
+    Ctx { path, hcl }.apply(config, &value)
+}
+
+/// Parses JSON when the text is a JSON object, HCL otherwise.
+pub fn parse(path: &Path, text: &str) -> Result<(J, bool), ConfigError> {
+    let err = |message: String| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text)
+            .map(|v| (v, false))
+            .map_err(|e| err(e.to_string()));
+    }
+    hcl::from_str::<J>(text)
+        .map(|v| (v, true))
+        .map_err(|e| err(e.to_string()))
+}
+
+const IGNORED_TOP: &[&str] = &[
+    "vault",
+    "nomad",
+    "syslog",
+    "deduplicate",
+    "log_file",
+    "template_error_fatal",
+    "err_on_failed_lookup",
+    "default_delimiters",
+];
+
+struct Ctx<'a> {
+    path: &'a Path,
+    hcl: bool,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.path.display().to_string(),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn unknown(&self, key: String) -> ConfigError {
+        ConfigError::UnknownKey {
+            path: self.path.to_path_buf(),
+            key,
+        }
+    }
+
+    fn object<'v>(&self, key: &str, v: &'v J) -> Result<&'v Map<String, J>, ConfigError> {
+        match v {
+            J::Object(m) => Ok(m),
+            // a block given once in HCL may still arrive as a one-element list
+            J::Array(a) if a.len() == 1 => self.object(key, &a[0]),
+            _ => Err(self.invalid(key, "expected a block")),
+        }
+    }
+
+    /// Blocks given several times: the list, or the single object.
+    fn blocks<'v>(&self, key: &str, v: &'v J) -> Result<Vec<&'v Map<String, J>>, ConfigError> {
+        match v {
+            J::Array(a) => a.iter().map(|x| self.object(key, x)).collect(),
+            _ => Ok(vec![self.object(key, v)?]),
+        }
+    }
+
+    fn string(&self, key: &str, v: &J) -> Result<String, ConfigError> {
+        match v {
+            J::String(s) => Ok(s.clone()),
+            J::Number(n) => Ok(n.to_string()),
+            J::Bool(b) => Ok(b.to_string()),
+            _ => Err(self.invalid(key, "expected a string")),
+        }
+    }
+
+    fn boolean(&self, key: &str, v: &J) -> Result<bool, ConfigError> {
+        match v {
+            J::Bool(b) => Ok(*b),
+            J::String(s) => match s.as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(self.invalid(key, "expected a boolean")),
+            },
+            _ => Err(self.invalid(key, "expected a boolean")),
+        }
+    }
+
+    fn duration(&self, key: &str, v: &J) -> Result<Duration, ConfigError> {
+        match v {
+            J::Number(n) => Ok(Duration::from_nanos(n.as_u64().unwrap_or(0))),
+            J::String(s) => {
+                api_types::duration::parse_duration(s).map_err(|e| self.invalid(key, e.to_string()))
+            }
+            _ => Err(self.invalid(key, "expected a duration")),
+        }
+    }
+
+    fn signal(&self, key: &str, v: &J) -> Result<Option<Signal>, ConfigError> {
+        Signal::parse(&self.string(key, v)?).map_err(|e| self.invalid(key, e))
+    }
+
+    fn strings(&self, key: &str, v: &J) -> Result<Vec<String>, ConfigError> {
+        match v {
+            J::Array(a) => a.iter().map(|x| self.string(key, x)).collect(),
+            J::Null => Ok(Vec::new()),
+            _ => Ok(vec![self.string(key, v)?]),
+        }
+    }
+
+    fn wait(&self, key: &str, v: &J) -> Result<Option<Wait>, ConfigError> {
+        if let J::String(s) = v {
+            return Wait::parse(s).map_err(|e| self.invalid(key, e));
+        }
+        let m = self.object(key, v)?;
+        let mut min = Duration::ZERO;
+        let mut max = None;
+        for (k, v) in m {
+            match k.as_str() {
+                "min" => min = self.duration(key, v)?,
+                "max" => max = Some(self.duration(key, v)?),
+                "enabled" => {}
+                _ => return Err(self.unknown(format!("{key}.{k}"))),
+            }
+        }
+        let max = max.unwrap_or(min * 4);
+        if max < min {
+            return Err(self.invalid(key, "max must be larger than min"));
+        }
+        Ok((!min.is_zero()).then_some(Wait { min, max }))
+    }
+
+    /// `perms = 0644`: octal digits in HCL (upstream's HCL1 reads a leading 0 as octal), a
+    /// decimal mode in JSON, or an octal string.
+    fn perms(&self, key: &str, v: &J) -> Result<u32, ConfigError> {
+        let digits = match v {
+            J::String(s) => s.trim().to_string(),
+            J::Number(n) if !self.hcl => {
+                return n
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| self.invalid(key, "invalid file mode"));
+            }
+            J::Number(n) => n.to_string(),
+            _ => return Err(self.invalid(key, "expected a file mode")),
+        };
+        u32::from_str_radix(&digits, 8).map_err(|_| self.invalid(key, "invalid file mode"))
+    }
+
+    fn apply(&self, c: &mut Config, v: &J) -> Result<(), ConfigError> {
+        let top = self.object("(top level)", v)?;
+        for (k, v) in top {
+            match k.as_str() {
+                "consul" => self.consul(c, v)?,
+                "template" => {
+                    for t in self.blocks(k, v)? {
+                        c.templates.push(self.template(t)?);
+                    }
+                }
+                "wait" => c.wait = self.wait(k, v)?,
+                "max_stale" => c.max_stale = self.duration(k, v)?,
+                "block_query_wait" => c.block_query_wait = self.duration(k, v)?,
+                "log_level" => {
+                    let s = self.string(k, v)?;
+                    c.log_level = Level::parse(&s)
+                        .ok_or_else(|| self.invalid(k, format!("invalid log level {s:?}")))?;
+                }
+                "pid_file" => c.pid_file = Some(PathBuf::from(self.string(k, v)?)),
+                "kill_signal" => c.kill_signal = self.signal(k, v)?,
+                "reload_signal" => c.reload_signal = self.signal(k, v)?,
+                "once" => c.once = self.boolean(k, v)?,
+                "exec" => c.exec = Some(self.exec(self.object(k, v)?)?),
+                _ if IGNORED_TOP.contains(&k.as_str()) => {
+                    crate::warn!(
+                        "(config) {}: {k:?} is not supported and ignored",
+                        self.path.display()
+                    );
+                }
+                _ => return Err(self.unknown(k.clone())),
+            }
+        }
+        Ok(())
+    }
+
+    fn consul(&self, c: &mut Config, v: &J) -> Result<(), ConfigError> {
+        if let J::String(s) = v {
+            crate::warn!("consul = \"addr\" is deprecated, use consul {{ address = \"addr\" }}");
+            c.consul.address = Some(s.clone());
+            return Ok(());
+        }
+        for (k, v) in self.object("consul", v)? {
+            let key = format!("consul.{k}");
+            match k.as_str() {
+                "address" => c.consul.address = Some(self.string(&key, v)?),
+                "token" => c.consul.token = Some(self.string(&key, v)?),
+                "token_file" => {
+                    let p = self.string(&key, v)?;
+                    let t = std::fs::read_to_string(&p)
+                        .map_err(|e| self.invalid(&key, format!("{p}: {e}")))?;
+                    c.consul.token = Some(t.trim().to_string());
+                }
+                "retry" => {
+                    for (rk, rv) in self.object(&key, v)? {
+                        let rkey = format!("{key}.{rk}");
+                        let r = &mut c.consul.retry;
+                        match rk.as_str() {
+                            "enabled" => r.enabled = self.boolean(&rkey, rv)?,
+                            "attempts" => {
+                                r.attempts = rv
+                                    .as_u64()
+                                    .and_then(|n| u32::try_from(n).ok())
+                                    .ok_or_else(|| self.invalid(&rkey, "expected a count"))?
+                            }
+                            "backoff" => r.backoff = self.duration(&rkey, rv)?,
+                            "max_backoff" => r.max_backoff = self.duration(&rkey, rv)?,
+                            _ => return Err(self.unknown(rkey)),
+                        }
+                    }
+                }
+                "auth" | "ssl" | "transport" | "namespace" => {
+                    crate::warn!(
+                        "(config) {}: {key:?} is not supported and ignored",
+                        self.path.display()
+                    );
+                }
+                _ => return Err(self.unknown(key)),
+            }
+        }
+        Ok(())
+    }
+
+    fn template(&self, m: &Map<String, J>) -> Result<Template, ConfigError> {
+        let mut t = Template::new();
+        let mut exec_command = None;
+        for (k, v) in m {
+            let key = format!("template.{k}");
+            match k.as_str() {
+                "source" => t.source = Some(PathBuf::from(self.string(&key, v)?)),
+                "contents" => t.contents = Some(self.string(&key, v)?),
+                "destination" => t.destination = PathBuf::from(self.string(&key, v)?),
+                "command" => t.command = self.strings(&key, v)?,
+                "command_timeout" => t.command_timeout = self.duration(&key, v)?,
+                "perms" => t.perms = Some(self.perms(&key, v)?),
+                "backup" => t.backup = self.boolean(&key, v)?,
+                "wait" => t.wait = self.wait(&key, v)?,
+                "left_delimiter" => t.left_delimiter = Some(self.string(&key, v)?),
+                "right_delimiter" => t.right_delimiter = Some(self.string(&key, v)?),
+                "error_on_missing_key" => t.error_on_missing_key = self.boolean(&key, v)?,
+                "create_dest_dirs" => t.create_dest_dirs = self.boolean(&key, v)?,
+                "function_denylist" | "function_blacklist" => {
+                    t.function_denylist = self.strings(&key, v)?
+                }
+                "sandbox_path" => t.sandbox_path = Some(PathBuf::from(self.string(&key, v)?)),
+                "exec" => {
+                    for (ek, ev) in self.object(&key, v)? {
+                        match ek.as_str() {
+                            "command" => exec_command = Some(self.strings(&key, ev)?),
+                            "timeout" => t.command_timeout = self.duration(&key, ev)?,
+                            _ => return Err(self.unknown(format!("{key}.{ek}"))),
+                        }
+                    }
+                }
+                "user" | "group" | "uid" | "gid" | "error_fatal" => {
+                    crate::warn!(
+                        "(config) {}: {key:?} is not supported and ignored",
+                        self.path.display()
+                    );
+                }
+                _ => return Err(self.unknown(key)),
+            }
+        }
+        if let Some(cmd) = exec_command {
+            t.command = cmd;
+        }
+        Ok(t)
+    }
+
+    fn exec(&self, m: &Map<String, J>) -> Result<Exec, ConfigError> {
+        let mut e = Exec::default();
+        for (k, v) in m {
+            let key = format!("exec.{k}");
+            match k.as_str() {
+                "command" => e.command = self.strings(&key, v)?,
+                "reload_signal" => e.reload_signal = self.signal(&key, v)?,
+                "kill_signal" => {
+                    e.kill_signal = self.signal(&key, v)?.unwrap_or(Signal::INT);
+                }
+                "kill_timeout" => e.kill_timeout = self.duration(&key, v)?,
+                "splay" => e.splay = self.duration(&key, v)?,
+                "timeout" | "env" | "enabled" => {}
+                _ => return Err(self.unknown(key)),
+            }
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let path = Path::new("t.hcl");
+        let (v, hcl) = parse(path, text)?;
+        Ctx { path, hcl }.apply(&mut c, &v)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn hcl_blocks() {
+        let c = load(
+            r#"
+consul {
+  address = "127.0.0.1:1"
+  retry {
+    attempts = 3
+    backoff = "10ms"
+  }
+}
+wait { min = "1s" }
+max_stale = "0s"
+template {
+  source = "a.ctmpl"
+  destination = "a.out"
+  command = ["echo", "hi"]
+  perms = 0600
+}
+template {
+  contents = "x"
+  destination = "b.out"
+  wait = "2s:3s"
+}
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.consul.address.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(c.consul.retry.attempts, 3);
+        assert_eq!(c.consul.retry.backoff, Duration::from_millis(10));
+        assert_eq!(c.wait.unwrap().max, Duration::from_secs(4));
+        assert_eq!(c.max_stale, Duration::ZERO);
+        assert_eq!(c.templates.len(), 2);
+        assert_eq!(c.templates[0].perms, Some(0o600));
+        assert_eq!(c.templates[0].command, vec!["echo", "hi"]);
+        assert_eq!(c.templates[1].wait.unwrap().min, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn json_and_unknown_keys() {
+        let c = load(r#"{"template": {"source": "a", "destination": "b", "perms": 420}}"#).unwrap();
+        assert_eq!(c.templates[0].perms, Some(0o644));
+        let e = load("template {\n  sourc = \"a\"\n}\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.hcl: unknown key \"template.sourc\"");
+        let e = load("bogus = 1\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.hcl: unknown key \"bogus\"");
+    }
+}

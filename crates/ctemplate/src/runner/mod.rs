@@ -1,0 +1,271 @@
+//! The runner: one closed [`Event`] enum and one `select!` turning inputs — data from the
+//! views, elapsed quiescence timers, signals, the exec child exiting — into passes
+//! ([`pass`]). Only templates that use a changed dependency are executed again; updates that
+//! are already queued when one arrives are applied together, so a burst becomes one pass and
+//! one command run. Reload signals are coalesced the same way.
+
+mod pass;
+
+use std::collections::{HashMap, HashSet};
+
+use api_types::client::{Client, ClientConfig, ClientError};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::cli::Cli;
+use crate::command::{Child, CommandError};
+use crate::config::{Config, ConfigError};
+use crate::dependency::Dependency;
+use crate::render::RenderError;
+use crate::signal::Signal;
+use crate::template::Value;
+use crate::watch::{Update, WatchOptions, Watcher};
+
+use pass::{PassContext, Tmpl};
+
+/// Why the runner stopped with an error (exit code 14 unless noted).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad configuration (exit 15).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The Consul client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A template failed to read, parse or execute.
+    #[error("{name}: {message}")]
+    Template {
+        /// Template source.
+        name: String,
+        /// Error text.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// A command failed or timed out.
+    #[error("failed to execute command from \"{source_name}\" => \"{destination}\": {error}")]
+    Command {
+        /// Template source.
+        source_name: String,
+        /// Template destination.
+        destination: String,
+        /// What happened.
+        error: CommandError,
+    },
+    /// A view gave up (retries exhausted) or a file dependency failed.
+    #[error("watcher reported error: {0}")]
+    Watch(String),
+    /// The exec child could not be started.
+    #[error(transparent)]
+    Exec(CommandError),
+}
+
+/// How a runner ended without error.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `-once` finished or the kill signal arrived.
+    Stop,
+    /// The reload signal arrived and the configuration resolved again.
+    Reload(Box<Config>),
+    /// The exec child exited with this code.
+    ChildExited(i32),
+}
+
+/// Everything the loop reacts to.
+#[derive(Debug)]
+pub enum Event {
+    /// A view delivered data or gave up.
+    Update(Update),
+    /// At least one quiescence timer elapsed.
+    QuiescenceElapsed,
+    /// A signal arrived.
+    Signal(Signal),
+    /// The exec child exited.
+    ChildExited(i32),
+}
+
+/// Signals, received once for the whole process life (they survive reloads).
+pub type Signals = UnboundedReceiver<Signal>;
+
+/// Runs one configuration until it stops, reloads or fails.
+pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Outcome, RunError> {
+    crate::info!(
+        "(runner) creating new runner (dry: {}, once: {})",
+        config.dry,
+        config.once
+    );
+    let mut templates = config
+        .templates
+        .iter()
+        .map(Tmpl::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = Client::from_config(ClientConfig {
+        address: config.consul.address.clone(),
+        token: config.consul.token.clone().filter(|t| !t.is_empty()),
+        ..ClientConfig::from_env()
+    })?;
+    let env = command_env(config, &client);
+    crate::info!("(runner) creating watcher");
+    let (mut watcher, mut updates) = Watcher::new(
+        client,
+        WatchOptions {
+            max_stale: config.max_stale,
+            wait: config.block_query_wait,
+            retry: config.consul.retry,
+            once: config.once,
+        },
+    );
+    crate::info!("(runner) starting");
+    let mut store: HashMap<Dependency, Value> = HashMap::new();
+    let mut users: HashMap<Dependency, Vec<usize>> = HashMap::new();
+    let mut child: Option<Child> = None;
+    let mut event: Option<Event> = None;
+    loop {
+        match event.take() {
+            None => {}
+            Some(Event::Update(u)) => {
+                let mut next = Some(u);
+                while let Some(u) = next {
+                    match u {
+                        Update::Data(dep, value) => {
+                            for &i in users.get(&dep).into_iter().flatten() {
+                                templates[i].dirty = true;
+                            }
+                            store.insert(dep, value);
+                        }
+                        Update::Failed(_, e) => return Err(RunError::Watch(e)),
+                    }
+                    next = updates.try_recv().ok();
+                }
+            }
+            Some(Event::QuiescenceElapsed) => {}
+            Some(Event::Signal(sig)) => {
+                let mut sigs = vec![sig];
+                while let Ok(s) = signals.try_recv() {
+                    sigs.push(s);
+                }
+                if sigs.iter().any(|s| {
+                    Some(*s) == config.kill_signal || *s == Signal::INT || *s == Signal::TERM
+                }) {
+                    eprintln!("Cleaning up...");
+                    crate::info!("(runner) stopping");
+                    if let Some(c) = child.take() {
+                        c.stop().await;
+                    }
+                    return Ok(Outcome::Stop);
+                }
+                if sigs.iter().any(|s| Some(*s) == config.reload_signal) {
+                    eprintln!("Reloading configuration...");
+                    match crate::cli::resolve(cli) {
+                        Ok(new) => {
+                            if let Some(c) = child.take() {
+                                c.stop().await;
+                            }
+                            return Ok(Outcome::Reload(Box::new(new)));
+                        }
+                        Err(e) => crate::error!(
+                            "(cli) reload failed, keeping the running configuration: {e}"
+                        ),
+                    }
+                }
+                for s in sigs.iter().filter(|s| Some(**s) != config.reload_signal) {
+                    if let Some(c) = &child {
+                        c.signal(*s);
+                    }
+                }
+                continue;
+            }
+            Some(Event::ChildExited(code)) => {
+                crate::info!("(runner) child exited with code {code}");
+                return Ok(Outcome::ChildExited(code));
+            }
+        }
+        let cx = PassContext {
+            store: &store,
+            wait: config.wait,
+            once: config.once,
+            dry: config.dry,
+        };
+        let result = pass::run(&mut templates, &cx)?;
+        if result.deps_changed {
+            users.clear();
+            let mut wanted = HashSet::new();
+            for (i, t) in templates.iter().enumerate() {
+                for d in &t.used {
+                    users.entry(d.clone()).or_default().push(i);
+                    wanted.insert(d.clone());
+                }
+            }
+            let before = watcher.len();
+            for d in &wanted {
+                watcher.watch(d);
+            }
+            watcher.retain(&wanted);
+            if watcher.len() > 128 && before <= 128 {
+                crate::warn!(
+                    "(runner) watching {} dependencies - watching this many dependencies could DDoS your servers",
+                    watcher.len()
+                );
+            }
+        }
+        if !config.dry {
+            pass::commands(&templates, &result.changed, &env).await?;
+        }
+        let all_rendered = templates.iter().all(|t| t.rendered);
+        if let Some(exec) = &config.exec {
+            if all_rendered && child.is_none() {
+                child = Some(Child::spawn(exec, &env).map_err(RunError::Exec)?);
+            } else if !result.changed.is_empty() {
+                if let Some(c) = child.take() {
+                    child = Some(c.reload(&env).await.map_err(RunError::Exec)?);
+                }
+            }
+        }
+        if config.once && all_rendered {
+            crate::info!("(runner) once mode and all templates rendered");
+            if let Some(c) = child.as_mut() {
+                return Ok(Outcome::ChildExited(c.wait().await));
+            }
+            return Ok(Outcome::Stop);
+        }
+        let next_quiet = templates
+            .iter()
+            .filter_map(|t| t.quiet.map(|q| q.fire_at))
+            .min();
+        event = Some(tokio::select! {
+            Some(u) = updates.recv() => Event::Update(u),
+            Some(s) = signals.recv() => Event::Signal(s),
+            _ = sleep_until(next_quiet) => Event::QuiescenceElapsed,
+            code = wait_child(&mut child) => Event::ChildExited(code),
+        });
+    }
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_child(child: &mut Option<Child>) -> i32 {
+    match child {
+        Some(c) => c.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn command_env(config: &Config, client: &Client) -> Vec<(String, String)> {
+    let mut env = vec![(
+        "CONSUL_HTTP_ADDR".to_string(),
+        config
+            .consul
+            .address
+            .clone()
+            .unwrap_or_else(|| client.address().to_string()),
+    )];
+    if let Some(t) = config.consul.token.as_ref().filter(|t| !t.is_empty()) {
+        env.push(("CONSUL_HTTP_TOKEN".to_string(), t.clone()));
+    }
+    env
+}

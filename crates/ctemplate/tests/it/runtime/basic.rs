@@ -1,0 +1,238 @@
+//! Runtime basics against a real consul: first render, re-render on a service registration
+//! and on a KV change, no command when the output is unchanged, `-once`, `-dry`, config files.
+
+use std::time::Duration;
+
+use super::harness::{read, require_consul, tpl, wait_until, Consul, Ct};
+
+const T: Duration = Duration::from_secs(15);
+
+fn lines(p: &std::path::Path) -> usize {
+    read(p).lines().count()
+}
+
+#[tokio::test]
+async fn renders_then_rerenders_on_service_registration() {
+    let bin = require_consul!();
+    let consul = Consul::start(&bin).await;
+    consul.register("web-1", "web", 8001).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, count) = (
+        dir.path().join("in.ctmpl"),
+        dir.path().join("out/web.conf"),
+        dir.path().join("count"),
+    );
+    std::fs::write(
+        &src,
+        "{{range service \"web\"}}server {{.Address}}:{{.Port}};\n{{end}}",
+    )
+    .unwrap();
+    let cmd = format!("echo run >> {}", count.display());
+    let args = vec![
+        "-consul-addr".into(),
+        consul.addr(),
+        "-template".into(),
+        tpl(&src, &dst, Some(&cmd)),
+        "--log-level=info".into(),
+    ];
+    let ct = Ct::start(&args, dir.path());
+    assert!(
+        wait_until(T, || read(&dst) == "server 127.0.0.1:8001;\n").await,
+        "first render: {}",
+        ct.stderr()
+    );
+    assert!(wait_until(T, || lines(&count) == 1).await);
+    consul.register("web-2", "web", 8002).await;
+    assert!(
+        wait_until(T, || read(&dst)
+            == "server 127.0.0.1:8001;\nserver 127.0.0.1:8002;\n")
+        .await,
+        "re-render: {:?}",
+        read(&dst)
+    );
+    assert!(wait_until(T, || lines(&count) == 2).await);
+    let log = ct.stderr();
+    assert!(
+        log.contains(&format!(
+            "[INFO] (runner) rendered \"{}\" => \"{}\"",
+            src.display(),
+            dst.display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("[INFO] (runner) executing command"), "{log}");
+}
+
+#[tokio::test]
+async fn kv_change_rerenders_and_unchanged_output_runs_no_command() {
+    let bin = require_consul!();
+    let consul = Consul::start(&bin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, count) = (
+        dir.path().join("kv.ctmpl"),
+        dir.path().join("kv.out"),
+        dir.path().join("count"),
+    );
+    std::fs::write(
+        &src,
+        "{{key \"app/color\"}} {{keyOrDefault \"app/size\" \"m\"}}",
+    )
+    .unwrap();
+    let cmd = format!("echo run >> {}", count.display());
+    let args = vec![
+        "-consul-addr".into(),
+        consul.addr(),
+        "-template".into(),
+        tpl(&src, &dst, Some(&cmd)),
+    ];
+    let _ct = Ct::start(&args, dir.path());
+    // `key` blocks until the key exists: nothing is written before
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!dst.exists());
+    consul.put("app/color", "blue").await;
+    assert!(
+        wait_until(T, || read(&dst) == "blue m").await,
+        "{:?}",
+        read(&dst)
+    );
+    assert!(wait_until(T, || lines(&count) == 1).await);
+    // same value again (new ModifyIndex) and an unrelated key: output unchanged, no command
+    consul.put("app/color", "blue").await;
+    consul.put("app/other", "x").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(lines(&count), 1);
+    consul.put("app/size", "xl").await;
+    assert!(wait_until(T, || read(&dst) == "blue xl").await);
+    consul.put("app/color", "red").await;
+    assert!(wait_until(T, || read(&dst) == "red xl").await);
+    assert!(
+        wait_until(T, || lines(&count) == 3).await,
+        "count {}",
+        lines(&count)
+    );
+}
+
+#[tokio::test]
+async fn once_renders_every_template_and_exits_zero() {
+    let bin = require_consul!();
+    let consul = Consul::start(&bin).await;
+    consul.put("a", "1").await;
+    consul.register("db-1", "db", 5432).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.out"), dir.path().join("b.out"));
+    let config = dir.path().join("ct.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "consul {{\n  address = \"{}\"\n}}\ntemplate {{\n  contents = \"a={{{{key \\\"a\\\"}}}}\"\n  destination = \"{}\"\n  perms = 0600\n}}\ntemplate {{\n  contents = \"{{{{range service \\\"db\\\"}}}}{{{{.Port}}}}{{{{end}}}}\"\n  destination = \"{}\"\n}}\n",
+            consul.addr(), a.display(), b.display()
+        ),
+    )
+    .unwrap();
+    let mut ct = Ct::start(
+        &[
+            "-config".into(),
+            config.display().to_string(),
+            "-once".into(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert_eq!(read(&a), "a=1");
+    assert_eq!(read(&b), "5432");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[tokio::test]
+async fn dry_prints_instead_of_writing() {
+    let bin = require_consul!();
+    let consul = Consul::start(&bin).await;
+    consul.put("greeting", "hello").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("g.ctmpl"), dir.path().join("g.out"));
+    std::fs::write(&src, "{{key \"greeting\"}}\n").unwrap();
+    let args = vec![
+        "-consul-addr".into(),
+        consul.addr(),
+        "-template".into(),
+        tpl(&src, &dst, Some("touch /nonexistent/should-not-run")),
+        "-dry".into(),
+        "-once".into(),
+    ];
+    let mut ct = Ct::start(&args, dir.path());
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert_eq!(ct.stdout(), format!("> {}\nhello\n", dst.display()));
+    assert!(!dst.exists());
+}
+
+#[tokio::test]
+async fn config_errors_name_the_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.hcl");
+    std::fs::write(
+        &config,
+        "template {\n  source = \"x\"\n  destination = \"y\"\n  bogus_key = 1\n}\n",
+    )
+    .unwrap();
+    let mut ct = Ct::start(
+        &["-config".into(), config.display().to_string()],
+        dir.path(),
+    );
+    assert_eq!(ct.wait_exit(T).await, Some(15));
+    let err = ct.stderr();
+    assert!(
+        err.contains("unknown key \"template.bogus_key\"") && err.contains("bad.hcl"),
+        "{err}"
+    );
+    let mut ct = Ct::start(&["-bogus".into()], dir.path());
+    assert_eq!(ct.wait_exit(T).await, Some(13));
+    let mut ct = Ct::start(&["-version".into()], dir.path());
+    assert_eq!(ct.wait_exit(T).await, Some(0));
+    assert!(ct.stdout().starts_with("consul-template v"));
+}
+
+#[tokio::test]
+async fn a_change_executes_only_the_templates_that_use_it() {
+    let bin = require_consul!();
+    let consul = Consul::start(&bin).await;
+    consul.put("a", "1").await;
+    consul.put("b", "1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ta, tb) = (dir.path().join("a.ctmpl"), dir.path().join("b.ctmpl"));
+    let (oa, ob) = (dir.path().join("a.out"), dir.path().join("b.out"));
+    std::fs::write(&ta, "{{key \"a\"}}").unwrap();
+    std::fs::write(&tb, "{{key \"b\"}}").unwrap();
+    let args = vec![
+        "-consul-addr".into(),
+        consul.addr(),
+        "-template".into(),
+        tpl(&ta, &oa, None),
+        "-template".into(),
+        tpl(&tb, &ob, None),
+        "-log-level=trace".into(),
+    ];
+    let ct = Ct::start(&args, dir.path());
+    assert!(
+        wait_until(T, || read(&oa) == "1" && read(&ob) == "1").await,
+        "{}",
+        ct.stderr()
+    );
+    let checks = |src: &std::path::Path| {
+        ct.stderr()
+            .matches(&format!("(runner) checking template \"{}\"", src.display()))
+            .count()
+    };
+    let before_a = checks(&ta);
+    consul.put("b", "2").await;
+    assert!(wait_until(T, || read(&ob) == "2").await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        checks(&ta),
+        before_a,
+        "template a was executed for a change of b"
+    );
+}

@@ -1,0 +1,9 @@
+//! Runtime tests: the `consul-template` binary against the real `consul` binary on free
+//! ports (and nginx for the tutorial's scenario).
+
+pub mod harness;
+
+mod basic;
+mod lifecycle;
+mod nginx;
+mod views;
