@@ -208,10 +208,9 @@ impl Agent {
     }
 
     fn peer_node_id(&self, raft_id: u64) -> String {
-        if raft_id == self.raft.id {
-            self.node_id.clone()
-        } else {
-            format!("{raft_id:016x}")
+        match self.raft.info().voters.get(&raft_id) {
+            Some(n) => n.node_id.clone(),
+            None => format!("{raft_id:016x}"),
         }
     }
 

@@ -18,12 +18,7 @@ pub async fn leader(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
 }
 
 fn voters(a: &AppState) -> Vec<(u64, String)> {
-    let m = a.raft.raft.metrics().borrow().clone();
-    m.membership_config
-        .membership()
-        .nodes()
-        .map(|(id, n)| (*id, n.addr.clone()))
-        .collect()
+    a.raft.info().voters.into_iter().map(|(id, n)| (id, n.addr)).collect()
 }
 
 pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
@@ -32,11 +27,11 @@ pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     Ok(json(&v, p.pretty() || a.config.dev))
 }
 
+/// (node name, node ID) of voter `id`, from the Raft membership.
 fn server_name(a: &AppState, id: u64) -> (String, String) {
-    if id == a.raft.id {
-        (a.config.node_name.clone(), a.node_id.clone())
-    } else {
-        (format!("{id:016x}"), format!("{id:016x}"))
+    match a.raft.info().voters.get(&id) {
+        Some(n) => (n.name.clone(), n.node_id.clone()),
+        None => (format!("{id:016x}"), format!("{id:016x}")),
     }
 }
 

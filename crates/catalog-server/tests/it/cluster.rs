@@ -115,6 +115,15 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
         servers[1].cli(&["members"])
     );
 
+    // `list-peers` names every server by its node name, on every server.
+    for s in &servers {
+        let (code, out, _) = s.cli(&["operator", "raft", "list-peers"]);
+        assert_eq!(code, 0);
+        for name in ["server1", "server2", "server3"] {
+            assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing on {}: {out}", s.node);
+        }
+    }
+
     // Writes on a follower are forwarded; every server reads them (default and ?stale).
     let follower = (leader + 1) % 3;
     assert!(put(&servers[follower], "cluster/a", "1").await);
