@@ -101,6 +101,8 @@ pub struct CheckRegistration {
     pub udp: String,
     #[serde(rename = "GRPC", default, skip_serializing_if = "String::is_empty")]
     pub grpc: String,
+    #[serde(rename = "GRPCUseTLS", default, skip_serializing_if = "is_false")]
+    pub grpc_use_tls: bool,
     #[serde(
         rename = "Args",
         alias = "ScriptArgs",

@@ -48,7 +48,12 @@ impl tracing_subscriber::fmt::time::FormatTime for GoLogTime {
 }
 
 fn run(opts: registrator::cli::Options) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
+    // One thread: the loop handles one event at a time, and keeping the HTTP connections'
+    // tasks on the loop's thread saves a cross-thread wake-up per request (measured by
+    // `regbench`; DNS still goes to the blocking pool).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(registrator::run(opts, shutdown_signal()))?;
     Ok(())
 }

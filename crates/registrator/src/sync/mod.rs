@@ -10,7 +10,7 @@
 
 mod reconcile;
 
-pub use reconcile::{Op, Reconciler, Tracked};
+pub use reconcile::{Op, Reconciler, Spent, Tracked};
 
 use crate::cli::DeregisterPolicy;
 use crate::docker::{ContainerEvent, ContainerInspect, Docker, DockerError};
@@ -20,7 +20,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Everything the loop reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,8 +156,18 @@ pub async fn run<E: Engine, R: Registry>(
                 }
                 return Ok(());
             }
-            Event::Started(id) => r.add(&id, false).await,
-            Event::Died(id) => r.remove_on_exit(&id).await,
+            Event::Started(id) => {
+                let t = Instant::now();
+                r.spent = Spent::default();
+                r.add(&id, false).await;
+                log_timing("start", &id, t, r.spent);
+            }
+            Event::Died(id) => {
+                let t = Instant::now();
+                r.spent = Spent::default();
+                r.remove_on_exit(&id).await;
+                log_timing("die", &id, t, r.spent);
+            }
             Event::HealthStatus { id, healthy } => r.health(&id, healthy).await,
             Event::Resync => {
                 if let Err(e) = r.sync(true, false).await {
@@ -206,6 +216,22 @@ pub async fn run<E: Engine, R: Registry>(
             }
         }
     }
+}
+
+/// Target of the per-event timing lines (`REGISTRATOR_LOG=info,registrator::timing=debug`):
+/// `event <start|die> <id> handled in <µs>us docker <µs>us registry <µs>us`: from the event
+/// leaving the Docker stream to the last registry call for it being acknowledged, and the parts
+/// of that spent waiting on the engine (inspect) and on the registry. `regbench` reads them.
+pub const TIMING_TARGET: &str = "registrator::timing";
+
+fn log_timing(kind: &str, id: &str, since: Instant, spent: Spent) {
+    debug!(
+        target: TIMING_TARGET,
+        "event {kind} {id} handled in {}us docker {}us registry {}us",
+        since.elapsed().as_micros(),
+        spent.docker.as_micros(),
+        spent.registry.as_micros()
+    );
 }
 
 async fn next_item<T>(stream: &mut Option<BoxStream<'static, T>>) -> Option<T> {

@@ -13,6 +13,7 @@ use crate::registry::{Registry, RegistryError};
 use api_types::ServiceRegistration;
 use regex::Regex;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 /// One registry operation.
@@ -44,6 +45,16 @@ pub struct Reconciler<E, R> {
     pub cfg: SyncConfig,
     pub tracked: HashMap<String, Tracked>,
     pub pending: VecDeque<Op>,
+    /// Time spent in Docker and in the registry since the loop last reset it (the loop's
+    /// per-event timing lines report it).
+    pub spent: Spent,
+}
+
+/// Time spent waiting on the engine and on the registry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spent {
+    pub docker: Duration,
+    pub registry: Duration,
 }
 
 fn short(id: &str) -> &str {
@@ -58,10 +69,18 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
             cfg,
             tracked: HashMap::new(),
             pending: VecDeque::new(),
+            spent: Spent::default(),
         }
     }
 
-    async fn attempt(&self, op: &Op) -> Result<(), RegistryError> {
+    async fn attempt(&mut self, op: &Op) -> Result<(), RegistryError> {
+        let t = Instant::now();
+        let r = self.attempt_untimed(op).await;
+        self.spent.registry += t.elapsed();
+        r
+    }
+
+    async fn attempt_untimed(&self, op: &Op) -> Result<(), RegistryError> {
         match op {
             Op::Register(r) => self.registry.register(r).await,
             Op::Deregister(r) => self.registry.deregister(r).await,
@@ -130,7 +149,10 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
             info!("container, {}, already exists, ignoring", short(id));
             return;
         }
-        let c = match self.engine.inspect(id).await {
+        let t = Instant::now();
+        let inspected = self.engine.inspect(id).await;
+        self.spent.docker += t.elapsed();
+        let c = match inspected {
             Ok(c) => c,
             Err(e) => {
                 warn!("unable to inspect container: {} {e}", short(id));

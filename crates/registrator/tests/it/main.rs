@@ -3,12 +3,15 @@
 //! `mapping`: fixture-driven checks of the pure mapping (no Docker). `cli`: the binary's exit
 //! codes. `docker`: the `docker` module against the real engine. `loop_fake`: the real binary
 //! against the real engine and a recording fake Consul agent. `consul`: the same against the
-//! real `consul agent -dev` (ignored until that binary serves). Docker tests print a note and
-//! pass when `/var/run/docker.sock` is absent.
+//! real `consul agent -dev`. `image`: the tutorial's done-when check — our image (built by
+//! `deploy/registrator/build.sh`) run as step 2 against the real `consul` server, four app
+//! containers as step 3. Docker tests print a note and pass when `/var/run/docker.sock` is
+//! absent; the `consul` ones when `target/debug/consul` is not built.
 
 mod cli;
 mod common;
 mod consul;
 mod docker;
+mod image;
 mod loop_fake;
 mod mapping;

@@ -58,6 +58,12 @@ impl Image {
     /// Builds `<name>:latest` from busybox with `extra` Dockerfile lines (EXPOSE, HEALTHCHECK…).
     /// Default command: `httpd -f -p 80`.
     pub fn busybox(name: &str, extra: &str) -> Image {
+        Self::busybox_tagged(&format!("{name}:latest"), extra)
+    }
+
+    /// As [`Image::busybox`], tagged exactly `tag` (e.g. `regit-1-0-x/nginx:test`, whose base
+    /// name — the default service name — is `nginx`).
+    pub fn busybox_tagged(tag: &str, extra: &str) -> Image {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::copy("/bin/busybox", dir.path().join("busybox"))
             .expect("static busybox (apt-get install busybox-static)");
@@ -65,10 +71,34 @@ impl Image {
             "FROM scratch\nCOPY busybox /bin/busybox\n{extra}\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"httpd\", \"-f\", \"-p\", \"80\"]\n"
         );
         std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
-        let tag = format!("{name}:latest");
         let ctx = dir.path().to_string_lossy().into_owned();
-        docker(&["build", "-q", "-t", &tag, &ctx]);
-        Image { tag }
+        docker(&["build", "-q", "-t", tag, &ctx]);
+        Image {
+            tag: tag.to_string(),
+        }
+    }
+
+    /// Our registrator image, built by `deploy/registrator/build.sh <tag>`: the static release
+    /// binary (`cargo build --release --target x86_64-unknown-linux-gnu`, a no-op when fresh,
+    /// ~35 s after a registrator change, several minutes from a cold target dir) in a
+    /// `FROM scratch` image.
+    pub fn registrator(tag: &str) -> Image {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new(root.join("deploy/registrator/build.sh"))
+            .arg(tag)
+            .current_dir(&root)
+            .output()
+            .expect("run deploy/registrator/build.sh");
+        // Guard first, so a half-built image is still removed.
+        let image = Image {
+            tag: tag.to_string(),
+        };
+        assert!(
+            out.status.success(),
+            "deploy/registrator/build.sh {tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        image
     }
 }
 
