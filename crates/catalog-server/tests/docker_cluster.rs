@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 
 fn docker(args: &[&str]) -> (bool, String) {
     let out = Command::new("docker").args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text.trim().to_string())
 }
 
@@ -62,9 +66,10 @@ fn leader_name(c: &str) -> Option<String> {
     if !ok {
         return None;
     }
-    out.lines().skip(1).find(|l| l.split_whitespace().nth(3) == Some("leader")).map(|l| {
-        l.split_whitespace().next().unwrap_or_default().to_string()
-    })
+    out.lines()
+        .skip(1)
+        .find(|l| l.split_whitespace().nth(3) == Some("leader"))
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
 }
 
 #[test]
@@ -75,13 +80,20 @@ fn partition_and_kill_in_docker() {
         return;
     }
     let id = std::process::id();
-    let mut env = Env { containers: vec![], network: format!("consul-it-{id}"), image: None };
+    let mut env = Env {
+        containers: vec![],
+        network: format!("consul-it-{id}"),
+        image: None,
+    };
     let image = match std::env::var("CONSUL_IMAGE") {
         Ok(i) => i,
         Err(_) => {
             let tag = format!("consul-it-{id}:latest");
             let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-            let st = Command::new(format!("{root}/deploy/consul/build.sh")).arg(&tag).status().unwrap();
+            let st = Command::new(format!("{root}/deploy/consul/build.sh"))
+                .arg(&tag)
+                .status()
+                .unwrap();
             assert!(st.success(), "image build failed");
             env.image = Some(tag.clone());
             tag
@@ -91,8 +103,12 @@ fn partition_and_kill_in_docker() {
     let subnet = format!("10.213.{subnet_n}.0/24");
     let (ok, out) = docker(&["network", "create", "--subnet", &subnet, &env.network]);
     assert!(ok, "{out}");
-    let ips: Vec<String> = (0..3).map(|i| format!("10.213.{subnet_n}.{}", 10 + i)).collect();
-    let names: Vec<String> = (0..3).map(|i| format!("consul-it-{id}-s{}", i + 1)).collect();
+    let ips: Vec<String> = (0..3)
+        .map(|i| format!("10.213.{subnet_n}.{}", 10 + i))
+        .collect();
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("consul-it-{id}-s{}", i + 1))
+        .collect();
     for i in 0..3 {
         let mut args = vec![
             "run".to_string(),
@@ -125,7 +141,14 @@ fn partition_and_kill_in_docker() {
     wait(60, "a leader", || leader_name(&names[0]).is_some());
     assert!(consul(&names[1], &["kv", "put", "k", "v1"]).0);
     // Node `serverN` runs in container `names[N-1]`.
-    let container_of = |node: &str| names[node.trim_start_matches("server").parse::<usize>().unwrap_or(1) - 1].clone();
+    let container_of = |node: &str| {
+        names[node
+            .trim_start_matches("server")
+            .parse::<usize>()
+            .unwrap_or(1)
+            - 1]
+        .clone()
+    };
     let leader = leader_name(&names[0]).unwrap();
     let old = container_of(&leader);
     let majority: Vec<String> = names.iter().filter(|n| **n != old).cloned().collect();
@@ -133,13 +156,21 @@ fn partition_and_kill_in_docker() {
     // Isolate the leader.
     let (ok, out) = docker(&["network", "disconnect", &env.network, &old]);
     assert!(ok, "{out}");
-    wait(60, "a new leader in the majority", || leader_name(&majority[0]).is_some_and(|l| container_of(&l) != old));
-    assert!(consul(&majority[0], &["kv", "put", "k", "v2"]).0, "the majority accepts writes");
+    wait(60, "a new leader in the majority", || {
+        leader_name(&majority[0]).is_some_and(|l| container_of(&l) != old)
+    });
+    assert!(
+        consul(&majority[0], &["kv", "put", "k", "v2"]).0,
+        "the majority accepts writes"
+    );
     // The isolated old leader neither accepts writes nor serves its stale value as a default read.
     let (ok, out) = consul(&old, &["kv", "put", "k", "stale"]);
     assert!(!ok, "minority accepted a write: {out}");
     let (ok, out) = consul(&old, &["kv", "get", "k"]);
-    assert!(!ok && !out.contains("v1"), "minority served a default read: {out}");
+    assert!(
+        !ok && !out.contains("v1"),
+        "minority served a default read: {out}"
+    );
 
     // Heal: the old leader rejoins and catches up.
     let ip_old = &ips[names.iter().position(|n| *n == old).unwrap()];
@@ -154,6 +185,8 @@ fn partition_and_kill_in_docker() {
     let follower = names.iter().find(|n| **n != leader).unwrap().clone();
     docker(&["kill", &follower]);
     let alive: Vec<&String> = names.iter().filter(|n| **n != follower).collect();
-    wait(30, "a write after killing a follower", || consul(alive[0], &["kv", "put", "k", "v3"]).0);
+    wait(30, "a write after killing a follower", || {
+        consul(alive[0], &["kv", "put", "k", "v3"]).0
+    });
     assert_eq!(consul(alive[1], &["kv", "get", "k"]).1, "v3");
 }

@@ -154,6 +154,25 @@ impl Agent {
                 ("latest_configuration", format!("[{}]", voters.join(" "))),
                 ("latest_configuration_index", s("0")),
                 ("num_peers", num_peers.to_string()),
+                // Ours, beyond Consul's keys: durability and group-commit counters.
+                ("fsyncs", self.raft.store.sync_stats().0.to_string()),
+                ("synced_appends", self.raft.store.sync_stats().1.to_string()),
+                (
+                    "proposals",
+                    self.raft
+                        .proposal_stats
+                        .0
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .to_string(),
+                ),
+                (
+                    "proposal_batches",
+                    self.raft
+                        .proposal_stats
+                        .1
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .to_string(),
+                ),
                 ("protocol_version", s("3")),
                 ("protocol_version_max", s("3")),
                 ("protocol_version_min", s("0")),

@@ -283,7 +283,7 @@ fn restore_moves_indexes_forward() {
         }),
     );
     assert!(touched.contains(&K::All));
-    assert!(s.kv.get("k2").is_none());
+    assert!(!s.kv.contains_key("k2"));
     assert_eq!(s.q_kv_get("k").index, 20);
     assert_eq!(s.q_kv_list("").index, 20);
 }

@@ -18,7 +18,12 @@ pub async fn leader(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
 }
 
 fn voters(a: &AppState) -> Vec<(u64, String)> {
-    a.raft.info().voters.into_iter().map(|(id, n)| (id, n.addr)).collect()
+    a.raft
+        .info()
+        .voters
+        .into_iter()
+        .map(|(id, n)| (id, n.addr))
+        .collect()
 }
 
 pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {

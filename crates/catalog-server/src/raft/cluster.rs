@@ -150,7 +150,7 @@ impl RaftNode {
         if self.is_leader() {
             // A leader cut off in a minority must not answer from stale state: with other
             // voters, every read confirms leadership first. A single voter is its own quorum.
-            if linearizable || self.info().voters.len() > 1 {
+            if linearizable || self.voter_count() > 1 {
                 self.barrier().await?;
             }
             return Ok(());

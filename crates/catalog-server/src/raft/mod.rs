@@ -81,6 +81,8 @@ pub struct RaftNode {
     pub catalog: Arc<Catalog>,
     pub store: Store,
     proposals: mpsc::Sender<Proposal>,
+    /// (commands proposed, Raft entries they went out in): writes per entry = group commit.
+    pub proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 }
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
@@ -94,7 +96,12 @@ const MAX_BATCH: usize = 256;
 /// Group commit: openraft appends and fsyncs one client write at a time, so concurrent writers
 /// are gathered here into one `Command::Batch` entry. Whatever queued while the previous entry
 /// was being made durable goes into the next one: one fdatasync for all of them.
-async fn proposer(raft: RaftHandle, mut rx: mpsc::Receiver<Proposal>) {
+async fn proposer(
+    raft: RaftHandle,
+    mut rx: mpsc::Receiver<Proposal>,
+    stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -103,6 +110,8 @@ async fn proposer(raft: RaftHandle, mut rx: mpsc::Receiver<Proposal>) {
                 Err(_) => break,
             }
         }
+        stats.0.fetch_add(batch.len() as u64, Relaxed);
+        stats.1.fetch_add(1, Relaxed);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -195,7 +204,9 @@ impl RaftNode {
         );
         let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
         let (proposals, rx) = mpsc::channel(4096);
-        tokio::spawn(proposer(raft.clone(), rx));
+        let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
+            Arc::default();
+        tokio::spawn(proposer(raft.clone(), rx, proposal_stats.clone()));
         let addr = me.addr.clone();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -204,6 +215,7 @@ impl RaftNode {
             me,
             http,
             contact: Arc::default(),
+            proposal_stats,
             raft,
             id,
             addr,
@@ -279,7 +291,9 @@ impl RaftNode {
         // write may still commit later, so this is not a retryable "no leader".
         match tokio::time::timeout(HOLD_TIMEOUT, rx).await {
             Ok(r) => r.map_err(|_| WriteError::Raft("shutting down".into()))?,
-            Err(_) => Err(WriteError::Raft("timed out waiting for the write to commit (no quorum?)".into())),
+            Err(_) => Err(WriteError::Raft(
+                "timed out waiting for the write to commit (no quorum?)".into(),
+            )),
         }
     }
 
@@ -309,19 +323,31 @@ impl RaftNode {
         }
     }
 
+    // These run on every request: they borrow openraft's metrics instead of copying them.
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
-        m.current_leader == Some(self.id)
+        self.raft.metrics().borrow().current_leader == Some(self.id)
     }
 
     /// The leader's advertised address, if one is known.
     pub fn leader_addr(&self) -> Option<String> {
-        let m = self.raft.metrics().borrow().clone();
+        let rx = self.raft.metrics();
+        let m = rx.borrow();
         let leader = m.current_leader?;
         m.membership_config
             .membership()
             .get_node(&leader)
             .map(|n| n.addr.clone())
+    }
+
+    /// How many voters the membership has.
+    pub fn voter_count(&self) -> usize {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .count()
     }
 }
 

@@ -120,7 +120,11 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
         let (code, out, _) = s.cli(&["operator", "raft", "list-peers"]);
         assert_eq!(code, 0);
         for name in ["server1", "server2", "server3"] {
-            assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing on {}: {out}", s.node);
+            assert!(
+                out.lines().any(|l| l.starts_with(name)),
+                "{name} missing on {}: {out}",
+                s.node
+            );
         }
     }
 
