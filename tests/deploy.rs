@@ -16,14 +16,20 @@ fn verify(unit: &str, replacements: &[(&str, String)]) {
     let name = src.file_name().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&path).output();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output();
     let Ok(out) = out else {
         eprintln!("note: systemd-analyze not installed; skipping {unit}");
         return;
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Complaints about the host's own units are not ours; only lines naming this unit count.
-    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains(name.to_str().unwrap())).collect();
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(name.to_str().unwrap()))
+        .collect();
     assert!(out.status.success() && ours.is_empty(), "{unit}: {stderr}");
 }
 
@@ -32,7 +38,10 @@ fn units_parse() {
     let consul = bin("consul").display().to_string();
     verify("consul/consul.service", &[("/usr/bin/consul", consul)]);
     let ct = bin("consul-template").display().to_string();
-    verify("consul-template/consul-template.service", &[("/usr/bin/consul-template", ct)]);
+    verify(
+        "consul-template/consul-template.service",
+        &[("/usr/bin/consul-template", ct)],
+    );
     verify("registrator/registrator.service", &[]);
 }
 
@@ -45,13 +54,27 @@ fn consul_unit_config_is_accepted_by_the_binary() {
     let conf = dir.path().join("consul.d");
     std::fs::create_dir_all(&conf).unwrap();
     let text = std::fs::read_to_string(root().join("deploy/consul/consul.hcl")).unwrap();
-    let text = text.replace("/var/lib/consul", &dir.path().join("data").display().to_string());
+    let text = text.replace(
+        "/var/lib/consul",
+        &dir.path().join("data").display().to_string(),
+    );
     std::fs::write(conf.join("consul.hcl"), text).unwrap();
     let out = Command::new(bin("consul"))
-        .args(["agent", &format!("-config-dir={}", conf.display()), "-client=192.0.2.1"])
+        .args([
+            "agent",
+            &format!("-config-dir={}", conf.display()),
+            "-client=192.0.2.1",
+        ])
         .output()
         .unwrap();
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(all.contains("Node name: 'consul-server01'"), "config not loaded: {all}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("Node name: 'consul-server01'"),
+        "config not loaded: {all}"
+    );
     assert!(!out.status.success());
 }

@@ -16,32 +16,45 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use system_tests::root;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn get(port: u16) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let (head, body) = buf.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.trim().to_string())
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.trim().to_string())
 }
 
 /// Blocks on consul until the `nginx` service's index moves past `index`; returns the new one.
 fn catalog_change(http: u16, index: u64) -> u64 {
     let path = format!("/v1/health/service/nginx?passing&index={index}&wait=30s");
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", http)) else { return index };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", http)) else {
+        return index;
+    };
     let _ = s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes());
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
     buf.lines()
-        .find_map(|l| l.strip_prefix("X-Consul-Index: ").or_else(|| l.strip_prefix("x-consul-index: ")))
+        .find_map(|l| {
+            l.strip_prefix("X-Consul-Index: ")
+                .or_else(|| l.strip_prefix("x-consul-index: "))
+        })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(index)
 }
@@ -63,6 +76,9 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Picks the (start, end) timestamps of one step out of a transition's marks.
+type Span = fn(&Marks) -> (u128, u128);
+
 /// Timestamps (ns since the epoch) of one transition.
 #[derive(Default, Clone, Copy)]
 struct Marks {
@@ -79,18 +95,26 @@ struct Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let _ = Command::new(root().join("examples/tutorial/run")).arg("down").envs(self.env.clone()).status();
+        let _ = Command::new(root().join("examples/tutorial/run"))
+            .arg("down")
+            .envs(self.env.clone())
+            .status();
     }
 }
 
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
     let id = std::process::id();
     let state = std::env::temp_dir().join(format!("loopbench-{id}"));
     let (http, nginx) = (free_port(), free_port());
     let base = loop {
         let b = free_port();
-        if b < 60000 && (0..(runs as u16 + 6)).all(|i| TcpListener::bind(("0.0.0.0", b + i)).is_ok()) {
+        if b < 60000
+            && (0..(runs as u16 + 6)).all(|i| TcpListener::bind(("0.0.0.0", b + i)).is_ok())
+        {
             break b;
         }
     };
@@ -102,10 +126,16 @@ fn main() {
         ("TUTORIAL_PORT_BASE".into(), base.to_string()),
         ("TUTORIAL_PREFIX".into(), format!("lb{id}-")),
         ("TUTORIAL_IMAGES".into(), format!("lb{id}/")),
-        ("TUTORIAL_REGISTRATOR_IMAGE".into(), format!("lb{id}/registrator:latest")),
+        (
+            "TUTORIAL_REGISTRATOR_IMAGE".into(),
+            format!("lb{id}/registrator:latest"),
+        ),
     ];
     eprintln!("==> bringing the tutorial stack up (release build)");
-    let st = Command::new(root().join("examples/tutorial/run")).arg("up").envs(env.clone()).status();
+    let st = Command::new(root().join("examples/tutorial/run"))
+        .arg("up")
+        .envs(env.clone())
+        .status();
     let stack = Stack { env };
     if !st.map(|s| s.success()).unwrap_or(false) {
         eprintln!("tutorial up failed");
@@ -115,7 +145,13 @@ fn main() {
 
     // Docker's own start/die events, with the engine's timestamps.
     let mut events: Child = match Command::new("docker")
-        .args(["events", "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.TimeNano}}"])
+        .args([
+            "events",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{.TimeNano}}",
+        ])
         .stdout(Stdio::piped())
         .spawn()
     {
@@ -164,7 +200,17 @@ fn main() {
         let before_file = mtime_ns(&wt);
         let mut m = Marks::default();
         let out = Command::new("docker")
-            .args(["run", "-d", "-p", &format!("{port}:80"), "--name", &name, "-h", &host, &image])
+            .args([
+                "run",
+                "-d",
+                "-p",
+                &format!("{port}:80"),
+                "--name",
+                &name,
+                "-h",
+                &host,
+                &image,
+            ])
             .output();
         m.docker = now_ns();
         if !out.map(|o| o.status.success()).unwrap_or(false) {
@@ -190,7 +236,9 @@ fn main() {
             now_ns()
         });
         let mut d = Marks::default();
-        let _ = Command::new("docker").args(["stop", "-t", "0", &name]).output();
+        let _ = Command::new("docker")
+            .args(["stop", "-t", "0", &name])
+            .output();
         d.docker = now_ns();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -211,26 +259,52 @@ fn main() {
     let _ = events.wait();
     drop(stack);
 
-    let ms = |a: u128, b: u128| if a == 0 || b == 0 { f64::NAN } else { (b as f64 - a as f64) / 1e6 };
+    let ms = |a: u128, b: u128| {
+        if a == 0 || b == 0 {
+            f64::NAN
+        } else {
+            (b as f64 - a as f64) / 1e6
+        }
+    };
     println!("| transition | step | p50 ms | p99 ms | max ms |");
     println!("|---|---|---|---|---|");
-    for (label, set) in [("docker run → routed", &ups), ("docker stop → out of rotation", &downs)] {
-        let rows: [(&str, fn(&Marks) -> (u128, u128)); 5] = [
-            ("total (command returned → nginx)", |m| (m.docker, m.routed)),
-            ("Docker event (engine timestamp) → catalog query woke", |m| (m.event, m.catalog)),
-            ("catalog query woke → wt.conf written", |m| (m.catalog, m.file)),
+    for (label, set) in [
+        ("docker run → routed", &ups),
+        ("docker stop → out of rotation", &downs),
+    ] {
+        let rows: [(&str, Span); 5] = [
+            ("total (command returned → nginx)", |m| {
+                (m.docker, m.routed)
+            }),
+            (
+                "Docker event (engine timestamp) → catalog query woke",
+                |m| (m.event, m.catalog),
+            ),
+            ("catalog query woke → wt.conf written", |m| {
+                (m.catalog, m.file)
+            }),
             ("wt.conf written → nginx routes", |m| (m.file, m.routed)),
             ("command returned → Docker event", |m| (m.docker, m.event)),
         ];
         for (step, f) in rows {
-            let mut v: Vec<f64> = set.iter().map(|m| {
-                let (a, b) = f(m);
-                ms(a, b)
-            }).filter(|x| x.is_finite()).collect();
+            let mut v: Vec<f64> = set
+                .iter()
+                .map(|m| {
+                    let (a, b) = f(m);
+                    ms(a, b)
+                })
+                .filter(|x| x.is_finite())
+                .collect();
             let (p50, p99) = (pct(&mut v, 0.5), pct(&mut v, 0.99));
             let max = v.iter().cloned().fold(f64::NAN, f64::max);
             println!("| {label} | {step} | {p50:.1} | {p99:.1} | {max:.1} |");
         }
     }
-    println!("\n{} runs; machine: {} cores", ups.len(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "\n{} runs; machine: {} cores",
+        ups.len(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
 }

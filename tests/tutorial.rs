@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 use system_tests::root;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Host ports `base..base+8` all free.
@@ -43,7 +47,11 @@ impl Tutorial {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
@@ -53,11 +61,15 @@ impl Tutorial {
             .env("CONSUL_HTTP_ADDR", format!("127.0.0.1:{}", self.http))
             .output()
             .unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn wt_conf(&self) -> String {
-        std::fs::read_to_string(self.state.path().join("s/nginx/conf/vhost/wt.conf")).unwrap_or_default()
+        std::fs::read_to_string(self.state.path().join("s/nginx/conf/vhost/wt.conf"))
+            .unwrap_or_default()
     }
 }
 
@@ -74,11 +86,13 @@ impl Drop for Tutorial {
 fn get(port: u16) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let (head, body) = buf.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.trim().to_string())
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.trim().to_string())
 }
 
 fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
@@ -93,7 +107,12 @@ fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 #[test]
@@ -106,17 +125,29 @@ fn tutorial_end_to_end() {
     let state = tempfile::tempdir().unwrap();
     let (http, nginx, base) = (free_port(), free_port(), free_range());
     let env = vec![
-        ("TUTORIAL_STATE".to_string(), state.path().join("s").display().to_string()),
+        (
+            "TUTORIAL_STATE".to_string(),
+            state.path().join("s").display().to_string(),
+        ),
         ("TUTORIAL_HTTP_PORT".into(), http.to_string()),
         ("TUTORIAL_SERVER_PORT".into(), free_port().to_string()),
         ("TUTORIAL_NGINX_PORT".into(), nginx.to_string()),
         ("TUTORIAL_PORT_BASE".into(), base.to_string()),
         ("TUTORIAL_PREFIX".into(), format!("it{id}-")),
         ("TUTORIAL_IMAGES".into(), format!("it{id}/")),
-        ("TUTORIAL_REGISTRATOR_IMAGE".into(), format!("it{id}/registrator:latest")),
+        (
+            "TUTORIAL_REGISTRATOR_IMAGE".into(),
+            format!("it{id}/registrator:latest"),
+        ),
         ("TUTORIAL_PROFILE".into(), "debug".into()),
     ];
-    let t = Tutorial { env, http, nginx, base, state };
+    let t = Tutorial {
+        env,
+        http,
+        nginx,
+        base,
+        state,
+    };
     let (ok, out) = t.run(&["up"]);
     assert!(ok, "tutorial up failed:\n{out}");
 
@@ -124,21 +155,34 @@ fn tutorial_end_to_end() {
     let (code, members) = t.consul(&["members"]);
     assert_eq!(code, 0);
     let row: Vec<&str> = members.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!((row[0], row[2], row[3]), ("consul-server01", "alive", "server"), "{members}");
+    assert_eq!(
+        (row[0], row[2], row[3]),
+        ("consul-server01", "alive", "server"),
+        "{members}"
+    );
     let (_, info) = t.consul(&["info"]);
     assert!(info.lines().any(|l| l == "\tleader = true"), "{info}");
 
     // Step 3: nginx and httpd with two instances each at 127.0.0.1:base..base+3.
     let (_, services) = t.consul(&["catalog", "services"]);
     for s in ["consul", "httpd", "nginx"] {
-        assert!(services.lines().any(|l| l == s), "{s} missing from {services}");
+        assert!(
+            services.lines().any(|l| l == s),
+            "{s} missing from {services}"
+        );
     }
     let ports = |svc: &str| -> Vec<u16> {
         let body = ureq_get(t.http, &format!("/v1/catalog/service/{svc}"));
         let mut v: Vec<u16> = body
             .split("\"ServicePort\":")
             .skip(1)
-            .map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+            .map(|s| {
+                s.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
             .collect();
         v.sort();
         v
@@ -148,14 +192,25 @@ fn tutorial_end_to_end() {
 
     // Step 5: wt.conf lists exactly the two nginx instances.
     let servers = |conf: &str| -> Vec<String> {
-        conf.lines().filter(|l| l.trim().starts_with("server 127.0.0.1:")).map(|l| l.trim().to_string()).collect()
+        conf.lines()
+            .filter(|l| l.trim().starts_with("server 127.0.0.1:"))
+            .map(|l| l.trim().to_string())
+            .collect()
     };
-    assert_eq!(servers(&t.wt_conf()), vec![format!("server 127.0.0.1:{};", t.base), format!("server 127.0.0.1:{};", t.base + 1)]);
+    assert_eq!(
+        servers(&t.wt_conf()),
+        vec![
+            format!("server 127.0.0.1:{};", t.base),
+            format!("server 127.0.0.1:{};", t.base + 1)
+        ]
+    );
 
     // Requests to nginx are spread round-robin over test01 and test02.
     let mut seen: HashMap<String, usize> = HashMap::new();
     for _ in 0..8 {
-        *seen.entry(get(t.nginx).expect("nginx answers")).or_default() += 1;
+        *seen
+            .entry(get(t.nginx).expect("nginx answers"))
+            .or_default() += 1;
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen.get("test01"), Some(&4), "{seen:?}");
@@ -164,8 +219,12 @@ fn tutorial_end_to_end() {
     // Step 6: test-05 joins wt.conf and the rotation; requests keep succeeding meanwhile.
     let (ok, out) = t.run(&["add", "5"]);
     assert!(ok, "{out}");
-    wait(10, "test-05 in wt.conf", || servers(&t.wt_conf()).len() == 3);
-    wait(10, "test05 in the rotation", || (0..6).any(|_| get(t.nginx).as_deref() == Some("test05")));
+    wait(10, "test-05 in wt.conf", || {
+        servers(&t.wt_conf()).len() == 3
+    });
+    wait(10, "test05 in the rotation", || {
+        (0..6).any(|_| get(t.nginx).as_deref() == Some("test05"))
+    });
     let mut failures = 0;
     for _ in 0..30 {
         if get(t.nginx).is_none() {
@@ -176,16 +235,28 @@ fn tutorial_end_to_end() {
 
     // Stopping test-02 takes it out of wt.conf and the rotation.
     let name = format!("it{id}-test-02");
-    assert!(Command::new("docker").args(["stop", "-t", "1", &name]).output().unwrap().status.success());
-    wait(15, "test-02 out of wt.conf", || !t.wt_conf().contains(&format!("127.0.0.1:{};", t.base + 1)));
-    wait(10, "test02 out of the rotation", || (0..6).all(|_| get(t.nginx).as_deref() != Some("test02")));
+    assert!(Command::new("docker")
+        .args(["stop", "-t", "1", &name])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    wait(15, "test-02 out of wt.conf", || {
+        !t.wt_conf().contains(&format!("127.0.0.1:{};", t.base + 1))
+    });
+    wait(10, "test02 out of the rotation", || {
+        (0..6).all(|_| get(t.nginx).as_deref() != Some("test02"))
+    });
 }
 
 /// GET on consul's API (plain HTTP/1.0), body only.
 fn ureq_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
-    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    buf.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
