@@ -9,15 +9,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use system_tests::root;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use system_tests::{free_port, get, root};
 
 /// Host ports `base..base+8` all free.
 fn free_range() -> u16 {
@@ -80,19 +72,6 @@ impl Drop for Tutorial {
             eprintln!("tutorial down failed:\n{out}");
         }
     }
-}
-
-/// One plain HTTP GET; returns the body.
-fn get(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| body.trim().to_string())
 }
 
 fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
