@@ -85,6 +85,24 @@ async fn put(s: &TestServer, key: &str, value: &str) -> bool {
         Ok(r) if r.status().is_success())
 }
 
+/// Reads `key` (default consistency), riding out an election: 200 → the value, 404 → `None`;
+/// anything else (no leader yet, a timeout) is retried for up to 20s before giving up.
+async fn stored(s: &TestServer, key: &str) -> Result<Option<String>, String> {
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let last = match s.get(&format!("/v1/kv/{key}?raw")).await {
+            Ok((200, body)) => return Ok(Some(body)),
+            Ok((404, _)) => return Ok(None),
+            Ok((st, body)) => format!("{st} {body}"),
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() > end {
+            return Err(last);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn value(s: &TestServer, key: &str, query: &str) -> Option<String> {
     let (st, body) = s.get(&format!("/v1/kv/{key}?raw{query}")).await.ok()?;
     (st == 200).then_some(body)
@@ -193,9 +211,10 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
     );
     for i in &up {
         for key in &acked {
+            let got = stored(&servers[*i], key).await;
             assert!(
-                value(&servers[*i], key, "").await.is_some(),
-                "{key} lost on {}",
+                matches!(got, Ok(Some(_))),
+                "{key} on {}: {got:?}",
                 servers[*i].node
             );
         }

@@ -60,7 +60,8 @@ impl Browser {
             .spawn()
             .expect("spawn chromium");
         let port_file = profile.path().join("DevToolsActivePort");
-        let end = Instant::now() + Duration::from_secs(20);
+        // A first start in a fresh machine builds chromium's caches; give it time under load.
+        let end = Instant::now() + Duration::from_secs(90);
         let port = loop {
             if let Some(p) = std::fs::read_to_string(&port_file)
                 .ok()
