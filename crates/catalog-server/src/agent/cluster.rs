@@ -21,8 +21,6 @@ const TICK: Duration = Duration::from_millis(500);
 #[derive(Default)]
 pub struct Peers {
     seen: Mutex<HashMap<u64, (ServerNode, Instant)>>,
-    /// Servers that left the voters while we watched (shown as `left`).
-    left: Mutex<BTreeMap<u64, ServerNode>>,
 }
 
 impl Peers {
@@ -109,18 +107,6 @@ pub async fn run(agent: Arc<Agent>) {
                 }
             }
         }
-        // Remember servers that left the voters.
-        {
-            let mut left = agent.peers.left.lock().unwrap_or_else(|p| p.into_inner());
-            let seen = agent.peers.seen.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, (node, _)) in seen.iter() {
-                if me.initialized && !me.voters.contains_key(id) {
-                    left.insert(*id, node.clone());
-                } else {
-                    left.remove(id);
-                }
-            }
-        }
         if agent.raft.is_leader() && last_mirror.elapsed() >= Duration::from_secs(2) {
             mirror(&agent).await;
             last_mirror = Instant::now();
@@ -202,8 +188,8 @@ async fn mirror(agent: &Arc<Agent>) {
     }
     // Servers that left are removed from the catalog.
     let left: Vec<ServerNode> = agent
-        .peers
-        .left
+        .raft
+        .departed
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
@@ -255,8 +241,8 @@ impl Agent {
             ));
         }
         for (id, node) in self
-            .peers
-            .left
+            .raft
+            .departed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()

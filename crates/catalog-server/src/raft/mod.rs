@@ -76,6 +76,8 @@ pub struct RaftNode {
     pub addr: String,
     pub me: ServerNode,
     http: reqwest::Client,
+    /// Servers removed from the membership (shown as `left`).
+    pub departed: Arc<std::sync::Mutex<BTreeMap<u64, ServerNode>>>,
     /// When the leader was last heard from (ms since the epoch; 0 = never).
     contact: Arc<std::sync::atomic::AtomicU64>,
     pub catalog: Arc<Catalog>,
@@ -192,6 +194,7 @@ impl RaftNode {
     ) -> anyhow::Result<RaftNode> {
         let store = Store::open(raft_dir)?;
         let sm = state_machine::StateMachine::load(store.clone())?;
+        let departed = sm.departed.clone();
         let catalog = sm.catalog.clone();
         let log = log_store::LogStore::new(store.clone());
         let config = Arc::new(
@@ -215,6 +218,7 @@ impl RaftNode {
             me,
             http,
             contact: Arc::default(),
+            departed,
             proposal_stats,
             raft,
             id,

@@ -63,6 +63,8 @@ pub struct StateMachine {
     pub catalog: Arc<Catalog>,
     store: Store,
     applied: Arc<std::sync::Mutex<Applied>>,
+    /// Servers that a membership change removed, as every server applies it (`left`).
+    pub departed: Arc<std::sync::Mutex<std::collections::BTreeMap<NodeId, super::ServerNode>>>,
 }
 
 impl StateMachine {
@@ -81,6 +83,7 @@ impl StateMachine {
             catalog: Arc::new(Catalog::new(state)),
             store,
             applied: Arc::new(std::sync::Mutex::new(applied)),
+            departed: Arc::default(),
         })
     }
 
@@ -171,6 +174,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         replies.push(Response(r));
                     }
                     EntryPayload::Membership(m) => {
+                        let mut departed = self.departed.lock().unwrap_or_else(|p| p.into_inner());
+                        for (id, node) in applied.1.membership().nodes() {
+                            if m.get_node(id).is_none() {
+                                departed.insert(*id, node.clone());
+                            }
+                        }
+                        for (id, _) in m.nodes() {
+                            departed.remove(id);
+                        }
                         applied.1 = StoredMembership::new(Some(entry.log_id), m);
                         replies.push(Response(Ok(crate::catalog::Reply::Done)));
                     }

@@ -285,8 +285,9 @@ async fn a_server_leaves_gracefully() {
                 .any(|l| l.starts_with(&servers[leaving].node) && l.contains(" left "))
         })
         .await,
-        "{:?}",
-        servers[stay].cli(&["members"])
+        "{:?}\n--- leader's view: {:?}",
+        servers[stay].cli(&["members"]),
+        servers[leader].cli(&["members"])
     );
     assert!(put(&servers[stay], "after/leave", "ok").await);
     servers[leaving].kill9();
