@@ -42,7 +42,7 @@ impl Browser {
             return None;
         };
         let profile = tempfile::tempdir().expect("profile dir");
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -69,10 +69,12 @@ impl Browser {
             {
                 break p;
             }
-            assert!(
-                Instant::now() < end,
-                "chromium did not open its DevTools port"
-            );
+            if Instant::now() >= end {
+                // Leave no browser behind when giving up.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromium did not open its DevTools port");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let list: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
