@@ -47,6 +47,13 @@ struct Cli {
     /// Rebuild the table, doc section and plot from a previous run's figures.json.
     #[arg(long)]
     report_from: Option<PathBuf>,
+    /// Run the cluster benchmark instead: three servers vs one vs three etcd members, and
+    /// leader failover times.
+    #[arg(long)]
+    cluster: bool,
+    /// Leader kills per system in the cluster benchmark.
+    #[arg(long, default_value_t = 10)]
+    kills: usize,
 }
 
 fn main() {
@@ -76,7 +83,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(bench::run(set)) {
+    let result = if cli.cluster {
+        rt.block_on(bench::cluster::run(&set, cli.kills))
+    } else {
+        rt.block_on(bench::run(set))
+    };
+    if let Err(e) = result {
         eprintln!("bench: {e:#}");
         std::process::exit(1);
     }

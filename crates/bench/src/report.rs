@@ -92,7 +92,7 @@ pub struct Report {
     ours: Figures,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -552,29 +552,34 @@ impl Report {
 
     /// Replaces (or appends) this benchmark's section of `doc`.
     pub fn write_doc(&self, doc: &Path) -> anyhow::Result<()> {
-        let old = std::fs::read_to_string(doc).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-        let section = self.section();
-        let new = match (old.find(BEGIN), old.find(END)) {
-            (Some(a), Some(b)) if b > a => {
-                format!(
-                    "{}{}{}",
-                    &old[..a],
-                    section.trim_end(),
-                    &old[b + END.len()..]
-                )
-            }
-            _ => format!(
-                "{}\n{}",
-                old.trim_end_matches('\n').to_string() + "\n",
-                section
-            ),
-        };
-        std::fs::write(doc, new)?;
-        Ok(())
+        write_section(doc, BEGIN, END, &self.section())
     }
 
     /// Draws throughput vs clients and wake-up latency vs watchers, both systems.
     pub fn plot(&self, path: &Path) -> anyhow::Result<()> {
         crate::plot::draw(path, &self.etcd, &self.ours, &self.set.watchers)
     }
+}
+
+/// Replaces the part of `doc` between `begin` and `end` (markers included) with `section`,
+/// which carries the markers itself; appends it when the markers are not there yet.
+pub fn write_section(doc: &Path, begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
+    let old = std::fs::read_to_string(doc).unwrap_or_else(|_| "# Benchmarks\n".to_string());
+    let new = match (old.find(begin), old.find(end)) {
+        (Some(a), Some(b)) if b > a => {
+            format!(
+                "{}{}{}",
+                &old[..a],
+                section.trim_end(),
+                &old[b + end.len()..]
+            )
+        }
+        _ => format!(
+            "{}\n{}",
+            old.trim_end_matches('\n').to_string() + "\n",
+            section
+        ),
+    };
+    std::fs::write(doc, new)?;
+    Ok(())
 }

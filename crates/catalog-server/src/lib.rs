@@ -13,3 +13,4 @@ pub mod snapshot;
 pub mod store;
 pub mod ui;
 pub mod version;
+pub mod wal;

@@ -1,17 +1,20 @@
-//! The only module that names sled. Holds the Raft log, vote, committed index and the latest
-//! state-machine snapshot under `<data-dir>/raft`, and makes writes durable.
+//! The only module that names sled. Holds the vote, committed index and purge point under
+//! `<data-dir>/raft`, and the latest state-machine snapshot beside them in `snapshot.bin`, and
+//! makes them durable. The Raft log itself lives in [`crate::wal`]; the `logs` tree is only read
+//! to move an older version's log there.
+//!
+//! The snapshot is its own file, written to a temporary name, fdatasync'd and renamed over the
+//! previous one: sled would store a value that large as a blob file, written without any sync.
 //!
 //! Durability: sled 0.34's `flush()` ends in `sync_file_range`, which neither flushes the
 //! drive's cache nor file metadata (spacejam/sled#1452). After every flush we therefore call
-//! `fdatasync` on sled's data file ourselves. Concurrent writers share one sync: a syncer
-//! thread takes every request queued while the previous sync ran and covers them all with one
-//! flush + fdatasync (group commit). Segments are sized so that no Raft entry (values are capped
-//! at 512 KiB) becomes a sled blob file, which sled writes without any sync.
+//! `fdatasync` on sled's data file ourselves. Segments are sized so that no snapshot chunk
+//! becomes a sled blob file, which sled writes without any sync.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -24,23 +27,21 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
-
-/// The sled database and its syncer.
+/// The sled database.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The Raft log of versions before the WAL.
     pub logs: sled::Tree,
     pub meta: sled::Tree,
-    sync_tx: mpsc::Sender<Done>,
-    inner: Arc<Inner>,
+    data_file: Arc<File>,
+    dir: PathBuf,
 }
 
-struct Inner {
-    data_file: File,
-    syncs: AtomicU64,
-    synced_requests: AtomicU64,
-}
+const SNAPSHOT_FILE: &str = "snapshot.bin";
+/// Where versions before `snapshot.bin` kept the snapshot, in the meta tree.
+const LEGACY_SNAP_META: &[u8] = b"snapshot_meta";
+const LEGACY_SNAP_DATA: &[u8] = b"snapshot_data";
 
 impl Store {
     /// Opens (creating) the store in `dir`.
@@ -50,87 +51,63 @@ impl Store {
             .path(dir)
             .segment_size(8 * 1024 * 1024)
             .cache_capacity(64 * 1024 * 1024)
-            // Every write is flushed and fdatasync'd by us; sled's own 500ms flusher would only
-            // add idle disk traffic.
+            // Every write that matters is flushed and fdatasync'd by us; sled's own 500ms
+            // flusher would only add idle disk traffic.
             .flush_every_ms(None)
             .open()?;
         let logs = db.open_tree("logs")?;
         let meta = db.open_tree("meta")?;
-        let data_file = File::open(data_file_path(dir))?;
-        let inner = Arc::new(Inner {
-            data_file,
-            syncs: AtomicU64::new(0),
-            synced_requests: AtomicU64::new(0),
-        });
-        let (sync_tx, rx) = mpsc::channel::<Done>();
-        let syncer_db = db.clone();
-        let syncer_inner = inner.clone();
-        std::thread::Builder::new()
-            .name("store-sync".into())
-            .spawn(move || syncer(syncer_db, syncer_inner, rx))?;
+        let data_file = Arc::new(File::open(dir.join("db"))?);
         Ok(Store {
             db,
             logs,
             meta,
-            sync_tx,
-            inner,
+            data_file,
+            dir: dir.to_path_buf(),
         })
+    }
+
+    /// Replaces the current snapshot (its metadata and its data) durably.
+    pub fn save_snapshot(&self, meta: &[u8], data: &[u8]) -> Result<(), StoreError> {
+        let tmp = self.dir.join("snapshot.bin.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&(meta.len() as u64).to_le_bytes())?;
+        f.write_all(meta)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        drop(f);
+        std::fs::rename(&tmp, self.dir.join(SNAPSHOT_FILE))?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(())
+    }
+
+    /// The current snapshot's metadata and data, if there is one.
+    pub fn load_snapshot(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut bytes = match std::fs::read(self.dir.join(SNAPSHOT_FILE)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let meta = self.meta.get(LEGACY_SNAP_META)?;
+                let data = self.meta.get(LEGACY_SNAP_DATA)?;
+                return Ok(meta.zip(data).map(|(m, d)| (m.to_vec(), d.to_vec())));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let corrupt = || StoreError::Corrupt(format!("{SNAPSHOT_FILE} is truncated"));
+        let mut len = [0u8; 8];
+        len.copy_from_slice(bytes.get(..8).ok_or_else(corrupt)?);
+        let meta_end = usize::try_from(u64::from_le_bytes(len))
+            .ok()
+            .and_then(|n| n.checked_add(8))
+            .filter(|end| *end <= bytes.len())
+            .ok_or_else(corrupt)?;
+        let data = bytes.split_off(meta_end);
+        Ok(Some((bytes.split_off(8), data)))
     }
 
     /// Flushes sled and fdatasyncs its data file, now, on this thread.
     pub fn sync_now(&self) -> Result<(), StoreError> {
-        durable(&self.db, &self.inner)?;
+        self.db.flush()?;
+        self.data_file.sync_data()?;
         Ok(())
-    }
-
-    /// Queues `done` to run once everything written so far is durable; one sync covers every
-    /// request queued while the previous one ran.
-    pub fn sync_then(&self, done: impl FnOnce(Result<(), String>) + Send + 'static) {
-        if let Err(mpsc::SendError(done)) = self.sync_tx.send(Box::new(done)) {
-            done(Err("store syncer stopped".to_string()));
-        }
-    }
-
-    /// (number of fdatasyncs, number of write batches they covered).
-    pub fn sync_stats(&self) -> (u64, u64) {
-        (
-            self.inner.syncs.load(Ordering::Relaxed),
-            self.inner.synced_requests.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Size on disk of the store, in bytes.
-    pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
-    }
-}
-
-fn data_file_path(dir: &Path) -> PathBuf {
-    dir.join("db")
-}
-
-fn durable(db: &sled::Db, inner: &Inner) -> Result<(), StoreError> {
-    db.flush()?;
-    inner.data_file.sync_data()?;
-    inner.syncs.fetch_add(1, Ordering::Relaxed);
-    Ok(())
-}
-
-fn syncer(db: sled::Db, inner: Arc<Inner>, rx: mpsc::Receiver<Done>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let res = durable(&db, &inner).map_err(|e| e.to_string());
-        if let Err(e) = &res {
-            tracing::error!(target: "agent.server.raft", "failed to sync raft log: {e}");
-        }
-        inner
-            .synced_requests
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for done in batch {
-            done(res.clone());
-        }
     }
 }

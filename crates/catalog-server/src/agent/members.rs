@@ -155,8 +155,8 @@ impl Agent {
                 ("latest_configuration_index", s("0")),
                 ("num_peers", num_peers.to_string()),
                 // Ours, beyond Consul's keys: durability and group-commit counters.
-                ("fsyncs", self.raft.store.sync_stats().0.to_string()),
-                ("synced_appends", self.raft.store.sync_stats().1.to_string()),
+                ("fsyncs", self.raft.wal.sync_stats().0.to_string()),
+                ("synced_appends", self.raft.wal.sync_stats().1.to_string()),
                 (
                     "proposals",
                     self.raft

@@ -1,38 +1,133 @@
-//! The Raft log and vote in sled (through [`crate::store::Store`]). Appends are acknowledged to
-//! openraft only after the group-commit syncer has made them durable.
+//! The Raft log in [`crate::wal`] segments; the vote, committed id and purge point in the
+//! store's meta tree. Appends are acknowledged to openraft only once the WAL syncer made them
+//! durable. The entries just appended stay in memory too: openraft reads each one back right
+//! away (to apply it, to replicate it), and those reads then cost no I/O and no decoding.
 
 // openraft's traits return its (large) StorageError.
 #![allow(clippy::result_large_err)]
 
 use super::TypeConfig;
 use crate::store::Store;
+use crate::wal::Wal;
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogId, StorageError, StorageIOError, Vote};
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 type NodeId = u64;
 
+/// How many just-appended entries, and how many of their bytes, stay in memory.
+const TAIL_ENTRIES: usize = 4096;
+const TAIL_BYTES: usize = 32 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct LogStore {
+    wal: Wal,
     store: Store,
+    tail: Arc<Mutex<Tail>>,
+}
+
+/// The newest entries, consecutive, and the id of the last one in the log.
+#[derive(Default)]
+struct Tail {
+    last: Option<LogId<NodeId>>,
+    entries: VecDeque<(Entry<TypeConfig>, usize)>,
+    bytes: usize,
+}
+
+impl Tail {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(e, _)| e.log_id.index)
+    }
+
+    fn push(&mut self, entry: Entry<TypeConfig>, size: usize) {
+        self.last = Some(entry.log_id);
+        self.bytes += size;
+        self.entries.push_back((entry, size));
+        while self.entries.len() > TAIL_ENTRIES || self.bytes > TAIL_BYTES {
+            let Some((_, size)) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= size;
+        }
+    }
 }
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
-fn key(index: u64) -> [u8; 8] {
-    index.to_be_bytes()
-}
-
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+fn read_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
+    StorageIOError::read_logs(&io_err(e)).into()
+}
+
+fn write_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
+    StorageIOError::write_logs(&io_err(e)).into()
+}
+
+fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError<NodeId>> {
+    serde_json::from_slice(bytes).map_err(read_err)
+}
+
 impl LogStore {
-    pub fn new(store: Store) -> Self {
-        LogStore { store }
+    /// Opens the log in `wal`, forgetting what was purged. A log left in sled's `logs` tree
+    /// by an earlier version is moved into the WAL first.
+    pub fn open(store: Store, wal: Wal) -> anyhow::Result<LogStore> {
+        let log = LogStore {
+            wal,
+            store,
+            tail: Arc::default(),
+        };
+        log.import_sled_log()?;
+        let last_purged: Option<LogId<NodeId>> = log.read_meta(LAST_PURGED)?;
+        if let Some(p) = last_purged {
+            if log.wal.first_index().is_some_and(|f| f <= p.index) {
+                log.wal.purge_upto(p.index)?;
+            }
+        }
+        let last = match log.wal.last_index() {
+            Some(i) => match log.wal.read(i, i + 1)?.pop() {
+                Some((_, bytes)) => Some(decode(&bytes)?.log_id),
+                None => last_purged,
+            },
+            None => last_purged,
+        };
+        log.lock().last = last;
+        Ok(log)
+    }
+
+    fn import_sled_log(&self) -> anyhow::Result<()> {
+        if self.store.logs.is_empty() || self.wal.last_index().is_some() {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for item in self.store.logs.iter() {
+            let (k, v) = item?;
+            let mut key = [0u8; 8];
+            if k.len() == 8 {
+                key.copy_from_slice(&k);
+            }
+            records.push((u64::from_be_bytes(key), v.to_vec()));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.wal.append_then(&records, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv()?.map_err(anyhow::Error::msg)?;
+        self.store.logs.clear()?;
+        self.store.sync_now()?;
+        tracing::info!(target: "agent.server.raft", "moved {} log entries into the WAL", records.len());
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(
@@ -61,19 +156,23 @@ impl LogStore {
         Ok(())
     }
 
-    /// Removes the log entries whose keys fall in `range`, in one sled batch.
-    fn remove_range<R: RangeBounds<[u8; 8]>>(&self, range: R) -> Result<(), StorageError<NodeId>> {
-        let mut batch = sled::Batch::default();
-        for k in self.store.logs.range(range).keys() {
-            batch.remove(k.map_err(|e| StorageIOError::write_logs(&io_err(e)))?);
+    /// Drops entries `from..` from the tail; `last` is the log's last entry after that.
+    fn forget_from(&self, from: u64, last: Option<LogId<NodeId>>) {
+        let mut tail = self.lock();
+        while tail
+            .entries
+            .back()
+            .is_some_and(|(e, _)| e.log_id.index >= from)
+        {
+            if let Some((_, size)) = tail.entries.pop_back() {
+                tail.bytes -= size;
+            }
         }
-        self.store
-            .logs
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&io_err(e)).into())
+        tail.last = last;
     }
 
-    async fn sync(&self) -> Result<(), StorageError<NodeId>> {
+    /// Makes the meta tree durable.
+    async fn sync_meta(&self) -> Result<(), StorageError<NodeId>> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.sync_now())
             .await
@@ -93,17 +192,36 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => 0,
         };
         let end = match range.end_bound() {
-            Bound::Included(i) => Bound::Included(key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(i) => i + 1,
+            Bound::Excluded(i) => *i,
+            Bound::Unbounded => u64::MAX,
+        };
+        // Whatever the tail holds is copied under the lock; older entries are read after it.
+        let (tail_first, mut from_tail) = {
+            let tail = self.lock();
+            let first = tail.first_index().unwrap_or(u64::MAX);
+            let got: Vec<Entry<TypeConfig>> = tail
+                .entries
+                .iter()
+                .map(|(e, _)| e)
+                .filter(|e| e.log_id.index >= start && e.log_id.index < end)
+                .cloned()
+                .collect();
+            (first, got)
         };
         let mut out = Vec::new();
-        for item in self.store.logs.range((Bound::Included(key(start)), end)) {
-            let (_, v) = item.map_err(|e| StorageIOError::read_logs(&io_err(e)))?;
-            let entry: Entry<TypeConfig> =
-                serde_json::from_slice(&v).map_err(|e| StorageIOError::read_logs(&io_err(e)))?;
-            out.push(entry);
+        if start < tail_first {
+            let wal = self.wal.clone();
+            let upto = end.min(tail_first);
+            let records = tokio::task::spawn_blocking(move || wal.read(start, upto))
+                .await
+                .map_err(read_err)?
+                .map_err(read_err)?;
+            for (_, bytes) in records {
+                out.push(decode(&bytes)?);
+            }
         }
+        out.append(&mut from_tail);
         Ok(out)
     }
 }
@@ -113,19 +231,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let last_purged: Option<LogId<NodeId>> = self.read_meta(LAST_PURGED)?;
-        let last = match self
-            .store
-            .logs
-            .last()
-            .map_err(|e| StorageIOError::read_logs(&io_err(e)))?
-        {
-            Some((_, v)) => {
-                let e: Entry<TypeConfig> = serde_json::from_slice(&v)
-                    .map_err(|e| StorageIOError::read_logs(&io_err(e)))?;
-                Some(*e.get_log_id())
-            }
-            None => last_purged,
-        };
+        let last = self.lock().last.or(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,
@@ -138,7 +244,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.write_meta(VOTE, vote)?;
-        self.sync().await
+        self.sync_meta().await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
@@ -149,7 +255,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        // Made durable by the next log sync; losing it only means re-applying from the snapshot.
+        // Made durable by the next meta sync; losing it only means re-applying from the snapshot.
         self.write_meta(COMMITTED, &committed)
     }
 
@@ -168,28 +274,74 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
-        for e in entries {
-            let bytes =
-                serde_json::to_vec(&e).map_err(|err| StorageIOError::write_logs(&io_err(err)))?;
-            batch.insert(&key(e.get_log_id().index), bytes);
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let mut records = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let bytes = serde_json::to_vec(e).map_err(write_err)?;
+            records.push((e.get_log_id().index, bytes));
         }
-        self.store
-            .logs
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&io_err(e)))?;
-        self.store
-            .sync_then(move |res| callback.log_io_completed(res.map_err(io_err)));
+        // The tail gets the entries first, so a reader finds each either there or in the WAL.
+        let last_before = {
+            let mut tail = self.lock();
+            let before = tail.last;
+            for (e, (_, bytes)) in entries.into_iter().zip(&records) {
+                tail.push(e, bytes.len());
+            }
+            before
+        };
+        let written = self.wal.append_then(&records, move |res| {
+            callback.log_io_completed(res.map_err(io_err))
+        });
+        if let Err(e) = written {
+            let first = records.first().map_or(0, |(i, _)| *i);
+            self.forget_from(first, last_before);
+            return Err(write_err(e));
+        }
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.remove_range(key(log_id.index)..)?;
-        self.sync().await
+        let wal = self.wal.clone();
+        tokio::task::spawn_blocking(move || wal.truncate_from(log_id.index))
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)?;
+        let last = match log_id.index.checked_sub(1) {
+            Some(i) if self.wal.last_index() == Some(i) => {
+                match self.wal.read(i, i + 1).map_err(read_err)?.pop() {
+                    Some((_, bytes)) => Some(decode(&bytes)?.log_id),
+                    None => None,
+                }
+            }
+            _ => self.read_meta(LAST_PURGED)?,
+        };
+        self.forget_from(log_id.index, last);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        // The purge point is durable before any segment is deleted.
         self.write_meta(LAST_PURGED, &log_id)?;
-        self.remove_range(..=key(log_id.index))
+        self.sync_meta().await?;
+        {
+            let mut tail = self.lock();
+            while tail
+                .entries
+                .front()
+                .is_some_and(|(e, _)| e.log_id.index <= log_id.index)
+            {
+                if let Some((_, size)) = tail.entries.pop_front() {
+                    tail.bytes -= size;
+                }
+            }
+            if tail.last.is_none_or(|l| l.index < log_id.index) {
+                tail.last = Some(log_id);
+            }
+        }
+        let wal = self.wal.clone();
+        tokio::task::spawn_blocking(move || wal.purge_upto(log_id.index))
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)
     }
 }

@@ -1,4 +1,4 @@
-//! openraft glue only: the type configuration, the sled-backed log store and state machine,
+//! openraft glue only: the type configuration, the log store (WAL segments) and state machine,
 //! the HTTP network, and [`RaftNode`], through which every catalog write is proposed.
 //!
 //! Architecture invariant: the catalog never sees Raft types; Raft never interprets commands.
@@ -81,6 +81,9 @@ pub struct RaftNode {
     /// When the leader was last heard from (ms since the epoch; 0 = never).
     contact: Arc<std::sync::atomic::AtomicU64>,
     pub catalog: Arc<Catalog>,
+    /// The Raft log; its sync counters show the group commit.
+    pub wal: crate::wal::Wal,
+    /// Vote, committed id and snapshot.
     pub store: Store,
     proposals: mpsc::Sender<Proposal>,
     /// (commands proposed, Raft entries they went out in): writes per entry = group commit.
@@ -196,7 +199,8 @@ impl RaftNode {
         let sm = state_machine::StateMachine::load(store.clone())?;
         let departed = sm.departed.clone();
         let catalog = sm.catalog.clone();
-        let log = log_store::LogStore::new(store.clone());
+        let wal = crate::wal::Wal::open(&raft_dir.join("wal"))?;
+        let log = log_store::LogStore::open(store.clone(), wal.clone())?;
         let config = Arc::new(
             raft_config(
                 cfg.raft_multiplier,
@@ -224,6 +228,7 @@ impl RaftNode {
             id,
             addr,
             catalog,
+            wal,
             store,
             proposals,
         })

@@ -21,9 +21,6 @@ use std::sync::Arc;
 type NodeId = u64;
 type Meta = SnapshotMeta<NodeId, super::ServerNode>;
 
-const SNAP_META: &[u8] = b"snapshot_meta";
-const SNAP_DATA: &[u8] = b"snapshot_data";
-
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -33,14 +30,10 @@ async fn persist(store: &Store, meta: &Meta, data: Vec<u8>) -> Result<(), Storag
     let err = |e: &dyn std::fmt::Display| StorageIOError::write_snapshot(None, &io_err(e));
     let meta_bytes = serde_json::to_vec(meta).map_err(|e| err(&e))?;
     let store = store.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
-        store.meta.insert(SNAP_DATA, data)?;
-        store.meta.insert(SNAP_META, meta_bytes)?;
-        store.sync_now()
-    })
-    .await
-    .map_err(|e| err(&e))?
-    .map_err(|e| err(&e))?;
+    tokio::task::spawn_blocking(move || store.save_snapshot(&meta_bytes, &data))
+        .await
+        .map_err(|e| err(&e))?
+        .map_err(|e| err(&e))?;
     Ok(())
 }
 
@@ -50,7 +43,12 @@ struct SnapshotBody {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, super::ServerNode>,
     state: State,
+    /// Servers removed from the cluster, shown as `left`.
+    #[serde(default)]
+    departed: Departed,
 }
+
+type Departed = std::collections::BTreeMap<NodeId, super::ServerNode>;
 
 /// The last applied log id and membership.
 type Applied = (
@@ -64,7 +62,7 @@ pub struct StateMachine {
     store: Store,
     applied: Arc<std::sync::Mutex<Applied>>,
     /// Servers that a membership change removed, as every server applies it (`left`).
-    pub departed: Arc<std::sync::Mutex<std::collections::BTreeMap<NodeId, super::ServerNode>>>,
+    pub departed: Arc<std::sync::Mutex<Departed>>,
 }
 
 impl StateMachine {
@@ -72,18 +70,20 @@ impl StateMachine {
     pub fn load(store: Store) -> Result<StateMachine, crate::store::StoreError> {
         let mut state = State::default();
         let mut applied = (None, StoredMembership::default());
-        if let Some(data) = store.meta.get(SNAP_DATA)? {
+        let mut departed = Departed::new();
+        if let Some((_, data)) = store.load_snapshot()? {
             let body: SnapshotBody = serde_json::from_slice(&data)
                 .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
             state = body.state;
             state.reindex();
             applied = (body.last_applied, body.membership);
+            departed = body.departed;
         }
         Ok(StateMachine {
             catalog: Arc::new(Catalog::new(state)),
             store,
             applied: Arc::new(std::sync::Mutex::new(applied)),
-            departed: Arc::default(),
+            departed: Arc::new(std::sync::Mutex::new(departed)),
         })
     }
 
@@ -110,6 +110,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 last_applied,
                 membership: membership.clone(),
                 state: guard.clone(),
+                departed: self
+                    .departed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
             };
             drop(guard);
             let data = serde_json::to_vec(&body)
@@ -223,6 +228,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *state = body.state;
             state.reindex();
             *applied = (meta.last_log_id, meta.last_membership.clone());
+            *self.departed.lock().unwrap_or_else(|p| p.into_inner()) = body.departed;
         }
         self.catalog.notifier.notify_all();
         persist(&self.store, meta, data).await
@@ -231,20 +237,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let read = |k: &[u8]| {
-            self.store
-                .meta
-                .get(k)
-                .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))
-        };
-        let (Some(meta), Some(data)) = (read(SNAP_META)?, read(SNAP_DATA)?) else {
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load_snapshot())
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?
+            .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
+        let Some((meta, data)) = loaded else {
             return Ok(None);
         };
         let meta: Meta = serde_json::from_slice(&meta)
             .map_err(|e| StorageIOError::read_snapshot(None, &io_err(e)))?;
         Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data.to_vec())),
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 }
