@@ -200,12 +200,15 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let (tail_first, mut from_tail) = {
             let tail = self.lock();
             let first = tail.first_index().unwrap_or(u64::MAX);
+            // The tail is consecutive: positions follow from indexes.
+            let skip = usize::try_from(start.saturating_sub(first)).unwrap_or(usize::MAX);
+            let take = usize::try_from(end.saturating_sub(start.max(first))).unwrap_or(usize::MAX);
             let got: Vec<Entry<TypeConfig>> = tail
                 .entries
                 .iter()
-                .map(|(e, _)| e)
-                .filter(|e| e.log_id.index >= start && e.log_id.index < end)
-                .cloned()
+                .skip(skip)
+                .take(take)
+                .map(|(e, _)| e.clone())
                 .collect();
             (first, got)
         };

@@ -98,6 +98,10 @@ pub const HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
 /// Most commands one Raft entry carries.
 const MAX_BATCH: usize = 256;
 
+/// How long the proposer waits for the writers it expects before proposing fewer: at most one
+/// timer tick, and only while writes are concurrent.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(500);
+
 /// Group commit: openraft appends and fsyncs one client write at a time, so concurrent writers
 /// are gathered here into one `Command::Batch` entry. Whatever queued while the previous entry
 /// was being made durable goes into the next one: one fdatasync for all of them.
@@ -107,14 +111,25 @@ async fn proposer(
     stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
+    // As many writers as the previous entry carried are expected back: closed-loop clients
+    // send their next write as soon as their reply arrives, a few hundred microseconds apart.
+    let mut expect = 1;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
+        drain(&mut rx, &mut batch);
+        if batch.len() < expect {
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while batch.len() < expect {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(p)) => {
+                        batch.push(p);
+                        drain(&mut rx, &mut batch);
+                    }
+                    _ => break,
+                }
             }
         }
+        expect = batch.len();
         stats.0.fetch_add(batch.len() as u64, Relaxed);
         stats.1.fetch_add(1, Relaxed);
         let now_ms = std::time::SystemTime::now()
@@ -159,6 +174,16 @@ async fn proposer(
                     }));
                 }
             }
+        }
+    }
+}
+
+/// Moves every queued proposal into `batch`, up to [`MAX_BATCH`].
+fn drain(rx: &mut mpsc::Receiver<Proposal>, batch: &mut Vec<Proposal>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
         }
     }
 }
