@@ -197,14 +197,16 @@ async fn submit(raft: &RaftHandle, req: Request) -> Result<Reply, WriteError> {
 }
 
 /// Raft timing scaled by `performance { raft_multiplier }` like Consul's: at 1 (production) a
-/// heartbeat every 250ms and elections after 1-2s without one, close to Consul's 1s timeouts.
+/// heartbeat every 250ms and an election 1.5-2s after the last one was heard, close to Consul's
+/// (1s heartbeat timeout, randomized up to 2s). openraft 0.9 makes a follower that knew a leader
+/// wait its leader lease (`election_timeout_max`) plus a random election timeout, hence 0.5-1s.
 fn raft_config(multiplier: u32, snapshot_threshold: u64, trailing_logs: u64) -> openraft::Config {
     let m = u64::from(multiplier.max(1));
     openraft::Config {
         cluster_name: "consul".to_string(),
         heartbeat_interval: 250 * m,
-        election_timeout_min: 1000 * m,
-        election_timeout_max: 2000 * m,
+        election_timeout_min: 500 * m,
+        election_timeout_max: 1000 * m,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_threshold),
         max_in_snapshot_log_to_keep: trailing_logs,
         purge_batch_size: 256,
