@@ -449,6 +449,7 @@ pub async fn run(set: &Settings, kills: usize) -> anyhow::Result<()> {
         (Kind::Etcd, 1),
     ];
     let mut rounds: Vec<Figures> = Vec::new();
+    crate::settle().await;
     let load_before = probe::load1();
     for round in 1..=set.rounds {
         let mut f = Figures::new();

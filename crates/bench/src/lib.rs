@@ -95,6 +95,7 @@ pub async fn run(set: Settings) -> anyhow::Result<()> {
         set.dir.display(),
         set.rounds
     );
+    settle().await;
     let mut pairs = Vec::new();
     for round in 1..=set.rounds {
         let load_before = probe::load1();
@@ -117,6 +118,15 @@ pub async fn run(set: Settings) -> anyhow::Result<()> {
     std::fs::write(&raw, serde_json::to_vec_pretty(&pairs_json(&pairs))?)?;
     eprintln!("raw figures in {}", raw.display());
     report(&set, pairs)
+}
+
+/// Waits (at most 90 s) for the 1-minute load average to fall below 1, so that the build that
+/// usually precedes a run is not measured with it.
+pub async fn settle() {
+    let t0 = std::time::Instant::now();
+    while probe::load1() >= 1.0 && t0.elapsed() < Duration::from_secs(90) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// Writes the table, the doc section and the plot from finished rounds.

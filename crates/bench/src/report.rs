@@ -474,17 +474,18 @@ impl Report {
                 if self.used.contains(&i) { "yes" } else { "no" }
             );
         }
-        let busy = self
-            .pairs
-            .iter()
-            .any(|p| p.load_before > 1.0 || p.load_after > 1.0);
-        if busy {
-            let _ = writeln!(
-                s,
-                "\nThe machine was not idle during some rounds (1-minute load above 1 on 2 cores: other \
-                 builds were running); absolute figures are lower than on a quiet machine, ratios less so."
-            );
-        }
+        let _ = writeln!(
+            s,
+            "\nLoad averages are 1-minute figures and include this benchmark's own client and \
+             servers, which keep both cores busy during the load windows; only the figure before \
+             round 1 speaks of other work ({:.2} here{}).",
+            self.pairs.first().map_or(0.0, |p| p.load_before),
+            if self.pairs.first().is_some_and(|p| p.load_before > 1.0) {
+                ": other work was running, or had just stopped, when the run began"
+            } else {
+                ""
+            }
+        );
         if self.pairs.iter().any(Pair::disk_shifted) && self.used.len() == self.pairs.len() {
             let _ = writeln!(
                 s,
