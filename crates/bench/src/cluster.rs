@@ -537,46 +537,39 @@ fn section(
         "| PUT | clients | ours x3 | ours x1 | etcd x3 (HTTP) | etcd x3 (gRPC) | etcd x1 (gRPC) | x3 vs etcd x3 HTTP / gRPC | x3 vs x1 |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    // The systems of the table's columns, in order.
+    const COLUMNS: [&str; 5] = ["ours3", "ours1", "etcd3", "etcd3grpc", "etcd1grpc"];
     for c in CLIENTS {
         let k = |p: &str, what: &str| g(&format!("{p}.put.{c}.{what}"));
+        let cells = |cell: &dyn Fn(&str) -> String| {
+            COLUMNS
+                .iter()
+                .map(|p| cell(p))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let vs = |what: &str, other: &str| ratio(k("ours3", what), k(other, what));
         let _ = writeln!(
             s,
-            "| writes/s | {c} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | **{:.2}x** / **{:.2}x** | {:.2}x |",
-            k("ours3", "rate"),
-            k("ours1", "rate"),
-            k("etcd3", "rate"),
-            k("etcd3grpc", "rate"),
-            k("etcd1grpc", "rate"),
-            ratio(k("ours3", "rate"), k("etcd3", "rate")),
-            ratio(k("ours3", "rate"), k("etcd3grpc", "rate")),
-            ratio(k("ours3", "rate"), k("ours1", "rate")),
+            "| writes/s | {c} | {} | **{:.2}x** / **{:.2}x** | {:.2}x |",
+            cells(&|p| format!("{:.0}", k(p, "rate"))),
+            vs("rate", "etcd3"),
+            vs("rate", "etcd3grpc"),
+            vs("rate", "ours1"),
         );
         let _ = writeln!(
             s,
-            "| p50 / p99 ms | {c} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | p99 {:.2}x / {:.2}x | |",
-            k("ours3", "p50"),
-            k("ours3", "p99"),
-            k("ours1", "p50"),
-            k("ours1", "p99"),
-            k("etcd3", "p50"),
-            k("etcd3", "p99"),
-            k("etcd3grpc", "p50"),
-            k("etcd3grpc", "p99"),
-            k("etcd1grpc", "p50"),
-            k("etcd1grpc", "p99"),
-            ratio(k("ours3", "p99"), k("etcd3", "p99")),
-            ratio(k("ours3", "p99"), k("etcd3grpc", "p99")),
+            "| p50 / p99 ms | {c} | {} | p99 {:.2}x / {:.2}x | |",
+            cells(&|p| format!("{:.2} / {:.2}", k(p, "p50"), k(p, "p99"))),
+            vs("p99", "etcd3"),
+            vs("p99", "etcd3grpc"),
         );
         let _ = writeln!(
             s,
-            "| CPU µs/write | {c} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}x / {:.2}x | |",
-            k("ours3", "cpu_us"),
-            k("ours1", "cpu_us"),
-            k("etcd3", "cpu_us"),
-            k("etcd3grpc", "cpu_us"),
-            k("etcd1grpc", "cpu_us"),
-            ratio(k("ours3", "cpu_us"), k("etcd3", "cpu_us")),
-            ratio(k("ours3", "cpu_us"), k("etcd3grpc", "cpu_us")),
+            "| CPU µs/write | {c} | {} | {:.2}x / {:.2}x | |",
+            cells(&|p| format!("{:.0}", k(p, "cpu_us"))),
+            vs("cpu_us", "etcd3"),
+            vs("cpu_us", "etcd3grpc"),
         );
     }
     let errors: f64 = m

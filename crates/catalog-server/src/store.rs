@@ -38,6 +38,9 @@ pub struct Store {
     dir: PathBuf,
 }
 
+/// A snapshot's metadata and data, as stored.
+pub type SnapshotBytes = (Vec<u8>, Vec<u8>);
+
 const SNAPSHOT_FILE: &str = "snapshot.bin";
 /// Where versions before `snapshot.bin` kept the snapshot, in the meta tree.
 const LEGACY_SNAP_META: &[u8] = b"snapshot_meta";
@@ -82,7 +85,7 @@ impl Store {
     }
 
     /// The current snapshot's metadata and data, if there is one.
-    pub fn load_snapshot(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn load_snapshot(&self) -> Result<Option<SnapshotBytes>, StoreError> {
         let mut bytes = match std::fs::read(self.dir.join(SNAPSHOT_FILE)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
