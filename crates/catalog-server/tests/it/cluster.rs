@@ -291,6 +291,19 @@ async fn a_server_leaves_gracefully() {
     );
     assert!(put(&servers[stay], "after/leave", "ok").await);
     servers[leaving].kill9();
+    // Who left is state, not memory: it survives a crash and restart of a server that saw it.
+    servers[stay].kill9();
+    servers[stay].spawn().await;
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            let (_, out, _) = servers[stay].cli(&["members"]);
+            out.lines()
+                .any(|l| l.starts_with(&servers[leaving].node) && l.contains(" left "))
+        })
+        .await,
+        "after restart: {:?}",
+        servers[stay].cli(&["members"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
