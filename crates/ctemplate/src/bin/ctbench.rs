@@ -155,6 +155,9 @@ struct Row {
     p50: f64,
     p99: f64,
     ack_p50: f64,
+    ack_p99: f64,
+    /// The slowest write → file samples, in order of occurrence: (sample, ms, its write's ack ms).
+    worst: Vec<(usize, f64, f64)>,
     cpu_per_change_ms: f64,
     idle_cpu_pct: f64,
     rss_mib: f64,
@@ -244,6 +247,15 @@ fn run_case(
         }
     }
     let (cpu_after, _) = cpu_rss(pid);
+    let mut worst: Vec<(usize, f64, f64)> = lat
+        .iter()
+        .zip(&ack)
+        .enumerate()
+        .map(|(k, (l, a))| (k, *l, *a))
+        .collect();
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    worst.truncate(3);
+    worst.sort_by_key(|w| w.0);
     lat.sort_by(f64::total_cmp);
     ack.sort_by(f64::total_cmp);
     drop(ct);
@@ -253,6 +265,8 @@ fn run_case(
         p50: pct(&lat, 0.5),
         p99: pct(&lat, 0.99),
         ack_p50: pct(&ack, 0.5),
+        ack_p99: pct(&ack, 0.99),
+        worst,
         cpu_per_change_ms: (cpu_after - cpu_before) as f64 * 10.0 / o.samples as f64,
         idle_cpu_pct,
         rss_mib: rss as f64 / 1024.0,
@@ -294,12 +308,24 @@ fn main() -> Result<()> {
         eprintln!("running {n} templates ...");
         rows.push(run_case(&o, &rt, &c, port, n, &mut round)?);
     }
-    println!("| templates | first render (all) | write→file p50 | p99 | (write ack p50) | ct CPU per change | idle CPU | RSS | connections to consul |");
+    println!("| templates | first render (all) | write→file p50 | p99 | (write ack p50 / p99) | ct CPU per change | idle CPU | RSS | connections to consul |");
     println!("|---|---|---|---|---|---|---|---|---|");
-    for r in rows {
+    for r in &rows {
         println!(
-            "| {} | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} % | {:.1} MiB | {} |",
-            r.templates, r.start_ms, r.p50, r.p99, r.ack_p50, r.cpu_per_change_ms, r.idle_cpu_pct, r.rss_mib, r.conns
+            "| {} | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} / {:.2} ms | {:.2} ms | {:.2} % | {:.1} MiB | {} |",
+            r.templates, r.start_ms, r.p50, r.p99, r.ack_p50, r.ack_p99, r.cpu_per_change_ms, r.idle_cpu_pct, r.rss_mib, r.conns
+        );
+    }
+    for r in &rows {
+        let worst: Vec<String> = r
+            .worst
+            .iter()
+            .map(|(k, l, a)| format!("#{k} {l:.1} ms (ack {a:.1})"))
+            .collect();
+        eprintln!(
+            "{} templates, slowest samples: {}",
+            r.templates,
+            worst.join(", ")
         );
     }
     Ok(())
