@@ -248,6 +248,16 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
     );
 }
 
+/// Whether `consul members` on `s` lists `node` as `left` within 20 s.
+async fn shows_left(s: &TestServer, node: &str) -> bool {
+    wait_until(Duration::from_secs(20), || async {
+        let (_, out, _) = s.cli(&["members"]);
+        out.lines()
+            .any(|l| l.starts_with(node) && l.contains(" left "))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_leaves_gracefully() {
     let mut servers = cluster();
@@ -279,12 +289,7 @@ async fn a_server_leaves_gracefully() {
         servers[leader].log()
     );
     assert!(
-        wait_until(Duration::from_secs(15), || async {
-            let (_, out, _) = servers[stay].cli(&["members"]);
-            out.lines()
-                .any(|l| l.starts_with(&servers[leaving].node) && l.contains(" left "))
-        })
-        .await,
+        shows_left(&servers[stay], &servers[leaving].node).await,
         "{:?}\n--- leader's view: {:?}",
         servers[stay].cli(&["members"]),
         servers[leader].cli(&["members"])
@@ -295,12 +300,7 @@ async fn a_server_leaves_gracefully() {
     servers[stay].kill9();
     servers[stay].spawn().await;
     assert!(
-        wait_until(Duration::from_secs(20), || async {
-            let (_, out, _) = servers[stay].cli(&["members"]);
-            out.lines()
-                .any(|l| l.starts_with(&servers[leaving].node) && l.contains(" left "))
-        })
-        .await,
+        shows_left(&servers[stay], &servers[leaving].node).await,
         "after restart: {:?}",
         servers[stay].cli(&["members"])
     );
