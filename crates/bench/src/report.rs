@@ -168,44 +168,23 @@ fn rows(watchers: &[usize]) -> Vec<Row> {
             1,
         ));
     }
-    let g = row(
-        "KV GET x16: default vs linearizable",
-        "get.default.rate",
-        "ops/s",
-        1.0,
-        0,
-    );
-    let g = g.target(AtLeast(2.0));
-    let alt = g.grpc("  … vs etcd over gRPC");
-    r.push(g);
-    r.push(alt);
-    r.push(row("  p99", "get.default.p99", "ms", 1.0, 2));
-    r.push(row(
-        "  server CPU per GET",
-        "get.default.cpu_us",
-        "µs",
-        1.0,
-        0,
-    ));
-    let g = row(
-        "KV GET x16: ?stale vs serializable",
-        "get.relaxed.rate",
-        "ops/s",
-        1.0,
-        0,
-    );
-    let g = g.target(AtLeast(3.0));
-    let alt = g.grpc("  … vs etcd over gRPC");
-    r.push(g);
-    r.push(alt);
-    r.push(row("  p99", "get.relaxed.p99", "ms", 1.0, 2));
-    r.push(row(
-        "  server CPU per GET",
-        "get.relaxed.cpu_us",
-        "µs",
-        1.0,
-        0,
-    ));
+    for (mode, label, target) in [
+        ("default", "KV GET x16: default vs linearizable", 2.0),
+        ("relaxed", "KV GET x16: ?stale vs serializable", 3.0),
+    ] {
+        let g = row(label, &format!("get.{mode}.rate"), "ops/s", 1.0, 0).target(AtLeast(target));
+        let alt = g.grpc("  … vs etcd over gRPC");
+        r.push(g);
+        r.push(alt);
+        r.push(row("  p99", &format!("get.{mode}.p99"), "ms", 1.0, 2));
+        r.push(row(
+            "  server CPU per GET",
+            &format!("get.{mode}.cpu_us"),
+            "µs",
+            1.0,
+            0,
+        ));
+    }
     r.push(row(
         "register x16: /v1/agent/service/register",
         "reg.agent.rate",

@@ -173,32 +173,32 @@ impl Server {
 
     /// Polls with fresh connections until a write is acknowledged; returns how long it took.
     pub async fn wait_writable(&mut self, limit: Duration) -> anyhow::Result<Duration> {
-        let t0 = Instant::now();
-        let (m, p, b) = self.kind.put("bench/ready", b"1");
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                bail!("exited with {status}");
-            }
-            if let Ok(mut c) = Conn::connect(self.addr, None).await {
-                if let Ok(Ok(r)) =
-                    tokio::time::timeout(Duration::from_secs(2), c.request(m, &p, &b)).await
-                {
-                    if self.kind.put_ok(&r) {
-                        return Ok(t0.elapsed());
-                    }
-                }
-            }
-            if t0.elapsed() > limit {
-                bail!("not writable after {limit:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let kind = self.kind;
+        let req = kind.put("bench/ready", b"1");
+        self.poll(req, limit, Duration::from_millis(2), |r| kind.put_ok(r))
+            .await
+            .with_context(|| format!("not writable after {limit:?}"))
     }
 
     /// Polls until `key` reads back; returns how long it took.
     async fn wait_readable(&mut self, key: &str, limit: Duration) -> anyhow::Result<Duration> {
+        let kind = self.kind;
+        let req = kind.get(key, ReadMode::Default);
+        self.poll(req, limit, Duration::from_millis(1), |r| kind.get_ok(r))
+            .await
+            .with_context(|| format!("{key} not readable after {limit:?}"))
+    }
+
+    /// Sends `req` on a fresh connection every `every` until `ok` accepts the answer, the
+    /// process exits, or `limit` passes.
+    async fn poll(
+        &mut self,
+        (m, p, b): Req,
+        limit: Duration,
+        every: Duration,
+        ok: impl Fn(&Response) -> bool,
+    ) -> anyhow::Result<Duration> {
         let t0 = Instant::now();
-        let (m, p, b) = self.kind.get(key, ReadMode::Default);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 bail!("exited with {status}");
@@ -207,15 +207,15 @@ impl Server {
                 if let Ok(Ok(r)) =
                     tokio::time::timeout(Duration::from_secs(2), c.request(m, &p, &b)).await
                 {
-                    if self.kind.get_ok(&r) {
+                    if ok(&r) {
                         return Ok(t0.elapsed());
                     }
                 }
             }
             if t0.elapsed() > limit {
-                bail!("{key} not readable after {limit:?}");
+                bail!("gave up");
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(every).await;
         }
     }
 

@@ -391,7 +391,7 @@ async fn histories_stay_linearizable_through_a_leader_kill() {
             for n in 0..20usize {
                 let key = (c + n) % 3;
                 let url = format!("{base}{key}");
-                let call = now(&start);
+                let mut call = now(&start);
                 let (kind, outcome) = match n % 3 {
                     0 => {
                         let v = format!("c{c}-{n}");
@@ -438,7 +438,8 @@ async fn histories_stay_linearizable_through_a_leader_kill() {
                             continue;
                         };
                         let v = format!("c{c}-{n}");
-                        let call = now(&start);
+                        // The operation is the CAS; the read before it only chose its index.
+                        call = now(&start);
                         let r = http
                             .put(format!("{url}?cas={idx}"))
                             .body(v.clone())
@@ -450,17 +451,7 @@ async fn histories_stay_linearizable_through_a_leader_kill() {
                             }
                             _ => Outcome::Unknown,
                         };
-                        let ret = (outcome != Outcome::Unknown).then(|| now(&start));
-                        history.lock().unwrap().push((
-                            key,
-                            Op {
-                                call,
-                                ret,
-                                kind: Kind::Cas(expect, v),
-                                outcome,
-                            },
-                        ));
-                        continue;
+                        (Kind::Cas(expect, v), outcome)
                     }
                 };
                 let ret = (outcome != Outcome::Unknown).then(|| now(&start));
