@@ -97,9 +97,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     )])
 }
 
-fn describe(
-    r: Result<anyhow::Result<Option<(Vec<u8>, u64)>>, tokio::time::error::Elapsed>,
-) -> String {
+/// One probe's answer: timed out, or what the GET returned.
+type Probe = Result<anyhow::Result<Option<(Vec<u8>, u64)>>, tokio::time::error::Elapsed>;
+
+fn describe(r: Probe) -> String {
     match r {
         Err(_) => "no answer within 5s".into(),
         Ok(Err(e)) => format!("an error: {e:#}"),
