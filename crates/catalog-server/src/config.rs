@@ -73,6 +73,17 @@ pub struct Config {
     pub default_query_time: Duration,
     pub max_query_time: Duration,
     pub kv_max_value_size: usize,
+    /// `limits.txn_max_req_len`: the largest `PUT /v1/txn` body.
+    pub txn_max_req_len: usize,
+    /// `limits.http_max_conns_per_client`: open client-API connections allowed per source IP
+    /// (0: no cap); the next one is answered 429 and closed.
+    pub http_max_conns_per_client: u32,
+    /// `limits.https_handshake_timeout`: how long a client-API connection may take to deliver
+    /// a request's line and headers (after connecting, or from the first byte of a later
+    /// request). We serve the API over plain HTTP, where this is the handshake.
+    pub http_handshake_timeout: Duration,
+    /// `limits.rpc_handshake_timeout`: the same on the server port.
+    pub rpc_handshake_timeout: Duration,
     pub session_ttl_min: Duration,
     /// `service {}` / `services []` definitions from config files.
     pub services: Vec<ServiceRegistration>,
@@ -135,6 +146,10 @@ impl Default for Config {
             default_query_time: Duration::from_secs(300),
             max_query_time: Duration::from_secs(600),
             kv_max_value_size: 512 * 1024,
+            txn_max_req_len: 512 * 1024,
+            http_max_conns_per_client: 200,
+            http_handshake_timeout: Duration::from_secs(5),
+            rpc_handshake_timeout: Duration::from_secs(5),
             session_ttl_min: Duration::from_secs(10),
             services: Vec::new(),
             checks: Vec::new(),

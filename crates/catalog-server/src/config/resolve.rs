@@ -305,9 +305,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.default_query_time =
         get_duration(v, &["default_query_time"])?.unwrap_or(d.default_query_time);
     c.max_query_time = get_duration(v, &["max_query_time"])?.unwrap_or(d.max_query_time);
-    c.kv_max_value_size = get_int(v, &["limits", "kv_max_value_size"])?
-        .map(|n| n.max(0) as usize)
-        .unwrap_or(d.kv_max_value_size);
+    limits(v, &mut c)?;
     c.session_ttl_min = get_duration(v, &["session_ttl_min"])?.unwrap_or(d.session_ttl_min);
     c.raft_snapshot_threshold = get_int(v, &["raft_snapshot_threshold"])?
         .map(|n| n.max(1) as u64)
@@ -331,6 +329,71 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     addresses(v, &mut c)?;
     validate(&mut c, expect)?;
     Ok(c)
+}
+
+/// The `limits` keys we implement; the others are refused by name rather than ignored.
+const LIMITS: &[&str] = &[
+    "http_max_conns_per_client",
+    "https_handshake_timeout",
+    "kv_max_value_size",
+    "rpc_handshake_timeout",
+    "txn_max_req_len",
+];
+
+/// Consul's other `limits` keys: client-agent RPC pacing and server rate limiting, which this
+/// agent does not have.
+const LIMITS_UNSUPPORTED: &[&str] = &[
+    "request_limits",
+    "rpc_client_timeout",
+    "rpc_max_burst",
+    "rpc_max_conns_per_client",
+    "rpc_rate",
+];
+
+fn limits(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
+    let d = Config::default();
+    match at(v, &["limits"]) {
+        None | Some(Value::Object(_)) => {}
+        Some(other) => return Err(invalid(format!("limits: cannot parse {other} as object"))),
+    }
+    if let Some(map) = at(v, &["limits"]).and_then(Value::as_object) {
+        for key in map.keys() {
+            if LIMITS_UNSUPPORTED.contains(&key.as_str()) {
+                return Err(invalid(format!(
+                    "limits.{key} is not supported by this agent; remove it from the configuration"
+                )));
+            }
+            if !LIMITS.contains(&key.as_str()) {
+                return Err(invalid(format!("invalid config key limits.{key}")));
+            }
+        }
+    }
+    let size = |key: &str, dflt: usize| -> Result<usize, ConfigError> {
+        match get_int(v, &["limits", key])? {
+            None => Ok(dflt),
+            Some(n) if n < 0 => Err(invalid(format!("limits.{key} cannot be negative: {n}"))),
+            Some(n) => Ok(n as usize),
+        }
+    };
+    c.kv_max_value_size = size("kv_max_value_size", d.kv_max_value_size)?;
+    c.txn_max_req_len = size("txn_max_req_len", d.txn_max_req_len)?;
+    c.http_max_conns_per_client = size(
+        "http_max_conns_per_client",
+        d.http_max_conns_per_client as usize,
+    )?
+    .min(u32::MAX as usize) as u32;
+    let timeout = |key: &str, dflt: Duration| -> Result<Duration, ConfigError> {
+        match get_duration(v, &["limits", key])? {
+            None => Ok(dflt),
+            Some(t) if t.is_zero() => {
+                Err(invalid(format!("limits.{key} must be greater than zero")))
+            }
+            Some(t) => Ok(t),
+        }
+    };
+    c.http_handshake_timeout = timeout("https_handshake_timeout", d.http_handshake_timeout)?;
+    c.rpc_handshake_timeout = timeout("rpc_handshake_timeout", d.rpc_handshake_timeout)?;
+    Ok(())
 }
 
 fn addresses(v: &Value, c: &mut Config) -> Result<(), ConfigError> {

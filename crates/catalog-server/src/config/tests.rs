@@ -220,3 +220,62 @@ fn file_errors_name_the_file() {
         .map(|c| c.node_name == "hcl-node")
         .unwrap_or(false));
 }
+
+#[test]
+fn limits_keys_used_or_refused() {
+    let c = load(&["-dev"]).expect("valid");
+    assert_eq!(c.http_max_conns_per_client, 200);
+    assert_eq!(c.http_handshake_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(c.rpc_handshake_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(c.txn_max_req_len, 512 * 1024);
+    let c = load(&[
+        "-dev",
+        "-hcl",
+        r#"limits { http_max_conns_per_client = 10 https_handshake_timeout = "750ms" }"#,
+        "-hcl",
+        r#"limits { rpc_handshake_timeout = "2s" txn_max_req_len = 1024 }"#,
+    ])
+    .expect("valid");
+    assert_eq!(c.http_max_conns_per_client, 10);
+    assert_eq!(
+        c.http_handshake_timeout,
+        std::time::Duration::from_millis(750)
+    );
+    assert_eq!(c.rpc_handshake_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(c.txn_max_req_len, 1024);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("limits.json");
+    std::fs::write(&f, r#"{"limits": {"http_max_conns_per_client": 0}}"#).expect("write");
+    let c = load(&["-dev", &format!("-config-file={}", f.display())]).expect("valid");
+    assert_eq!(c.http_max_conns_per_client, 0);
+
+    for (snippet, want) in [
+        (
+            "limits { rpc_rate = 10 }",
+            "limits.rpc_rate is not supported by this agent",
+        ),
+        (
+            "limits { rpc_max_conns_per_client = 10 }",
+            "limits.rpc_max_conns_per_client is not supported by this agent",
+        ),
+        (
+            r#"limits { request_limits { mode = "enforcing" } }"#,
+            "limits.request_limits is not supported by this agent",
+        ),
+        (
+            "limits { http_handshake_timeout = \"5s\" }",
+            "invalid config key limits.http_handshake_timeout",
+        ),
+        (
+            "limits { http_max_conns_per_client = -1 }",
+            "limits.http_max_conns_per_client cannot be negative: -1",
+        ),
+        (
+            "limits { https_handshake_timeout = \"0s\" }",
+            "limits.https_handshake_timeout must be greater than zero",
+        ),
+    ] {
+        let e = load(&["-dev", "-hcl", snippet]).expect_err(snippet);
+        assert!(e.contains(want), "{snippet}: {e}");
+    }
+}

@@ -33,6 +33,13 @@ pub async fn delete(s: State<AppState>, Path(key): Path<String>, q: RawQuery) ->
     delete_key(s, key, q).await
 }
 
+/// A key as Go prints it (bytes that were not UTF-8 in the path as U+FFFD).
+fn shown(key: &mut String) {
+    if let std::borrow::Cow::Owned(k) = super::gopath::display(key) {
+        *key = k;
+    }
+}
+
 fn not_found(a: &AppState, p: &Params, index: u64) -> Response {
     let mut r = StatusCode::NOT_FOUND.into_response();
     r.headers_mut().extend(meta(a, p, index));
@@ -47,16 +54,22 @@ async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) 
             .or(p.get("seperator"))
             .unwrap_or("")
             .to_string();
-        let ans = read(&a, &p, |s| s.q_kv_keys(&key, &sep)).await?;
+        let mut ans = read(&a, &p, |s| s.q_kv_keys(&key, &sep)).await?;
         if ans.value.is_empty() && !key.is_empty() {
             return Ok(not_found(&a, &p, ans.index));
+        }
+        for k in &mut ans.value {
+            shown(k);
         }
         return Ok(respond(&a, &p, ans.index, &ans.value));
     }
     if p.has("recurse") {
-        let ans = read(&a, &p, |s| s.q_kv_list(&key)).await?;
+        let mut ans = read(&a, &p, |s| s.q_kv_list(&key)).await?;
         if ans.value.is_empty() {
             return Ok(not_found(&a, &p, ans.index));
+        }
+        for pair in &mut ans.value {
+            shown(&mut pair.key);
         }
         return Ok(respond(&a, &p, ans.index, &ans.value));
     }
@@ -64,9 +77,10 @@ async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) 
         return Err(ApiError::bad_request("Missing key name"));
     }
     let ans = read(&a, &p, |s| s.q_kv_get(&key)).await?;
-    let Some(pair) = ans.value else {
+    let Some(mut pair) = ans.value else {
         return Ok(not_found(&a, &p, ans.index));
     };
+    shown(&mut pair.key);
     if p.has("raw") {
         let mut r = (
             [
@@ -223,7 +237,7 @@ struct TxnResponse {
 
 pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
-    if body.len() > 512 * 1024 {
+    if body.len() > a.config.txn_max_req_len {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request body too large",

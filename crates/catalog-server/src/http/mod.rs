@@ -3,7 +3,9 @@
 
 mod agent;
 mod catalog;
+mod gopath;
 mod kv;
+mod listen;
 pub mod params;
 mod raft_rpc;
 pub mod reply;
@@ -186,7 +188,7 @@ pub fn router(agent: AppState) -> Router {
         .route(
             "/v1/snapshot",
             only("GET,PUT", get(snapshot::save).put(snapshot::restore))
-                .layer(DefaultBodyLimit::max(256 * 1024 * 1024)),
+                .layer(DefaultBodyLimit::max(SNAPSHOT_MAX)),
         )
         .route("/v1/status/leader", only("GET", get(status::leader)))
         .route("/v1/status/peers", only("GET", get(status::peers)))
@@ -209,7 +211,7 @@ pub fn router(agent: AppState) -> Router {
         .route("/", get(ui::root))
         .merge(ui::routes(&agent.config.ui_content_path))
         .fallback(unknown_path)
-        .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(agent)
 }
 
@@ -261,6 +263,7 @@ pub struct Listeners {
 
 /// Binds the client API on every `-client` address and Raft RPC on `-bind`.
 pub async fn bind(agent: &Agent) -> anyhow::Result<Listeners> {
+    listen::raise_nofile_limit();
     let c = &agent.config;
     let mut http = Vec::new();
     if c.ports.http >= 0 {
@@ -286,27 +289,71 @@ pub async fn bind(agent: &Agent) -> anyhow::Result<Listeners> {
     Ok(Listeners { http, rpc })
 }
 
-/// Serves until aborted. `into_make_service` shares one router among connections; handing
-/// `axum::serve` the router itself makes axum copy the whole route table for every connection
-/// (with 10k parked queries that was most of the server's CPU and ~50 KiB per connection).
+/// Client API request bodies, except `/v1/snapshot`.
+const BODY_MAX: usize = 4 * 1024 * 1024;
+/// `PUT /v1/snapshot` archives.
+const SNAPSHOT_MAX: usize = 256 * 1024 * 1024;
+
+/// The client API's checks before routing: Go's path rules, then declared body lengths over
+/// the route's limit (KV and txn with Consul's texts).
+fn client_gate(c: &crate::config::Config) -> listen::Gate {
+    let kv_max = c.kv_max_value_size as u64;
+    let txn_max = c.txn_max_req_len as u64;
+    std::sync::Arc::new(move |req| {
+        if let Some(r) = gopath::check(req) {
+            return Some(r);
+        }
+        let len = gopath::content_length(req)?;
+        let path = req.uri().path();
+        if req.method() == Method::PUT && path.starts_with("/v1/kv/") && len > kv_max {
+            return Some(gopath::too_large(format!(
+                "Request body({len} bytes) too large, max size: {kv_max} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size."
+            )));
+        }
+        if path == "/v1/txn" && len > txn_max {
+            return Some(gopath::too_large("Request body too large".to_string()));
+        }
+        let max = if path == "/v1/snapshot" {
+            SNAPSHOT_MAX
+        } else {
+            BODY_MAX
+        };
+        (len > max as u64).then(|| gopath::too_large("http: request body too large".to_string()))
+    })
+}
+
+/// Serves until aborted, on hyper directly (see `listen`): per-client connection caps,
+/// handshake and idle timeouts, Go's path rules. The router is built once and shared: each
+/// request clones an `Arc` (handing `axum::serve` a bare `Router` rebuilt the route table for
+/// every connection; with 10k parked queries that was most of the server's CPU).
 pub async fn serve(agent: AppState, listeners: Listeners) {
     let mut tasks = tokio::task::JoinSet::new();
+    let c = &agent.config;
     let app = router(agent.clone());
+    let gate = client_gate(c);
+    let limits = listen::ConnLimits {
+        max_per_client: c.http_max_conns_per_client,
+        handshake_timeout: c.http_handshake_timeout,
+        idle_timeout: listen::IDLE_TIMEOUT,
+    };
     for l in listeners.http {
-        let app = app.clone();
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(l, app.into_make_service()).await {
-                tracing::error!(target: "agent", "http server failed: {e}");
-            }
-        });
+        tasks.spawn(listen::run(l, app.clone(), gate.clone(), limits, "http"));
     }
     if let Some(l) = listeners.rpc {
-        let app = raft_rpc::router(agent.clone());
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(l, app.into_make_service()).await {
-                tracing::error!(target: "agent", "rpc server failed: {e}");
-            }
-        });
+        let limits = listen::ConnLimits {
+            // Peers' HTTP clients open a connection per concurrent call (forwarded writes
+            // included), so the server port has no per-client cap.
+            max_per_client: 0,
+            handshake_timeout: c.rpc_handshake_timeout,
+            idle_timeout: listen::IDLE_TIMEOUT,
+        };
+        tasks.spawn(listen::run(
+            l,
+            raft_rpc::router(agent.clone()),
+            raft_rpc::gate(),
+            limits,
+            "rpc",
+        ));
     }
     while tasks.join_next().await.is_some() {}
 }

@@ -5,24 +5,61 @@ use super::AppState;
 use crate::catalog::Command;
 use crate::raft::cluster::JoinRequest;
 use crate::raft::TypeConfig;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 
+/// The largest body each endpoint takes, by message kind:
+/// - `append` and `forward` carry client commands, up to a whole-state `Restore` (from a
+///   `PUT /v1/snapshot` archive of up to 256 MiB), so they keep the client API's snapshot bound;
+/// - `snapshot` is one chunk of an install (openraft's `snapshot_max_chunk_size`, 3 MiB,
+///   JSON-encoded as numbers: up to ~4 bytes per byte);
+/// - votes, joins, removals, read-index and info requests are a few hundred bytes.
+pub fn body_limit(path: &str) -> usize {
+    const MIB: usize = 1024 * 1024;
+    match path {
+        "/v1/raft/append" | "/v1/raft/forward" => 256 * MIB,
+        "/v1/raft/snapshot" => 32 * MIB,
+        _ => 64 * 1024,
+    }
+}
+
+fn limited(path: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    mr.layer(DefaultBodyLimit::max(body_limit(path)))
+}
+
 pub fn router(agent: AppState) -> Router {
-    Router::new()
-        .route("/v1/raft/append", post(append))
-        .route("/v1/raft/vote", post(vote))
-        .route("/v1/raft/snapshot", post(snapshot))
-        .route("/v1/raft/info", get(info))
-        .route("/v1/raft/join", post(join))
-        .route("/v1/raft/forward", post(forward))
-        .route("/v1/raft/read_index", post(read_index))
-        .route("/v1/raft/remove", post(remove))
-        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
-        .with_state(agent)
+    let r = |path: &'static str, mr| (path, limited(path, mr));
+    [
+        r("/v1/raft/append", post(append)),
+        r("/v1/raft/vote", post(vote)),
+        r("/v1/raft/snapshot", post(snapshot)),
+        r("/v1/raft/info", get(info)),
+        r("/v1/raft/join", post(join)),
+        r("/v1/raft/forward", post(forward)),
+        r("/v1/raft/read_index", post(read_index)),
+        r("/v1/raft/remove", post(remove)),
+    ]
+    .into_iter()
+    .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
+    .layer(DefaultBodyLimit::max(body_limit("")))
+    .with_state(agent)
+}
+
+/// Refuses a declared body over the endpoint's limit before reading any of it.
+pub fn gate() -> super::listen::Gate {
+    std::sync::Arc::new(|req| {
+        let len = super::gopath::content_length(req)?;
+        let max = body_limit(req.uri().path()) as u64;
+        (len > max).then(|| {
+            super::gopath::too_large(format!(
+                "request body of {len} bytes is over this endpoint's limit of {max} bytes"
+            ))
+        })
+    })
 }
 
 async fn append(

@@ -1,0 +1,439 @@
+//! The accept loop behind both listeners (client API and server port), in place of
+//! `axum::serve`: HTTP/1.1 on hyper with
+//! - a per-source-IP connection cap (`limits.http_max_conns_per_client`): like Consul's
+//!   connlimit, the connection over the cap is answered `429 Too Many Requests` at once and
+//!   closed, before anything is read from it;
+//! - a handshake timeout: a connection must deliver a complete request line and headers within
+//!   it, counted from the accept or from the first byte of a later request;
+//! - an idle timeout between keep-alive requests, longer than the usual clients' own (90s), so
+//!   they close first and never race a reused connection against our close.
+//!
+//! No timeout runs while a request is being handled or its response written: a blocking query
+//! is legitimately silent for up to `max_query_time` plus jitter.
+//!
+//! Accept errors (EMFILE, ENFILE, ...) pause the loop briefly instead of spinning, logged once
+//! per burst. [`raise_nofile_limit`] lifts the soft open-files limit to the hard one at
+//! startup, as Go programs do since Go 1.19.
+
+use axum::body::Body;
+use axum::response::Response;
+use axum::Router;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// Between keep-alive requests: longer than Go's and reqwest's client pools keep an idle
+/// connection (90s), so the client is the one that closes.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How one listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// Open connections per source IP; 0 for no cap.
+    pub max_per_client: u32,
+    /// Time to deliver a request's line and headers.
+    pub handshake_timeout: Duration,
+    /// Time allowed between keep-alive requests.
+    pub idle_timeout: Duration,
+}
+
+/// Raises `RLIMIT_NOFILE`'s soft limit to its hard limit (systemd's default soft limit is
+/// 1024, its hard limit 512K); a failure is logged and otherwise ignored.
+pub fn raise_nofile_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let raise = match (lim.current, lim.maximum) {
+        (Some(cur), Some(max)) => cur < max,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if !raise {
+        return;
+    }
+    let new = Rlimit {
+        current: lim.maximum,
+        maximum: lim.maximum,
+    };
+    match setrlimit(Resource::Nofile, new) {
+        Ok(()) => tracing::debug!(target: "agent",
+            "raised open files limit: from={:?} to={:?}", lim.current, lim.maximum),
+        Err(e) => tracing::warn!(target: "agent", "could not raise open files limit: {e}"),
+    }
+}
+
+/// Open connections per source IP.
+#[derive(Clone, Default)]
+struct PerClient {
+    open: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// One counted connection; dropping it frees the slot.
+struct Slot {
+    open: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn take(&self, ip: IpAddr, max: u32) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            open: self.open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// `::ffff:a.b.c.d` counts as `a.b.c.d`.
+fn client_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+const TOO_MANY_BODY: &str =
+    "Your IP is issuing too many concurrent connections, please rate limit your calls\n";
+
+/// Rejected connections still being drained; above this many, a rejection closes at once.
+static DRAINING: AtomicUsize = AtomicUsize::new(0);
+
+/// Answers 429 without reading the request (as Consul's connlimit does), then half-closes and
+/// reads what the client already sent for a moment, so the close does not reset the
+/// connection before the client has read the answer.
+async fn refuse(mut s: TcpStream) {
+    let reply = format!(
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{TOO_MANY_BODY}",
+        TOO_MANY_BODY.len()
+    );
+    let wrote = tokio::time::timeout(Duration::from_millis(100), s.write_all(reply.as_bytes()))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !wrote || DRAINING.fetch_add(1, Ordering::Relaxed) >= 64 {
+        DRAINING.fetch_sub(usize::from(wrote), Ordering::Relaxed);
+        return;
+    }
+    let _ = s.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    DRAINING.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Looks at a request before routing; `Some` is the answer to send instead.
+pub type Gate = Arc<dyn Fn(&mut hyper::Request<Incoming>) -> Option<Response> + Send + Sync>;
+
+/// Serves `app` on `listener` until the task is aborted. Connections run in their own tasks
+/// and finish their current exchange even after that.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    gate: Gate,
+    limits: ConnLimits,
+    what: &'static str,
+) {
+    let clients = PerClient::default();
+    let mut failures = 0u64;
+    let mut delay = Duration::from_millis(10);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                if failures == 0 {
+                    tracing::error!(target: "agent",
+                        "{what} server: accept error: {e}; retrying");
+                }
+                failures += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if failures > 0 {
+            tracing::warn!(target: "agent",
+                "{what} server: accepting again after {failures} failed accepts");
+            failures = 0;
+            delay = Duration::from_millis(10);
+        }
+        let _ = stream.set_nodelay(true);
+        let ip = client_ip(peer.ip());
+        match clients.take(ip, limits.max_per_client) {
+            None => {
+                tracing::debug!(target: "agent",
+                    "{what} server: too many connections from {ip}, answered 429");
+                tokio::spawn(refuse(stream));
+            }
+            Some(slot) => {
+                tokio::spawn(serve_conn(stream, app.clone(), gate.clone(), limits, slot));
+            }
+        }
+    }
+}
+
+/// Errors about one connection that died in the backlog; the listener itself is fine.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Where a connection is in its exchange; the watchdog's deadline follows from it.
+const FRESH: u8 = 0; // accepted, nothing heard yet
+const HEAD: u8 = 1; // bytes of a request arriving
+const BUSY: u8 = 2; // a request is being handled or answered
+const IDLE: u8 = 3; // between keep-alive requests
+
+struct Activity {
+    phase: AtomicU8,
+    /// When the current phase started (for FRESH, HEAD and IDLE).
+    since: Mutex<Instant>,
+    /// Requests handled and not yet fully answered (pipelining can make it exceed 1).
+    busy: Mutex<u32>,
+    wake: Notify,
+}
+
+impl Activity {
+    fn set(&self, phase: u8) {
+        *self.since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.phase.store(phase, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Bytes arrived from the client.
+    fn heard(&self) {
+        let p = self.phase.load(Ordering::SeqCst);
+        if p == FRESH || p == IDLE {
+            self.set(HEAD);
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.phase.store(BUSY, Ordering::SeqCst);
+        self.wake.notify_one();
+        Busy(self.clone())
+    }
+
+    /// The instant the connection should be closed at, if any.
+    fn deadline(&self, limits: &ConnLimits) -> Option<Instant> {
+        let since = *self.since.lock().unwrap_or_else(|p| p.into_inner());
+        match self.phase.load(Ordering::SeqCst) {
+            FRESH | HEAD => Some(since + limits.handshake_timeout),
+            IDLE => Some(since + limits.idle_timeout),
+            _ => None,
+        }
+    }
+
+    /// Resolves when the connection has overstayed its current phase.
+    async fn expired(&self, limits: ConnLimits) {
+        loop {
+            let woken = self.wake.notified();
+            match self.deadline(&limits) {
+                None => woken.await,
+                Some(at) => {
+                    tokio::select! {
+                        _ = woken => {}
+                        _ = tokio::time::sleep_until(at) => {
+                            if self.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request in progress: from its headers being parsed to its response body being done.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut busy = self.0.busy.lock().unwrap_or_else(|p| p.into_inner());
+        *busy = busy.saturating_sub(1);
+        if *busy == 0 {
+            drop(busy);
+            self.0.set(IDLE);
+        }
+    }
+}
+
+/// The response body, holding the request's [`Busy`] until hyper is done with it.
+struct Tracked {
+    inner: Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The socket, telling [`Activity`] when bytes arrive.
+struct Watched {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.heard();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+async fn serve_conn(stream: TcpStream, app: Router, gate: Gate, limits: ConnLimits, _slot: Slot) {
+    let activity = Arc::new(Activity {
+        phase: AtomicU8::new(FRESH),
+        since: Mutex::new(Instant::now()),
+        busy: Mutex::new(0),
+        wake: Notify::new(),
+    });
+    let io = Watched {
+        inner: stream,
+        activity: activity.clone(),
+    };
+    let act = activity.clone();
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let busy = act.begin();
+        let app = app.clone();
+        let early = gate(&mut req);
+        async move {
+            let resp = match early {
+                Some(r) => r,
+                None => app.oneshot(req).await?,
+            };
+            Ok::<_, std::convert::Infallible>(resp.map(|inner| Tracked { inner, _busy: busy }))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        r = conn => {
+            if let Err(e) = r {
+                tracing::trace!(target: "agent", "connection ended: {e}");
+            }
+        }
+        () = activity.expired(limits) => {
+            tracing::trace!(target: "agent", "connection closed: timed out waiting for a request");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_client_cap_and_release() {
+        let c = PerClient::default();
+        let a: IpAddr = "127.0.0.1".parse().expect("ip");
+        let b: IpAddr = "127.0.0.2".parse().expect("ip");
+        let s1 = c.take(a, 2).expect("first");
+        let _s2 = c.take(a, 2).expect("second");
+        assert!(c.take(a, 2).is_none());
+        assert!(c.take(b, 2).is_some());
+        drop(s1);
+        assert!(c.take(a, 2).is_some());
+        let _many: Vec<_> = (0..1000).map(|_| c.take(a, 0).expect("no cap")).collect();
+    }
+
+    #[test]
+    fn mapped_v4_counts_as_v4() {
+        let m: IpAddr = "::ffff:127.0.0.1".parse().expect("ip");
+        assert_eq!(client_ip(m), "127.0.0.1".parse::<IpAddr>().expect("ip"));
+    }
+}
