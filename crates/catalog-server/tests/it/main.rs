@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod common;
 mod durability;
+mod http_server;
 mod kv;
 mod lifecycle;
 mod linearizable;
