@@ -140,6 +140,8 @@ impl Cluster {
                         format!("-http-port={client_port}"),
                         format!("-server-port={peer_port}"),
                         "-log-level=warn".into(),
+                        // All load comes from one address; no per-client cap (Consul's is 200).
+                        "-hcl=limits { http_max_conns_per_client = 0 }".into(),
                     ];
                     if size == 1 {
                         a.push("-bootstrap".into());

@@ -134,6 +134,9 @@ impl Server {
                     format!("-http-port={port}"),
                     format!("-server-port={peer}"),
                     "-log-level=warn".into(),
+                    // Thousands of parked queries come from 127.0.0.1; Consul's default
+                    // per-client cap (200) would answer most of them 429.
+                    "-hcl=limits { http_max_conns_per_client = 0 }".into(),
                 ],
             ),
             Kind::Etcd => (

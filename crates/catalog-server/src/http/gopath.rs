@@ -202,7 +202,8 @@ pub fn too_large(message: String) -> Response<Body> {
 
 /// Applies the path rules: `Some` is the answer to send instead of routing the request.
 pub fn check<B>(req: &mut Request<B>) -> Option<Response<Body>> {
-    if req.method() == Method::CONNECT {
+    // CONNECT targets are not paths; `OPTIONS *` is the server-wide form.
+    if req.method() == Method::CONNECT || req.uri().path() == "*" {
         return None;
     }
     let raw = req.uri().path().to_string();
@@ -304,5 +305,11 @@ mod tests {
         assert!(check(&mut r).is_none());
         assert!(r.uri().path().starts_with("/v1/kv/%F4%8F%BF%BF"));
         assert_eq!(r.uri().query(), Some("raw"));
+        let mut r = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("*")
+            .body(())
+            .expect("req");
+        assert!(check(&mut r).is_none());
     }
 }

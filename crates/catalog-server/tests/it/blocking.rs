@@ -77,7 +77,9 @@ async fn service_query_wakes_on_registration_and_times_out() {
 
 #[tokio::test]
 async fn many_parked_queries_all_wake() {
-    let s = TestServer::start().await;
+    // 200 parked queries plus the writes' connection, all from 127.0.0.1: over Consul's
+    // default per-client cap of 200 connections.
+    let s = TestServer::start_with(&["-hcl=limits { http_max_conns_per_client = 1000 }"]).await;
     s.put("/v1/kv/fan", "0").await;
     let idx = index_of(&s, "/v1/kv/fan").await;
     let mut tasks = Vec::new();

@@ -77,6 +77,9 @@ fn start_consul(o: &Opts, dir: &Path, port: u16) -> Result<Proc> {
             format!("-http-port={port}"),
             format!("-server-port={}", free_port()?),
             "-log-level=warn".into(),
+            // Up to 1000 templates' parked queries from 127.0.0.1: over Consul's default
+            // per-client cap of 200 connections.
+            "-hcl=limits { http_max_conns_per_client = 0 }".into(),
         ])
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
