@@ -21,14 +21,29 @@ const TICK: Duration = Duration::from_millis(500);
 #[derive(Default)]
 pub struct Peers {
     seen: Mutex<HashMap<u64, (ServerNode, Instant)>>,
+    /// Servers whose storage refuses writes, and why.
+    storage: Mutex<HashMap<u64, String>>,
 }
 
 impl Peers {
-    fn saw(&self, id: u64, node: ServerNode) {
+    fn saw(&self, id: u64, node: ServerNode, storage_error: Option<String>) {
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, (node, Instant::now()));
+        let mut storage = self.storage.lock().unwrap_or_else(|p| p.into_inner());
+        match storage_error {
+            Some(e) => storage.insert(id, e),
+            None => storage.remove(&id),
+        };
+    }
+
+    fn storage_error(&self, id: u64) -> Option<String> {
+        self.storage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     fn alive(&self, id: u64) -> bool {
@@ -82,7 +97,9 @@ pub async fn run(agent: Arc<Agent>) {
         addrs.dedup();
         for addr in addrs.iter().filter(|a| **a != me.node.addr) {
             if let Ok(info) = agent.raft.fetch_info(addr).await {
-                agent.peers.saw(info.id, info.node.clone());
+                agent
+                    .peers
+                    .saw(info.id, info.node.clone(), info.storage_error.clone());
                 if info.initialized {
                     member_of_cluster.get_or_insert(addr.clone());
                 } else {
@@ -102,7 +119,7 @@ pub async fn run(agent: Arc<Agent>) {
             {
                 tracing::info!(target: "agent.server", "found expected number of peers, bootstrapping cluster: peers={}",
                     candidates.values().map(|n| n.addr.clone()).collect::<Vec<_>>().join(","));
-                if let Err(e) = agent.raft.raft.initialize(candidates).await {
+                if let Err(e) = agent.raft.raft().initialize(candidates).await {
                     tracing::warn!(target: "agent.server", "bootstrap failed: {e}");
                 }
             }
@@ -179,6 +196,22 @@ async fn mirror(agent: &Arc<Agent>) {
             checks: vec![],
             replace_existing_checks: false,
         });
+        // A server whose disk refuses writes gets a critical check of its own until it heals.
+        let storage_check = agent.catalog().read(|s| {
+            s.checks
+                .get(&node.name.to_lowercase())
+                .is_some_and(|c| c.contains_key(super::STORAGE_CHECK_ID))
+        });
+        match agent.peers.storage_error(*id) {
+            Some(why) if alive => cmds.push(Command::RegisterCheck {
+                check: super::storage_check(&node.name, &why),
+            }),
+            _ if storage_check => cmds.push(Command::DeregisterCheck {
+                node: node.name.clone(),
+                check_id: super::STORAGE_CHECK_ID.into(),
+            }),
+            _ => {}
+        }
         for cmd in cmds {
             if let Err(e) = agent.raft.propose(cmd).await {
                 tracing::debug!(target: "agent.server", "failed to reconcile member {}: {e}", node.name);

@@ -34,10 +34,10 @@ pub fn consul_service(port: u16) -> ServiceRecord {
 
 /// Follows Raft metrics; each time this server becomes leader, reconciles.
 pub async fn watch(agent: Arc<Agent>) {
-    let mut metrics = agent.raft.raft.metrics();
+    let mut metrics = agent.raft.watch();
     let mut was_leader = false;
     loop {
-        let leader = metrics.borrow().current_leader == Some(agent.raft.id);
+        let leader = agent.raft.is_leader();
         if leader && !was_leader {
             tracing::info!(target: "agent.server", "cluster leadership acquired");
             if let Err(e) = reconcile(&agent).await {
@@ -47,7 +47,7 @@ pub async fn watch(agent: Arc<Agent>) {
             }
         }
         was_leader = leader;
-        if metrics.changed().await.is_err() {
+        if !metrics.changed().await {
             return;
         }
     }

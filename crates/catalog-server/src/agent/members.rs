@@ -54,7 +54,7 @@ impl Agent {
     /// `Stats` of `/v1/agent/self`: sections of string values, as `consul info` prints them.
     pub fn stats(&self) -> BTreeMap<String, BTreeMap<String, String>> {
         let c = &self.config;
-        let m = self.raft.raft.metrics().borrow().clone();
+        let m = self.raft.metrics();
         let (services, checks, ttls, monitors) = self.catalog().read(|s| {
             let key = c.node_name.to_lowercase();
             let services = s
@@ -106,6 +106,21 @@ impl Agent {
                 ("services", services.to_string()),
             ],
         );
+        let failure = self.raft.storage_failure();
+        section(
+            "storage",
+            vec![
+                (
+                    "status",
+                    s(if failure.is_some() { "failing" } else { "ok" }),
+                ),
+                ("error", failure.map(|f| f.reason).unwrap_or_default()),
+                (
+                    "snapshot_error",
+                    self.raft.snapshot_failure().unwrap_or_default(),
+                ),
+            ],
+        );
         section(
             "build",
             vec![
@@ -155,8 +170,8 @@ impl Agent {
                 ("latest_configuration_index", s("0")),
                 ("num_peers", num_peers.to_string()),
                 // Ours, beyond Consul's keys: durability and group-commit counters.
-                ("fsyncs", self.raft.wal.sync_stats().0.to_string()),
-                ("synced_appends", self.raft.wal.sync_stats().1.to_string()),
+                ("fsyncs", self.raft.wal().sync_stats().0.to_string()),
+                ("synced_appends", self.raft.wal().sync_stats().1.to_string()),
                 (
                     "proposals",
                     self.raft

@@ -48,8 +48,18 @@ impl Agent {
         self.raft.write(cmd).await
     }
 
-    /// The agent's own checks (those it runs).
+    /// The agent's own checks (those it runs), and the storage check while the disk
+    /// refuses writes.
     pub fn agent_checks(&self) -> Vec<CheckRecord> {
+        let mut checks = self.run_checks();
+        if let Some(f) = self.raft.storage_failure() {
+            checks.push(storage_check(&self.config.node_name, &f.reason));
+        }
+        checks
+    }
+
+    /// The checks this agent runs, as the catalog holds them.
+    fn run_checks(&self) -> Vec<CheckRecord> {
         let key = self.config.node_name.to_lowercase();
         self.catalog()
             .read(|s| {
@@ -62,7 +72,7 @@ impl Agent {
 
     /// Restarts/stops check runners to match the catalog.
     pub fn sync_checks(&self) {
-        self.checks.sync(&self.agent_checks());
+        self.checks.sync(&self.run_checks());
     }
 
     pub fn leaving(&self) -> bool {
@@ -78,6 +88,21 @@ impl Agent {
 
     pub fn allow_scripts(&self) -> bool {
         self.config.enable_script_checks
+    }
+}
+
+/// The check a server whose storage refuses writes carries.
+pub const STORAGE_CHECK_ID: &str = "raftStorage";
+
+/// The critical storage check of `node`, saying why.
+pub fn storage_check(node: &str, why: &str) -> CheckRecord {
+    CheckRecord {
+        node: node.to_string(),
+        check_id: STORAGE_CHECK_ID.into(),
+        name: "Raft Storage".into(),
+        status: "critical".into(),
+        output: format!("writes are refused: {why}"),
+        ..Default::default()
     }
 }
 
@@ -123,15 +148,59 @@ fn load_node_id(data_dir: &std::path::Path, configured: Option<&str>) -> anyhow:
         return Ok(id.to_string());
     }
     let path = data_dir.join("node-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
-        let id = id.trim().to_string();
-        if uuid::Uuid::parse_str(&id).is_ok() {
-            return Ok(id);
+    match std::fs::read_to_string(&path) {
+        Ok(id) => {
+            let id = id.trim().to_string();
+            uuid::Uuid::parse_str(&id).map_err(|e| {
+                anyhow::anyhow!(
+                    "Error starting agent: {} does not hold a node ID ({e}): it was edited or \
+                     damaged. Write this node's ID back into it (`consul operator raft \
+                     list-peers` on another server shows it), or remove it on a node without \
+                     Raft data",
+                    path.display()
+                )
+            })?;
+            Ok(id)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&path, &id)?;
+            Ok(id)
+        }
+        Err(e) => Err(anyhow::anyhow!("Error reading {}: {e}", path.display())),
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    std::fs::write(&path, &id)?;
-    Ok(id)
+}
+
+/// Holds `<data-dir>/lock` for the life of the process: a second agent on the same data dir
+/// is refused instead of corrupting it.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("Error opening {}: {e}", path.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        anyhow::bail!(
+            "Error starting agent: the data dir {} is in use by another consul agent{}",
+            data_dir.display(),
+            if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            }
+        );
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 fn raft_id(node_id: &str) -> u64 {
@@ -189,6 +258,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     };
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| anyhow::anyhow!("Error creating data dir {}: {e}", data_dir.display()))?;
+    let _lock = lock_data_dir(&data_dir)?;
     let node_id = load_node_id(&data_dir, config.node_id.as_deref())?;
     for w in &config.warnings {
         tracing::warn!(target: "agent", "{w}");
@@ -239,8 +309,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     gc_task.abort();
     cluster_task.abort();
     server.abort();
-    let _ = agent.raft.raft.shutdown().await;
-    let _ = agent.raft.store.sync_now();
+    agent.raft.shutdown().await;
     if let Some(pid) = &config.pid_file {
         let _ = std::fs::remove_file(pid);
     }
@@ -250,13 +319,13 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
 
 /// Tells systemd we are ready once a leader is known (the listeners are already bound).
 async fn notify_when_ready(agent: Arc<Agent>) {
-    let mut metrics = agent.raft.raft.metrics();
+    let mut metrics = agent.raft.watch();
     loop {
-        if metrics.borrow().current_leader.is_some() {
+        if metrics.current().current_leader.is_some() {
             notify::send("READY=1");
             return;
         }
-        if metrics.changed().await.is_err() {
+        if !metrics.changed().await {
             return;
         }
     }

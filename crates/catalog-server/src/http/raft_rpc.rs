@@ -67,18 +67,18 @@ async fn append(
     Json(req): Json<AppendEntriesRequest<TypeConfig>>,
 ) -> Response {
     a.raft.touch_contact();
-    Json(a.raft.raft.append_entries(req).await).into_response()
+    Json(a.raft.raft().append_entries(req).await).into_response()
 }
 
 async fn vote(State(a): State<AppState>, Json(req): Json<VoteRequest<u64>>) -> Response {
-    Json(a.raft.raft.vote(req).await).into_response()
+    Json(a.raft.raft().vote(req).await).into_response()
 }
 
 async fn snapshot(
     State(a): State<AppState>,
     Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
 ) -> Response {
-    Json(a.raft.raft.install_snapshot(req).await).into_response()
+    Json(a.raft.raft().install_snapshot(req).await).into_response()
 }
 
 async fn info(State(a): State<AppState>) -> Response {

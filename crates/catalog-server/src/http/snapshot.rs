@@ -17,7 +17,7 @@ pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Re
     }
     let state = a.catalog().read(|s| s.clone());
     let index = state.last_index;
-    let term = a.raft.raft.metrics().borrow().current_term;
+    let term = a.raft.metrics().current_term;
     let bytes =
         tokio::task::spawn_blocking(move || crate::snapshot::write_archive(&state, index, term))
             .await

@@ -42,7 +42,7 @@ fn server_name(a: &AppState, id: u64) -> (String, String) {
 
 pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let m = a.raft.raft.metrics().borrow().clone();
+    let m = a.raft.metrics();
     let servers: Vec<_> = voters(&a)
         .into_iter()
         .map(|(id, addr)| {
@@ -60,7 +60,7 @@ pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery
 
 pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let m = a.raft.raft.metrics().borrow().clone();
+    let m = a.raft.metrics();
     let servers: Vec<_> = voters(&a)
         .into_iter()
         .map(|(id, addr)| {

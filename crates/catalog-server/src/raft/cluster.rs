@@ -36,6 +36,7 @@ impl From<WriteError> for RemoteError {
             WriteError::NoLeader => RemoteError::NoLeader,
             WriteError::Catalog(c) => RemoteError::Catalog(c),
             WriteError::Raft(m) => RemoteError::Raft(m),
+            e @ WriteError::Storage(_) => RemoteError::Raft(e.to_string()),
         }
     }
 }
@@ -59,6 +60,9 @@ pub struct Info {
     pub initialized: bool,
     pub leader: Option<u64>,
     pub voters: BTreeMap<u64, ServerNode>,
+    /// Why this server's storage refuses writes, while it does.
+    #[serde(default)]
+    pub storage_error: Option<String>,
 }
 
 /// A request to join: the joining server's id and node.
@@ -130,6 +134,14 @@ impl RaftNode {
     /// until it has applied that far. Stricter than Consul's default mode, which may serve
     /// stale data from a deposed leader.
     pub async fn read_barrier(&self, linearizable: bool) -> Result<(), WriteError> {
+        if let Some(f) = self.storage_failure() {
+            // A single server's state cannot change while its storage refuses writes: reads
+            // from it stay exact. In a cluster this server has stopped following.
+            if self.voter_count() <= 1 {
+                return Ok(());
+            }
+            return Err(WriteError::Storage(f.reason));
+        }
         let deadline = tokio::time::Instant::now() + super::HOLD_TIMEOUT;
         loop {
             let leader = self.leader_addr();
@@ -161,7 +173,7 @@ impl RaftNode {
             .await
             .map_err(|_| WriteError::NoLeader)?;
         let index = index.map_err(WriteError::from)?;
-        self.raft
+        self.raft()
             .wait(Some(Duration::from_secs(10)))
             .applied_index_at_least(Some(index), "read index")
             .await
@@ -171,7 +183,7 @@ impl RaftNode {
 
     /// Leader side of the read-index barrier: confirms leadership, answers the index to reach.
     pub async fn serve_read_index(&self) -> Result<u64, RemoteError> {
-        match self.raft.ensure_linearizable().await {
+        match self.raft().ensure_linearizable().await {
             Ok(Some(log_id)) => Ok(log_id.index),
             Ok(None) => Ok(0),
             Err(_) => Err(RemoteError::NoLeader),
@@ -179,7 +191,7 @@ impl RaftNode {
     }
 
     pub fn info(&self) -> Info {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft().metrics().borrow().clone();
         let voters: BTreeMap<u64, ServerNode> = m
             .membership_config
             .membership()
@@ -192,6 +204,7 @@ impl RaftNode {
             initialized: !voters.is_empty(),
             leader: m.current_leader,
             voters,
+            storage_error: self.storage_failure().map(|f| f.reason),
         }
     }
 
@@ -232,13 +245,13 @@ impl RaftNode {
             return Ok(());
         }
         tracing::info!(target: "agent.server", "adding server: {}", req.node);
-        self.raft
+        self.raft()
             .add_learner(req.id, req.node.clone(), true)
             .await
             .map_err(|e| RemoteError::Raft(e.to_string()))?;
         let mut voters: BTreeSet<u64> = info.voters.keys().copied().collect();
         voters.insert(req.id);
-        self.raft
+        self.raft()
             .change_membership(voters, false)
             .await
             .map_err(|e| RemoteError::Raft(e.to_string()))?;
@@ -295,7 +308,7 @@ impl RaftNode {
             return Ok(());
         }
         let voters: BTreeSet<u64> = info.voters.keys().copied().filter(|v| *v != id).collect();
-        self.raft
+        self.raft()
             .change_membership(voters, false)
             .await
             .map_err(|e| RemoteError::Raft(e.to_string()))?;

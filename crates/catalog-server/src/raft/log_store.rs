@@ -77,15 +77,30 @@ fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError<NodeId>> {
 
 impl LogStore {
     /// Opens the log in `wal`, forgetting what was purged. A log left in sled's `logs` tree
-    /// by an earlier version is moved into the WAL first.
-    pub fn open(store: Store, wal: Wal) -> anyhow::Result<LogStore> {
+    /// by an earlier version is moved into the WAL first. When damaged records the snapshot
+    /// covers were skipped (the WAL then starts past the purge point), the log is purged up
+    /// to the snapshot, so that openraft never looks for them.
+    pub fn open(
+        store: Store,
+        wal: Wal,
+        snapshot: Option<LogId<NodeId>>,
+    ) -> anyhow::Result<LogStore> {
         let log = LogStore {
             wal,
             store,
             tail: Arc::default(),
         };
         log.import_sled_log()?;
-        let last_purged: Option<LogId<NodeId>> = log.read_meta(LAST_PURGED)?;
+        let mut last_purged: Option<LogId<NodeId>> = log.read_meta(LAST_PURGED)?;
+        let next = last_purged.map_or(0, |p| p.index + 1);
+        if let (Some(first), Some(snap)) = (log.wal.first_index(), snapshot) {
+            if first > next.max(1) && snap.index + 1 >= first && last_purged < Some(snap) {
+                tracing::warn!(target: "agent.server.raft", "the raft log now starts at record {first}: purging it up to the snapshot ({})", snap.index);
+                log.write_meta(LAST_PURGED, &snap)?;
+                log.store.sync_now()?;
+                last_purged = Some(snap);
+            }
+        }
         if let Some(p) = last_purged {
             if log.wal.first_index().is_some_and(|f| f <= p.index) {
                 log.wal.purge_upto(p.index)?;
@@ -100,6 +115,15 @@ impl LogStore {
         };
         log.lock().last = last;
         Ok(log)
+    }
+
+    /// The last record the snapshot or the purge point covers: damage up to it is harmless.
+    pub fn covered(store: &Store, snapshot: Option<LogId<NodeId>>) -> anyhow::Result<Option<u64>> {
+        let purged = match store.get_meta(LAST_PURGED)? {
+            Some(v) => serde_json::from_slice::<Option<LogId<NodeId>>>(&v)?,
+            None => None,
+        };
+        Ok(purged.max(snapshot).map(|l| l.index))
     }
 
     fn import_sled_log(&self) -> anyhow::Result<()> {
@@ -136,8 +160,7 @@ impl LogStore {
     ) -> Result<Option<T>, StorageError<NodeId>> {
         let Some(v) = self
             .store
-            .meta
-            .get(k)
+            .get_meta(k)
             .map_err(|e| StorageIOError::read(&io_err(e)))?
         else {
             return Ok(None);
@@ -150,8 +173,7 @@ impl LogStore {
     fn write_meta<T: serde::Serialize>(&self, k: &[u8], v: &T) -> Result<(), StorageError<NodeId>> {
         let bytes = serde_json::to_vec(v).map_err(|e| StorageIOError::write(&io_err(e)))?;
         self.store
-            .meta
-            .insert(k, bytes)
+            .put_meta(k, &bytes)
             .map_err(|e| StorageIOError::write(&io_err(e)))?;
         Ok(())
     }
@@ -371,8 +393,8 @@ mod tests {
             let bytes = serde_json::to_vec(&blank(i)).unwrap();
             store.logs.insert(i.to_be_bytes(), bytes).unwrap();
         }
-        let wal = Wal::open(&dir.path().join("wal")).unwrap();
-        let mut log = LogStore::open(store.clone(), wal).unwrap();
+        let wal = Wal::open(&dir.path().join("wal"), None).unwrap();
+        let mut log = LogStore::open(store.clone(), wal, None).unwrap();
         assert!(store.logs.is_empty());
         assert_eq!(
             indexes(&log.try_get_log_entries(0..).await.unwrap()),
@@ -382,8 +404,8 @@ mod tests {
         assert_eq!(state.last_log_id.map(|l| l.index), Some(7));
         drop(log);
         // Opened again: read from the WAL, nothing imported twice.
-        let wal = Wal::open(&dir.path().join("wal")).unwrap();
-        let mut log = LogStore::open(store, wal).unwrap();
+        let wal = Wal::open(&dir.path().join("wal"), None).unwrap();
+        let mut log = LogStore::open(store, wal, None).unwrap();
         assert_eq!(
             indexes(&log.try_get_log_entries(6..=7).await.unwrap()),
             [6, 7]
@@ -394,8 +416,8 @@ mod tests {
     async fn reads_span_the_wal_and_the_tail_and_purges_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let wal = Wal::open(&dir.path().join("wal")).unwrap();
-        let mut log = LogStore::open(store.clone(), wal.clone()).unwrap();
+        let wal = Wal::open(&dir.path().join("wal"), None).unwrap();
+        let mut log = LogStore::open(store.clone(), wal.clone(), None).unwrap();
         let n = TAIL_ENTRIES as u64 + 10;
         let records: Vec<(u64, Vec<u8>)> = (1..=n)
             .map(|i| (i, serde_json::to_vec(&blank(i)).unwrap()))
@@ -419,8 +441,8 @@ mod tests {
             .await
             .unwrap();
         drop(log);
-        let wal = Wal::open(&dir.path().join("wal")).unwrap();
-        let mut log = LogStore::open(store, wal).unwrap();
+        let wal = Wal::open(&dir.path().join("wal"), None).unwrap();
+        let mut log = LogStore::open(store, wal, None).unwrap();
         let state = log.get_log_state().await.unwrap();
         assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(100));
         assert_eq!(state.last_log_id.map(|l| l.index), Some(n));

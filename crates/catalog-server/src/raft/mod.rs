@@ -4,6 +4,7 @@
 //! Architecture invariant: the catalog never sees Raft types; Raft never interprets commands.
 
 pub mod cluster;
+mod core;
 mod log_store;
 mod network;
 mod state_machine;
@@ -20,6 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::core::{Metrics, MetricsWatch, StorageFailure};
 pub use network::HttpNetwork;
 
 /// A server as the Raft membership records it: where its Raft RPC and HTTP API listen, and its
@@ -66,12 +68,15 @@ pub enum WriteError {
     Catalog(#[from] CatalogError),
     #[error("raft: {0}")]
     Raft(String),
+    /// The disk does not take writes (full, failing): reads go on, writes resume on their own.
+    #[error("raft storage failed: {0}; writes are refused until the disk takes writes again")]
+    Storage(String),
 }
 
 /// This server's Raft member.
 #[derive(Clone)]
 pub struct RaftNode {
-    pub raft: RaftHandle,
+    core: Arc<self::core::Core>,
     pub id: u64,
     pub addr: String,
     pub me: ServerNode,
@@ -81,8 +86,6 @@ pub struct RaftNode {
     /// When the leader was last heard from (ms since the epoch; 0 = never).
     contact: Arc<std::sync::atomic::AtomicU64>,
     pub catalog: Arc<Catalog>,
-    /// The Raft log; its sync counters show the group commit.
-    pub wal: crate::wal::Wal,
     /// Vote, committed id and snapshot.
     pub store: Store,
     proposals: mpsc::Sender<Proposal>,
@@ -106,7 +109,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(500);
 /// are gathered here into one `Command::Batch` entry. Whatever queued while the previous entry
 /// was being made durable goes into the next one: one fdatasync for all of them.
 async fn proposer(
-    raft: RaftHandle,
+    core: Arc<self::core::Core>,
     mut rx: mpsc::Receiver<Proposal>,
     stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 ) {
@@ -136,15 +139,17 @@ async fn proposer(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let raft = core.raft();
         if batch.len() == 1 {
             let Some((cmd, tx)) = batch.pop() else {
                 continue;
             };
-            let _ = tx.send(submit(&raft, Request { now_ms, cmd }).await);
+            let _ = tx.send(submit(&core, &raft, Request { now_ms, cmd }).await);
             continue;
         }
         let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
         match submit(
+            &core,
             &raft,
             Request {
                 now_ms,
@@ -165,12 +170,11 @@ async fn proposer(
             }
             Err(e) => {
                 let msg = e.to_string();
-                let no_leader = matches!(e, WriteError::NoLeader);
                 for tx in txs {
-                    let _ = tx.send(Err(if no_leader {
-                        WriteError::NoLeader
-                    } else {
-                        WriteError::Raft(msg.clone())
+                    let _ = tx.send(Err(match &e {
+                        WriteError::NoLeader => WriteError::NoLeader,
+                        WriteError::Storage(why) => WriteError::Storage(why.clone()),
+                        _ => WriteError::Raft(msg.clone()),
                     }));
                 }
             }
@@ -188,10 +192,21 @@ fn drain(rx: &mut mpsc::Receiver<Proposal>, batch: &mut Vec<Proposal>) {
     }
 }
 
-async fn submit(raft: &RaftHandle, req: Request) -> Result<Reply, WriteError> {
+async fn submit(
+    core: &self::core::Core,
+    raft: &RaftHandle,
+    req: Request,
+) -> Result<Reply, WriteError> {
+    if let Some(f) = core.failure() {
+        return Err(WriteError::Storage(f.reason));
+    }
     match raft.client_write(req).await {
         Ok(resp) => Ok(resp.data.0?),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
+        // The core stopped on this write's storage error: say which.
+        Err(RaftError::Fatal(f)) => Err(WriteError::Storage(
+            core.wal().failure().unwrap_or_else(|| f.to_string()),
+        )),
         Err(e) => Err(WriteError::Raft(e.to_string())),
     }
 }
@@ -223,11 +238,10 @@ impl RaftNode {
         cfg: &crate::config::Config,
     ) -> anyhow::Result<RaftNode> {
         let store = Store::open(raft_dir)?;
+        store.check_owner(&me.node_id, &raft_dir.with_file_name("node-id"))?;
         let sm = state_machine::StateMachine::load(store.clone())?;
         let departed = sm.departed.clone();
         let catalog = sm.catalog.clone();
-        let wal = crate::wal::Wal::open(&raft_dir.join("wal"))?;
-        let log = log_store::LogStore::open(store.clone(), wal.clone())?;
         let config = Arc::new(
             raft_config(
                 cfg.raft_multiplier,
@@ -236,11 +250,12 @@ impl RaftNode {
             )
             .validate()?,
         );
-        let raft = Raft::new(id, config, HttpNetwork::default(), log, sm).await?;
+        let core =
+            self::core::Core::start(id, config, store.clone(), sm, raft_dir.join("wal")).await?;
         let (proposals, rx) = mpsc::channel(4096);
         let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
             Arc::default();
-        tokio::spawn(proposer(raft.clone(), rx, proposal_stats.clone()));
+        tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
         let addr = me.addr.clone();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -251,24 +266,60 @@ impl RaftNode {
             contact: Arc::default(),
             departed,
             proposal_stats,
-            raft,
+            core,
             id,
             addr,
             catalog,
-            wal,
             store,
             proposals,
         })
     }
 
+    /// The current openraft handle (replaced when the core restarts after a storage failure).
+    pub fn raft(&self) -> RaftHandle {
+        self.core.raft()
+    }
+
+    /// The current Raft metrics.
+    pub fn metrics(&self) -> Metrics {
+        self.core.metrics()
+    }
+
+    /// Follows the Raft metrics, across core restarts.
+    pub fn watch(&self) -> MetricsWatch {
+        self.core.watch()
+    }
+
+    /// The Raft log; its sync counters show the group commit.
+    pub fn wal(&self) -> crate::wal::Wal {
+        self.core.wal()
+    }
+
+    /// Why writes are refused now, if they are.
+    pub fn storage_failure(&self) -> Option<StorageFailure> {
+        self.core.failure()
+    }
+
+    /// Why the last snapshot could not be written, while it could not.
+    pub fn snapshot_failure(&self) -> Option<String> {
+        self.core.snapshot_failure()
+    }
+
+    /// Stops Raft for good and makes the metadata durable (agent shutdown).
+    pub async fn shutdown(&self) {
+        self.core.shutdown().await;
+        let _ = self.store.sync_now();
+    }
+
     /// Makes this server the single voter of a new cluster, unless it already has one.
     pub async fn bootstrap(&self) -> anyhow::Result<()> {
-        if self.raft.is_initialized().await? {
+        let raft = self.raft();
+        if raft.is_initialized().await? {
             return Ok(());
         }
         let mut members = BTreeMap::new();
         members.insert(self.id, self.me.clone());
-        self.raft.initialize(members).await?;
+        raft.initialize(members).await?;
         Ok(())
     }
 
@@ -277,6 +328,9 @@ impl RaftNode {
     /// Like Consul (`rpc_hold_timeout`), a write that finds no leader waits up to 7s for one
     /// to be elected and tries again; it is retried only when it certainly was not applied.
     pub async fn write(&self, cmd: Command) -> Result<Reply, WriteError> {
+        if let Some(f) = self.core.failure() {
+            return Err(WriteError::Storage(f.reason));
+        }
         let deadline = tokio::time::Instant::now() + HOLD_TIMEOUT;
         loop {
             let leader = self.leader_addr();
@@ -298,7 +352,7 @@ impl RaftNode {
 
     /// Waits until a leader other than `stale` is known (or this server leads), or `deadline`.
     pub async fn wait_for_new_leader(&self, stale: Option<String>, deadline: tokio::time::Instant) {
-        let mut metrics = self.raft.metrics();
+        let mut metrics = self.watch();
         loop {
             let leader = self.leader_addr();
             if leader.is_some() && (leader != stale || self.is_leader()) {
@@ -306,10 +360,9 @@ impl RaftNode {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 return;
             }
-            if tokio::time::timeout_at(deadline, metrics.changed())
+            if !tokio::time::timeout_at(deadline, metrics.changed())
                 .await
-                .map(|r| r.is_err())
-                .unwrap_or(true)
+                .unwrap_or(false)
             {
                 return;
             }
@@ -335,7 +388,7 @@ impl RaftNode {
 
     /// Confirms leadership with a quorum before a `?consistent` read.
     pub async fn barrier(&self) -> Result<(), WriteError> {
-        match tokio::time::timeout(HOLD_TIMEOUT, self.raft.ensure_linearizable()).await {
+        match tokio::time::timeout(HOLD_TIMEOUT, self.raft().ensure_linearizable()).await {
             Ok(Ok(_)) => Ok(()),
             _ => Err(WriteError::NoLeader),
         }
@@ -360,14 +413,20 @@ impl RaftNode {
     }
 
     // These run on every request: they borrow openraft's metrics instead of copying them.
+    // A core stopped by a storage failure leads nothing and knows no leader.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.id)
+        let rx = self.raft().metrics();
+        let m = rx.borrow();
+        m.current_leader == Some(self.id) && m.running_state.is_ok()
     }
 
     /// The leader's advertised address, if one is known.
     pub fn leader_addr(&self) -> Option<String> {
-        let rx = self.raft.metrics();
+        let rx = self.raft().metrics();
         let m = rx.borrow();
+        if m.running_state.is_err() {
+            return None;
+        }
         let leader = m.current_leader?;
         m.membership_config
             .membership()
@@ -377,7 +436,7 @@ impl RaftNode {
 
     /// How many voters the membership has.
     pub fn voter_count(&self) -> usize {
-        self.raft
+        self.raft()
             .metrics()
             .borrow()
             .membership_config

@@ -61,6 +61,10 @@ pub struct StateMachine {
     pub catalog: Arc<Catalog>,
     store: Store,
     applied: Arc<std::sync::Mutex<Applied>>,
+    /// The last entry the persisted snapshot covers.
+    persisted: Arc<std::sync::Mutex<Option<LogId<NodeId>>>>,
+    /// Why the last snapshot could not be written, while it could not.
+    snapshot_failure: Arc<std::sync::Mutex<Option<String>>>,
     /// Servers that a membership change removed, as every server applies it (`left`).
     pub departed: Arc<std::sync::Mutex<Departed>>,
 }
@@ -72,8 +76,11 @@ impl StateMachine {
         let mut applied = (None, StoredMembership::default());
         let mut departed = Departed::new();
         if let Some((_, data)) = store.load_snapshot()? {
-            let body: SnapshotBody = serde_json::from_slice(&data)
-                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            let body: SnapshotBody = serde_json::from_slice(&data).map_err(|e| {
+                crate::store::StoreError::Corrupt(format!(
+                    "the raft snapshot passed its checksum but does not decode: {e}"
+                ))
+            })?;
             state = body.state;
             state.reindex();
             applied = (body.last_applied, body.membership);
@@ -82,9 +89,62 @@ impl StateMachine {
         Ok(StateMachine {
             catalog: Arc::new(Catalog::new(state)),
             store,
+            persisted: Arc::new(std::sync::Mutex::new(applied.0)),
+            snapshot_failure: Arc::default(),
             applied: Arc::new(std::sync::Mutex::new(applied)),
             departed: Arc::new(std::sync::Mutex::new(departed)),
         })
+    }
+
+    /// The last entry the persisted snapshot covers.
+    pub fn snapshot_log_id(&self) -> Option<LogId<NodeId>> {
+        *self.persisted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The index of [`StateMachine::snapshot_log_id`].
+    pub fn snapshot_index(&self) -> Option<u64> {
+        self.snapshot_log_id().map(|l| l.index)
+    }
+
+    /// Why the last snapshot could not be written, while it could not.
+    pub fn snapshot_failure(&self) -> Option<String> {
+        self.snapshot_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Persists a snapshot this server built. openraft stops for good on a failed snapshot,
+    /// so a failure (a full disk) is retried until it succeeds; applies go on meanwhile (the
+    /// build runs in its own task) and the log is kept until then.
+    async fn persist_built(&self, meta: &Meta, data: &[u8]) {
+        let mut pause = std::time::Duration::from_millis(500);
+        loop {
+            match persist(&self.store, meta, data.to_vec()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let mut failure = self
+                        .snapshot_failure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if failure.is_none() {
+                        tracing::error!(target: "agent.server.raft", "failed to write the raft snapshot, retrying; the log is kept until it succeeds: {e}");
+                    }
+                    *failure = Some(e.to_string());
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        }
+        let was = self
+            .snapshot_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if was.is_some() {
+            tracing::info!(target: "agent.server.raft", "raft snapshot written");
+        }
+        *self.persisted.lock().unwrap_or_else(|p| p.into_inner()) = meta.last_log_id;
     }
 
     fn applied(
@@ -131,7 +191,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: membership,
             snapshot_id,
         };
-        persist(&self.store, &meta, data.clone()).await?;
+        self.persist_built(&meta, &data).await;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -231,7 +291,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *self.departed.lock().unwrap_or_else(|p| p.into_inner()) = body.departed;
         }
         self.catalog.notifier.notify_all();
-        persist(&self.store, meta, data).await
+        persist(&self.store, meta, data).await?;
+        *self.persisted.lock().unwrap_or_else(|p| p.into_inner()) = meta.last_log_id;
+        Ok(())
     }
 
     async fn get_current_snapshot(

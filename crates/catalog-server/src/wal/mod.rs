@@ -27,9 +27,41 @@ pub enum WalError {
     Io(#[from] std::io::Error),
     #[error("raft log: {0}")]
     Corrupt(String),
+    #[error("the raft log is damaged: {} at offset {offset}{}: {reason}. {}", file.display(), record.map(|r| format!(" (record {r})")).unwrap_or_default(), crate::store::REBUILD_ADVICE)]
+    Damaged {
+        file: PathBuf,
+        offset: u64,
+        record: Option<u64>,
+        reason: &'static str,
+    },
+}
+
+fn damaged(file: PathBuf, d: &segment::Damage, record: Option<u64>) -> WalError {
+    WalError::Damaged {
+        file,
+        offset: d.offset,
+        record,
+        reason: d.reason,
+    }
+}
+
+fn describe_range(first: Option<u64>, upto: u64) -> String {
+    match first {
+        Some(f) if f == upto => format!("{f}"),
+        Some(f) => format!("{f}..={upto}"),
+        None => format!("..={upto}"),
+    }
 }
 
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// An append waiting for its fdatasync.
+struct SyncRequest {
+    file: Arc<File>,
+    /// The append's last record.
+    last: u64,
+    done: Done,
+}
 
 /// The log; clones share it.
 #[derive(Clone)]
@@ -42,7 +74,7 @@ struct Shared {
     segment_size: u64,
     index: Mutex<Index>,
     writer: Mutex<Writer>,
-    sync_tx: mpsc::Sender<(Arc<File>, Done)>,
+    sync_tx: mpsc::Sender<SyncRequest>,
     stats: Arc<SyncStats>,
 }
 
@@ -50,6 +82,12 @@ struct Shared {
 struct SyncStats {
     syncs: AtomicU64,
     requests: AtomicU64,
+    /// The first fdatasync failure: once one failed, what was written since the last good
+    /// one is not trusted, and neither is any later sync of the same file (Linux may have
+    /// dropped the dirty pages and reports the error once).
+    failure: Mutex<Option<String>>,
+    /// The last record known durable: synced, or found on disk when the log was opened.
+    durable: Mutex<Option<u64>>,
 }
 
 /// Where every live record is, and the segment files.
@@ -91,51 +129,116 @@ impl Index {
 }
 
 impl Wal {
-    /// Opens (creating) the log in `dir`, recovering every valid record.
-    pub fn open(dir: &Path) -> Result<Wal, WalError> {
-        Wal::open_with(dir, SEGMENT_SIZE)
+    /// Opens (creating) the log in `dir`, recovering every valid record. Damaged records are
+    /// skipped when the snapshot covers them (index `..=covered`); otherwise opening fails
+    /// with [`WalError::Damaged`].
+    pub fn open(dir: &Path, covered: Option<u64>) -> Result<Wal, WalError> {
+        Wal::open_with(dir, SEGMENT_SIZE, covered)
     }
 
     /// [`Wal::open`] with a chosen segment size (tests use small ones).
-    pub fn open_with(dir: &Path, segment_size: u64) -> Result<Wal, WalError> {
+    pub fn open_with(dir: &Path, segment_size: u64, covered: Option<u64>) -> Result<Wal, WalError> {
         std::fs::create_dir_all(dir)?;
-        let mut seqs: Vec<u64> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| segment::parse_name(&e.file_name().to_string_lossy()))
-            .collect();
+        let mut seqs = Vec::new();
+        for e in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if segment::is_leftover(&name) {
+                tracing::warn!(target: "agent.server.raft", "removing {}, a raft log segment whose preparation was interrupted", e.path().display());
+                std::fs::remove_file(e.path())?;
+            } else if let Some(seq) = segment::parse_name(&name) {
+                seqs.push(seq);
+            }
+        }
         seqs.sort_unstable();
         let mut index = Index {
             first: 0,
             locs: VecDeque::new(),
             segments: BTreeMap::new(),
         };
-        for seq in &seqs {
+        // Damage at the end of a segment that is not the last: the next segment's first
+        // record says what was lost.
+        let mut pending: Option<(PathBuf, segment::Damage)> = None;
+        for (n, seq) in seqs.iter().enumerate() {
+            let path = segment::path(dir, *seq);
             let file = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .open(segment::path(dir, *seq))?;
-            let scanned = segment::scan(&file, *seq)?;
+                .open(&path)?;
+            let last_segment = n + 1 == seqs.len();
+            let scanned = segment::scan(&file, *seq, last_segment)?;
+            let mut damage: Vec<(PathBuf, segment::Damage)> = scanned
+                .damage
+                .into_iter()
+                .map(|d| (path.clone(), d))
+                .collect();
             if let (Some(prev), Some((got, _))) = (index.last(), scanned.records.first()) {
-                if *got <= prev {
+                let want = prev + 1;
+                if *got < want {
                     return Err(WalError::Corrupt(format!(
-                        "segment {seq} starts at record {got}, after record {prev}"
+                        "{} starts at record {got}, after record {prev}",
+                        path.display(),
                     )));
                 }
-                if *got > prev + 1 {
-                    // Only a purge of the whole log followed by appends after a snapshot leaves
-                    // a gap (see `append_then`): what comes before it was purged.
-                    index.locs.clear();
+                if *got > want {
+                    // Only damage, or a purge of the whole log followed by appends after a
+                    // snapshot, leaves records missing between two segments.
+                    let (at, offset, reason) = match pending.take() {
+                        Some((p, d)) => (p, d.offset, d.reason),
+                        None => (path.clone(), 0, "records are missing between two segments"),
+                    };
+                    let gap = segment::Damage {
+                        offset,
+                        first: Some(want),
+                        resumes_at: Some(*got),
+                        reason,
+                    };
+                    damage.insert(0, (at, gap));
                 }
             }
-            if index.locs.is_empty() {
-                if let Some((first, _)) = scanned.records.first() {
-                    index.first = *first;
+            if !scanned.records.is_empty() {
+                if let Some((p, d)) = pending.take() {
+                    // The next segment continues where the damage began: nothing was lost
+                    // but the damaged frame's space.
+                    tracing::warn!(target: "agent.server.raft", "ignoring a damaged frame at the end of {} at offset {} ({}): no record is missing", p.display(), d.offset, d.reason);
                 }
             }
-            let last = scanned.records.last().map(|(i, _)| *i);
-            index
-                .locs
-                .extend(scanned.records.into_iter().map(|(_, l)| l));
+            let mut resume = None;
+            for (at, d) in damage {
+                let first = d.first.or(index.last().map(|l| l + 1));
+                let Some(next) = d.resumes_at else {
+                    if last_segment {
+                        return Err(damaged(at, &d, first));
+                    }
+                    pending = Some((at, d));
+                    continue;
+                };
+                match covered {
+                    Some(c) if next.saturating_sub(1) <= c => {
+                        tracing::warn!(target: "agent.server.raft", "skipping damaged raft log records {} in {} at offset {} ({}): the snapshot covers them", describe_range(first, next.saturating_sub(1)), at.display(), d.offset, d.reason);
+                        index.locs.clear();
+                        resume = Some(next);
+                    }
+                    _ => return Err(damaged(at, &d, first)),
+                }
+            }
+            // Records before a skipped damage were dropped with it.
+            let records: Vec<(u64, segment::Loc)> = scanned
+                .records
+                .into_iter()
+                .filter(|(i, _)| resume.is_none_or(|r| *i >= r))
+                .collect();
+            if let (true, Some((first, _))) = (index.locs.is_empty(), records.first()) {
+                index.first = *first;
+            }
+            let last = records.last().map(|(i, _)| *i);
+            index.locs.extend(records.into_iter().map(|(_, l)| l));
+            if last_segment && scanned.dirty_tail {
+                // What a torn write left must not come back as records after later appends.
+                let len = file.metadata()?.len();
+                tracing::warn!(target: "agent.server.raft", "zeroing the torn end of {} from offset {}", path.display(), scanned.end);
+                segment::zero(&file, scanned.end, len)?;
+                file.sync_data()?;
+            }
             index.segments.insert(
                 *seq,
                 Segment {
@@ -144,6 +247,10 @@ impl Wal {
                     last,
                 },
             );
+        }
+        if let Some((at, d)) = pending {
+            let first = d.first;
+            return Err(damaged(at, &d, first));
         }
         let writer = match index.segments.iter().next_back() {
             Some((seq, s)) => Writer {
@@ -168,7 +275,13 @@ impl Wal {
                 }
             }
         };
-        let stats = Arc::new(SyncStats::default());
+        // What was found is made durable before anyone counts on it: after a crash of the
+        // process alone, the page cache may still hold appends that were never synced.
+        writer.file.sync_data()?;
+        let stats = Arc::new(SyncStats {
+            durable: Mutex::new(index.last()),
+            ..SyncStats::default()
+        });
         let (sync_tx, rx) = mpsc::channel();
         let syncer_stats = stats.clone();
         std::thread::Builder::new()
@@ -184,6 +297,26 @@ impl Wal {
                 stats,
             }),
         })
+    }
+
+    /// Opens this log's directory again after a failure, as a restart would. After a failed
+    /// fdatasync, the records written since the last good one are not trusted: they are cut
+    /// (they were never acknowledged) before the log is used again.
+    pub fn recover(&self, covered: Option<u64>) -> Result<Wal, WalError> {
+        let failure = lock(&self.shared.stats.failure).clone();
+        let durable = *lock(&self.shared.stats.durable);
+        let wal = Wal::open_with(&self.shared.dir, self.shared.segment_size, covered)?;
+        if let Some(e) = failure {
+            let from = durable.map_or(0, |d| d + 1);
+            tracing::warn!(target: "agent.server.raft", "cutting the raft log from record {from} on: written after the last good fdatasync ({e})");
+            wal.truncate_from(from)?;
+        }
+        Ok(wal)
+    }
+
+    /// Why the log cannot take appends, if it cannot (a failed fdatasync).
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.shared.stats.failure).clone()
     }
 
     /// Index of the first record held, if any.
@@ -235,7 +368,12 @@ impl Wal {
         {
             self.roll(&mut writer)?;
         }
-        writer.file.write_all_at(&buf, writer.offset)?;
+        if let Err(e) = writer.file.write_all_at(&buf, writer.offset) {
+            // Whatever part reached the file must not be read back as records.
+            let end = writer.offset + buf.len() as u64;
+            let _ = segment::zero(&writer.file, writer.offset, end);
+            return Err(e.into());
+        }
         let base = writer.offset;
         writer.offset += buf.len() as u64;
         {
@@ -256,8 +394,14 @@ impl Wal {
         }
         let file = writer.file.clone();
         drop(writer);
-        if let Err(mpsc::SendError((_, done))) = self.shared.sync_tx.send((file, Box::new(done))) {
-            done(Err("raft log syncer stopped".to_string()));
+        let last = records.last().map_or(*first, |(i, _)| *i);
+        let req = SyncRequest {
+            file,
+            last,
+            done: Box::new(done),
+        };
+        if let Err(mpsc::SendError(req)) = self.shared.sync_tx.send(req) {
+            (req.done)(Err("raft log syncer stopped".to_string()));
         }
         Ok(())
     }
@@ -306,7 +450,16 @@ impl Wal {
         };
         wanted
             .into_iter()
-            .map(|(i, loc, file)| Ok((i, segment::read(&file, i, loc)?)))
+            .map(|(i, loc, file)| match segment::read(&file, i, loc) {
+                Ok(payload) => Ok((i, payload)),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(WalError::Damaged {
+                    file: segment::path(&self.shared.dir, loc.seq),
+                    offset: loc.offset,
+                    record: Some(i),
+                    reason: "the record no longer matches its checksum",
+                }),
+                Err(e) => Err(e.into()),
+            })
             .collect()
     }
 
@@ -347,6 +500,10 @@ impl Wal {
         }
         segment::zero(&file, cut.offset, old_end)?;
         file.sync_data()?;
+        {
+            let mut durable = lock(&self.shared.stats.durable);
+            *durable = (*durable).min(from.checked_sub(1));
+        }
         *writer = Writer {
             seq: cut.seq,
             file,
@@ -405,34 +562,47 @@ impl Wal {
 }
 
 /// Runs queued syncs: one fdatasync per distinct file covers every append queued meanwhile;
-/// callbacks run in append order once all of them are durable.
-fn syncer(rx: mpsc::Receiver<(Arc<File>, Done)>, stats: &SyncStats) {
+/// callbacks run in append order once all of them are durable. After a failed fdatasync no
+/// append is acknowledged again: the log must be reopened ([`Wal::recover`]).
+fn syncer(rx: mpsc::Receiver<SyncRequest>, stats: &SyncStats) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let mut files: Vec<&Arc<File>> = Vec::new();
-        for (f, _) in &batch {
-            if !files.iter().any(|g| Arc::ptr_eq(g, f)) {
-                files.push(f);
+        let mut res = lock(&stats.failure).as_ref().map_or(Ok(()), |e| {
+            Err(format!("an earlier fdatasync of the raft log failed: {e}"))
+        });
+        if res.is_ok() {
+            let mut files: Vec<&Arc<File>> = Vec::new();
+            for r in &batch {
+                if !files.iter().any(|g| Arc::ptr_eq(g, &r.file)) {
+                    files.push(&r.file);
+                }
+            }
+            for f in files {
+                if let Err(e) = f.sync_data() {
+                    res = Err(format!("fdatasync of the raft log failed: {e}"));
+                }
+                stats.syncs.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let mut res = Ok(());
-        for f in files {
-            if let Err(e) = f.sync_data() {
-                res = Err(e.to_string());
+        match &res {
+            Ok(()) => {
+                let last = batch.iter().map(|r| r.last).max();
+                let mut durable = lock(&stats.durable);
+                *durable = (*durable).max(last);
             }
-            stats.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Err(e) = &res {
-            tracing::error!(target: "agent.server.raft", "failed to sync raft log: {e}");
+            Err(e) => {
+                tracing::error!(target: "agent.server.raft", "{e}");
+                lock(&stats.failure).get_or_insert_with(|| e.clone());
+            }
         }
         stats
             .requests
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for (_, done) in batch {
-            done(res.clone());
+        for r in batch {
+            (r.done)(res.clone());
         }
     }
 }
