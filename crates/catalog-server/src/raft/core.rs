@@ -32,6 +32,7 @@ pub struct StorageFailure {
 struct Live {
     raft: RaftHandle,
     wal: Wal,
+    log: LogStore,
 }
 
 pub struct Core {
@@ -63,8 +64,14 @@ impl Core {
         let covered = LogStore::covered(&store, sm.snapshot_log_id())?;
         let wal = Wal::open(&wal_dir, covered)?;
         let log = LogStore::open(store.clone(), wal.clone(), sm.snapshot_log_id())?;
-        let raft =
-            RaftHandle::new(id, config.clone(), HttpNetwork::default(), log, sm.clone()).await?;
+        let raft = RaftHandle::new(
+            id,
+            config.clone(),
+            HttpNetwork::default(),
+            log.clone(),
+            sm.clone(),
+        )
+        .await?;
         let (generation, _) = watch::channel(0);
         let core = Arc::new(Core {
             id,
@@ -72,7 +79,7 @@ impl Core {
             store,
             sm,
             wal_dir,
-            live: RwLock::new(Live { raft, wal }),
+            live: RwLock::new(Live { raft, wal, log }),
             failure: Mutex::new(None),
             generation,
             stopping: Default::default(),
@@ -97,6 +104,12 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner())
             .wal
             .clone()
+    }
+
+    /// The storage error that stopped the current core, in words, if one did.
+    pub fn stop_reason(&self) -> Option<String> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        live.wal.failure().or_else(|| live.log.failure())
     }
 
     /// Why writes are impossible now, if they are.
@@ -157,11 +170,11 @@ impl Core {
             self.id,
             self.config.clone(),
             HttpNetwork::default(),
-            log,
+            log.clone(),
             self.sm.clone(),
         )
         .await?;
-        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live { raft, wal };
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live { raft, wal, log };
         self.generation.send_modify(|g| *g += 1);
         Ok(())
     }
@@ -207,7 +220,7 @@ async fn supervise(core: std::sync::Weak<Core>) {
         if c.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        let reason = c.wal().failure().unwrap_or(reason);
+        let reason = c.stop_reason().unwrap_or(reason);
         c.record_failure(reason);
         drop(c);
         let mut pause = Duration::from_millis(500);
@@ -217,7 +230,10 @@ async fn supervise(core: std::sync::Weak<Core>) {
             if c.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
             }
-            let _ = c.raft().shutdown().await;
+            let raft = c.raft();
+            if raft.metrics().borrow().running_state.is_ok() {
+                let _ = raft.shutdown().await;
+            }
             match c.restart().await {
                 Ok(()) => {
                     tracing::info!(target: "agent.server.raft", "raft storage recovered: writes are accepted again");

@@ -27,6 +27,8 @@ pub struct LogStore {
     wal: Wal,
     store: Store,
     tail: Arc<Mutex<Tail>>,
+    /// The write that failed, in words: openraft stops on it and wraps it beyond reading.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 /// The newest entries, consecutive, and the id of the last one in the log.
@@ -89,6 +91,7 @@ impl LogStore {
             wal,
             store,
             tail: Arc::default(),
+            failure: Arc::default(),
         };
         log.import_sled_log()?;
         let mut last_purged: Option<LogId<NodeId>> = log.read_meta(LAST_PURGED)?;
@@ -150,6 +153,23 @@ impl LogStore {
         Ok(())
     }
 
+    /// The write that failed, if one did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records a failed write and turns it into openraft's error.
+    fn failed(&self, e: impl std::fmt::Display) -> StorageError<NodeId> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| e.to_string());
+        write_err(e)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Tail> {
         self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -172,9 +192,7 @@ impl LogStore {
 
     fn write_meta<T: serde::Serialize>(&self, k: &[u8], v: &T) -> Result<(), StorageError<NodeId>> {
         let bytes = serde_json::to_vec(v).map_err(|e| StorageIOError::write(&io_err(e)))?;
-        self.store
-            .put_meta(k, &bytes)
-            .map_err(|e| StorageIOError::write(&io_err(e)))?;
+        self.store.put_meta(k, &bytes).map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -198,8 +216,8 @@ impl LogStore {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.sync_now())
             .await
-            .map_err(|e| StorageIOError::write(&io_err(e)))?
-            .map_err(|e| StorageIOError::write(&io_err(e)).into())
+            .map_err(|e| self.failed(e))?
+            .map_err(|e| self.failed(e))
     }
 }
 
@@ -320,7 +338,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Err(e) = written {
             let first = records.first().map_or(0, |(i, _)| *i);
             self.forget_from(first, last_before);
-            return Err(write_err(e));
+            return Err(self.failed(e));
         }
         Ok(())
     }
@@ -329,8 +347,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let wal = self.wal.clone();
         tokio::task::spawn_blocking(move || wal.truncate_from(log_id.index))
             .await
-            .map_err(write_err)?
-            .map_err(write_err)?;
+            .map_err(|e| self.failed(e))?
+            .map_err(|e| self.failed(e))?;
         let last = match log_id.index.checked_sub(1) {
             Some(i) if self.wal.last_index() == Some(i) => {
                 match self.wal.read(i, i + 1).map_err(read_err)?.pop() {
@@ -366,8 +384,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let wal = self.wal.clone();
         tokio::task::spawn_blocking(move || wal.purge_upto(log_id.index))
             .await
-            .map_err(write_err)?
-            .map_err(write_err)
+            .map_err(|e| self.failed(e))?
+            .map_err(|e| self.failed(e))
     }
 }
 

@@ -205,7 +205,7 @@ async fn submit(
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
         // The core stopped on this write's storage error: say which.
         Err(RaftError::Fatal(f)) => Err(WriteError::Storage(
-            core.wal().failure().unwrap_or_else(|| f.to_string()),
+            core.stop_reason().unwrap_or_else(|| f.to_string()),
         )),
         Err(e) => Err(WriteError::Raft(e.to_string())),
     }

@@ -101,11 +101,6 @@ impl StateMachine {
         *self.persisted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The index of [`StateMachine::snapshot_log_id`].
-    pub fn snapshot_index(&self) -> Option<u64> {
-        self.snapshot_log_id().map(|l| l.index)
-    }
-
     /// Why the last snapshot could not be written, while it could not.
     pub fn snapshot_failure(&self) -> Option<String> {
         self.snapshot_failure
