@@ -97,7 +97,7 @@ impl LogStore {
         let mut last_purged: Option<LogId<NodeId>> = log.read_meta(LAST_PURGED)?;
         let next = last_purged.map_or(0, |p| p.index + 1);
         if let (Some(first), Some(snap)) = (log.wal.first_index(), snapshot) {
-            if first > next.max(1) && snap.index + 1 >= first && last_purged < Some(snap) {
+            if first > next && snap.index + 1 >= first && last_purged < Some(snap) {
                 tracing::warn!(target: "agent.server.raft", "the raft log now starts at record {first}: purging it up to the snapshot ({})", snap.index);
                 log.write_meta(LAST_PURGED, &snap)?;
                 log.store.sync_now()?;

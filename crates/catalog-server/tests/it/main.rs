@@ -14,4 +14,5 @@ mod kv;
 mod lifecycle;
 mod linearizable;
 mod sessions;
+mod storage;
 mod ui;

@@ -219,6 +219,21 @@ impl TestServer {
         (status, r.text().await.expect("body"))
     }
 
+    /// Waits for the process to exit on its own (a refused start); `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    self.child = None;
+                    return Some(st);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Sends SIGKILL and reaps the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
