@@ -17,6 +17,8 @@ pub struct Plan {
     pub snapshot_cycles: usize,
     /// kill -9 cycles during a snapshot restore.
     pub restore_cycles: usize,
+    /// Keys in the restored archive.
+    pub restore_keys: usize,
 }
 
 impl Plan {
@@ -24,25 +26,27 @@ impl Plan {
         Plan {
             long: false,
             kill_cycles: 5,
-            enospc_rounds: 1,
-            flip_trials: 2,
+            enospc_rounds: 2,
+            flip_trials: 3,
             client_rounds: 1,
             client_hold_secs: 8,
             snapshot_cycles: 4,
             restore_cycles: 3,
+            restore_keys: 2000,
         }
     }
 
     pub fn long() -> Plan {
         Plan {
             long: true,
-            kill_cycles: 40,
-            enospc_rounds: 3,
-            flip_trials: 25,
-            client_rounds: 4,
-            client_hold_secs: 30,
-            snapshot_cycles: 30,
-            restore_cycles: 20,
+            kill_cycles: 150,
+            enospc_rounds: 8,
+            flip_trials: 80,
+            client_rounds: 5,
+            client_hold_secs: 45,
+            snapshot_cycles: 120,
+            restore_cycles: 80,
+            restore_keys: 8000,
         }
     }
 }

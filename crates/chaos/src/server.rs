@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 pub enum Start {
     /// It elected itself and answers KV reads.
     Serving(Duration),
-    /// The process exited; its status and the tail of its log.
-    Exited(ExitStatus, String),
+    /// The process exited with this status.
+    Exited(ExitStatus),
     /// Neither within the limit (the process is still running).
     Hung,
 }
@@ -51,7 +51,7 @@ impl Consul {
             nofile: None,
             log: log.to_path_buf(),
             child: None,
-            http: client(None)?,
+            http: client(None, true)?,
         })
     }
 
@@ -115,10 +115,13 @@ impl Consul {
         self.spawn()?;
         match self.wait(limit).await {
             Start::Serving(d) => Ok(d),
-            Start::Exited(st, tail) => bail!("consul exited ({st}) while starting:\n{tail}"),
+            Start::Exited(st) => bail!(
+                "consul exited ({st}) while starting: {}",
+                last_error(&self.log_text())
+            ),
             Start::Hung => bail!(
-                "consul did not serve within {limit:?}; log tail:\n{}",
-                self.log_tail(15)
+                "consul did not serve within {limit:?}: {}",
+                last_error(&self.log_text())
             ),
         }
     }
@@ -128,7 +131,7 @@ impl Consul {
         let t0 = Instant::now();
         while t0.elapsed() < limit {
             if let Some(st) = self.try_wait() {
-                return Start::Exited(st, self.log_tail(15));
+                return Start::Exited(st);
             }
             if self.serving().await {
                 return Start::Serving(t0.elapsed());
@@ -204,12 +207,6 @@ impl Consul {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-
-    pub fn log_tail(&self, n: usize) -> String {
-        let text = self.log_text();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
 }
 
 impl Drop for Consul {
@@ -219,12 +216,12 @@ impl Drop for Consul {
 }
 
 /// The HTTP client the campaign uses: 127.0.0.1 only, bounded timeouts, optionally bound to
-/// a given loopback source address.
-pub fn client(local: Option<std::net::IpAddr>) -> anyhow::Result<reqwest::Client> {
+/// a given loopback source address; `pooled: false` opens a new connection per request.
+pub fn client(local: Option<std::net::IpAddr>, pooled: bool) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(20))
-        .pool_max_idle_per_host(8)
+        .pool_max_idle_per_host(if pooled { 8 } else { 0 })
         .local_address(local)
         .no_proxy()
         .build()?)
@@ -234,4 +231,26 @@ fn which(prog: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
         .unwrap_or(false)
+}
+
+/// Whether a log line reports an error.
+pub fn is_error(l: &str) -> bool {
+    let l = l.to_lowercase();
+    [
+        "error", "fail", "corrupt", "refus", "cannot", "invalid", "damaged",
+    ]
+    .iter()
+    .any(|w| l.contains(w))
+}
+
+/// The log's last line that looks like an error, or its last line.
+pub fn last_error(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| is_error(l))
+        .or(lines.last())
+        .map(|l| l.trim().chars().take(300).collect())
+        .unwrap_or_else(|| "(empty log)".into())
 }

@@ -1,7 +1,7 @@
 //! Slow and idle clients at the file limit: the server runs with RLIMIT_NOFILE 512 and gets
 //! 500 connections from 127.0.0.1 that send half a request line or nothing; a normal client on
-//! another loopback address (127.0.0.2, so a per-client cap does not apply to it) must still be
-//! answered, every second while they are held.
+//! another loopback address (127.0.0.2, so a per-client cap does not apply to it), on a new
+//! connection each time, must still be answered, every second while they are held.
 
 use super::START;
 use crate::guard::scratch;
@@ -28,7 +28,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     )?;
     s.nofile = Some(NOFILE);
     s.start(START).await?;
-    let other = client(Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))))?;
+    // A new connection per request: a kept-alive one would prove nothing about accepting.
+    let other = client(Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))), false)?;
     let base = s.url("");
     match kv::put(&other, &base, "chaos/probe", "", b"ok".to_vec()).await {
         Write::Acked => {}
@@ -85,7 +86,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         closed += conns.iter().filter(|c| peer_closed(c)).count();
         drop(conns);
         if !s.running() {
-            anyhow::bail!("the server exited:\n{}", s.log_tail(10));
+            anyhow::bail!(
+                "the server exited: {}",
+                crate::server::last_error(&s.log_text())
+            );
         }
     }
     Ok(vec![Outcome::pass(

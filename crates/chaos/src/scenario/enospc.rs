@@ -131,7 +131,10 @@ async fn round(ctx: &Ctx, r: usize, threshold: u64) -> anyhow::Result<String> {
         other => anyhow::bail!("/v1/agent/self during the outage: {other:?}"),
     }
     if !s.running() {
-        anyhow::bail!("the server exited during the outage:\n{}", s.log_tail(10));
+        anyhow::bail!(
+            "the server exited during the outage: {}",
+            crate::server::last_error(&s.log_text())
+        );
     }
 
     // Space returns: writes must come back without a restart.
@@ -186,7 +189,8 @@ async fn round(ctx: &Ctx, r: usize, threshold: u64) -> anyhow::Result<String> {
     s.kill9();
     drop(s);
     Ok(format!(
-        "threshold {threshold}: {acked} acked then 500 naming the cause, reads held, writes back {:.1}s after freeing, all present after restart and on a 4 MiB-free restart",
+        "threshold {threshold}: {acked} acked then {:?}, reads held, writes back {:.1}s after freeing, all present after restart and on a 4 MiB-free restart",
+        why.trim().chars().take(90).collect::<String>(),
         back.as_secs_f64()
     ))
 }

@@ -9,7 +9,7 @@ use crate::history::{summary, History};
 use crate::kv::{self, Write};
 use crate::load::value_for;
 use crate::report::Outcome;
-use crate::server::{Consul, Start};
+use crate::server::{is_error, last_error, Consul, Start};
 use crate::Ctx;
 use anyhow::Context;
 use rand::rngs::StdRng;
@@ -35,6 +35,8 @@ enum Region {
     WalCovered,
     /// The segment cut short inside the uncovered frames.
     WalTruncate,
+    /// The segment cut at the start of an uncovered frame: a clean end, committed records gone.
+    WalCutClean,
     Snapshot,
     SnapshotTruncate,
     /// sled's files (vote, committed index, purge point).
@@ -48,6 +50,7 @@ const REGIONS: &[Region] = &[
     Region::WalLast,
     Region::WalCovered,
     Region::WalTruncate,
+    Region::WalCutClean,
     Region::Snapshot,
     Region::SnapshotTruncate,
     Region::Sled,
@@ -62,6 +65,7 @@ impl Region {
             Region::WalLast => "wal-last",
             Region::WalCovered => "wal-covered",
             Region::WalTruncate => "wal-truncate",
+            Region::WalCutClean => "wal-cut-clean",
             Region::Snapshot => "snapshot",
             Region::SnapshotTruncate => "snapshot-truncate",
             Region::Sled => "sled",
@@ -101,7 +105,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
         let name = format!("{NAME}/{}", region.name());
         let n = ctx.plan.flip_trials;
         let tried = format!("{n} trials, server stopped, {}", what(region));
-        let (mut refused, mut served) = (0, 0);
+        let (mut refused, mut served, mut broke) = (0, 0, 0);
         let mut bad = None;
         let mut example = String::new();
         for t in 0..n {
@@ -119,8 +123,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
                 }
                 Ok(Verdict::Served) => served += 1,
                 Err(why) => {
-                    bad = Some(format!("trial {}: {} => {why}", t + 1, damage.what));
-                    break;
+                    broke += 1;
+                    bad.get_or_insert(format!("trial {}: {} => {why}", t + 1, damage.what));
                 }
             }
         }
@@ -136,7 +140,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
                     )
                 },
             ),
-            Some(b) => Outcome::fail(&name, tried, b),
+            Some(b) => Outcome::fail(
+                &name,
+                tried,
+                format!("{broke} BROKE, {refused} refused naming the file, {served} served intact; first: {b}"),
+            ),
         });
     }
     Ok(out)
@@ -149,6 +157,7 @@ fn what(r: Region) -> &'static str {
         Region::WalLast => "one bit flipped in the last WAL frame",
         Region::WalCovered => "one bit flipped in a WAL frame the snapshot covers",
         Region::WalTruncate => "WAL segment truncated inside the uncovered frames",
+        Region::WalCutClean => "WAL segment cut at the start of an uncovered frame",
         Region::Snapshot => "one bit flipped in raft/snapshot.bin",
         Region::SnapshotTruncate => "raft/snapshot.bin truncated",
         Region::Sled => "one bit flipped in one of sled's files",
@@ -302,15 +311,23 @@ fn damage(p: &Pristine, trial: &Path, region: Region, rng: &mut StdRng) -> anyho
                 f.index, p.snapshot_index
             ))
         }
-        Region::WalTruncate => {
+        Region::WalTruncate | Region::WalCutClean => {
             let f = pick(&uncovered, rng);
-            let at = rng.gen_range(f.off..f.off + 16 + f.len);
+            let at = match region {
+                Region::WalCutClean => f.off,
+                _ => rng.gen_range(f.off..f.off + 16 + f.len),
+            };
             std::fs::OpenOptions::new()
                 .write(true)
                 .open(&seg)?
                 .set_len(at)?;
+            let place = if at == f.off {
+                "at the start of"
+            } else {
+                "inside"
+            };
             wal(format!(
-                "{seg_name} cut at {at} (inside the frame of index {}, snapshot at {})",
+                "{seg_name} cut at {at} ({place} the frame of index {}, snapshot at {})",
                 f.index, p.snapshot_index
             ))
         }
@@ -433,8 +450,8 @@ async fn judge(
                 Err(format!("started and served: {}", summary(&bad)))
             }
         }
-        Start::Exited(st, _) if st.success() => Err(format!("exited with {st} (success)")),
-        Start::Exited(st, _) => {
+        Start::Exited(st) if st.success() => Err(format!("exited with {st} (success)")),
+        Start::Exited(st) => {
             let text = s.log_text();
             let errors: Vec<&str> = text.lines().filter(|l| is_error(l)).collect();
             let named = errors
@@ -455,26 +472,4 @@ async fn judge(
             last_error(&s.log_text())
         )),
     })
-}
-
-/// Whether a log line reports an error.
-fn is_error(l: &str) -> bool {
-    let l = l.to_lowercase();
-    [
-        "error", "fail", "corrupt", "refus", "cannot", "invalid", "damaged",
-    ]
-    .iter()
-    .any(|w| l.contains(w))
-}
-
-/// The log's last line that looks like an error, or its last line.
-fn last_error(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines
-        .iter()
-        .rev()
-        .find(|l| is_error(l))
-        .or(lines.last())
-        .map(|l| l.trim().chars().take(300).collect())
-        .unwrap_or_else(|| "(empty log)".into())
 }

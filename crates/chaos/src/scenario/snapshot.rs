@@ -3,6 +3,7 @@
 //! moment); the restart must hold every acknowledged write and leave no leftover behind.
 //! `restore-kill`: kill -9 during `PUT /v1/snapshot`; the restart must hold exactly the old
 //! state or exactly the restored one (the restored one if the restore was acknowledged).
+//! Kills land within 1.1x the measured time of an uninterrupted restore.
 
 use super::{check, config, START};
 use crate::guard::scratch;
@@ -105,7 +106,6 @@ pub async fn run_snapshot(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
 
 pub async fn run_restore(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     const NAME: &str = "restore-kill";
-    const KEYS: usize = 2000;
     let dir = scratch(NAME)?;
     let mut s = Consul::new(
         &ctx.consul,
@@ -118,7 +118,8 @@ pub async fn run_restore(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     let base = s.url("");
 
     // State A, saved as an archive.
-    let keys: Vec<String> = (0..KEYS).map(|i| format!("chaos/r-{i}")).collect();
+    let n_keys = ctx.plan.restore_keys;
+    let keys: Vec<String> = (0..n_keys).map(|i| format!("chaos/r-{i}")).collect();
     write_all(&s.http, &base, &keys, "a", &mut rng).await?;
     let restored = kv::all(&s.http, &base, "chaos/").await?;
     let r = s.http.get(s.url("/v1/snapshot")).send().await?;
@@ -145,9 +146,10 @@ pub async fn run_restore(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     }
 
     let n = ctx.plan.restore_cycles;
-    let window = took.as_millis() as u64 * 3 / 2 + 20;
+    // Most kills land before the answer: the window is the measured restore time and a bit.
+    let window = took.as_millis() as u64 * 11 / 10 + 5;
     let tried = format!(
-        "{n} cycles: {KEYS}-key archive ({} KiB, restore takes {}ms), kill -9 0-{window}ms into PUT /v1/snapshot",
+        "{n} cycles: {n_keys}-key archive ({} KiB, restore takes {}ms), kill -9 0-{window}ms into PUT /v1/snapshot",
         archive.len() / 1024,
         took.as_millis()
     );
