@@ -61,9 +61,9 @@ impl Core {
         sm: StateMachine,
         wal_dir: PathBuf,
     ) -> anyhow::Result<Arc<Core>> {
-        let covered = LogStore::covered(&store, sm.snapshot_log_id())?;
+        let covered = LogStore::covered(&store, sm.snapshot_log_id().await)?;
         let wal = Wal::open(&wal_dir, covered)?;
-        let log = LogStore::open(store.clone(), wal.clone(), sm.snapshot_log_id())?;
+        let log = LogStore::open(store.clone(), wal.clone(), sm.snapshot_log_id().await)?;
         let raft = RaftHandle::new(
             id,
             config.clone(),
@@ -157,7 +157,7 @@ impl Core {
     /// Reopens the log from disk and starts a new core in place of the stopped one.
     async fn restart(&self) -> anyhow::Result<()> {
         let old = self.wal();
-        let covered = LogStore::covered(&self.store, self.sm.snapshot_log_id())?;
+        let covered = LogStore::covered(&self.store, self.sm.snapshot_log_id().await)?;
         let wal_dir = self.wal_dir.clone();
         // Opening scans the segments: blocking work.
         let wal = tokio::task::spawn_blocking(move || {
@@ -165,7 +165,11 @@ impl Core {
             old.recover(covered).map_err(anyhow::Error::from)
         })
         .await??;
-        let log = LogStore::open(self.store.clone(), wal.clone(), self.sm.snapshot_log_id())?;
+        let log = LogStore::open(
+            self.store.clone(),
+            wal.clone(),
+            self.sm.snapshot_log_id().await,
+        )?;
         let raft = RaftHandle::new(
             self.id,
             self.config.clone(),

@@ -25,15 +25,26 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// Stores a snapshot as the current one and makes it durable before returning.
-async fn persist(store: &Store, meta: &Meta, data: Vec<u8>) -> Result<(), StorageError<NodeId>> {
-    let err = |e: &dyn std::fmt::Display| StorageIOError::write_snapshot(None, &io_err(e));
-    let meta_bytes = serde_json::to_vec(meta).map_err(|e| err(&e))?;
+/// Stores a snapshot as the current one and makes it durable before returning. Writers take
+/// turns, and an older snapshot never replaces a newer one (a build retried through a full
+/// disk may finish after a later one).
+async fn write_snapshot(
+    store: &Store,
+    persisted: &tokio::sync::Mutex<Option<LogId<NodeId>>>,
+    meta: &Meta,
+    data: Vec<u8>,
+) -> Result<(), String> {
+    let mut current = persisted.lock().await;
+    if meta.last_log_id < *current {
+        return Ok(());
+    }
+    let meta_bytes = serde_json::to_vec(meta).map_err(|e| e.to_string())?;
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.save_snapshot(&meta_bytes, &data))
         .await
-        .map_err(|e| err(&e))?
-        .map_err(|e| err(&e))?;
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    *current = meta.last_log_id;
     Ok(())
 }
 
@@ -61,8 +72,8 @@ pub struct StateMachine {
     pub catalog: Arc<Catalog>,
     store: Store,
     applied: Arc<std::sync::Mutex<Applied>>,
-    /// The last entry the persisted snapshot covers.
-    persisted: Arc<std::sync::Mutex<Option<LogId<NodeId>>>>,
+    /// The last entry the persisted snapshot covers; held while one is written.
+    persisted: Arc<tokio::sync::Mutex<Option<LogId<NodeId>>>>,
     /// Why the last snapshot could not be written, while it could not.
     snapshot_failure: Arc<std::sync::Mutex<Option<String>>>,
     /// Servers that a membership change removed, as every server applies it (`left`).
@@ -89,7 +100,7 @@ impl StateMachine {
         Ok(StateMachine {
             catalog: Arc::new(Catalog::new(state)),
             store,
-            persisted: Arc::new(std::sync::Mutex::new(applied.0)),
+            persisted: Arc::new(tokio::sync::Mutex::new(applied.0)),
             snapshot_failure: Arc::default(),
             applied: Arc::new(std::sync::Mutex::new(applied)),
             departed: Arc::new(std::sync::Mutex::new(departed)),
@@ -97,8 +108,8 @@ impl StateMachine {
     }
 
     /// The last entry the persisted snapshot covers.
-    pub fn snapshot_log_id(&self) -> Option<LogId<NodeId>> {
-        *self.persisted.lock().unwrap_or_else(|p| p.into_inner())
+    pub async fn snapshot_log_id(&self) -> Option<LogId<NodeId>> {
+        *self.persisted.lock().await
     }
 
     /// Why the last snapshot could not be written, while it could not.
@@ -115,18 +126,17 @@ impl StateMachine {
     async fn persist_built(&self, meta: &Meta, data: &[u8]) {
         let mut pause = std::time::Duration::from_millis(500);
         loop {
-            match persist(&self.store, meta, data.to_vec()).await {
-                Ok(()) => break,
-                Err(e) => {
-                    let mut failure = self
-                        .snapshot_failure
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    if failure.is_none() {
-                        tracing::error!(target: "agent.server.raft", "failed to write the raft snapshot, retrying; the log is kept until it succeeds: {e}");
-                    }
-                    *failure = Some(e.to_string());
+            let written = write_snapshot(&self.store, &self.persisted, meta, data.to_vec()).await;
+            let Err(e) = written else { break };
+            {
+                let mut failure = self
+                    .snapshot_failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if failure.is_none() {
+                    tracing::error!(target: "agent.server.raft", "failed to write the raft snapshot, retrying; the log is kept until it succeeds: {e}");
                 }
+                *failure = Some(e);
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(10));
@@ -139,7 +149,6 @@ impl StateMachine {
         if was.is_some() {
             tracing::info!(target: "agent.server.raft", "raft snapshot written");
         }
-        *self.persisted.lock().unwrap_or_else(|p| p.into_inner()) = meta.last_log_id;
     }
 
     fn applied(
@@ -286,9 +295,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *self.departed.lock().unwrap_or_else(|p| p.into_inner()) = body.departed;
         }
         self.catalog.notifier.notify_all();
-        persist(&self.store, meta, data).await?;
-        *self.persisted.lock().unwrap_or_else(|p| p.into_inner()) = meta.last_log_id;
-        Ok(())
+        write_snapshot(&self.store, &self.persisted, meta, data)
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &io_err(e)).into())
     }
 
     async fn get_current_snapshot(
