@@ -36,6 +36,12 @@ pub enum WalError {
     },
 }
 
+/// [`segment::scan_bytes`], for the fuzz target in `fuzz/` (not an API).
+#[doc(hidden)]
+pub fn scan_segment_bytes(bytes: &[u8], seq: u64, last: bool) -> segment::Scanned {
+    segment::scan_bytes(bytes, seq, last)
+}
+
 fn damaged(file: PathBuf, d: &segment::Damage, record: Option<u64>) -> WalError {
     WalError::Damaged {
         file,
@@ -312,6 +318,12 @@ impl Wal {
             wal.truncate_from(from)?;
         }
         Ok(wal)
+    }
+
+    /// Makes every later fdatasync count as failed, as after an EIO (tests).
+    #[cfg(test)]
+    fn fail_syncs(&self, why: &str) {
+        *lock(&self.shared.stats.failure) = Some(why.to_string());
     }
 
     /// Why the log cannot take appends, if it cannot (a failed fdatasync).

@@ -254,3 +254,30 @@ fn purging_everything_lets_the_log_restart_after_it() {
     assert_eq!(wal.first_index(), Some(101));
     assert_eq!(wal.last_index(), Some(102));
 }
+
+#[test]
+fn after_a_failed_fdatasync_nothing_is_acknowledged_and_recovery_cuts_the_unsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = open(dir.path(), None).unwrap();
+    append(&wal, &[rec(1, b'a', 10), rec(2, b'b', 10)]);
+    wal.fail_syncs("Input/output error (os error 5)");
+    let (tx, rx) = channel();
+    wal.append_then(&[rec(3, b'c', 10)], move |r| {
+        let _ = tx.send(r);
+    })
+    .unwrap();
+    let err = rx.recv().unwrap().unwrap_err();
+    assert!(err.contains("os error 5"), "{err}");
+    assert!(wal.failure().is_some());
+    // Record 3 reached the file but no fdatasync vouches for it: recovery cuts it.
+    let wal = wal.recover(None).unwrap();
+    assert_eq!(all(&wal), vec![rec(1, b'a', 10), rec(2, b'b', 10)]);
+    assert!(wal.failure().is_none());
+    append(&wal, &[rec(3, b'C', 5)]);
+    drop(wal);
+    let wal = open(dir.path(), None).unwrap();
+    assert_eq!(
+        all(&wal),
+        vec![rec(1, b'a', 10), rec(2, b'b', 10), rec(3, b'C', 5)]
+    );
+}
