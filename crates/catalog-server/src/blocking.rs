@@ -72,11 +72,25 @@ impl Notifier {
 pub struct Catalog {
     pub state: RwLock<State>,
     pub notifier: Notifier,
+    /// Set when the agent shuts down: parked queries answer at once, as Consul's do.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Catalog {
+    /// Makes every parked query, and every later one, answer with what it has now.
+    pub fn close(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notifier.notify_all();
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn new(state: State) -> Self {
         Catalog {
+            closing: Default::default(),
             state: RwLock::new(state),
             notifier: Notifier::default(),
         }
@@ -128,7 +142,8 @@ pub async fn run<T>(
     let deadline = tokio::time::Instant::now() + b.wait;
     loop {
         let first = catalog.read(&query);
-        if first.index > b.min_index || tokio::time::Instant::now() >= deadline {
+        if first.index > b.min_index || tokio::time::Instant::now() >= deadline || catalog.closing()
+        {
             return fix(first);
         }
         let notifies = catalog.notifier.subscribe(&first.watch);
@@ -139,7 +154,7 @@ pub async fn run<T>(
         }
         // Re-check after registering, so a write between the first read and now is not missed.
         let again = catalog.read(&query);
-        if again.index > b.min_index {
+        if again.index > b.min_index || catalog.closing() {
             return fix(again);
         }
         drop(again);

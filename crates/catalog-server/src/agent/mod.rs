@@ -299,7 +299,10 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
 
-    let code = wait_for_stop(&agent).await;
+    let stop = wait_for_stop(&agent).await;
+    if stop.leave {
+        leave_cluster(&agent).await;
+    }
     tracing::info!(target: "agent", "Requesting shutdown");
     ready.abort();
     notify::send("STOPPING=1");
@@ -308,13 +311,41 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     leader_task.abort();
     gc_task.abort();
     cluster_task.abort();
+    // No new connections; parked queries answer with what they have, and the requests in
+    // flight get a few seconds to finish before Raft stops under them.
     server.abort();
+    agent.catalog().close();
+    let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while crate::http::in_flight() > 0 && tokio::time::Instant::now() < drain_until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     agent.raft.shutdown().await;
     if let Some(pid) = &config.pid_file {
         let _ = std::fs::remove_file(pid);
     }
     tracing::info!(target: "agent", "shutdown complete");
-    Ok(code)
+    Ok(stop.code)
+}
+
+/// How long requests in flight may take to finish at shutdown.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Leaves the cluster gracefully on a signal when `leave_on_terminate` /
+/// `skip_leave_on_interrupt` say so (as `consul leave` does).
+async fn leave_cluster(agent: &Agent) {
+    tracing::info!(target: "agent", "Gracefully shutting down agent...");
+    let info = agent.raft.info();
+    if info.voters.len() > 1 && info.voters.contains_key(&agent.raft.id) {
+        if let Err(e) = agent.raft.leave_cluster().await {
+            tracing::error!(target: "agent", "Error leaving cluster: {e}");
+        }
+    }
+}
+
+/// Why the agent stops: its exit code, and whether it leaves the cluster first.
+struct Stop {
+    code: i32,
+    leave: bool,
 }
 
 /// Tells systemd we are ready once a leader is known (the listeners are already bound).
@@ -331,21 +362,23 @@ async fn notify_when_ready(agent: Arc<Agent>) {
     }
 }
 
-async fn wait_for_stop(agent: &Agent) -> i32 {
+async fn wait_for_stop(agent: &Agent) -> Stop {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();
+    let c = &agent.config;
     loop {
         tokio::select! {
-            _ = agent.shutdown.notified() => return 0,
+            // `consul leave` has left already.
+            _ = agent.shutdown.notified() => return Stop { code: 0, leave: false },
             Some(_) = async { term.as_mut()?.recv().await } => {
                 tracing::info!(target: "agent", "Caught signal: terminated");
-                return 0;
+                return Stop { code: 0, leave: c.leave_on_terminate };
             }
             Some(_) = async { int.as_mut()?.recv().await } => {
                 tracing::info!(target: "agent", "Caught signal: interrupt");
-                return 1;
+                return Stop { code: 1, leave: !c.skip_leave_on_interrupt };
             }
             Some(_) = async { hup.as_mut()?.recv().await } => {
                 tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");

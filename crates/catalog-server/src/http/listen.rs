@@ -246,6 +246,7 @@ impl Activity {
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         *self.busy.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.phase.store(BUSY, Ordering::SeqCst);
         self.wake.notify_one();
@@ -286,8 +287,17 @@ impl Activity {
 /// A request in progress: from its headers being parsed to its response body being done.
 struct Busy(Arc<Activity>);
 
+/// Requests being handled or answered, on every listener.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many requests are being handled or answered now (shutdown waits for them).
+pub fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::SeqCst)
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         let mut busy = self.0.busy.lock().unwrap_or_else(|p| p.into_inner());
         *busy = busy.saturating_sub(1);
         if *busy == 0 {

@@ -6,6 +6,7 @@ mod catalog;
 mod gopath;
 mod kv;
 mod listen;
+pub use listen::in_flight;
 pub mod params;
 mod raft_rpc;
 pub mod reply;

@@ -21,6 +21,11 @@ fn shared_port() -> u16 {
 }
 
 fn cluster() -> Vec<TestServer> {
+    cluster_with(&[])
+}
+
+/// Three servers, each started with `extra` flags too.
+fn cluster_with(extra: &[String]) -> Vec<TestServer> {
     let port = shared_port();
     let mut servers: Vec<TestServer> = IPS
         .iter()
@@ -35,6 +40,7 @@ fn cluster() -> Vec<TestServer> {
         })
         .collect();
     for s in servers.iter_mut() {
+        s.extra.extend(extra.iter().cloned());
         s.spawn_only();
     }
     servers
@@ -304,6 +310,33 @@ async fn a_server_leaves_gracefully() {
         "after restart: {:?}",
         servers[stay].cli(&["members"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_leave_on_terminate_is_a_graceful_leave() {
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("leave.hcl");
+    std::fs::write(&file, "leave_on_terminate = true\n").unwrap();
+    let mut servers = cluster_with(&[format!("-config-file={}", file.display())]);
+    let leader = agreed_leader(&servers, &[0, 1, 2]).await;
+    let leaving = (leader + 1) % 3;
+    let status = servers[leaving].terminate();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let stay = (leader + 2) % 3;
+    assert!(
+        shows_left(&servers[stay], &servers[leaving].node).await,
+        "{:?}",
+        servers[stay].cli(&["members"])
+    );
+    let peers: Value = serde_json::from_str(
+        &servers[stay]
+            .get("/v1/status/peers")
+            .await
+            .map(|r| r.1)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    assert_eq!(peers.as_array().map(|a| a.len()), Some(2), "{peers}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -201,3 +201,39 @@ async fn systemd_readiness_after_leader_is_known() {
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_parked_queries_and_exits_cleanly() {
+    let mut s = TestServer::start().await;
+    let (code, _) = s.put("/v1/kv/parked", "before").await;
+    assert_eq!(code, 200);
+    let (_, headers, _) = s.get_full("/v1/kv/parked").await;
+    let index: u64 = headers["X-Consul-Index"].to_str().unwrap().parse().unwrap();
+    // Parked for ten minutes unless something happens.
+    let parked: Vec<_> = (0..20)
+        .map(|_| {
+            let url = s.url(&format!("/v1/kv/parked?index={index}&wait=10m"));
+            let http = s.http.clone();
+            tokio::spawn(async move { http.get(url).send().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let st = s.terminate();
+        (st, s)
+    })
+    .await
+    .unwrap();
+    let (st, mut s) = status;
+    assert!(st.is_some_and(|st| st.success()), "{st:?}\n{}", s.log());
+    // Every parked query got its answer (the unchanged value), not a cut connection.
+    for p in parked {
+        let resp = p.await.unwrap().expect("parked query answered");
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body[0]["Key"], "parked");
+    }
+    s.spawn().await;
+    let (code, body) = s.get("/v1/kv/parked?raw").await.unwrap();
+    assert_eq!((code, body.as_str()), (200, "before"));
+}
