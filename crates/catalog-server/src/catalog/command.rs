@@ -12,6 +12,17 @@ pub struct Request {
     pub cmd: Command,
 }
 
+/// One catalog registration: validated whole before any of it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub node: NodeRecord,
+    /// Leave an existing node as it is (it must exist).
+    pub skip_node_update: bool,
+    pub service: Option<ServiceRecord>,
+    /// Node checks, and checks of `service` or of services already on the node.
+    pub checks: Vec<CheckRecord>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum KvOp {
     Set,
@@ -38,6 +49,9 @@ pub enum Command {
     RegisterCheck {
         check: CheckRecord,
     },
+    /// A whole catalog registration — node, its service, their checks — applied together or
+    /// not at all (`PUT /v1/catalog/register`).
+    Register(Registration),
     DeregisterNode {
         node: String,
     },

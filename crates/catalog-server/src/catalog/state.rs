@@ -153,6 +153,7 @@ impl State {
             Command::RegisterCheck { check } => {
                 self.register_check(index, check.clone(), now_ms, t)
             }
+            Command::Register(reg) => self.register(index, reg, now_ms, t),
             Command::DeregisterNode { node } => {
                 self.deregister_node(index, node, now_ms, t);
                 Ok(Reply::Bool(true))
@@ -180,6 +181,48 @@ impl State {
             }
             Command::Txn { ops } => Ok(self.txn(index, ops, now_ms, t)),
         }
+    }
+
+    /// Applies a whole registration, or nothing of it: everything that could refuse it is
+    /// checked before the first change.
+    fn register(
+        &mut self,
+        index: u64,
+        reg: &Registration,
+        now_ms: u64,
+        t: &mut Touched,
+    ) -> Result<Reply, CatalogError> {
+        let nkey = lower(&reg.node.node);
+        let nothing_else = reg.service.is_none() && reg.checks.is_empty();
+        if reg.skip_node_update && !self.nodes.contains_key(&nkey) {
+            return if nothing_else {
+                Ok(Reply::Done)
+            } else {
+                Err(CatalogError::MissingNode)
+            };
+        }
+        for c in &reg.checks {
+            let ckey = lower(&c.node);
+            if ckey != nkey && !self.nodes.contains_key(&ckey) {
+                return Err(CatalogError::MissingNode);
+            }
+            let own = ckey == nkey && reg.service.as_ref().is_some_and(|s| s.id == c.service_id);
+            let existing = self
+                .services
+                .get(&ckey)
+                .is_some_and(|m| m.contains_key(&c.service_id));
+            if !c.service_id.is_empty() && !own && !existing {
+                return Err(CatalogError::CheckServiceMissing(c.service_id.clone()));
+            }
+        }
+        self.register_node(index, &reg.node, reg.skip_node_update, t);
+        if let Some(service) = &reg.service {
+            self.register_service(index, &reg.node.node, service, &[], false, now_ms, t)?;
+        }
+        for c in &reg.checks {
+            self.register_check(index, c.clone(), now_ms, t)?;
+        }
+        Ok(Reply::Done)
     }
 
     fn register_node(&mut self, index: u64, node: &NodeRecord, skip_update: bool, t: &mut Touched) {

@@ -287,3 +287,70 @@ fn restore_moves_indexes_forward() {
     assert_eq!(s.q_kv_get("k").index, 20);
     assert_eq!(s.q_kv_list("").index, 20);
 }
+
+#[test]
+fn a_refused_registration_writes_nothing() {
+    let mut s = with_node();
+    let before = s.clone();
+    let node = |name: &str| NodeRecord {
+        node: name.into(),
+        address: "10.0.0.2".into(),
+        ..Default::default()
+    };
+    let service = ServiceRecord {
+        id: "web1".into(),
+        name: "web".into(),
+        ..Default::default()
+    };
+    let check = |node: &str, service_id: &str| CheckRecord {
+        node: node.into(),
+        check_id: "c".into(),
+        name: "c".into(),
+        status: "passing".into(),
+        service_id: service_id.into(),
+        ..Default::default()
+    };
+    let refused = [
+        // A check of a service that exists nowhere.
+        Registration {
+            node: node("N2"),
+            skip_node_update: false,
+            service: Some(service.clone()),
+            checks: vec![check("N2", "web1"), check("N2", "db1")],
+        },
+        // A check on a node that does not exist.
+        Registration {
+            node: node("N2"),
+            skip_node_update: false,
+            service: Some(service.clone()),
+            checks: vec![check("N9", "")],
+        },
+        // A service on a node that is not registered and not updated.
+        Registration {
+            node: node("N3"),
+            skip_node_update: true,
+            service: Some(service.clone()),
+            checks: vec![],
+        },
+    ];
+    for (i, reg) in refused.into_iter().enumerate() {
+        let (r, touched) = s.apply(10 + i as u64, &req(Command::Register(reg)));
+        assert!(r.is_err(), "registration {i} was accepted");
+        assert!(touched.is_empty(), "registration {i} touched {touched:?}");
+        let mut expect = before.clone();
+        expect.last_index = s.last_index;
+        assert_eq!(s, expect, "registration {i} changed the state");
+    }
+    // The same registration made whole is applied whole.
+    let ok = Registration {
+        node: node("N2"),
+        skip_node_update: false,
+        service: Some(service),
+        checks: vec![check("N2", "web1"), check("N1", "")],
+    };
+    s.apply(20, &req(Command::Register(ok))).0.unwrap();
+    assert!(s.nodes.contains_key("n2"));
+    assert!(s.services["n2"].contains_key("web1"));
+    assert_eq!(s.checks["n2"]["c"].service_name, "web");
+    assert!(s.checks["n1"].contains_key("c"));
+}

@@ -4,7 +4,7 @@
 use super::params::Params;
 use super::reply::{json, ApiError};
 use super::{read, respond, AppState};
-use crate::catalog::{CatalogError, CheckRecord, Command, NodeRecord, ServiceRecord};
+use crate::catalog::{CatalogError, CheckRecord, Command, NodeRecord, Registration, ServiceRecord};
 use crate::raft::WriteError;
 use api_types::decode::decode_body;
 use api_types::{CatalogCheckInput, CatalogDeregistration, CatalogRegistration, NodeServiceList};
@@ -74,16 +74,11 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
         create_index: 0,
         modify_index: 0,
     };
-    a.write(Command::RegisterNode {
-        node,
-        skip_node_update: reg.skip_node_update,
-    })
-    .await?;
-    if let Some(s) = &reg.service {
-        if s.service.is_empty() {
-            return Err(ApiError::internal("Must provide service name with ID"));
+    let service = match &reg.service {
+        Some(s) if s.service.is_empty() => {
+            return Err(ApiError::internal("Must provide service name with ID"))
         }
-        let service = ServiceRecord {
+        Some(s) => Some(ServiceRecord {
             kind: s.kind.clone(),
             id: if s.id.is_empty() {
                 s.service.clone()
@@ -101,22 +96,23 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
             agent: false,
             create_index: 0,
             modify_index: 0,
-        };
-        a.write(Command::RegisterService {
-            node: reg.node.clone(),
-            service,
-            checks: vec![],
-            replace_existing_checks: false,
-        })
-        .await?;
-    }
-    let checks = reg.check.iter().chain(reg.checks.iter().flatten());
-    for c in checks {
-        a.write(Command::RegisterCheck {
-            check: catalog_check(c, &reg.node),
-        })
-        .await?;
-    }
+        }),
+        None => None,
+    };
+    let checks = reg
+        .check
+        .iter()
+        .chain(reg.checks.iter().flatten())
+        .map(|c| catalog_check(c, &reg.node))
+        .collect();
+    // One command: a registration refused for any reason writes nothing.
+    a.write(Command::Register(Registration {
+        node,
+        skip_node_update: reg.skip_node_update,
+        service,
+        checks,
+    }))
+    .await?;
     Ok(json(&true, p.pretty()))
 }
 

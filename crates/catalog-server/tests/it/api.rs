@@ -228,3 +228,31 @@ async fn status_members_and_self() {
     assert_eq!(headers["x-consul-knownleader"], "true");
     assert_eq!(headers["x-consul-lastcontact"], "0");
 }
+
+#[tokio::test]
+async fn a_refused_catalog_registration_writes_nothing() {
+    let s = TestServer::start().await;
+    // The check names a service that is neither registered here nor already on the node.
+    let body = r#"{"Node":"half","Address":"10.1.1.1",
+        "Service":{"ID":"web1","Service":"web","Port":80},
+        "Checks":[{"CheckID":"ok","Name":"ok","ServiceID":"web1"},
+                  {"CheckID":"bad","Name":"bad","ServiceID":"nope"}]}"#;
+    let (code, text) = s.put("/v1/catalog/register", body).await;
+    assert_ne!(code, 200, "{text}");
+    assert!(text.contains("nope"), "{text}");
+    let (code, node) = s.get("/v1/catalog/node/half").await.unwrap();
+    assert_eq!((code, node.as_str()), (200, "null"), "the node was written");
+    let services: Value = s.json("/v1/catalog/services").await;
+    assert!(services.get("web").is_none(), "{services}");
+    // Whole, it is written whole.
+    let (code, text) = s
+        .put(
+            "/v1/catalog/register",
+            body.replace("\"nope\"", "\"web1\"")
+                .replace("\"bad\"", "\"bad2\""),
+        )
+        .await;
+    assert_eq!(code, 200, "{text}");
+    let checks: Value = s.json("/v1/health/node/half").await;
+    assert_eq!(checks.as_array().map(|a| a.len()), Some(2), "{checks}");
+}
