@@ -220,14 +220,7 @@ async fn mirror(agent: &Arc<Agent>) {
         }
     }
     // Servers that left are removed from the catalog.
-    let left: Vec<ServerNode> = agent
-        .raft
-        .departed
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .cloned()
-        .collect();
+    let left: Vec<ServerNode> = agent.raft.departed().into_values().collect();
     for node in left {
         let present = agent
             .catalog()
@@ -273,13 +266,7 @@ impl Agent {
                 if self.peers.alive(*id) { 1 } else { 4 },
             ));
         }
-        for (id, node) in self
-            .raft
-            .departed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for (id, node) in self.raft.departed().iter() {
             if *id != me.id && !me.voters.contains_key(id) {
                 out.push(as_member(*id, node, 3));
             }

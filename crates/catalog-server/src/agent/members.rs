@@ -172,22 +172,8 @@ impl Agent {
                 // Ours, beyond Consul's keys: durability and group-commit counters.
                 ("fsyncs", self.raft.wal().sync_stats().0.to_string()),
                 ("synced_appends", self.raft.wal().sync_stats().1.to_string()),
-                (
-                    "proposals",
-                    self.raft
-                        .proposal_stats
-                        .0
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                        .to_string(),
-                ),
-                (
-                    "proposal_batches",
-                    self.raft
-                        .proposal_stats
-                        .1
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                        .to_string(),
-                ),
+                ("proposals", self.raft.proposal_stats().0.to_string()),
+                ("proposal_batches", self.raft.proposal_stats().1.to_string()),
                 ("protocol_version", s("3")),
                 ("protocol_version_max", s("3")),
                 ("protocol_version_min", s("0")),

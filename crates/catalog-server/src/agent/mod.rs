@@ -37,7 +37,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn catalog(&self) -> &Catalog {
-        &self.raft.catalog
+        self.raft.catalog()
     }
 
     pub fn node(&self) -> &str {

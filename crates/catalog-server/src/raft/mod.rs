@@ -78,19 +78,18 @@ pub enum WriteError {
 pub struct RaftNode {
     core: Arc<self::core::Core>,
     pub id: u64,
-    pub addr: String,
-    pub me: ServerNode,
+    me: ServerNode,
     http: reqwest::Client,
     /// Servers removed from the membership (shown as `left`).
-    pub departed: Arc<std::sync::Mutex<BTreeMap<u64, ServerNode>>>,
+    departed: Arc<std::sync::Mutex<BTreeMap<u64, ServerNode>>>,
     /// When the leader was last heard from (ms since the epoch; 0 = never).
     contact: Arc<std::sync::atomic::AtomicU64>,
-    pub catalog: Arc<Catalog>,
+    catalog: Arc<Catalog>,
     /// Vote, committed id and snapshot.
-    pub store: Store,
+    store: Store,
     proposals: mpsc::Sender<Proposal>,
     /// (commands proposed, Raft entries they went out in): writes per entry = group commit.
-    pub proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+    proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 }
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
@@ -256,7 +255,6 @@ impl RaftNode {
         let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
             Arc::default();
         tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
-        let addr = me.addr.clone();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
@@ -268,11 +266,32 @@ impl RaftNode {
             proposal_stats,
             core,
             id,
-            addr,
             catalog,
             store,
             proposals,
         })
+    }
+
+    /// The catalog state this server applies.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Servers removed from the membership (shown as `left`).
+    pub fn departed(&self) -> BTreeMap<u64, ServerNode> {
+        self.departed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// (commands proposed, Raft entries they went out in): writes per entry = group commit.
+    pub fn proposal_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.proposal_stats.0.load(Relaxed),
+            self.proposal_stats.1.load(Relaxed),
+        )
     }
 
     /// The current openraft handle (replaced when the core restarts after a storage failure).
