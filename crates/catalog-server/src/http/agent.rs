@@ -8,7 +8,7 @@ use crate::agent::local;
 use crate::catalog::query::{agent_service_wire, check_wire};
 use crate::catalog::{CheckRecord, Command};
 use crate::health::TtlError;
-use api_types::decode::decode_body;
+use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CheckRegistration, CheckUpdate, ServiceRegistration};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -146,13 +146,26 @@ pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     Ok(json(&out, p.pretty() || a.config.dev))
 }
 
+/// Go's names in type errors (`Request decode failed: json: cannot unmarshal ...`): Consul
+/// decodes service and check definitions through an anonymous alias struct (agent/structs
+/// `ServiceDefinition.UnmarshalJSON`, `CheckDefinition.UnmarshalJSON`), so fields print as `.Port`.
+const SERVICE_DEFINITION: GoNames = GoNames::new("", "structs.ServiceDefinition").with_nested(&[
+    ("Check", "structs.CheckType"),
+    ("Checks", "structs.CheckType"),
+    ("Weights", "structs.Weights"),
+]);
+const CHECK_DEFINITION: GoNames = GoNames::new("", "structs.CheckDefinition");
+/// agent/agent_endpoint.go `checkUpdate`, a plain struct.
+const CHECK_UPDATE: GoNames = GoNames::new("checkUpdate", "agent.checkUpdate");
+
 pub async fn service_register(
     State(a): State<AppState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Res {
     let p = Params::parse(q.as_deref());
-    let reg: ServiceRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    let reg: ServiceRegistration =
+        decode_body_as(&body, SERVICE_DEFINITION).map_err(ApiError::decode)?;
     let replace = p.flag("replace-existing-checks").unwrap_or(false);
     let (service, checks) = local::service_records(&reg, a.node(), a.allow_scripts())
         .map_err(|e| ApiError::bad_request(e.0))?;
@@ -276,7 +289,8 @@ pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) 
 }
 
 pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
-    let def: CheckRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    let def: CheckRegistration =
+        decode_body_as(&body, CHECK_DEFINITION).map_err(ApiError::decode)?;
     if def.name.is_empty() {
         return Err(ApiError::bad_request("Missing check name"));
     }
@@ -371,7 +385,7 @@ pub async fn check_fail(
 }
 
 pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
-    let u: CheckUpdate = decode_body(&body).map_err(ApiError::decode)?;
+    let u: CheckUpdate = decode_body_as(&body, CHECK_UPDATE).map_err(ApiError::decode)?;
     if !["passing", "warning", "critical"].contains(&u.status.as_str()) {
         return Err(ApiError::bad_request(format!(
             "Invalid check status: '{}'",

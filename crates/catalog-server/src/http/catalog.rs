@@ -6,7 +6,7 @@ use super::reply::{json, ApiError};
 use super::{read, respond, AppState};
 use crate::catalog::{CatalogError, CheckRecord, Command, NodeRecord, Registration, ServiceRecord};
 use crate::raft::WriteError;
-use api_types::decode::decode_body;
+use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CatalogCheckInput, CatalogDeregistration, CatalogRegistration, NodeServiceList};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -43,10 +43,23 @@ fn catalog_check(c: &CatalogCheckInput, node: &str) -> CheckRecord {
     }
 }
 
+/// Go's names in type errors: Consul decodes these bodies straight into agent/structs
+/// `RegisterRequest` and `DeregisterRequest`.
+const REGISTER_REQUEST: GoNames = GoNames::new("RegisterRequest", "structs.RegisterRequest")
+    .with_nested(&[
+        ("Service", "structs.NodeService"),
+        ("Check", "structs.HealthCheck"),
+        ("Checks", "structs.HealthCheck"),
+        ("Definition", "structs.HealthCheckDefinition"),
+        ("Weights", "structs.Weights"),
+    ]);
+const DEREGISTER_REQUEST: GoNames = GoNames::new("DeregisterRequest", "structs.DeregisterRequest");
+
 pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
     p.check_enterprise()?;
-    let reg: CatalogRegistration = decode_body(&body).map_err(ApiError::decode)?;
+    let reg: CatalogRegistration =
+        decode_body_as(&body, REGISTER_REQUEST).map_err(ApiError::decode)?;
     if reg.node.is_empty() {
         return Err(ApiError::internal("Must provide node"));
     }
@@ -118,7 +131,8 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
 
 pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
-    let d: CatalogDeregistration = decode_body(&body).map_err(ApiError::decode)?;
+    let d: CatalogDeregistration =
+        decode_body_as(&body, DEREGISTER_REQUEST).map_err(ApiError::decode)?;
     if d.node.is_empty() {
         return Err(ApiError::internal("Must provide node"));
     }

@@ -209,8 +209,26 @@ struct TxnKv {
 
 #[derive(Deserialize)]
 struct TxnItem {
-    #[serde(rename = "KV")]
+    #[serde(rename = "KV", default)]
     kv: Option<TxnKv>,
+    // The operations Consul has besides KV (not supported here): only their presence is read.
+    #[serde(rename = "Node", default)]
+    node: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "Service", default)]
+    service: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "Check", default)]
+    check: Option<serde::de::IgnoredAny>,
+}
+
+/// Go's names in type errors: Consul decodes the body into `api.TxnOps`.
+const TXN_OPS: api_types::decode::GoNames =
+    api_types::decode::GoNames::new("TxnOp", "api.TxnOps").with_nested(&[("KV", "api.KVTxnOp")]);
+
+/// Decodes a `/v1/txn` body with Go's rules; a body that does not decode gets Consul's
+/// `Failed to parse body: ...` (agent/txn_endpoint.go `convertOps`).
+fn txn_items(body: &[u8]) -> Result<Vec<TxnItem>, ApiError> {
+    api_types::decode::decode_body_as(body, TXN_OPS)
+        .map_err(|e| ApiError::bad_request(format!("Failed to parse body: {e}")))
 }
 
 #[derive(Serialize)]
@@ -243,7 +261,7 @@ pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) 
             "Request body too large",
         ));
     }
-    let items: Vec<TxnItem> = api_types::decode::decode_body(&body).map_err(ApiError::decode)?;
+    let items = txn_items(&body)?;
     if items.len() > 128 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -256,6 +274,10 @@ pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) 
     let mut ops = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let Some(kv) = item.kv else {
+            // An operation with every field null or absent: Consul's `convertOps` skips it.
+            if item.node.is_none() && item.service.is_none() && item.check.is_none() {
+                continue;
+            }
             return Err(ApiError::bad_request(format!(
                 "Operation {i} is not a KV operation; only KV is supported"
             )));

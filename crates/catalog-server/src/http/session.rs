@@ -22,9 +22,19 @@ struct CreateBody {
     node: String,
     #[serde(rename = "LockDelay", default)]
     lock_delay: Option<Value>,
-    #[serde(rename = "Checks", default)]
+    // Consul fills both with `serfHealth` before decoding; a `null` one replaces that default
+    // with nil, which its `fixupEmptySessionChecks` reads as "no node checks".
+    #[serde(
+        rename = "Checks",
+        default,
+        deserialize_with = "api_types::decode::null_is_empty"
+    )]
     checks: Option<Vec<String>>,
-    #[serde(rename = "NodeChecks", default)]
+    #[serde(
+        rename = "NodeChecks",
+        default,
+        deserialize_with = "api_types::decode::null_is_empty"
+    )]
     node_checks: Option<Vec<String>>,
     #[serde(rename = "ServiceChecks", default)]
     service_checks: Option<Vec<ServiceCheckRef>>,

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod common;
 mod durability;
+mod go_json;
 mod http_server;
 mod kv;
 mod lifecycle;
