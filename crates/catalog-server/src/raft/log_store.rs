@@ -32,11 +32,23 @@ pub struct LogStore {
 }
 
 /// The newest entries, consecutive, and the id of the last one in the log.
-#[derive(Default)]
 struct Tail {
     last: Option<LogId<NodeId>>,
     entries: VecDeque<(Entry<TypeConfig>, usize)>,
     bytes: usize,
+    /// Most entries kept: [`TAIL_ENTRIES`], or 0 in tests that read everything from the WAL.
+    max_entries: usize,
+}
+
+impl Default for Tail {
+    fn default() -> Tail {
+        Tail {
+            last: None,
+            entries: VecDeque::new(),
+            bytes: 0,
+            max_entries: TAIL_ENTRIES,
+        }
+    }
 }
 
 impl Tail {
@@ -48,7 +60,7 @@ impl Tail {
         self.last = Some(entry.log_id);
         self.bytes += size;
         self.entries.push_back((entry, size));
-        while self.entries.len() > TAIL_ENTRIES || self.bytes > TAIL_BYTES {
+        while self.entries.len() > self.max_entries || self.bytes > TAIL_BYTES {
             let Some((_, size)) = self.entries.pop_front() else {
                 break;
             };
@@ -151,6 +163,13 @@ impl LogStore {
         self.store.sync_now()?;
         tracing::info!(target: "agent.server.raft", "moved {} log entries into the WAL", records.len());
         Ok(())
+    }
+
+    /// Keeps no entries in memory: every read decodes records from the WAL (tests).
+    #[cfg(test)]
+    pub(super) fn without_tail(self) -> LogStore {
+        self.lock().max_entries = 0;
+        self
     }
 
     /// The write that failed, if one did.

@@ -4,6 +4,8 @@
 //! Architecture invariant: the catalog never sees Raft types; Raft never interprets commands.
 
 pub mod cluster;
+#[cfg(test)]
+mod conformance;
 mod core;
 mod log_store;
 mod network;
