@@ -368,14 +368,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await
             .map_err(|e| self.failed(e))?
             .map_err(|e| self.failed(e))?;
-        let last = match log_id.index.checked_sub(1) {
-            Some(i) if self.wal.last_index() == Some(i) => {
-                match self.wal.read(i, i + 1).map_err(read_err)?.pop() {
-                    Some((_, bytes)) => Some(decode(&bytes)?.log_id),
-                    None => None,
-                }
-            }
-            _ => self.read_meta(LAST_PURGED)?,
+        // The log's last entry is whatever the WAL holds last now (the purge point if none).
+        let last = match self.wal.last_index() {
+            Some(i) => match self.wal.read(i, i + 1).map_err(read_err)?.pop() {
+                Some((_, bytes)) => Some(decode(&bytes)?.log_id),
+                None => None,
+            },
+            None => self.read_meta(LAST_PURGED)?,
         };
         self.forget_from(log_id.index, last);
         Ok(())
