@@ -177,6 +177,21 @@ impl Wal {
                 .into_iter()
                 .map(|d| (path.clone(), d))
                 .collect();
+            // Every segment is created at least `segment_size` long: a shorter one was cut,
+            // and unless zeros remain after its last record, records may have gone with it.
+            let len = file.metadata()?.len();
+            if len < segment_size && (scanned.end >= len || scanned.dirty_tail) && damage.is_empty()
+            {
+                damage.push((
+                    path.clone(),
+                    segment::Damage {
+                        offset: len,
+                        first: scanned.records.last().map(|(i, _)| i + 1),
+                        resumes_at: None,
+                        reason: "the segment file is shorter than it was made: it was cut",
+                    },
+                ));
+            }
             if let (Some(prev), Some((got, _))) = (index.last(), scanned.records.first()) {
                 let want = prev + 1;
                 if *got < want {

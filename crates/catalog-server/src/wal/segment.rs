@@ -65,7 +65,8 @@ pub fn is_leftover(name: &str) -> bool {
 }
 
 /// Creates segment `seq` with `size` bytes allocated, durable (file and directory entry). When
-/// the disk has no room for the allocation the segment grows as it is written instead.
+/// the disk has no room for the allocation the file is made sparse instead: every segment is
+/// at least `size` bytes long, so a shorter one has been cut.
 pub fn create(dir: &Path, seq: u64, size: u64) -> io::Result<File> {
     let tmp = tmp_path(dir, seq);
     let made = (|| {
@@ -76,8 +77,9 @@ pub fn create(dir: &Path, seq: u64, size: u64) -> io::Result<File> {
             .truncate(true)
             .open(&tmp)?;
         if let Err(e) = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, size) {
-            tracing::warn!(target: "agent.server.raft", "cannot preallocate raft log segment {} ({size} bytes): {e}; it grows as written", path(dir, seq).display());
-            file.set_len(0)?;
+            tracing::warn!(target: "agent.server.raft", "cannot preallocate raft log segment {} ({size} bytes): {e}; its blocks are allocated as it is written", path(dir, seq).display());
+            // Sparse, but of the full size all the same: a segment shorter than that was cut.
+            file.set_len(size)?;
         }
         file.sync_all()?;
         std::fs::rename(&tmp, path(dir, seq))?;

@@ -281,3 +281,30 @@ fn after_a_failed_fdatasync_nothing_is_acknowledged_and_recovery_cuts_the_unsync
         vec![rec(1, b'a', 10), rec(2, b'b', 10), rec(3, b'C', 5)]
     );
 }
+
+#[test]
+fn a_segment_cut_short_is_damage_even_at_a_frame_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    three_records(dir.path());
+    let path = segment::path(dir.path(), 1);
+    let pristine = std::fs::read(&path).unwrap();
+    // Cut exactly where record 3 begins: what is left scans cleanly.
+    std::fs::write(&path, &pristine[..frame(3) as usize]).unwrap();
+    let err = open(dir.path(), None).err().unwrap().to_string();
+    assert!(err.contains("cut"), "{err}");
+    // Cut inside record 3: not a torn write either.
+    std::fs::write(&path, &pristine[..frame(3) as usize + 40]).unwrap();
+    assert!(open(dir.path(), None).is_err());
+    // Cut in the zeros after the last record: nothing was lost.
+    let dir = tempfile::tempdir().unwrap();
+    three_records(dir.path());
+    let path = segment::path(dir.path(), 1);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(frame(4) + 100)
+        .unwrap();
+    let wal = open(dir.path(), None).unwrap();
+    assert_eq!(wal.last_index(), Some(3));
+}
