@@ -185,7 +185,12 @@ impl Lexer<'_> {
         self.emit(Tok::LeftDelim, delim_pos);
         loop {
             let (at, trim) = self.at_right_delim();
-            if at && self.paren_depth == 0 {
+            if at {
+                // Go: a right delimiter inside parentheses ends the action with an error
+                // (lexing on would spin on a " -}}" that no branch consumes).
+                if self.paren_depth > 0 {
+                    return self.err("unclosed left paren");
+                }
                 let p = self.pos + if trim { 2 } else { 0 };
                 self.emit(Tok::RightDelim, p);
                 self.pos = p + self.right.len();
@@ -463,5 +468,14 @@ mod tests {
         let items = lex("[[ .A ]]{{x}}", "[[", "]]").unwrap();
         assert_eq!(items.last().map(|i| i.tok.clone()), Some(Tok::Eof));
         assert!(items.iter().any(|i| i.tok == Tok::Text("{{x}}".into())));
+    }
+
+    #[test]
+    fn right_delim_inside_parens_is_an_error() {
+        // `{{( -}}` used to spin forever (found by fuzz/ `template`).
+        for src in ["{{( -}}", "{{(index .C }}", "{{ (1 -}} x"] {
+            let e = lex(src, "{{", "}}").unwrap_err();
+            assert_eq!(e.msg, "unclosed left paren", "{src}");
+        }
     }
 }
