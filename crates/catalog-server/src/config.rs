@@ -8,7 +8,7 @@ mod files;
 mod hcl1;
 mod resolve;
 
-pub use files::{load_layers, merge, ConfigError};
+pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
 
 use api_types::{CheckRegistration, ServiceRegistration};

@@ -253,15 +253,9 @@ struct TxnResponse {
     errors: Option<Vec<TxnErrorWire>>,
 }
 
-pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
-    let p = Params::parse(q.as_deref());
-    if body.len() > a.config.txn_max_req_len {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body too large",
-        ));
-    }
-    let items = txn_items(&body)?;
+/// The body of `/v1/txn` decoded into operations (values base64-decoded, at most 128).
+pub(super) fn txn_ops(body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
+    let items = txn_items(body)?;
     if items.len() > 128 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -297,6 +291,18 @@ pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) 
             session: kv.session,
         });
     }
+    Ok(ops)
+}
+
+pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    if body.len() > a.config.txn_max_req_len {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body too large",
+        ));
+    }
+    let ops = txn_ops(&body)?;
     match a.write(Command::Txn { ops }).await? {
         Reply::Txn(Ok(results)) => {
             let results = results

@@ -3,6 +3,8 @@
 
 mod agent;
 mod catalog;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gopath;
 mod kv;
 mod listen;

@@ -11,6 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
+use std::time::Duration;
 
 type Res = Result<Response, ApiError>;
 
@@ -68,12 +69,20 @@ fn lock_delay(v: &Option<Value>) -> Result<i64, ApiError> {
     Ok(ns.clamp(0, 60_000_000_000))
 }
 
-pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
-    let p = Params::parse(q.as_deref());
+/// A session-create body, decoded and checked.
+pub(super) struct Checked {
+    body: CreateBody,
+    behavior: String,
+    pub(super) lock_delay: i64,
+}
+
+/// Decodes and checks the body of `/v1/session/create` in Consul's order: decoding, behavior,
+/// TTL (against `ttl_min`), lock delay.
+pub(super) fn create_body(body: &[u8], ttl_min: Duration) -> Result<Checked, ApiError> {
     let b: CreateBody = if body.iter().all(|c| c.is_ascii_whitespace()) {
         CreateBody::default()
     } else {
-        api_types::decode::decode_body(&body).map_err(ApiError::decode)?
+        api_types::decode::decode_body(body).map_err(ApiError::decode)?
     };
     let behavior = if b.behavior.is_empty() {
         "release".to_string()
@@ -88,7 +97,7 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
     if !b.ttl.is_empty() {
         let ns = parse_go_duration(&b.ttl)
             .map_err(|e| ApiError::internal(format!("Session TTL '{}' invalid: {e}", b.ttl)))?;
-        let min = a.config.session_ttl_min.as_nanos() as i64;
+        let min = ttl_min.as_nanos() as i64;
         if ns != 0 && (ns < min || ns > 86_400_000_000_000) {
             return Err(ApiError::internal(format!(
                 "Invalid Session TTL '{ns}', must be between [{}={}]",
@@ -97,6 +106,21 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
             )));
         }
     }
+    let lock_delay = lock_delay(&b.lock_delay)?;
+    Ok(Checked {
+        body: b,
+        behavior,
+        lock_delay,
+    })
+}
+
+pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+    let p = Params::parse(q.as_deref());
+    let Checked {
+        body: b,
+        behavior,
+        lock_delay,
+    } = create_body(&body, a.config.session_ttl_min)?;
     let node_checks = match (&b.checks, &b.node_checks) {
         (None, None) => vec!["serfHealth".to_string()],
         (c, n) => c
@@ -115,7 +139,7 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
         } else {
             b.node.clone()
         },
-        lock_delay: lock_delay(&b.lock_delay)?,
+        lock_delay,
         behavior,
         ttl: b.ttl.clone(),
         node_checks,

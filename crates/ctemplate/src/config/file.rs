@@ -39,7 +39,12 @@ pub fn load_path(path: &Path, config: &mut Config) -> Result<(), ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let (value, hcl) = parse(path, &text)?;
+    load_text(path, &text, config)
+}
+
+/// Parses one file's `text` (named `path` in errors) and merges it into `config`.
+pub fn load_text(path: &Path, text: &str, config: &mut Config) -> Result<(), ConfigError> {
+    let (value, hcl) = parse(path, text)?;
     Ctx { path, hcl }.apply(config, &value)
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::log::Level;
 use crate::signal::Signal;
 
-pub use file::load_path;
+pub use file::{load_path, load_text};
 
 /// Why a configuration was refused (exit code 15, upstream's config error).
 #[derive(Debug, thiserror::Error)]
