@@ -13,113 +13,167 @@ const USAGE: &str = "Usage: consul agent [options]\n\n  Starts the Consul agent 
 /// The flags of `consul agent`.
 #[derive(Parser, Debug, Default)]
 pub struct AgentFlags {
+    /// Switches agent to server mode.
     #[arg(long, value_parser = goflags::go_bool)]
     server: Option<bool>,
+    /// Sets server to bootstrap mode (elects itself leader).
     #[arg(long, value_parser = goflags::go_bool)]
     bootstrap: Option<bool>,
+    /// Sets server to expect bootstrap mode: waits for this many servers before electing a leader.
     #[arg(long = "bootstrap-expect")]
     bootstrap_expect: Option<i64>,
+    /// Enables the built-in static web UI server.
     #[arg(long, value_parser = goflags::go_bool)]
     ui: Option<bool>,
+    /// Sets the external UI path to a string. Defaults to: /ui/.
     #[arg(long = "ui-content-path")]
     ui_content_path: Option<String>,
-    #[arg(long = "ui-dir")]
+    /// Path to directory containing the web UI resources.
+    #[arg(long = "ui-dir", help_heading = goflags::REFUSED)]
     ui_dir: Option<String>,
+    /// Path to a data directory to store agent state.
     #[arg(long = "data-dir")]
     data_dir: Option<String>,
+    /// Sets the bind address for cluster communication (the server port, Raft over HTTP).
     #[arg(long)]
     bind: Option<String>,
+    /// Sets the advertise address to use.
     #[arg(long)]
     advertise: Option<String>,
-    #[arg(long = "advertise-wan")]
+    /// Sets address to advertise on WAN instead of -advertise address.
+    #[arg(long = "advertise-wan", help_heading = goflags::REFUSED)]
     advertise_wan: Option<String>,
+    /// Sets the address to bind for client access (the HTTP API).
     #[arg(long)]
     client: Option<String>,
+    /// Name of this node. Must be unique in the cluster.
     #[arg(long)]
     node: Option<String>,
+    /// A unique ID for this node across space and time. Defaults to a randomly-generated ID persisted in the data-dir.
     #[arg(long = "node-id")]
     node_id: Option<String>,
+    /// An arbitrary metadata key/value pair for this node, of the format `key:value`. Can be specified multiple times.
     #[arg(long = "node-meta")]
     node_meta: Vec<String>,
+    /// Datacenter of the agent.
     #[arg(long)]
     datacenter: Option<String>,
+    /// Starts the agent in development mode: a server with its state in a temporary directory.
     #[arg(long, value_parser = goflags::go_bool)]
     dev: Option<bool>,
+    /// Sets the HTTP API port to listen on (-1 disables it).
     #[arg(long = "http-port")]
     http_port: Option<i32>,
+    /// Sets the HTTPS API port to listen on (only -1, disabled, is accepted: no HTTPS listener here).
     #[arg(long = "https-port")]
     https_port: Option<i32>,
+    /// DNS port to use (only -1, disabled, is accepted: no DNS server here).
     #[arg(long = "dns-port")]
     dns_port: Option<i32>,
+    /// Sets the gRPC API port to listen on (only -1, disabled, is accepted: no gRPC listener here).
     #[arg(long = "grpc-port")]
     grpc_port: Option<i32>,
-    #[arg(long = "grpc-tls-port")]
+    /// Sets the gRPC-TLS API port to listen on.
+    #[arg(long = "grpc-tls-port", help_heading = goflags::REFUSED)]
     grpc_tls_port: Option<i32>,
+    /// Sets the server port: Raft, joins and forwarded requests, over HTTP (default 8300).
     #[arg(long = "server-port")]
     server_port: Option<i32>,
+    /// Sets the Serf LAN port members report (no gossip listener here; the banner prints -1).
     #[arg(long = "serf-lan-port")]
     serf_lan_port: Option<i32>,
+    /// Sets the Serf WAN port members report (no gossip listener here; the banner prints -1).
     #[arg(long = "serf-wan-port")]
     serf_wan_port: Option<i32>,
+    /// Path to a JSON or HCL file, or a directory of such files, to load (-config-dir is the same). Can be specified multiple times.
     #[arg(long = "config-file", alias = "config-dir")]
     config_file: Vec<String>,
+    /// Config files are in this format irrespective of their extension. Must be 'hcl' or 'json'.
     #[arg(long = "config-format")]
     config_format: Option<String>,
+    /// Log level of the agent: trace, debug, info, warn or error.
     #[arg(long = "log-level")]
     log_level: Option<String>,
+    /// Output logs in JSON format.
     #[arg(long = "log-json", value_parser = goflags::go_bool)]
     log_json: Option<bool>,
-    #[arg(long = "log-file")]
+    /// Path to the file the logs get written to.
+    #[arg(long = "log-file", help_heading = goflags::REFUSED)]
     log_file: Option<String>,
+    /// Enables health check scripts.
     #[arg(long = "enable-script-checks", value_parser = goflags::go_bool)]
     enable_script_checks: Option<bool>,
+    /// Enables health check scripts from configuration file.
     #[arg(long = "enable-local-script-checks", value_parser = goflags::go_bool)]
     enable_local_script_checks: Option<bool>,
+    /// Address of an agent to join at start time. Can be specified multiple times.
     #[arg(long)]
     join: Vec<String>,
+    /// Address of an agent to join at start time with retries enabled. Can be specified multiple times.
     #[arg(long = "retry-join")]
     retry_join: Vec<String>,
-    #[arg(long = "join-wan")]
+    /// Address of an agent to join -wan at start time. Can be specified multiple times.
+    #[arg(long = "join-wan", help_heading = goflags::REFUSED)]
     join_wan: Vec<String>,
-    #[arg(long = "retry-join-wan")]
+    /// Address of an agent to join -wan at start time with retries enabled. Can be specified multiple times.
+    #[arg(long = "retry-join-wan", help_heading = goflags::REFUSED)]
     retry_join_wan: Vec<String>,
+    /// Time to wait between join attempts (a Go duration, e.g. 30s).
     #[arg(long = "retry-interval")]
     retry_interval: Option<String>,
+    /// Maximum number of join attempts. Defaults to 0, which will retry indefinitely.
     #[arg(long = "retry-max")]
     retry_max: Option<i64>,
+    /// Path to file to store agent PID.
     #[arg(long = "pid-file")]
     pid_file: Option<String>,
+    /// Provides the gossip encryption key (recorded; there is no gossip to encrypt here).
     #[arg(long)]
     encrypt: Option<String>,
+    /// Domain to use for DNS interface.
     #[arg(long)]
     domain: Option<String>,
-    #[arg(long = "alt-domain")]
+    /// Alternate domain to use for DNS interface.
+    #[arg(long = "alt-domain", help_heading = goflags::REFUSED)]
     alt_domain: Option<String>,
+    /// Address of an upstream DNS server. Can be specified multiple times.
     #[arg(long)]
     recursor: Vec<String>,
+    /// hcl config fragment. Can be specified multiple times.
     #[arg(long)]
     hcl: Vec<String>,
+    /// The amount of time a blocking query will wait before Consul will force a response.
     #[arg(long = "default-query-time")]
     default_query_time: Option<String>,
+    /// The maximum amount of time a blocking query can wait before Consul will force a response.
     #[arg(long = "max-query-time")]
     max_query_time: Option<String>,
+    /// Sets the Raft protocol version. Defaults to latest.
     #[arg(long = "raft-protocol")]
     raft_protocol: Option<i64>,
-    #[arg(long)]
+    /// Sets the protocol version. Defaults to latest.
+    #[arg(long, help_heading = goflags::REFUSED)]
     protocol: Option<i64>,
+    /// Ignores a previous leave and attempts to rejoin the cluster.
     #[arg(long, value_parser = goflags::go_bool)]
     rejoin: Option<bool>,
+    /// Setting this to true will prevent Consul from using information from the host to generate a node ID.
     #[arg(long = "disable-host-node-id", value_parser = goflags::go_bool)]
     disable_host_node_id: Option<bool>,
+    /// Disables the backing up of the keyring to a file (there is no keyring here; accepted as true to its meaning).
     #[arg(long = "disable-keyring-file", value_parser = goflags::go_bool)]
     disable_keyring_file: Option<bool>,
-    #[arg(long = "auto-reload-config", value_parser = goflags::go_bool)]
+    /// Watches config files for changes and auto reloads the files when modified.
+    #[arg(long = "auto-reload-config", value_parser = goflags::go_bool, help_heading = goflags::REFUSED)]
     auto_reload_config: Option<bool>,
-    #[arg(long = "serf-lan-bind")]
+    /// Address to bind Serf LAN listeners to.
+    #[arg(long = "serf-lan-bind", help_heading = goflags::REFUSED)]
     serf_lan_bind: Option<String>,
-    #[arg(long = "serf-wan-bind")]
+    /// Address to bind Serf WAN listeners to.
+    #[arg(long = "serf-wan-bind", help_heading = goflags::REFUSED)]
     serf_wan_bind: Option<String>,
-    #[arg(long)]
+    /// Enables logging to syslog.
+    #[arg(long, help_heading = goflags::REFUSED)]
     syslog: bool,
     args: Vec<String>,
 }
@@ -127,6 +181,18 @@ pub struct AgentFlags {
 impl AgentFlags {
     /// The command line as config sources: paths, snippets and the flags as a config layer.
     pub fn sources(&self) -> Result<Sources, String> {
+        // Listeners this consul does not have: only "disabled" is the truth.
+        for (flag, port) in [
+            ("https-port", self.https_port),
+            ("dns-port", self.dns_port),
+            ("grpc-port", self.grpc_port),
+        ] {
+            if let Some(p) = port.filter(|p| *p >= 0) {
+                return Err(format!(
+                    "-{flag}={p}: not implemented by this consul (no such listener); only -{flag}=-1 is accepted"
+                ));
+            }
+        }
         let mut m = Map::new();
         let mut put = |k: &str, v: Option<Value>| {
             if let Some(v) = v {

@@ -69,15 +69,20 @@ pub fn run_datacenters(args: &[String]) -> i32 {
 struct NodesFlags {
     #[command(flatten)]
     http: HttpFlags,
+    /// Output detailed information about the nodes including their addresses and metadata.
     #[arg(long)]
     detailed: bool,
-    #[arg(long)]
+    /// Node name to sort the node list in ascending order based on estimated round-trip time.
+    #[arg(long, help_heading = goflags::REFUSED)]
     near: Option<String>,
+    /// Metadata to filter nodes with the given `key=value` pairs (repeatable).
     #[arg(long = "node-meta")]
     node_meta: Vec<String>,
+    /// Service `id or name` to filter nodes: only nodes providing the service are listed.
     #[arg(long)]
     service: Option<String>,
-    #[arg(long)]
+    /// Filter to use with the request.
+    #[arg(long, help_heading = goflags::REFUSED)]
     filter: Option<String>,
     args: Vec<String>,
 }
@@ -175,13 +180,17 @@ pub fn render_nodes(nodes: &[Node], detailed: bool) -> String {
 struct ServicesFlags {
     #[command(flatten)]
     http: HttpFlags,
+    /// Node `id or name` for which to list services.
     #[arg(long)]
     node: Option<String>,
+    /// Metadata to filter nodes with the given `key=value` pairs (repeatable).
     #[arg(long = "node-meta")]
     node_meta: Vec<String>,
+    /// Display each service's tags as a comma-separated list beside each service entry.
     #[arg(long)]
     tags: bool,
-    #[arg(long)]
+    /// Filter to use with the request.
+    #[arg(long, help_heading = goflags::REFUSED)]
     filter: Option<String>,
     args: Vec<String>,
 }

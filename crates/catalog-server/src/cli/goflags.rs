@@ -11,10 +11,18 @@
 //! Conventions for the clap types: every flag is `long`; boolean flags are either `bool`
 //! (clap `SetTrue`) or `Option<bool>` with `value_parser = goflags::go_bool`; repeatable flags
 //! are `Vec<String>` (clap `Append`); positionals are one `Vec<String>`.
+//!
+//! Every flag carries a one-line description (its doc comment), printed by `-h` under the flag
+//! as Consul does. A flag Consul has but this consul does not implement is declared with
+//! `help_heading = goflags::REFUSED`: `-h` lists it as such and [`parse`] refuses it when given
+//! (`-filter: not implemented by this consul`, exit 1) instead of accepting and ignoring it.
 
 use clap::builder::ValueParser;
 use clap::{Command, FromArgMatches};
 use std::collections::BTreeMap;
+
+/// The help heading that marks a flag this consul refuses (see the module docs).
+pub const REFUSED: &str = "not implemented by this consul";
 
 /// Why an argv could not be turned into flags; printed, then usage, then exit 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +35,8 @@ pub enum FlagError {
     BadBool { name: String, value: String },
     #[error("invalid value {value:?} for flag -{name}: parse error")]
     BadValue { name: String, value: String },
+    #[error("-{0}: not implemented by this consul")]
+    Refused(String),
     #[error("{0}")]
     Other(String),
 }
@@ -197,8 +207,26 @@ pub fn help_text(cmd: &Command, usage: &str) -> String {
         if let Some(help) = a.get_help() {
             out.push_str(&format!("     {help}\n"));
         }
+        if is_refused(a) {
+            out.push_str(&format!("     ({REFUSED}: refused)\n"));
+        }
     }
     out
+}
+
+fn is_refused(a: &clap::Arg) -> bool {
+    a.get_help_heading() == Some(REFUSED)
+}
+
+/// The first flag marked [`REFUSED`] that the command line gave.
+fn refused_given(cmd: &Command, matches: &clap::ArgMatches) -> Option<String> {
+    cmd.get_arguments()
+        .filter(|a| is_refused(a))
+        .find(|a| {
+            matches.value_source(a.get_id().as_str())
+                == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .and_then(|a| a.get_long().map(str::to_string))
 }
 
 /// Maps a clap error back to Go's wording where there is one.
@@ -259,6 +287,10 @@ pub fn parse<T: clap::CommandFactory + FromArgMatches>(
         .clone()
         .try_get_matches_from(argv)
         .map_err(|e| fail(from_clap(&e)))?;
+    if let Some(name) = refused_given(&cmd, &matches) {
+        eprintln!("{}", FlagError::Refused(name));
+        return Err(1);
+    }
     T::from_arg_matches(&matches).map_err(|e| fail(from_clap(&e)))
 }
 
@@ -269,16 +301,24 @@ mod tests {
 
     #[derive(Parser, Debug)]
     struct Demo {
+        /// Detailed output.
         #[arg(long)]
         detailed: bool,
+        /// Server mode.
         #[arg(long, value_parser = go_bool)]
         server: Option<bool>,
+        /// Node name.
         #[arg(long)]
         node: Option<String>,
+        /// Addresses to join.
         #[arg(long = "retry-join")]
         retry_join: Vec<String>,
+        /// Servers to wait for.
         #[arg(long = "bootstrap-expect", allow_hyphen_values = true)]
         bootstrap_expect: Option<i64>,
+        /// A flag this consul refuses.
+        #[arg(long, help_heading = REFUSED)]
+        filter: Option<String>,
         args: Vec<String>,
     }
 
@@ -358,5 +398,20 @@ mod tests {
         assert_eq!(n(&["x", "-help"]).expect("ok"), Normalized::Help);
         assert_eq!(demo(&["-foo"]).expect_err("fails"), 1);
         assert_eq!(demo(&["-bootstrap-expect=x"]).expect_err("fails"), 1);
+    }
+
+    #[test]
+    fn refused_flags_are_listed_and_refused() {
+        assert_eq!(demo(&["-filter=x"]).expect_err("refused"), 1);
+        assert!(demo(&["-node=a"]).expect("parses").filter.is_none());
+        let help = help_text(&prepare(Demo::command(), "u"), "u");
+        assert!(
+            help.contains("  -filter=<value>\n     A flag this consul refuses\n     (not implemented by this consul: refused)\n"),
+            "{help}"
+        );
+        assert_eq!(
+            FlagError::Refused("filter".into()).to_string(),
+            "-filter: not implemented by this consul"
+        );
     }
 }

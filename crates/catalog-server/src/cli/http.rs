@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Shared client flags, flattened into each client command's clap type.
 #[derive(Args, Debug, Clone, Default)]
 pub struct HttpFlags {
-    /// The address of the Consul agent (`CONSUL_HTTP_ADDR`).
+    /// The `address` and port of the Consul HTTP agent (`CONSUL_HTTP_ADDR`; default 127.0.0.1:8500).
     #[arg(long = "http-addr")]
     pub http_addr: Option<String>,
     /// ACL token to use in the request (`CONSUL_HTTP_TOKEN`).
@@ -21,8 +21,8 @@ pub struct HttpFlags {
     /// CA file for TLS verification (`CONSUL_CACERT`).
     #[arg(long = "ca-file")]
     pub ca_file: Option<PathBuf>,
-    /// CA directory (accepted; not used).
-    #[arg(long = "ca-path")]
+    /// Path to a directory of CA certificates to use for TLS when communicating with Consul.
+    #[arg(long = "ca-path", help_heading = super::goflags::REFUSED)]
     pub ca_path: Option<PathBuf>,
     /// Client certificate for TLS (`CONSUL_CLIENT_CERT`).
     #[arg(long = "client-cert")]
@@ -30,8 +30,8 @@ pub struct HttpFlags {
     /// Client key for TLS (`CONSUL_CLIENT_KEY`).
     #[arg(long = "client-key")]
     pub client_key: Option<PathBuf>,
-    /// TLS server name (accepted; not used).
-    #[arg(long = "tls-server-name")]
+    /// The server name to use as the SNI host when connecting via TLS.
+    #[arg(long = "tls-server-name", help_heading = super::goflags::REFUSED)]
     pub tls_server_name: Option<String>,
     /// Datacenter to query (defaults to the agent's).
     #[arg(long)]

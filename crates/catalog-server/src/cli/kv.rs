@@ -37,14 +37,19 @@ fn out(bytes: &[u8]) {
 struct GetFlags {
     #[command(flatten)]
     http: HttpFlags,
+    /// Base64 encode the value.
     #[arg(long)]
     base64: bool,
+    /// Provide additional metadata about the key in addition to the value such as the ModifyIndex and any flags.
     #[arg(long)]
     detailed: bool,
+    /// List keys which start with the given prefix, but not their values.
     #[arg(long)]
     keys: bool,
+    /// Recursively look at all keys prefixed with the given path.
     #[arg(long)]
     recurse: bool,
+    /// String to use as a separator between keys (with -keys; "" for none).
     #[arg(long, default_value = "/")]
     separator: String,
     args: Vec<String>,
@@ -159,18 +164,25 @@ pub fn run_get(args: &[String]) -> i32 {
 struct PutFlags {
     #[command(flatten)]
     http: HttpFlags,
+    /// Obtain a lock on the key (requires -session).
     #[arg(long)]
     acquire: bool,
+    /// Treat the data as base 64 encoded.
     #[arg(long)]
     base64: bool,
+    /// Perform a Check-And-Set operation (requires -modify-index).
     #[arg(long)]
     cas: bool,
+    /// Unsigned integer value to assign to this key-value pair.
     #[arg(long)]
     flags: Option<u64>,
+    /// Unsigned integer representing the ModifyIndex of the key (with -cas).
     #[arg(long = "modify-index")]
     modify_index: Option<u64>,
+    /// Forfeit the lock on the key at the given path (requires -session).
     #[arg(long)]
     release: bool,
+    /// User-defined identifer for the session (with -acquire or -release).
     #[arg(long)]
     session: Option<String>,
     args: Vec<String>,
@@ -296,10 +308,13 @@ fn fail(msg: String) -> i32 {
 struct DeleteFlags {
     #[command(flatten)]
     http: HttpFlags,
+    /// Perform a Check-And-Set operation (requires -modify-index).
     #[arg(long)]
     cas: bool,
+    /// Unsigned integer representing the ModifyIndex of the key (with -cas).
     #[arg(long = "modify-index")]
     modify_index: Option<u64>,
+    /// Recursively delete all keys with the path.
     #[arg(long)]
     recurse: bool,
     args: Vec<String>,

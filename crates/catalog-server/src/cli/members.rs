@@ -27,13 +27,13 @@ struct Flags {
     #[arg(long)]
     wan: bool,
     /// (Enterprise-only) List members in the given segment.
-    #[arg(long)]
+    #[arg(long, help_heading = goflags::REFUSED)]
     segment: Option<String>,
-    /// (Enterprise-only) Partition.
-    #[arg(long)]
+    /// (Enterprise-only) Specifies the admin partition to query.
+    #[arg(long, help_heading = goflags::REFUSED)]
     partition: Option<String>,
-    /// Filter expression (accepted; not applied by this client).
-    #[arg(long)]
+    /// Filter to use with the request.
+    #[arg(long, help_heading = goflags::REFUSED)]
     filter: Option<String>,
     args: Vec<String>,
 }

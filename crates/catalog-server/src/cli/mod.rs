@@ -102,7 +102,7 @@ const COMMANDS: &[Entry] = &[
     Entry {
         words: &["operator", "raft"],
         synopsis: "Provides cluster-level tools for Consul operators",
-        run: operator::run_parent,
+        run: operator::run_raft_parent,
     },
     Entry {
         words: &["operator", "raft", "list-peers"],
@@ -140,6 +140,50 @@ const COMMANDS: &[Entry] = &[
         run: version::run,
     },
 ];
+
+/// Go consul's commands (and subcommands of the ones we have) that this consul does not
+/// implement: they say so on stderr and exit 1, instead of the generic usage and 127.
+const NOT_IMPLEMENTED: &[&[&str]] = &[
+    &["acl"],
+    &["config"],
+    &["connect"],
+    &["debug"],
+    &["event"],
+    &["exec"],
+    &["intention"],
+    &["keygen"],
+    &["keyring"],
+    &["kv", "export"],
+    &["kv", "import"],
+    &["lock"],
+    &["login"],
+    &["logout"],
+    &["maint"],
+    &["monitor"],
+    &["operator", "area"],
+    &["operator", "autopilot"],
+    &["operator", "raft", "transfer-leader"],
+    &["operator", "usage"],
+    &["peering"],
+    &["resource"],
+    &["rtt"],
+    &["services"],
+    &["snapshot", "agent"],
+    &["snapshot", "decode"],
+    &["snapshot", "inspect"],
+    &["tls"],
+    &["troubleshoot"],
+    &["validate"],
+    &["watch"],
+];
+
+/// The Go command `args` start with that this consul lacks, if any.
+fn not_implemented(args: &[String]) -> Option<String> {
+    NOT_IMPLEMENTED
+        .iter()
+        .find(|w| w.len() <= args.len() && w.iter().zip(args).all(|(w, a)| w == a))
+        .map(|w| w.join(" "))
+}
 
 /// The top-level usage text (mitchellh/cli's layout).
 pub fn usage() -> String {
@@ -196,6 +240,10 @@ pub fn run(args: &[String]) -> i32 {
         }
         _ => {}
     }
+    if let Some(words) = not_implemented(args) {
+        eprintln!("consul {words}: not implemented by this consul");
+        return 1;
+    }
     match lookup(args) {
         Some((entry, used)) => (entry.run)(&args[used..]),
         None => {
@@ -248,6 +296,27 @@ mod tests {
         assert_eq!(e.words, &["kv"]);
         assert!(lookup(&sv(&["bogus"])).is_none());
         assert_eq!(run(&sv(&["bogus"])), 127);
+    }
+
+    #[test]
+    fn go_commands_we_lack_say_so() {
+        assert_eq!(
+            not_implemented(&sv(&["monitor"])).as_deref(),
+            Some("monitor")
+        );
+        assert_eq!(
+            not_implemented(&sv(&["kv", "export", "x"])).as_deref(),
+            Some("kv export")
+        );
+        assert_eq!(not_implemented(&sv(&["kv", "get"])), None);
+        assert_eq!(run(&sv(&["acl", "token", "list"])), 1);
+        for w in NOT_IMPLEMENTED {
+            let args: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+            assert!(
+                lookup(&args).is_none_or(|(e, _)| e.words.len() < w.len()),
+                "{w:?} is implemented"
+            );
+        }
     }
 
     #[test]

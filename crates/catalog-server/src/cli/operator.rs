@@ -8,8 +8,17 @@ use clap::Parser;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// `consul operator` / `consul operator raft` alone: subcommands, exit 1.
+/// `consul operator` alone: its subcommands, exit 1.
 pub fn run_parent(args: &[String]) -> i32 {
+    parent(&["operator"], args)
+}
+
+/// `consul operator raft` alone: its subcommands, exit 1.
+pub fn run_raft_parent(args: &[String]) -> i32 {
+    parent(&["operator", "raft"], args)
+}
+
+fn parent(words: &[&str], args: &[String]) -> i32 {
     let code = if args
         .iter()
         .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
@@ -18,7 +27,7 @@ pub fn run_parent(args: &[String]) -> i32 {
     } else {
         1
     };
-    eprint!("{}", super::parent_usage(&["operator", "raft"]));
+    eprint!("{}", super::parent_usage(words));
     code
 }
 

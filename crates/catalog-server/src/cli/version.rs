@@ -1,6 +1,7 @@
 //! `consul version` (also `consul -v` / `--version`): the Consul version we are compatible
 //! with, our build's revision and date (from [`crate::version`]), and the protocol line;
-//! `-format=json` prints the same as Consul's `VersionInfo` with a three-space indent.
+//! `-format=json` prints the same as Consul's `VersionInfo` with a three-space indent. The pretty
+//! form ends with a line naming this implementation and its git revision.
 
 use super::goflags;
 use clap::Parser;
@@ -56,11 +57,16 @@ fn info() -> Info {
     }
 }
 
-/// The `pretty` output.
+/// The line `consul version` adds after Go's: which consul this is.
+pub const IMPLEMENTATION: &str = "Implementation: the Rust drop-in replacement for Consul";
+
+/// The `pretty` output: Go's four lines (scripts read the first), then [`IMPLEMENTATION`].
 pub fn pretty() -> String {
     format!(
         "Consul v{VERSION}\nRevision {REVISION}\nBuild Date {BUILD_DATE}\n\
-         Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)\n"
+         Protocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)\n\
+         {IMPLEMENTATION}, git revision {REVISION} (catalog-server {})\n",
+        env!("CARGO_PKG_VERSION")
     )
 }
 
@@ -103,6 +109,11 @@ mod tests {
         assert_eq!(lines[0], "Consul v1.21.5");
         assert_eq!(lines[1], format!("Revision {REVISION}"));
         assert!(lines[3].starts_with("Protocol 2 spoken by default, understands 2 to 3"));
+        assert!(lines[4].starts_with(IMPLEMENTATION), "{p}");
+        assert!(
+            lines[4].contains(&format!("git revision {REVISION}")),
+            "{p}"
+        );
     }
 
     #[test]

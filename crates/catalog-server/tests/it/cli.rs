@@ -148,6 +148,199 @@ async fn unreachable_agent_and_version() {
     assert_eq!(out.status.code(), Some(127));
 }
 
+/// Runs `consul ARGS` without a server; exit code, stdout, stderr.
+fn consul(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(crate::common::consul_bin())
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The command names a usage text lists under `heading` (`    name   synopsis`).
+fn listed(usage: &str, heading: &str) -> Vec<String> {
+    usage
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Every subcommand's `-h`, found from `consul -h` down through the parents' subcommand
+/// lists: each flag it lists (`  -name`) has a description line under it.
+#[test]
+fn every_flag_of_every_command_has_a_description() {
+    let (code, top, _) = consul(&["-h"]);
+    assert_eq!(code, 0);
+    let mut todo: Vec<Vec<String>> = listed(&top, "Available commands are:")
+        .into_iter()
+        .map(|c| vec![c])
+        .collect();
+    assert!(todo.len() >= 10, "{top}");
+    let mut leaves = 0;
+    let mut flags = 0;
+    while let Some(words) = todo.pop() {
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        args.push("-h");
+        let (code, out, err) = consul(&args);
+        assert_eq!(code, 0, "consul {words:?} -h: {err}");
+        // Parents print their subcommands on stderr (mitchellh/cli), commands their flags on
+        // stdout.
+        let subs = listed(&err, "Subcommands:");
+        assert!(words.len() <= 3, "{words:?}");
+        if !subs.is_empty() {
+            for s in subs {
+                let mut w = words.clone();
+                w.push(s);
+                todo.push(w);
+            }
+            continue;
+        }
+        leaves += 1;
+        assert!(out.starts_with("Usage: consul "), "{words:?}: {out}");
+        let lines: Vec<&str> = out.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if let Some(flag) = l.strip_prefix("  -") {
+                flags += 1;
+                let desc = lines.get(i + 1).copied().unwrap_or("");
+                assert!(
+                    desc.starts_with("     ") && desc.trim().len() > 3,
+                    "consul {} -{flag} has no description:\n{out}",
+                    words.join(" ")
+                );
+            }
+        }
+    }
+    assert!(
+        leaves >= 15 && flags > 200,
+        "{leaves} commands, {flags} flags"
+    );
+    let (_, out, _) = consul(&["agent", "-h"]);
+    assert!(
+        out.contains("\n  -data-dir=<value>\n     Path to a data directory"),
+        "{out}"
+    );
+}
+
+/// Go commands we lack say so (exit 1); a flag we do not implement is refused by name;
+/// `consul version` keeps Go's first line and names this implementation.
+#[test]
+fn unsupported_is_said_not_ignored() {
+    for cmd in [
+        &["monitor"][..],
+        &["acl", "token", "list"],
+        &["kv", "export"],
+    ] {
+        let (code, out, err) = consul(cmd);
+        assert_eq!(code, 1, "{cmd:?}");
+        assert!(out.is_empty());
+        assert_eq!(
+            err,
+            format!(
+                "consul {}: not implemented by this consul\n",
+                cmd[..cmd.len().min(2)].join(" ")
+            )
+            .replace("acl token", "acl"),
+        );
+    }
+    let (code, _, err) = consul(&["members", "-filter=Status == 1"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "-filter: not implemented by this consul\n")
+    );
+    let (code, _, err) = consul(&["agent", "-dev", "-dns-port=8600"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("-dns-port=8600: not implemented by this consul"),
+        "{err}"
+    );
+    let (code, out, _) = consul(&["version"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Consul v1.21.5");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Implementation: ") && l.contains("git revision ")),
+        "{out}"
+    );
+}
+
+/// Every port the banner prints (not -1) is a listening socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn banner_names_only_open_listeners() {
+    let s = TestServer::start().await;
+    let log = s.log();
+    let line = |label: &str| {
+        log.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in:\n{log}"))
+            .to_string()
+    };
+    // "Client Addr: [127.0.0.1] (HTTP: 8500, HTTPS: -1, ...)" -> (addrs, [(name, port)]).
+    let ports = |l: &str| -> Vec<(String, i64)> {
+        let inner = l
+            .rsplit_once('(')
+            .map(|(_, r)| r.trim_end_matches(')'))
+            .unwrap_or("");
+        inner
+            .split(", ")
+            .filter_map(|kv| kv.split_once(": "))
+            .filter_map(|(k, v)| v.parse().ok().map(|p| (k.to_string(), p)))
+            .collect()
+    };
+    let client = line("Client Addr:");
+    let addrs: Vec<String> = client
+        .split_once('[')
+        .and_then(|(_, r)| r.split_once(']'))
+        .map(|(a, _)| a.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    assert_eq!(addrs, vec![s.ip.clone()], "{client}");
+    let cluster = line("Cluster Addr:");
+    let cluster_addr = cluster
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    let mut named = Vec::new();
+    for (name, port) in ports(&client) {
+        for a in &addrs {
+            named.push((name.clone(), format!("{a}:{port}"), port));
+        }
+    }
+    for (name, port) in ports(&cluster) {
+        named.push((name, format!("{cluster_addr}:{port}"), port));
+    }
+    let server = line("Server Addr:");
+    let server_addr = server
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    named.push(("Server".into(), server_addr.clone(), 0));
+    let mut open = 0;
+    for (name, addr, port) in &named {
+        if *port == -1 {
+            continue;
+        }
+        std::net::TcpStream::connect(addr.as_str())
+            .unwrap_or_else(|e| panic!("the banner names {name} at {addr}, but: {e}\n{log}"));
+        open += 1;
+    }
+    assert_eq!(open, 2, "HTTP and the server port: {named:?}");
+    assert_eq!(server_addr, format!("{}:{}", s.ip, s.server_port));
+    assert!(
+        client.contains(&format!("(HTTP: {}, ", s.http_port)),
+        "{client}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn typed_client_round_trip() {
     use api_types::client::{Client, KvPutOptions, QueryOptions};
