@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the static registrator binary and the FROM-scratch image.
 # Usage: deploy/registrator/build.sh [image tag]   (default gliderlabs/registrator:latest)
+# IMAGE_LABEL=key=value adds that label to the image (examples/tutorial/run marks its images).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tag=${1:-gliderlabs/registrator:latest}
@@ -12,4 +13,4 @@ trap 'rm -rf "$ctx"' EXIT
 cp target/x86_64-unknown-linux-gnu/release/registrator "$ctx/registrator"
 strip "$ctx/registrator" 2>/dev/null || true
 cp deploy/registrator/Dockerfile "$ctx/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx"
+DOCKER_BUILDKIT=0 docker build -q ${IMAGE_LABEL:+--label "$IMAGE_LABEL"} -t "$tag" "$ctx"
