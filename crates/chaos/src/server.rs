@@ -35,6 +35,11 @@ pub struct Consul {
 impl Consul {
     /// A server on `data_dir` (created if missing) with fresh ports; not started. Its log goes
     /// to `log`.
+    /// A server whose data dir is `<dir>/data` and log `<dir>/agent.log`.
+    pub fn in_dir(bin: &Path, dir: &Path, extra: &[String]) -> anyhow::Result<Self> {
+        Consul::new(bin, &dir.join("data"), &dir.join("agent.log"), extra)
+    }
+
     pub fn new(bin: &Path, data_dir: &Path, log: &Path, extra: &[String]) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let http_port = system_tests::free_port();

@@ -20,12 +20,7 @@ const NOFILE: u64 = 512;
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     let dir = scratch(NAME)?;
-    let mut s = Consul::new(
-        &ctx.consul,
-        &dir.path().join("data"),
-        &dir.path().join("agent.log"),
-        &[],
-    )?;
+    let mut s = Consul::in_dir(&ctx.consul, dir.path(), &[])?;
     s.nofile = Some(NOFILE);
     s.start(START).await?;
     // A new connection per request: a kept-alive one would prove nothing about accepting.

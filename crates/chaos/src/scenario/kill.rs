@@ -17,12 +17,7 @@ const WRITERS: usize = 4;
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     let dir = scratch(NAME)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.seed);
-    let mut s = Consul::new(
-        &ctx.consul,
-        &dir.path().join("data"),
-        &dir.path().join("agent.log"),
-        &[],
-    )?;
+    let mut s = Consul::in_dir(&ctx.consul, dir.path(), &[])?;
     s.start(START).await?;
     let load = Load::new();
     let cycles = ctx.plan.kill_cycles;

@@ -35,12 +35,7 @@ pub async fn run_snapshot(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     const NAME: &str = "snapshot-kill";
     let dir = scratch(NAME)?;
     let extra = config(dir.path(), "{\"raft_snapshot_threshold\": 64}")?;
-    let mut s = Consul::new(
-        &ctx.consul,
-        &dir.path().join("data"),
-        &dir.path().join("agent.log"),
-        &extra,
-    )?;
+    let mut s = Consul::in_dir(&ctx.consul, dir.path(), &extra)?;
     let raft = dir.path().join("data/raft");
     s.start(START).await?;
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ 0x5a5);
@@ -107,12 +102,7 @@ pub async fn run_snapshot(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
 pub async fn run_restore(ctx: &Ctx) -> anyhow::Result<Vec<Outcome>> {
     const NAME: &str = "restore-kill";
     let dir = scratch(NAME)?;
-    let mut s = Consul::new(
-        &ctx.consul,
-        &dir.path().join("data"),
-        &dir.path().join("agent.log"),
-        &[],
-    )?;
+    let mut s = Consul::in_dir(&ctx.consul, dir.path(), &[])?;
     s.start(START).await?;
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ 0x7e5);
     let base = s.url("");
