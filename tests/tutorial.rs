@@ -1,24 +1,26 @@
 //! The tutorial end to end, through `examples/tutorial/run` exactly as a newcomer runs it (on
 //! free ports and with unique names): consul, registrator as a container, the test containers,
-//! consul-template and a real nginx. Checks what the tutorial promises and cleans up.
+//! consul-template and a real nginx. Checks what the tutorial promises, that `up`, `add 10` and
+//! `down` leave Docker's images and containers as they found them, and that a tutorial container
+//! stops at once on `docker stop`.
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use system_tests::{free_port, get, root};
 
-/// Host ports `base..base+8` all free.
+/// Host ports `base..base+10` all free (test-01..04, test-05 and test-010).
 fn free_range() -> u16 {
     loop {
         let base = free_port();
         if base > 60000 {
             continue;
         }
-        if (0..8).all(|i| TcpListener::bind(("0.0.0.0", base + i)).is_ok()) {
+        if (0..10).all(|i| TcpListener::bind(("0.0.0.0", base + i)).is_ok()) {
             return base;
         }
     }
@@ -74,6 +76,56 @@ impl Drop for Tutorial {
     }
 }
 
+/// One line per image (`docker images -a`) and per container (`docker ps -a`): id, names, labels.
+fn docker_objects() -> BTreeSet<String> {
+    let list = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let images = list(&[
+        "images",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "image {{.ID}} {{.Repository}}:{{.Tag}} {{.CreatedAt}}",
+    ]);
+    let containers = list(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "container {{.ID}} {{.Names}} {{.Image}} {{.Labels}}",
+    ]);
+    images.into_iter().chain(containers).collect()
+}
+
+/// `after` against `before`: nothing that was there is gone, and nothing new is ours (named with
+/// `mark`, or labelled by the tutorial). Objects others create meanwhile are printed, not failed.
+fn assert_left_as_found(before: &BTreeSet<String>, after: &BTreeSet<String>, mark: &str) {
+    let gone: Vec<_> = before.difference(after).collect();
+    let new: Vec<_> = after.difference(before).collect();
+    eprintln!(
+        "docker objects: {} before, {} after; gone {gone:?}; new {new:?}",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        gone.is_empty(),
+        "the tutorial removed what it did not create: {gone:?}"
+    );
+    let ours: Vec<_> = new
+        .iter()
+        .filter(|l| {
+            l.contains(mark) || l.contains("consul-tutorial.") || l.contains("<none>:<none>")
+        })
+        .collect();
+    assert!(ours.is_empty(), "the tutorial left behind: {ours:?}");
+}
+
 fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
@@ -120,6 +172,7 @@ fn tutorial_end_to_end() {
         ),
         ("TUTORIAL_PROFILE".into(), "debug".into()),
     ];
+    let before = docker_objects();
     let t = Tutorial {
         env,
         http,
@@ -127,8 +180,16 @@ fn tutorial_end_to_end() {
         base,
         state,
     };
+    let started = Instant::now();
     let (ok, out) = t.run(&["up"]);
     assert!(ok, "tutorial up failed:\n{out}");
+    eprintln!("tutorial up: {:.1?}\n{out}", started.elapsed());
+    // Quiet: one line per step (a warning or two allowed), no tool output.
+    let steps = out.lines().filter(|l| l.starts_with("==> ")).count();
+    assert!(
+        steps >= 7 && out.lines().count() <= steps + 2,
+        "noisy output:\n{out}"
+    );
 
     // Step 1: members and leader.
     let (code, members) = t.consul(&["members"]);
@@ -212,20 +273,46 @@ fn tutorial_end_to_end() {
     }
     assert_eq!(failures, 0);
 
-    // Stopping test-02 takes it out of wt.conf and the rotation.
+    // Stopping test-02 (with Docker's default 10 s grace) takes it out of wt.conf and the
+    // rotation; its PID 1 handles SIGTERM, so the stop itself is quick (printed, not asserted).
     let name = format!("it{id}-test-02");
+    let stopping = Instant::now();
     assert!(Command::new("docker")
-        .args(["stop", "-t", "1", &name])
+        .args(["stop", &name])
         .output()
         .unwrap()
         .status
         .success());
+    eprintln!("docker stop {name}: {:.2?}", stopping.elapsed());
+    let running = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Running}}", &name])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "false");
     wait(15, "test-02 out of wt.conf", || {
         !t.wt_conf().contains(&format!("127.0.0.1:{};", t.base + 1))
     });
     wait(10, "test02 out of the rotation", || {
         (0..6).all(|_| get(t.nginx).as_deref() != Some("test02"))
     });
+
+    // `add 10` is test-010 on base+9, labelled like the rest; `down` removes it with the rest,
+    // and Docker is left as it was found.
+    let (ok, out) = t.run(&["add", "10"]);
+    assert!(ok, "{out}");
+    let during = docker_objects();
+    assert!(
+        during
+            .iter()
+            .any(|l| l.contains(&format!(" it{id}-test-010 "))
+                && l.contains("consul-tutorial.state=")),
+        "{during:?}"
+    );
+    wait(10, "test-010 in wt.conf", || {
+        t.wt_conf().contains(&format!("127.0.0.1:{};", t.base + 9))
+    });
+    drop(t);
+    assert_left_as_found(&before, &docker_objects(), &format!("it{id}"));
 }
 
 /// GET on consul's API (plain HTTP/1.0), body only.
