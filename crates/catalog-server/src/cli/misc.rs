@@ -10,7 +10,7 @@ struct JoinFlags {
     #[command(flatten)]
     http: HttpFlags,
     /// Joins a server to another server in the WAN pool.
-    #[arg(long)]
+    #[arg(long, help_heading = goflags::REFUSED)]
     wan: bool,
     args: Vec<String>,
 }
@@ -89,11 +89,11 @@ pub fn run_leave(args: &[String]) -> i32 {
 struct ForceLeaveFlags {
     #[command(flatten)]
     http: HttpFlags,
-    /// Remove agent forcibly from list of members.
+    /// Remove agent forcibly from list of members (force-leave always does here: it removes the server from the Raft configuration).
     #[arg(long)]
     prune: bool,
     /// Exclusively leave the agent from the WAN serf pool.
-    #[arg(long)]
+    #[arg(long, help_heading = goflags::REFUSED)]
     wan: bool,
     args: Vec<String>,
 }
