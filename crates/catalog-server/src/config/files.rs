@@ -212,6 +212,31 @@ impl Format {
     }
 }
 
+/// Deepest bracket nesting an HCL source may have. The HCL parser recurses per level: a few
+/// thousand levels overflow the stack and abort the process (found by `fuzz/`). Go's parser has
+/// no limit, but configs nest a handful of levels, and JSON sources stop at serde_json's 128.
+const MAX_HCL_NESTING: usize = 256;
+
+/// Whether `text` opens more than [`MAX_HCL_NESTING`] brackets (`[`, `{`, `(`) without closing
+/// them. Brackets inside strings and comments count too: only a source with hundreds of
+/// unclosed ones there is refused wrongly.
+fn nests_too_deep(text: &str) -> bool {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' | b'(' => {
+                depth += 1;
+                if depth > MAX_HCL_NESTING {
+                    return true;
+                }
+            }
+            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Decodes one source into a normalised layer; `name` is used in errors.
 pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, ConfigError> {
     let err = |reason: String| ConfigError::Parse {
@@ -220,6 +245,9 @@ pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, Conf
     };
     let value: Value = match format {
         Format::Json => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
+        Format::Hcl if nests_too_deep(text) => {
+            return Err(err(format!("nesting deeper than {MAX_HCL_NESTING} levels")))
+        }
         Format::Hcl => hcl::from_str(text)
             .or_else(|e| hcl::from_str(&super::hcl1::to_hcl2(text)).map_err(|_| e))
             .map_err(|e| err(e.to_string()))?,
@@ -356,6 +384,15 @@ pub fn load_layers(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deep_hcl_is_refused_not_a_stack_overflow() {
+        let deep = format!("a = {}{}", "[".repeat(20_000), "]".repeat(20_000));
+        let e = parse_layer("deep.hcl", &deep, Format::Hcl).unwrap_err();
+        assert!(e.to_string().contains("nesting deeper than 256"), "{e}");
+        let ok = format!("retry_join = {}{}", "[".repeat(50), "]".repeat(50));
+        assert!(parse_layer("ok.hcl", &ok, Format::Hcl).is_ok());
+    }
 
     #[test]
     fn merge_rules() {

@@ -59,9 +59,37 @@ pub fn parse(path: &Path, text: &str) -> Result<(J, bool), ConfigError> {
             .map(|v| (v, false))
             .map_err(|e| err(e.to_string()));
     }
+    if nests_too_deep(text) {
+        return Err(err(format!("nesting deeper than {MAX_HCL_NESTING} levels")));
+    }
     hcl::from_str::<J>(text)
         .map(|v| (v, true))
         .map_err(|e| err(e.to_string()))
+}
+
+/// Deepest bracket nesting an HCL file may have. The HCL parser recurses per level: a few
+/// thousand levels overflow the stack and abort the process (found by `fuzz/`). Go's parser has
+/// no limit, but configs nest a handful of levels, and JSON files stop at serde_json's 128.
+const MAX_HCL_NESTING: usize = 256;
+
+/// Whether `text` opens more than [`MAX_HCL_NESTING`] brackets (`[`, `{`, `(`) without closing
+/// them. Brackets inside strings and comments count too: only a file with hundreds of unclosed
+/// ones there is refused wrongly.
+fn nests_too_deep(text: &str) -> bool {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' | b'(' => {
+                depth += 1;
+                if depth > MAX_HCL_NESTING {
+                    return true;
+                }
+            }
+            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 const IGNORED_TOP: &[&str] = &[
@@ -353,6 +381,17 @@ mod tests {
         let (v, hcl) = parse(path, text)?;
         Ctx { path, hcl }.apply(&mut c, &v)?;
         Ok(c)
+    }
+
+    #[test]
+    fn deep_hcl_is_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "consul {{ address = {}{} }}",
+            "[".repeat(20_000),
+            "]".repeat(20_000)
+        );
+        let e = load(&deep).unwrap_err();
+        assert!(e.to_string().contains("nesting deeper than 256"), "{e}");
     }
 
     #[test]
