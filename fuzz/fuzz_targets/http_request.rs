@@ -58,10 +58,15 @@ fn path_rules(data: &[u8]) {
         };
         match fuzzing::check(&mut req) {
             None if method != http::Method::CONNECT && req.uri().path() != "*" => {
-                // What reaches the router is clean and decodes.
+                // What reaches the router decodes, and is clean unless an escaped `/` or
+                // `.` (not path syntax before decoding, as for any key) became one when a
+                // non-UTF-8 path was re-escaped.
                 let p = req.uri().path();
-                assert_eq!(fuzzing::clean_path(p), p);
                 assert!(fuzzing::unescape(p).is_some(), "{p:?}");
+                let raw = uri.path().to_ascii_lowercase();
+                if !raw.contains("%2f") && !raw.contains("%2e") {
+                    assert_eq!(fuzzing::clean_path(p), p);
+                }
             }
             None => {}
             Some(resp) => {
