@@ -203,7 +203,7 @@ fn next_valid(bytes: &[u8], from: usize, after: Option<u64>) -> Option<(usize, u
         let mut header = [0u8; HEADER];
         header.copy_from_slice(&bytes[at..at + HEADER]);
         let (_, _, index) = split_header(&header);
-        if after.is_some_and(|a| index <= a || index > a + (1 << 32)) {
+        if after.is_some_and(|a| index <= a || index > a.saturating_add(1 << 32)) {
             return None;
         }
         match frame_at(bytes, at, None) {
@@ -239,7 +239,7 @@ pub fn scan_bytes(bytes: &[u8], seq: u64, last: bool) -> Scanned {
                     },
                 ));
                 offset += HEADER + len as usize;
-                expect = Some(index + 1);
+                expect = Some(index.saturating_add(1));
                 continue;
             }
             // Nothing follows a clean end; a valid frame after zeros means lost writes.
