@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod client;
 pub mod decode;
 pub mod duration;
+pub mod hcl_guard;
 pub mod headers;
 pub mod json;
 pub mod kv;

@@ -212,32 +212,6 @@ impl Format {
     }
 }
 
-/// Deepest bracket nesting an HCL source may have. The HCL parser (hcl-edit) recurses per level
-/// and backtracks: a few thousand levels overflow the stack and abort the process, and some
-/// unclosed nestings take time doubling per level (`a = [{ a.0 [{ a.0 …`: 4 s at 48 brackets,
-/// found by `fuzz/`). Go's parser has neither problem, but configs nest a handful of levels.
-const MAX_HCL_NESTING: usize = 32;
-
-/// Whether `text` opens more than [`MAX_HCL_NESTING`] brackets (`[`, `{`, `(`) without closing
-/// them. Brackets inside strings and comments count too: only a source with dozens of
-/// unclosed ones there is refused wrongly.
-fn nests_too_deep(text: &str) -> bool {
-    let mut depth = 0usize;
-    for b in text.bytes() {
-        match b {
-            b'[' | b'{' | b'(' => {
-                depth += 1;
-                if depth > MAX_HCL_NESTING {
-                    return true;
-                }
-            }
-            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// Decodes one source into a normalised layer; `name` is used in errors.
 pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, ConfigError> {
     let err = |reason: String| ConfigError::Parse {
@@ -246,8 +220,11 @@ pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, Conf
     };
     let value: Value = match format {
         Format::Json => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
-        Format::Hcl if nests_too_deep(text) => {
-            return Err(err(format!("nesting deeper than {MAX_HCL_NESTING} levels")))
+        Format::Hcl if api_types::hcl_guard::nests_too_deep(text) => {
+            return Err(err(format!(
+                "nesting deeper than {} levels",
+                api_types::hcl_guard::MAX_HCL_NESTING
+            )))
         }
         Format::Hcl => hcl::from_str(text)
             .or_else(|e| hcl::from_str(&super::hcl1::to_hcl2(text)).map_err(|_| e))

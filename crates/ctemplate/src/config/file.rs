@@ -59,38 +59,15 @@ pub fn parse(path: &Path, text: &str) -> Result<(J, bool), ConfigError> {
             .map(|v| (v, false))
             .map_err(|e| err(e.to_string()));
     }
-    if nests_too_deep(text) {
-        return Err(err(format!("nesting deeper than {MAX_HCL_NESTING} levels")));
+    if api_types::hcl_guard::nests_too_deep(text) {
+        return Err(err(format!(
+            "nesting deeper than {} levels",
+            api_types::hcl_guard::MAX_HCL_NESTING
+        )));
     }
     hcl::from_str::<J>(text)
         .map(|v| (v, true))
         .map_err(|e| err(e.to_string()))
-}
-
-/// Deepest bracket nesting an HCL file may have. The HCL parser (hcl-edit) recurses per level
-/// and backtracks: a few thousand levels overflow the stack and abort the process, and some
-/// unclosed nestings take time doubling per level (`a = [{ a.0 [{ a.0 …`: 4 s at 48 brackets,
-/// found by `fuzz/`). Go's parser has neither problem, but configs nest a handful of levels.
-const MAX_HCL_NESTING: usize = 32;
-
-/// Whether `text` opens more than [`MAX_HCL_NESTING`] brackets (`[`, `{`, `(`) without closing
-/// them. Brackets inside strings and comments count too: only a file with dozens of unclosed
-/// ones there is refused wrongly.
-fn nests_too_deep(text: &str) -> bool {
-    let mut depth = 0usize;
-    for b in text.bytes() {
-        match b {
-            b'[' | b'{' | b'(' => {
-                depth += 1;
-                if depth > MAX_HCL_NESTING {
-                    return true;
-                }
-            }
-            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 const IGNORED_TOP: &[&str] = &[
