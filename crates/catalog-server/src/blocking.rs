@@ -84,6 +84,11 @@ impl Catalog {
         self.notifier.notify_all();
     }
 
+    /// Whether the agent is shutting down (see [`Catalog::close`]).
+    pub fn is_closed(&self) -> bool {
+        self.closing()
+    }
+
     fn closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }

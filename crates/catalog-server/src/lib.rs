@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod lifecycle;
+pub mod listeners;
 pub mod logging;
 pub mod raft;
 pub mod snapshot;

@@ -119,7 +119,7 @@ pub async fn run(agent: Arc<Agent>) {
             {
                 tracing::info!(target: "agent.server", "found expected number of peers, bootstrapping cluster: peers={}",
                     candidates.values().map(|n| n.addr.clone()).collect::<Vec<_>>().join(","));
-                if let Err(e) = agent.raft.raft().initialize(candidates).await {
+                if let Err(e) = agent.raft.initialize(candidates).await {
                     tracing::warn!(target: "agent.server", "bootstrap failed: {e}");
                 }
             }

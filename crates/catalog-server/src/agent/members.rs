@@ -54,7 +54,7 @@ impl Agent {
     /// `Stats` of `/v1/agent/self`: sections of string values, as `consul info` prints them.
     pub fn stats(&self) -> BTreeMap<String, BTreeMap<String, String>> {
         let c = &self.config;
-        let m = self.raft.metrics();
+        let m = self.raft.status();
         let (services, checks, ttls, monitors) = self.catalog().read(|s| {
             let key = c.node_name.to_lowercase();
             let services = s
@@ -72,14 +72,13 @@ impl Agent {
             (services, cs.len(), ttls, monitors)
         });
         let leader_addr = self.raft.leader_addr().unwrap_or_default();
-        let is_leader = m.current_leader == Some(self.raft.id);
-        let last_log = m.last_log_index.unwrap_or(0);
-        let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+        let is_leader = m.leader == Some(self.raft.id());
+        let last_log = m.last_log_index;
+        let applied = m.applied_index;
         let snap = m.snapshot;
         let voters: Vec<String> = m
-            .membership_config
-            .membership()
-            .nodes()
+            .voters
+            .iter()
             .map(|(id, n)| {
                 format!(
                     "{{Suffrage:Voter ID:{} Address:{}}}",
@@ -141,7 +140,7 @@ impl Agent {
                 ("server", c.server.to_string()),
             ],
         );
-        let state = format!("{:?}", m.state);
+        let state = m.state.clone();
         section(
             "raft",
             vec![
@@ -157,14 +156,14 @@ impl Agent {
                     },
                 ),
                 ("last_log_index", last_log.to_string()),
-                ("last_log_term", m.current_term.to_string()),
+                ("last_log_term", m.term.to_string()),
                 (
                     "last_snapshot_index",
-                    snap.map(|l| l.index).unwrap_or(0).to_string(),
+                    snap.map(|(index, _)| index).unwrap_or(0).to_string(),
                 ),
                 (
                     "last_snapshot_term",
-                    snap.map(|l| l.leader_id.term).unwrap_or(0).to_string(),
+                    snap.map(|(_, term)| term).unwrap_or(0).to_string(),
                 ),
                 ("latest_configuration", format!("[{}]", voters.join(" "))),
                 ("latest_configuration_index", s("0")),
@@ -180,7 +179,7 @@ impl Agent {
                 ("snapshot_version_max", s("1")),
                 ("snapshot_version_min", s("0")),
                 ("state", state),
-                ("term", m.current_term.to_string()),
+                ("term", m.term.to_string()),
             ],
         );
         section(

@@ -1,11 +1,11 @@
-//! The running agent: wires storage, Raft, the catalog, check runners, session timers and the
-//! HTTP listeners together from a [`Config`], and shuts them down in order.
+//! The agent: this server's Raft member and catalog, its check runners and session timers,
+//! behind one closed type, [`Agent`]. Starting and stopping it with its listeners is
+//! [`crate::lifecycle`]'s work.
 
 pub mod cluster;
 mod leader;
 pub mod local;
 mod members;
-mod notify;
 mod sessions;
 
 use crate::blocking::Catalog;
@@ -22,30 +22,185 @@ use tokio::sync::Notify;
 pub use members::SelfDoc;
 pub use sessions::SessionTimers;
 
-/// The agent shared by every handler and background task.
+/// The agent: the one type the HTTP layer and the CLI-facing lifecycle talk to. Its state
+/// is private; what it offers is said in the domain's words: write a command, read at a
+/// consistency, this server's Raft status, membership (join, leave, remove a server), and the
+/// agent's own checks and session timers.
 pub struct Agent {
-    pub config: Config,
-    pub node_id: String,
-    pub raft: RaftNode,
-    pub checks: CheckRunner,
-    pub sessions: SessionTimers,
-    pub peers: cluster::Peers,
-    pub data_dir: PathBuf,
+    config: Config,
+    node_id: String,
+    raft: RaftNode,
+    checks: CheckRunner,
+    sessions: SessionTimers,
+    peers: cluster::Peers,
+    data_dir: PathBuf,
     shutdown: Notify,
     leaving: AtomicBool,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Agent {
-    pub fn catalog(&self) -> &Catalog {
-        self.raft.catalog()
+    /// The agent of `config` on the Raft member `raft` (started, not yet serving).
+    pub fn new(config: Config, node_id: String, raft: RaftNode, data_dir: PathBuf) -> Arc<Agent> {
+        Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
+            config,
+            node_id,
+            raft,
+            checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
+            sessions: SessionTimers::new(weak.clone()),
+            peers: cluster::Peers::default(),
+            data_dir,
+            shutdown: Notify::new(),
+            leaving: AtomicBool::new(false),
+            tasks: Default::default(),
+        })
     }
 
+    /// Starts the agent's background work: bootstrapping a single server, leadership duties,
+    /// tombstone GC, cluster discovery, and check runners following this node's checks.
+    pub async fn begin(self: &Arc<Self>) -> anyhow::Result<()> {
+        let c = &self.config;
+        if c.bootstrap || c.dev || c.bootstrap_expect == 1 {
+            self.raft.bootstrap().await?;
+        }
+        let tasks = vec![
+            tokio::spawn(leader::watch(self.clone())),
+            tokio::spawn(leader::tombstone_gc(self.clone())),
+            tokio::spawn(cluster::run(self.clone())),
+            tokio::spawn(follow_checks(Arc::downgrade(self))),
+        ];
+        self.sync_checks();
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(tasks);
+        Ok(())
+    }
+
+    /// Stops the background work and the check runners and session timers (shutdown).
+    pub fn stop(&self) {
+        self.checks.stop_all();
+        self.sessions.stop_all();
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+        // Parked queries answer with what they have, as Consul's do at shutdown.
+        self.catalog().close();
+    }
+
+    /// Stops Raft and makes the metadata durable: the last step of a shutdown.
+    pub async fn close(&self) {
+        self.raft.shutdown().await;
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This agent's node name.
     pub fn node(&self) -> &str {
         &self.config.node_name
     }
 
+    /// This agent's node ID (UUID).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    pub fn datacenter(&self) -> &str {
+        &self.config.datacenter
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        self.raft.catalog()
+    }
+
+    /// The Raft member, for the server port's RPC endpoints.
+    pub fn raft(&self) -> &RaftNode {
+        &self.raft
+    }
+
+    /// Writes `cmd` through Raft; once applied, the check runners follow it when it changed
+    /// this agent's node.
     pub async fn write(&self, cmd: Command) -> Result<crate::catalog::Reply, WriteError> {
-        self.raft.write(cmd).await
+        let mine = cmd.touches_node(&self.config.node_name);
+        let reply = self.raft.write(cmd).await;
+        if mine && reply.is_ok() {
+            self.sync_checks();
+        }
+        reply
+    }
+
+    /// Makes the next read see what `consistency` promises (nothing to wait for when stale).
+    pub async fn read_barrier(&self, consistency: Consistency) -> Result<(), WriteError> {
+        match consistency {
+            Consistency::Stale => Ok(()),
+            Consistency::Default => self.raft.read_barrier(false).await,
+            Consistency::Consistent => self.raft.read_barrier(true).await,
+        }
+    }
+
+    /// The leader's server address, if one is known.
+    pub fn leader_addr(&self) -> Option<String> {
+        self.raft.leader_addr()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
+    }
+
+    /// Milliseconds since the leader was last heard from (0 on the leader).
+    pub fn last_contact_ms(&self) -> Option<u64> {
+        self.raft.last_contact_ms()
+    }
+
+    /// What this server's Raft member knows now.
+    pub fn raft_status(&self) -> crate::raft::Status {
+        self.raft.status()
+    }
+
+    /// The voting servers, by Raft id.
+    pub fn servers(&self) -> std::collections::BTreeMap<u64, crate::raft::ServerNode> {
+        self.raft.info().voters
+    }
+
+    /// Joins the cluster a server at `addr` (as `-join` takes it) belongs to.
+    pub async fn join(&self, addr: &str) -> Result<(), String> {
+        let target = cluster::server_addr(addr, self.config.ports.server);
+        self.raft.join_addr(&target).await
+    }
+
+    /// Leaves the cluster gracefully (when it has other voters), as `consul leave` does.
+    pub async fn leave_cluster(&self) -> Result<(), WriteError> {
+        let info = self.raft.info();
+        if info.voters.len() > 1 && info.voters.contains_key(&self.raft.id()) {
+            self.raft.leave_cluster().await?;
+        }
+        Ok(())
+    }
+
+    /// Removes server `id` from the Raft membership, through the leader.
+    pub async fn remove_server(&self, id: u64) -> Result<(), WriteError> {
+        self.raft.remove_via_leader(id).await
+    }
+
+    /// The check runners (TTL updates).
+    pub fn checks(&self) -> &CheckRunner {
+        &self.checks
+    }
+
+    /// Session expiry timers.
+    pub fn sessions(&self) -> &SessionTimers {
+        &self.sessions
     }
 
     /// The agent's own checks (those it runs), and the storage check while the disk
@@ -61,17 +216,16 @@ impl Agent {
     /// The checks this agent runs, as the catalog holds them.
     fn run_checks(&self) -> Vec<CheckRecord> {
         let key = self.config.node_name.to_lowercase();
-        self.catalog()
-            .read(|s| {
-                s.checks
-                    .get(&key)
-                    .map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect())
-            })
-            .unwrap_or_default()
+        self.catalog().read(|s| {
+            s.checks
+                .get(&key)
+                .map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Restarts/stops check runners to match the catalog.
-    pub fn sync_checks(&self) {
+    fn sync_checks(&self) {
         self.checks.sync(&self.run_checks());
     }
 
@@ -86,8 +240,66 @@ impl Agent {
         self.shutdown.notify_one();
     }
 
+    /// Resolves when `consul leave` asked the agent to stop.
+    pub async fn shutdown_requested(&self) {
+        self.shutdown.notified().await
+    }
+
     pub fn allow_scripts(&self) -> bool {
         self.config.enable_script_checks
+    }
+}
+
+/// How fresh a read must be: Consul's `?stale`, default, and `?consistent` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Any server answers from what it has applied.
+    Stale,
+    /// The leader answers (a follower first catches up with the leader's commit index).
+    Default,
+    /// As `Default`, and the leader confirms its leadership with a quorum first.
+    Consistent,
+}
+
+impl Consistency {
+    /// The word `X-Consul-Effective-Consistency` carries.
+    pub fn word(self) -> &'static str {
+        match self {
+            Consistency::Stale => "stale",
+            Consistency::Default => "leader",
+            Consistency::Consistent => "consistent",
+        }
+    }
+}
+
+/// Follows the applied state of this agent's node: whatever writes it (this agent, a
+/// registration through another server, a snapshot restore), the check runners match it.
+async fn follow_checks(agent: Weak<Agent>) {
+    let mut seen = 0;
+    loop {
+        let Some(a) = agent.upgrade() else { return };
+        let key = a.config.node_name.to_lowercase();
+        let answer = crate::blocking::run(
+            a.catalog(),
+            Some(crate::blocking::Blocking {
+                min_index: seen.max(1),
+                wait: std::time::Duration::from_secs(600),
+            }),
+            |s| crate::catalog::query::Answer {
+                index: s.index.nodes.max(s.index.services).max(s.index.checks),
+                value: (),
+                watch: vec![crate::catalog::WatchKey::Node(key.clone())],
+            },
+        )
+        .await;
+        if a.catalog().is_closed() {
+            return;
+        }
+        if answer.index != seen {
+            seen = answer.index;
+            a.sync_checks();
+        }
+        drop(a);
     }
 }
 
@@ -138,279 +350,6 @@ impl CheckSink for Sink {
             let _ = agent
                 .write(Command::DeregisterService { node, service_id })
                 .await;
-            agent.sync_checks();
         })
     }
-}
-
-fn load_node_id(data_dir: &std::path::Path, configured: Option<&str>) -> anyhow::Result<String> {
-    if let Some(id) = configured {
-        return Ok(id.to_string());
-    }
-    let path = data_dir.join("node-id");
-    match std::fs::read_to_string(&path) {
-        Ok(id) => {
-            let id = id.trim().to_string();
-            uuid::Uuid::parse_str(&id).map_err(|e| {
-                anyhow::anyhow!(
-                    "Error starting agent: {} does not hold a node ID ({e}): it was edited or \
-                     damaged. Write this node's ID back into it (`consul operator raft \
-                     list-peers` on another server shows it), or remove it on a node without \
-                     Raft data",
-                    path.display()
-                )
-            })?;
-            Ok(id)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let id = uuid::Uuid::new_v4().to_string();
-            std::fs::write(&path, &id)?;
-            Ok(id)
-        }
-        Err(e) => Err(anyhow::anyhow!("Error reading {}: {e}", path.display())),
-    }
-}
-
-/// Holds `<data-dir>/lock` for the life of the process: a second agent on the same data dir
-/// is refused instead of corrupting it.
-fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    let path = data_dir.join("lock");
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| anyhow::anyhow!("Error opening {}: {e}", path.display()))?;
-    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
-        let holder = holder.trim();
-        anyhow::bail!(
-            "Error starting agent: the data dir {} is in use by another consul agent{}",
-            data_dir.display(),
-            if holder.is_empty() {
-                String::new()
-            } else {
-                format!(" (pid {holder})")
-            }
-        );
-    }
-    file.set_len(0)?;
-    file.rewind()?;
-    write!(file, "{}", std::process::id())?;
-    Ok(file)
-}
-
-fn raft_id(node_id: &str) -> u64 {
-    let u = uuid::Uuid::parse_str(node_id)
-        .map(|u| u.as_u128())
-        .unwrap_or(1);
-    ((u >> 64) as u64).max(1)
-}
-
-/// The startup banner, in Go consul's layout (scripts read its lines). It names only the
-/// listeners this agent opens: HTTP on the client addresses, and for a server its server port
-/// (Raft, joins and forwarding, over HTTP) on its own line. The listeners this consul does not
-/// have (HTTPS, gRPC, gRPC-TLS, DNS, Serf LAN and WAN) print as Go prints a disabled port, -1,
-/// whatever their configured port.
-fn banner(c: &Config, node_id: &str) {
-    // The addresses HTTP really binds (`addresses.http`, else the client addresses).
-    let clients: Vec<String> = c.http_addrs.iter().map(|a| a.to_string()).collect();
-    println!("==> Starting Consul agent...");
-    println!("              Version: '{}'", crate::version::VERSION);
-    println!("           Build Date: '{}'", crate::version::BUILD_DATE);
-    println!("              Node ID: '{node_id}'");
-    println!("            Node name: '{}'", c.node_name);
-    println!(
-        "           Datacenter: '{}' (Segment: '<all>')",
-        c.datacenter
-    );
-    println!(
-        "               Server: {} (Bootstrap: {})",
-        c.server,
-        c.bootstrap || c.dev
-    );
-    println!(
-        "          Client Addr: [{}] (HTTP: {}, HTTPS: -1, gRPC: -1, gRPC-TLS: -1, DNS: -1)",
-        clients.join(" "),
-        c.ports.http.max(-1),
-    );
-    println!(
-        "         Cluster Addr: {} (LAN: -1, WAN: -1)",
-        c.advertise_addr
-    );
-    println!("    Gossip Encryption: false");
-    println!("     Auto-Encrypt-TLS: false");
-    println!("         ACLs Enabled: false");
-    if c.server && c.ports.server >= 0 {
-        println!(
-            "          Server Addr: {}:{} (Raft over HTTP)",
-            c.bind_addr, c.ports.server
-        );
-    }
-    println!();
-    println!("==> Log data will now stream in as it occurs:");
-    println!();
-}
-
-/// Runs the agent until a shutdown signal or `consul leave`; returns the process exit code.
-pub async fn run(config: Config) -> anyhow::Result<i32> {
-    crate::logging::init(&config.log_level, config.log_json);
-    let (data_dir, _dev_dir) = match &config.data_dir {
-        Some(d) => (d.clone(), None),
-        None => {
-            let d = tempfile_dir()?;
-            (d.clone(), Some(DevDir(d)))
-        }
-    };
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| anyhow::anyhow!("Error creating data dir {}: {e}", data_dir.display()))?;
-    let _lock = lock_data_dir(&data_dir)?;
-    let node_id = load_node_id(&data_dir, config.node_id.as_deref())?;
-    for w in &config.warnings {
-        tracing::warn!(target: "agent", "{w}");
-    }
-    banner(&config, &node_id);
-    if let Some(pid) = &config.pid_file {
-        std::fs::write(pid, std::process::id().to_string())?;
-    }
-
-    let server_addr = format!("{}:{}", config.advertise_addr, config.ports.server);
-    let me = crate::raft::ServerNode {
-        addr: server_addr,
-        name: config.node_name.clone(),
-        node_id: node_id.clone(),
-    };
-    let raft = RaftNode::start(&data_dir.join("raft"), raft_id(&node_id), me, &config).await?;
-
-    let agent = Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
-        config: config.clone(),
-        node_id: node_id.clone(),
-        raft: raft.clone(),
-        checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
-        sessions: SessionTimers::new(weak.clone()),
-        peers: cluster::Peers::default(),
-        data_dir: data_dir.clone(),
-        shutdown: Notify::new(),
-        leaving: AtomicBool::new(false),
-    });
-
-    let listeners = crate::http::bind(&agent).await?;
-    if config.bootstrap || config.dev || config.bootstrap_expect == 1 {
-        raft.bootstrap().await?;
-    }
-    let leader_task = tokio::spawn(leader::watch(agent.clone()));
-    let gc_task = tokio::spawn(leader::tombstone_gc(agent.clone()));
-    let cluster_task = tokio::spawn(cluster::run(agent.clone()));
-    agent.sync_checks();
-    let server = tokio::spawn(crate::http::serve(agent.clone(), listeners));
-    let ready = tokio::spawn(notify_when_ready(agent.clone()));
-
-    let stop = wait_for_stop(&agent).await;
-    if stop.leave {
-        leave_cluster(&agent).await;
-    }
-    tracing::info!(target: "agent", "Requesting shutdown");
-    ready.abort();
-    notify::send("STOPPING=1");
-    agent.checks.stop_all();
-    agent.sessions.stop_all();
-    leader_task.abort();
-    gc_task.abort();
-    cluster_task.abort();
-    // No new connections; parked queries answer with what they have, and the requests in
-    // flight get a few seconds to finish before Raft stops under them.
-    server.abort();
-    agent.catalog().close();
-    let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-    while crate::http::in_flight() > 0 && tokio::time::Instant::now() < drain_until {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    agent.raft.shutdown().await;
-    if let Some(pid) = &config.pid_file {
-        let _ = std::fs::remove_file(pid);
-    }
-    tracing::info!(target: "agent", "shutdown complete");
-    Ok(stop.code)
-}
-
-/// How long requests in flight may take to finish at shutdown.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Leaves the cluster gracefully on a signal when `leave_on_terminate` /
-/// `skip_leave_on_interrupt` say so (as `consul leave` does).
-async fn leave_cluster(agent: &Agent) {
-    tracing::info!(target: "agent", "Gracefully shutting down agent...");
-    let info = agent.raft.info();
-    if info.voters.len() > 1 && info.voters.contains_key(&agent.raft.id) {
-        if let Err(e) = agent.raft.leave_cluster().await {
-            tracing::error!(target: "agent", "Error leaving cluster: {e}");
-        }
-    }
-}
-
-/// Why the agent stops: its exit code, and whether it leaves the cluster first.
-struct Stop {
-    code: i32,
-    leave: bool,
-}
-
-/// Tells systemd we are ready once a leader is known (the listeners are already bound).
-async fn notify_when_ready(agent: Arc<Agent>) {
-    let mut metrics = agent.raft.watch();
-    loop {
-        if metrics.current().current_leader.is_some() {
-            notify::send("READY=1");
-            return;
-        }
-        if !metrics.changed().await {
-            return;
-        }
-    }
-}
-
-async fn wait_for_stop(agent: &Agent) -> Stop {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let c = &agent.config;
-    loop {
-        tokio::select! {
-            // `consul leave` has left already.
-            _ = agent.shutdown.notified() => return Stop { code: 0, leave: false },
-            Some(_) = async { term.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: terminated");
-                return Stop { code: 0, leave: c.leave_on_terminate };
-            }
-            Some(_) = async { int.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: interrupt");
-                return Stop { code: 1, leave: !c.skip_leave_on_interrupt };
-            }
-            Some(_) = async { hup.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
-            }
-        }
-    }
-}
-
-/// `-dev` keeps its state in a temporary directory removed at exit.
-struct DevDir(PathBuf);
-
-impl Drop for DevDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let d = std::env::temp_dir().join(format!(
-        "consul-dev-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4()
-    ));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }

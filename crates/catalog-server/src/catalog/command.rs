@@ -104,6 +104,33 @@ pub enum Command {
     Batch(Vec<Command>),
 }
 
+impl Command {
+    /// Whether applying this may change node `node`'s registrations (its services, or the
+    /// definitions of its checks; a check's status update does not).
+    pub fn touches_node(&self, node: &str) -> bool {
+        let is = |n: &str| n.eq_ignore_ascii_case(node);
+        match self {
+            Command::RegisterNode { node: n, .. } => is(&n.node),
+            Command::RegisterService { node: n, .. }
+            | Command::DeregisterNode { node: n }
+            | Command::DeregisterService { node: n, .. }
+            | Command::DeregisterCheck { node: n, .. } => is(n),
+            Command::RegisterCheck { check } => is(&check.node),
+            Command::Register(r) => is(&r.node.node) || r.checks.iter().any(|c| is(&c.node)),
+            Command::Restore { .. } => true,
+            Command::Batch(cmds) => cmds.iter().any(|c| c.touches_node(node)),
+            Command::UpdateCheck { .. }
+            | Command::KvSet { .. }
+            | Command::KvDelete { .. }
+            | Command::SessionCreate { .. }
+            | Command::SessionDestroy { .. }
+            | Command::Txn { .. }
+            | Command::Noop
+            | Command::ReapTombstones { .. } => false,
+        }
+    }
+}
+
 /// One KV operation of `PUT /v1/txn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TxnOp {

@@ -1,6 +1,6 @@
 //! `consul agent`: the agent's flags (spec §3.1) turned into a config layer, merged with
 //! config files into one validated [`Config`](crate::config::Config), then handed to
-//! [`crate::agent::run`] on a multi-threaded runtime. Config errors print `==> <message>`
+//! [`crate::lifecycle::run`] on a multi-threaded runtime. Config errors print `==> <message>`
 //! and exit 1, like Consul.
 
 use super::goflags;
@@ -325,6 +325,15 @@ pub fn run(args: &[String]) -> i32 {
         }
         Ok(Ok(c)) => c,
     };
+    crate::logging::init(&config.log_level, config.log_json);
+    // Before any other thread: the handed-over sockets come with environment variables.
+    let listeners = match crate::listeners::Listeners::open(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("==> {e}");
+            return 1;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -335,7 +344,11 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(crate::agent::run(config)) {
+    match rt.block_on(crate::lifecycle::run(
+        config,
+        listeners,
+        crate::lifecycle::signals(),
+    )) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("==> {e:#}");

@@ -20,7 +20,7 @@ type Res = Result<Response, ApiError>;
 
 pub async fn self_doc(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    Ok(json(&a.self_doc(), p.pretty() || a.config.dev))
+    Ok(json(&a.self_doc(), p.pretty() || a.config().dev))
 }
 
 pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
@@ -37,16 +37,16 @@ pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let mut members = a.members();
     if wan {
         for m in members.iter_mut() {
-            m.name = format!("{}.{}", m.name, a.config.datacenter);
-            m.port = a.config.ports.serf_wan.max(0) as u16;
+            m.name = format!("{}.{}", m.name, a.config().datacenter);
+            m.port = a.config().ports.serf_wan.max(0) as u16;
         }
     }
-    Ok(json(&members, p.pretty() || a.config.dev))
+    Ok(json(&members, p.pretty() || a.config().dev))
 }
 
 fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
-    let key = a.config.node_name.to_lowercase();
-    let dc = a.config.datacenter.clone();
+    let key = a.config().node_name.to_lowercase();
+    let dc = a.config().datacenter.clone();
     a.catalog().read(|s| {
         s.services
             .get(&key)
@@ -62,7 +62,7 @@ fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
 
 pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    Ok(json(&agent_services(&a), p.pretty() || a.config.dev))
+    Ok(json(&agent_services(&a), p.pretty() || a.config().dev))
 }
 
 pub async fn service(
@@ -100,8 +100,8 @@ pub async fn service(
             let blocking = crate::blocking::Blocking::new(
                 since,
                 wait,
-                a.config.default_query_time,
-                a.config.max_query_time,
+                a.config().default_query_time,
+                a.config().max_query_time,
             );
             crate::blocking::run(a.catalog(), Some(blocking), |s| {
                 crate::catalog::query::Answer {
@@ -118,7 +118,7 @@ pub async fn service(
         return Err(ApiError::not_found(format!("unknown service ID: {id}")));
     };
     svc.content_hash = hash.clone();
-    let mut r = json(&svc, p.pretty() || a.config.dev);
+    let mut r = json(&svc, p.pretty() || a.config().dev);
     if let Ok(v) = HeaderValue::from_str(&hash) {
         r.headers_mut().insert(api_types::headers::CONTENT_HASH, v);
     }
@@ -143,7 +143,7 @@ pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
             (c.check_id.clone(), w)
         })
         .collect();
-    Ok(json(&out, p.pretty() || a.config.dev))
+    Ok(json(&out, p.pretty() || a.config().dev))
 }
 
 /// Go's names in type errors (`Request decode failed: json: cannot unmarshal ...`): Consul
@@ -177,7 +177,6 @@ pub async fn service_register(
     })
     .await?;
     tracing::debug!(target: "agent", "added service: service={}", reg.name);
-    a.sync_checks();
     Ok(ok_empty())
 }
 
@@ -190,7 +189,6 @@ pub async fn service_deregister(State(a): State<AppState>, Path(id): Path<String
         service_id: id,
     })
     .await?;
-    a.sync_checks();
     Ok(ok_empty())
 }
 
@@ -307,7 +305,6 @@ pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
     let check = local::check_record(&def, a.node(), a.allow_scripts())
         .map_err(|e| ApiError::bad_request(format!("Invalid check: {}", e.0)))?;
     a.write(Command::RegisterCheck { check }).await?;
-    a.sync_checks();
     Ok(ok_empty())
 }
 
@@ -324,12 +321,11 @@ pub async fn check_deregister(State(a): State<AppState>, Path(id): Path<String>)
         check_id: id,
     })
     .await?;
-    a.sync_checks();
     Ok(ok_empty())
 }
 
 async fn ttl(a: &AppState, id: String, status: &str, output: String) -> Res {
-    match a.checks.ttl_update(&id, status, &output) {
+    match a.checks().ttl_update(&id, status, &output) {
         Ok(()) => {}
         Err(TtlError::Unknown(_)) => return Err(unknown_check(&id)),
         Err(TtlError::NotTtl(_)) => {
@@ -396,8 +392,7 @@ pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, bod
 }
 
 pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
-    let target = crate::agent::cluster::server_addr(&addr, a.config.ports.server);
-    match a.raft.join_addr(&target).await {
+    match a.join(&addr).await {
         Ok(()) => Ok(ok_empty()),
         Err(e) => Err(ApiError::internal(format!(
             "1 error occurred:\n\t* Failed to join {addr}: {e}\n\n"
@@ -407,13 +402,9 @@ pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
 
 pub async fn leave(State(a): State<AppState>) -> Res {
     tracing::info!(target: "agent", "Graceful leave triggered");
-    let info = a.raft.info();
-    if info.voters.len() > 1 && info.voters.contains_key(&a.raft.id) {
-        a.raft
-            .leave_cluster()
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-    }
+    a.leave_cluster()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let agent = a.clone();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -426,9 +417,8 @@ pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) ->
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }
-    let info = a.raft.info();
-    let Some((id, _)) = info
-        .voters
+    let servers = a.servers();
+    let Some((id, _)) = servers
         .iter()
         .find(|(_, n)| n.name.eq_ignore_ascii_case(&node))
     else {
@@ -436,7 +426,7 @@ pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) ->
             "agent: No node found with name '{node}'"
         )));
     };
-    a.raft.remove_via_leader(*id).await?;
+    a.remove_server(*id).await?;
     Ok(ok_empty())
 }
 
@@ -453,5 +443,5 @@ pub async fn version(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
         "HumanVersion": crate::version::VERSION,
         "FIPS": "",
     });
-    Ok(json(&v, p.pretty() || a.config.dev))
+    Ok(json(&v, p.pretty() || a.config().dev))
 }

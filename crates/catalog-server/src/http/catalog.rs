@@ -74,14 +74,14 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
             reg.id
         )));
     }
-    if !reg.datacenter.is_empty() && !reg.datacenter.eq_ignore_ascii_case(&a.config.datacenter) {
+    if !reg.datacenter.is_empty() && !reg.datacenter.eq_ignore_ascii_case(&a.config().datacenter) {
         return Err(ApiError::internal("No path to datacenter"));
     }
     let node = NodeRecord {
         id: reg.id.clone(),
         node: reg.node.clone(),
         address: reg.address.clone(),
-        datacenter: a.config.datacenter.clone(),
+        datacenter: a.config().datacenter.clone(),
         tagged_addresses: reg.tagged_addresses.clone(),
         meta: reg.node_meta.clone(),
         create_index: 0,
@@ -162,8 +162,8 @@ pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: 
 pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     Ok(json(
-        &vec![a.config.datacenter.clone()],
-        p.pretty() || a.config.dev,
+        &vec![a.config().datacenter.clone()],
+        p.pretty() || a.config().dev,
     ))
 }
 

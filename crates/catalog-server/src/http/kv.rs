@@ -137,7 +137,7 @@ async fn put_key(
             q.unwrap_or_default()
         )));
     }
-    let max = a.config.kv_max_value_size;
+    let max = a.config().kv_max_value_size;
     if body.len() > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -296,7 +296,7 @@ pub(super) fn txn_ops(body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
 
 pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
-    if body.len() > a.config.txn_max_req_len {
+    if body.len() > a.config().txn_max_req_len {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request body too large",

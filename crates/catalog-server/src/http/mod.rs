@@ -212,7 +212,7 @@ pub fn router(agent: AppState) -> Router {
             only("GET", get(status::coordinate_nodes)),
         )
         .route("/", get(ui::root))
-        .merge(ui::routes(&agent.config.ui_content_path))
+        .merge(ui::routes(&agent.config().ui_content_path))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(agent)
@@ -233,18 +233,16 @@ pub async fn read<T>(
     q: impl Fn(&State) -> Answer<T>,
 ) -> Result<Answer<T>, ApiError> {
     p.check_enterprise()?;
-    p.check_dc(&a.config.datacenter)?;
-    let consistent = p.consistent()?;
-    let blocking = p.blocking(a.config.default_query_time, a.config.max_query_time)?;
-    if p.consistency_word() != "stale" {
-        a.raft.read_barrier(consistent).await?;
-    }
+    p.check_dc(&a.config().datacenter)?;
+    let consistency = p.consistency()?;
+    let blocking = p.blocking(a.config().default_query_time, a.config().max_query_time)?;
+    a.read_barrier(consistency).await?;
     Ok(crate::blocking::run(a.catalog(), blocking, q).await)
 }
 
 /// A read's JSON answer with its query-meta headers.
 pub fn respond<T: Serialize + ?Sized>(a: &Agent, p: &Params, index: u64, value: &T) -> Response {
-    let mut r = reply::json(value, p.pretty() || a.config.dev);
+    let mut r = reply::json(value, p.pretty() || a.config().dev);
     r.headers_mut().extend(meta(a, p, index));
     r
 }
@@ -252,44 +250,10 @@ pub fn respond<T: Serialize + ?Sized>(a: &Agent, p: &Params, index: u64, value: 
 pub fn meta(a: &Agent, p: &Params, index: u64) -> axum::http::HeaderMap {
     reply::meta_headers(
         index,
-        a.raft.leader_addr().is_some(),
-        a.raft.last_contact_ms().unwrap_or(0),
-        p.consistency_word(),
+        a.leader_addr().is_some(),
+        a.last_contact_ms().unwrap_or(0),
+        p.consistency_mode().word(),
     )
-}
-
-/// The listeners, bound before the agent reports itself started.
-pub struct Listeners {
-    http: Vec<TcpListener>,
-    rpc: Option<TcpListener>,
-}
-
-/// Binds the client API on every `-client` address and Raft RPC on `-bind`.
-pub async fn bind(agent: &Agent) -> anyhow::Result<Listeners> {
-    listen::raise_nofile_limit();
-    let c = &agent.config;
-    let mut http = Vec::new();
-    if c.ports.http >= 0 {
-        for addr in &c.http_addrs {
-            let sa = std::net::SocketAddr::new(*addr, c.ports.http as u16);
-            let l = TcpListener::bind(sa)
-                .await
-                .map_err(|e| anyhow::anyhow!("Error starting agent: listen tcp {sa}: bind: {e}"))?;
-            tracing::info!(target: "agent", "Started HTTP server: address={sa} network=tcp");
-            http.push(l);
-        }
-    }
-    let rpc = if c.server && c.ports.server >= 0 {
-        let sa = std::net::SocketAddr::new(c.bind_addr, c.ports.server as u16);
-        Some(
-            TcpListener::bind(sa)
-                .await
-                .map_err(|e| anyhow::anyhow!("Error starting agent: listen tcp {sa}: bind: {e}"))?,
-        )
-    } else {
-        None
-    };
-    Ok(Listeners { http, rpc })
 }
 
 /// Client API request bodies, except `/v1/snapshot`.
@@ -325,13 +289,32 @@ fn client_gate(c: &crate::config::Config) -> listen::Gate {
     })
 }
 
-/// Serves until aborted, on hyper directly (see `listen`): per-client connection caps,
-/// handshake and idle timeouts, Go's path rules. The router is built once and shared: each
-/// request clones an `Arc` (handing `axum::serve` a bare `Router` rebuilt the route table for
-/// every connection; with 10k parked queries that was most of the server's CPU).
-pub async fn serve(agent: AppState, listeners: Listeners) {
+/// Serves `listeners` until aborted, on hyper directly (see `listen`): per-client connection
+/// caps, handshake and idle timeouts, Go's path rules. The router is built once and shared:
+/// each request clones an `Arc` (handing `axum::serve` a bare `Router` rebuilt the route table
+/// for every connection; with 10k parked queries that was most of the server's CPU).
+pub fn serve(
+    agent: AppState,
+    listeners: crate::listeners::Listeners,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    listen::raise_nofile_limit();
+    let (http, server) = listeners.into_parts();
+    let tokio_listener = |l: std::net::TcpListener| -> anyhow::Result<TcpListener> {
+        l.set_nonblocking(true)?;
+        Ok(TcpListener::from_std(l)?)
+    };
+    let http: Vec<TcpListener> = http
+        .into_iter()
+        .map(tokio_listener)
+        .collect::<Result<_, _>>()?;
+    let server = server.map(tokio_listener).transpose()?;
+    for l in &http {
+        if let Ok(sa) = l.local_addr() {
+            tracing::info!(target: "agent", "Started HTTP server: address={sa} network=tcp");
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
-    let c = &agent.config;
+    let c = agent.config();
     let app = router(agent.clone());
     let gate = client_gate(c);
     let limits = listen::ConnLimits {
@@ -339,10 +322,10 @@ pub async fn serve(agent: AppState, listeners: Listeners) {
         handshake_timeout: c.http_handshake_timeout,
         idle_timeout: listen::IDLE_TIMEOUT,
     };
-    for l in listeners.http {
+    for l in http {
         tasks.spawn(listen::run(l, app.clone(), gate.clone(), limits, "http"));
     }
-    if let Some(l) = listeners.rpc {
+    if let Some(l) = server {
         let limits = listen::ConnLimits {
             // Peers' HTTP clients open a connection per concurrent call (forwarded writes
             // included), so the server port has no per-client cap.
@@ -352,11 +335,11 @@ pub async fn serve(agent: AppState, listeners: Listeners) {
         };
         tasks.spawn(listen::run(
             l,
-            raft_rpc::router(agent.clone()),
+            raft_rpc::router(agent.raft().clone()),
             raft_rpc::gate(),
             limits,
             "rpc",
         ));
     }
-    while tasks.join_next().await.is_some() {}
+    Ok(async move { while tasks.join_next().await.is_some() {} })
 }

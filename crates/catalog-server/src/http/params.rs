@@ -1,6 +1,7 @@
 //! Query parameters as Consul reads them: presence flags (`?recurse`), repeated keys (`tag`),
 //! and the blocking/consistency options common to reads.
 
+use crate::agent::Consistency;
 use crate::blocking::Blocking;
 use crate::http::reply::ApiError;
 use std::time::Duration;
@@ -90,7 +91,8 @@ impl Params {
     }
 
     /// Validates the consistency mode; returns true for `?consistent`.
-    pub fn consistent(&self) -> Result<bool, ApiError> {
+    /// The read's consistency mode, refusing contradictory or malformed options as Consul does.
+    pub fn consistency(&self) -> Result<Consistency, ApiError> {
         let stale = self.has("stale") || self.has("max_stale");
         let consistent = self.has("consistent");
         if stale && consistent {
@@ -110,17 +112,18 @@ impl Params {
                 )));
             }
         }
-        Ok(consistent)
+        Ok(self.consistency_mode())
     }
 
     /// The consistency word of `X-Consul-Effective-Consistency`.
-    pub fn consistency_word(&self) -> &'static str {
+    /// The mode the options ask for (unvalidated: for the headers of any answer).
+    pub fn consistency_mode(&self) -> Consistency {
         if self.has("stale") || self.has("max_stale") {
-            "stale"
+            Consistency::Stale
         } else if self.has("consistent") {
-            "consistent"
+            Consistency::Consistent
         } else {
-            "leader"
+            Consistency::Default
         }
     }
 

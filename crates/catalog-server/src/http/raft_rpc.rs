@@ -1,16 +1,15 @@
 //! The server port: Raft RPC (`append`, `vote`, `snapshot`) and the cluster calls between
 //! servers (`info`, `join`, `forward`, `read_index`, `remove`), JSON over HTTP.
 
-use super::AppState;
 use crate::catalog::Command;
 use crate::raft::cluster::JoinRequest;
-use crate::raft::TypeConfig;
+use crate::raft::RaftNode;
+use crate::raft::{AppendRequest, SnapshotRequest, VoteRequest};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 
 /// The largest body each endpoint takes, by message kind:
 /// - `append` and `forward` carry client commands, up to a whole-state `Restore` (from a
@@ -27,11 +26,11 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
-fn limited(path: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppState> {
+fn limited(path: &'static str, mr: MethodRouter<RaftNode>) -> MethodRouter<RaftNode> {
     mr.layer(DefaultBodyLimit::max(body_limit(path)))
 }
 
-pub fn router(agent: AppState) -> Router {
+pub fn router(raft: RaftNode) -> Router {
     let r = |path: &'static str, mr| (path, limited(path, mr));
     [
         r("/v1/raft/append", post(append)),
@@ -46,7 +45,7 @@ pub fn router(agent: AppState) -> Router {
     .into_iter()
     .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
     .layer(DefaultBodyLimit::max(body_limit("")))
-    .with_state(agent)
+    .with_state(raft)
 }
 
 /// Refuses a declared body over the endpoint's limit before reading any of it.
@@ -62,41 +61,34 @@ pub fn gate() -> super::listen::Gate {
     })
 }
 
-async fn append(
-    State(a): State<AppState>,
-    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
-) -> Response {
-    a.raft.touch_contact();
-    Json(a.raft.raft().append_entries(req).await).into_response()
+async fn append(State(raft): State<RaftNode>, Json(req): Json<AppendRequest>) -> Response {
+    Json(raft.serve_append(req).await).into_response()
 }
 
-async fn vote(State(a): State<AppState>, Json(req): Json<VoteRequest<u64>>) -> Response {
-    Json(a.raft.raft().vote(req).await).into_response()
+async fn vote(State(raft): State<RaftNode>, Json(req): Json<VoteRequest>) -> Response {
+    Json(raft.serve_vote(req).await).into_response()
 }
 
-async fn snapshot(
-    State(a): State<AppState>,
-    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Response {
-    Json(a.raft.raft().install_snapshot(req).await).into_response()
+async fn snapshot(State(raft): State<RaftNode>, Json(req): Json<SnapshotRequest>) -> Response {
+    Json(raft.serve_snapshot(req).await).into_response()
 }
 
-async fn info(State(a): State<AppState>) -> Response {
-    Json(a.raft.info()).into_response()
+async fn info(State(raft): State<RaftNode>) -> Response {
+    Json(raft.info()).into_response()
 }
 
-async fn join(State(a): State<AppState>, Json(req): Json<JoinRequest>) -> Response {
-    Json(a.raft.serve_join(req).await).into_response()
+async fn join(State(raft): State<RaftNode>, Json(req): Json<JoinRequest>) -> Response {
+    Json(raft.serve_join(req).await).into_response()
 }
 
-async fn forward(State(a): State<AppState>, Json(cmd): Json<Command>) -> Response {
-    Json(a.raft.serve_forward(cmd).await).into_response()
+async fn forward(State(raft): State<RaftNode>, Json(cmd): Json<Command>) -> Response {
+    Json(raft.serve_forward(cmd).await).into_response()
 }
 
-async fn read_index(State(a): State<AppState>) -> Response {
-    Json(a.raft.serve_read_index().await).into_response()
+async fn read_index(State(raft): State<RaftNode>) -> Response {
+    Json(raft.serve_read_index().await).into_response()
 }
 
-async fn remove(State(a): State<AppState>, Json(id): Json<u64>) -> Response {
-    Json(a.raft.remove_server(id).await).into_response()
+async fn remove(State(raft): State<RaftNode>, Json(id): Json<u64>) -> Response {
+    Json(raft.remove_server(id).await).into_response()
 }

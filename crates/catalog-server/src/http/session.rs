@@ -120,7 +120,7 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
         body: b,
         behavior,
         lock_delay,
-    } = create_body(&body, a.config.session_ttl_min)?;
+    } = create_body(&body, a.config().session_ttl_min)?;
     let node_checks = match (&b.checks, &b.node_checks) {
         (None, None) => vec!["serfHealth".to_string()],
         (c, n) => c
@@ -149,7 +149,7 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
     };
     a.write(Command::SessionCreate { session }).await?;
     if let Ok(d) = api_types::parse_duration(&b.ttl) {
-        a.sessions.arm(&id, d);
+        a.sessions().arm(&id, d);
     }
     Ok(json(&SessionId { id }, p.pretty()))
 }
@@ -161,7 +161,7 @@ pub async fn destroy(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     a.write(Command::SessionDestroy { id: id.clone() }).await?;
-    a.sessions.cancel(&id);
+    a.sessions().cancel(&id);
     Ok(json(&true, p.pretty()))
 }
 
@@ -176,7 +176,7 @@ pub async fn renew(
         return Err(ApiError::not_found(format!("Session id '{id}' not found")));
     };
     if let Ok(d) = api_types::parse_duration(&s.ttl) {
-        a.sessions.arm(&id, d);
+        a.sessions().arm(&id, d);
     }
     Ok(respond(&a, &p, ans.index, &ans.value))
 }

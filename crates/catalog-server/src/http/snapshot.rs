@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 
 pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
-    p.consistent()?;
-    if !p.has("stale") && !a.raft.is_leader() {
+    p.consistency()?;
+    if !p.has("stale") && !a.is_leader() {
         return Err(ApiError::internal("No cluster leader"));
     }
     let state = a.catalog().read(|s| s.clone());
     let index = state.last_index;
-    let term = a.raft.metrics().current_term;
+    let term = a.raft_status().term;
     let bytes =
         tokio::task::spawn_blocking(move || crate::snapshot::write_archive(&state, index, term))
             .await
@@ -38,7 +38,6 @@ pub async fn restore(State(a): State<AppState>, body: Bytes) -> Result<Response,
         state: Box::new(state),
     })
     .await?;
-    a.sync_checks();
-    a.sessions.arm_all();
+    a.sessions().arm_all();
     Ok(ok_empty())
 }

@@ -12,15 +12,13 @@ type Res = Result<Response, ApiError>;
 pub async fn leader(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     Ok(json(
-        &a.raft.leader_addr().unwrap_or_default(),
-        p.pretty() || a.config.dev,
+        &a.leader_addr().unwrap_or_default(),
+        p.pretty() || a.config().dev,
     ))
 }
 
 fn voters(a: &AppState) -> Vec<(u64, String)> {
-    a.raft
-        .info()
-        .voters
+    a.servers()
         .into_iter()
         .map(|(id, n)| (id, n.addr))
         .collect()
@@ -29,12 +27,12 @@ fn voters(a: &AppState) -> Vec<(u64, String)> {
 pub async fn peers(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let v: Vec<String> = voters(&a).into_iter().map(|(_, addr)| addr).collect();
-    Ok(json(&v, p.pretty() || a.config.dev))
+    Ok(json(&v, p.pretty() || a.config().dev))
 }
 
 /// (node name, node ID) of voter `id`, from the Raft membership.
 fn server_name(a: &AppState, id: u64) -> (String, String) {
-    match a.raft.info().voters.get(&id) {
+    match a.servers().get(&id) {
         Some(n) => (n.name.clone(), n.node_id.clone()),
         None => (format!("{id:016x}"), format!("{id:016x}")),
     }
@@ -42,48 +40,48 @@ fn server_name(a: &AppState, id: u64) -> (String, String) {
 
 pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let m = a.raft.metrics();
+    let m = a.raft_status();
     let servers: Vec<_> = voters(&a)
         .into_iter()
         .map(|(id, addr)| {
             let (node, uuid) = server_name(&a, id);
-            json!({"ID": uuid, "Node": node, "Address": addr, "Leader": m.current_leader == Some(id),
-                   "ProtocolVersion": "3", "Voter": true, "LastIndex": m.last_applied.map(|l| l.index).unwrap_or(0)})
+            json!({"ID": uuid, "Node": node, "Address": addr, "Leader": m.leader == Some(id),
+                   "ProtocolVersion": "3", "Voter": true, "LastIndex": m.applied_index})
         })
         .collect();
-    let index = m.last_applied.map(|l| l.index).unwrap_or(0);
+    let index = m.applied_index;
     Ok(json(
         &json!({"Servers": servers, "Index": index}),
-        p.pretty() || a.config.dev,
+        p.pretty() || a.config().dev,
     ))
 }
 
 pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let m = a.raft.metrics();
+    let m = a.raft_status();
     let servers: Vec<_> = voters(&a)
         .into_iter()
         .map(|(id, addr)| {
             let (node, uuid) = server_name(&a, id);
             json!({"ID": uuid, "Name": node, "Address": addr, "SerfStatus": "alive",
-                   "Version": crate::version::VERSION, "Leader": m.current_leader == Some(id),
-                   "LastContact": "0s", "LastTerm": m.current_term,
-                   "LastIndex": m.last_applied.map(|l| l.index).unwrap_or(0), "Healthy": true,
+                   "Version": crate::version::VERSION, "Leader": m.leader == Some(id),
+                   "LastContact": "0s", "LastTerm": m.term,
+                   "LastIndex": m.applied_index, "Healthy": true,
                    "Voter": true, "StableSince": crate::version::BUILD_DATE})
         })
         .collect();
     let n = servers.len();
     Ok(json(
-        &json!({"Healthy": m.current_leader.is_some(), "FailureTolerance": (n.saturating_sub(1)) / 2, "Servers": servers}),
-        p.pretty() || a.config.dev,
+        &json!({"Healthy": m.leader.is_some(), "FailureTolerance": (n.saturating_sub(1)) / 2, "Servers": servers}),
+        p.pretty() || a.config().dev,
     ))
 }
 
 pub async fn coordinate_nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let v = vec![json!({"Node": a.config.node_name, "Segment": "",
+    let v = vec![json!({"Node": a.config().node_name, "Segment": "",
         "Coord": {"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}})];
-    Ok(json(&v, p.pretty() || a.config.dev))
+    Ok(json(&v, p.pretty() || a.config().dev))
 }
 
 pub async fn root(State(a): State<AppState>) -> Response {
@@ -95,10 +93,10 @@ pub async fn root(State(a): State<AppState>) -> Response {
 /// `DELETE /v1/operator/raft/peer?address=IP:port` or `?id=<node id>`.
 pub async fn remove_peer(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let info = a.raft.info();
+    let servers = a.servers();
     let found = match (p.get("address"), p.get("id")) {
-        (Some(addr), _) if !addr.is_empty() => info.voters.iter().find(|(_, n)| n.addr == addr),
-        (_, Some(id)) if !id.is_empty() => info.voters.iter().find(|(_, n)| n.node_id == id),
+        (Some(addr), _) if !addr.is_empty() => servers.iter().find(|(_, n)| n.addr == addr),
+        (_, Some(id)) if !id.is_empty() => servers.iter().find(|(_, n)| n.node_id == id),
         _ => {
             return Err(ApiError::bad_request(
                 "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
@@ -111,6 +109,6 @@ pub async fn remove_peer(State(a): State<AppState>, RawQuery(q): RawQuery) -> Re
             "id {what:?} was not found in the Raft configuration"
         )));
     };
-    a.raft.remove_via_leader(*rid).await?;
+    a.remove_server(*rid).await?;
     Ok(super::reply::ok_empty())
 }

@@ -39,7 +39,7 @@ pub fn routes(content_path: &str) -> Router<AppState> {
 
 /// `GET /`: 301 to the UI when it is enabled, otherwise Consul's plain-text notice.
 pub async fn root(State(a): State<AppState>) -> Response {
-    if !a.config.ui {
+    if !a.config().ui {
         return super::status::root(State(a)).await;
     }
     redirect(StatusCode::MOVED_PERMANENTLY, &content_path(&a))
@@ -54,7 +54,7 @@ fn mount(content_path: &str) -> String {
 }
 
 fn content_path(a: &Agent) -> String {
-    mount(&a.config.ui_content_path)
+    mount(&a.config().ui_content_path)
 }
 
 fn redirect(status: StatusCode, to: &str) -> Response {
@@ -64,13 +64,13 @@ fn redirect(status: StatusCode, to: &str) -> Response {
 
 /// `/ui` and `/ui/`: the services page of the local datacenter.
 async fn ui_root(State(a): State<AppState>, uri: Uri) -> Response {
-    if !a.config.ui {
+    if !a.config().ui {
         return super::unknown_path(uri).await.into_response();
     }
     let to = format!(
         "{}{}/services",
         content_path(&a),
-        form_urlencoded::byte_serialize(a.config.datacenter.as_bytes()).collect::<String>()
+        form_urlencoded::byte_serialize(a.config().datacenter.as_bytes()).collect::<String>()
     );
     redirect(StatusCode::FOUND, &to)
 }
@@ -105,13 +105,13 @@ fn cached(
 
 /// Any page under `/ui/`: the shell; the script draws the page the URL names.
 async fn page(State(a): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    if !a.config.ui {
+    if !a.config().ui {
         return super::unknown_path(uri).await.into_response();
     }
     let html = ui::render_shell(&ShellData {
         content_path: &content_path(&a),
-        datacenter: &a.config.datacenter,
-        node_name: &a.config.node_name,
+        datacenter: &a.config().datacenter,
+        node_name: &a.config().node_name,
         acls_enabled: false,
     });
     let etag = ui::etag(html.as_bytes());
@@ -132,7 +132,7 @@ async fn asset(
     headers: HeaderMap,
 ) -> Response {
     match ui::asset(&file) {
-        Some(f) if a.config.ui => cached(
+        Some(f) if a.config().ui => cached(
             &headers,
             &f.etag,
             "public, max-age=86400",
@@ -145,7 +145,7 @@ async fn asset(
 }
 
 async fn robots(State(a): State<AppState>, uri: Uri) -> Response {
-    if !a.config.ui {
+    if !a.config().ui {
         return super::unknown_path(uri).await.into_response();
     }
     "User-agent: *\nDisallow: /\n".into_response()
@@ -153,7 +153,7 @@ async fn robots(State(a): State<AppState>, uri: Uri) -> Response {
 
 async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let dc = a.config.datacenter.clone();
+    let dc = a.config().datacenter.clone();
     let ans = read(&a, &p, |s| s.q_ui_services(&dc)).await?;
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
@@ -161,7 +161,7 @@ async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
 /// The local node's `Meta["consul-version"]`, filled from our build as Consul fills it from
 /// the member's `build` tag.
 fn version_meta(a: &Agent, node: &str, meta: &mut api_types::StrMap) {
-    if node.eq_ignore_ascii_case(&a.config.node_name) {
+    if node.eq_ignore_ascii_case(&a.config().node_name) {
         meta.entry("consul-version".to_string())
             .or_insert_with(|| crate::version::VERSION.to_string());
     }

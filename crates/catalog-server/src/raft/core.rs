@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Raft metrics as this server's core reports them.
-pub type Metrics = RaftMetrics<u64, super::ServerNode>;
+pub(super) type Metrics = RaftMetrics<u64, super::ServerNode>;
 
 /// Why the server cannot take writes, and since when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,8 +128,8 @@ impl Core {
     }
 
     /// Follows the metrics across core restarts.
-    pub fn watch(self: &Arc<Self>) -> MetricsWatch {
-        MetricsWatch {
+    pub fn watch(self: &Arc<Self>) -> StatusWatch {
+        StatusWatch {
             rx: self.raft().metrics(),
             generation: self.generation.subscribe(),
             core: self.clone(),
@@ -253,16 +253,17 @@ async fn supervise(core: std::sync::Weak<Core>) {
     }
 }
 
-/// Raft metrics followed across core restarts.
-pub struct MetricsWatch {
+/// Raft status followed across core restarts.
+pub struct StatusWatch {
     core: Arc<Core>,
     rx: watch::Receiver<Metrics>,
     generation: watch::Receiver<u64>,
 }
 
-impl MetricsWatch {
-    pub fn current(&self) -> Metrics {
-        self.rx.borrow().clone()
+impl StatusWatch {
+    /// What the member knows now.
+    pub fn current(&self) -> super::Status {
+        super::Status::of(&self.rx.borrow())
     }
 
     /// Waits for the next change; false once the node stopped for good.

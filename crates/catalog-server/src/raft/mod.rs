@@ -23,8 +23,67 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-pub use self::core::{Metrics, MetricsWatch, StorageFailure};
-pub use network::HttpNetwork;
+use self::core::Metrics;
+pub use self::core::{StatusWatch, StorageFailure};
+use network::HttpNetwork;
+
+/// What this Raft member knows now, in the words the agent's views (`consul info`, the
+/// operator endpoints) use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The leader's Raft id, if one is known.
+    pub leader: Option<u64>,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    /// (index, term) of the last snapshot.
+    pub snapshot: Option<(u64, u64)>,
+    /// The voters of the membership, by Raft id.
+    pub voters: BTreeMap<u64, ServerNode>,
+    /// `Leader`, `Follower`, `Candidate`, `Learner` or `Shutdown`.
+    pub state: String,
+}
+
+impl Status {
+    fn of(m: &Metrics) -> Status {
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        Status {
+            leader: if m.running_state.is_ok() {
+                m.current_leader
+            } else {
+                None
+            },
+            term: m.current_term,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            snapshot: m.snapshot.map(|l| (l.index, l.leader_id.term)),
+            voters: membership
+                .nodes()
+                .filter(|(id, _)| voters.contains(id))
+                .map(|(id, n)| (*id, n.clone()))
+                .collect(),
+            state: format!("{:?}", m.state),
+        }
+    }
+}
+
+/// An AppendEntries call between servers, as it crosses the server port.
+pub type AppendRequest = openraft::raft::AppendEntriesRequest<TypeConfig>;
+/// The answer to [`AppendRequest`].
+pub type AppendReply = Result<openraft::raft::AppendEntriesResponse<NodeId>, RaftError<NodeId>>;
+/// A RequestVote call.
+pub type VoteRequest = openraft::raft::VoteRequest<NodeId>;
+/// The answer to [`VoteRequest`].
+pub type VoteReply = Result<openraft::raft::VoteResponse<NodeId>, RaftError<NodeId>>;
+/// One chunk of an InstallSnapshot call.
+pub type SnapshotRequest = openraft::raft::InstallSnapshotRequest<TypeConfig>;
+/// The answer to [`SnapshotRequest`].
+pub type SnapshotReply = Result<
+    openraft::raft::InstallSnapshotResponse<NodeId>,
+    RaftError<NodeId, openraft::error::InstallSnapshotError>,
+>;
+type NodeId = u64;
 
 /// A server as the Raft membership records it: where its Raft RPC and HTTP API listen, and its
 /// node name and ID, so every server can name and reach every other.
@@ -59,7 +118,7 @@ openraft::declare_raft_types!(
         AsyncRuntime = openraft::TokioRuntime,
 );
 
-pub type RaftHandle = Raft<TypeConfig>;
+type RaftHandle = Raft<TypeConfig>;
 
 /// Why a write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +138,7 @@ pub enum WriteError {
 #[derive(Clone)]
 pub struct RaftNode {
     core: Arc<self::core::Core>,
-    pub id: u64,
+    id: u64,
     me: ServerNode,
     http: reqwest::Client,
     /// Servers removed from the membership (shown as `left`).
@@ -274,6 +333,11 @@ impl RaftNode {
         })
     }
 
+    /// This member's Raft id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The catalog state this server applies.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
@@ -297,18 +361,42 @@ impl RaftNode {
     }
 
     /// The current openraft handle (replaced when the core restarts after a storage failure).
-    pub fn raft(&self) -> RaftHandle {
+    fn raft(&self) -> RaftHandle {
         self.core.raft()
     }
 
-    /// The current Raft metrics.
-    pub fn metrics(&self) -> Metrics {
-        self.core.metrics()
+    /// What the member knows now.
+    pub fn status(&self) -> Status {
+        Status::of(&self.core.metrics())
     }
 
-    /// Follows the Raft metrics, across core restarts.
-    pub fn watch(&self) -> MetricsWatch {
+    /// Follows the member's status, across core restarts.
+    pub fn watch(&self) -> StatusWatch {
         self.core.watch()
+    }
+
+    /// Answers a leader's AppendEntries (and records its contact).
+    pub async fn serve_append(&self, req: AppendRequest) -> AppendReply {
+        self.touch_contact();
+        self.raft().append_entries(req).await
+    }
+
+    /// Answers a candidate's RequestVote.
+    pub async fn serve_vote(&self, req: VoteRequest) -> VoteReply {
+        self.raft().vote(req).await
+    }
+
+    /// Takes one chunk of a snapshot the leader sends.
+    pub async fn serve_snapshot(&self, req: SnapshotRequest) -> SnapshotReply {
+        self.raft().install_snapshot(req).await
+    }
+
+    /// Forms a new cluster of `voters` (the `-bootstrap-expect` servers found).
+    pub async fn initialize(&self, voters: BTreeMap<u64, ServerNode>) -> Result<(), String> {
+        self.raft()
+            .initialize(voters)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The Raft log; its sync counters show the group commit.
@@ -416,7 +504,7 @@ impl RaftNode {
     }
 
     /// Records contact from the leader (an AppendEntries arrived).
-    pub fn touch_contact(&self) {
+    fn touch_contact(&self) {
         self.contact
             .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
     }

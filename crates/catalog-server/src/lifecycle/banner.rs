@@ -1,0 +1,48 @@
+//! The startup banner.
+
+use crate::config::Config;
+
+/// The startup banner, in Go consul's layout (scripts read its lines). It names only the
+/// listeners this agent opens: HTTP on the client addresses, and for a server its server port
+/// (Raft, joins and forwarding, over HTTP) on its own line. The listeners this consul does not
+/// have (HTTPS, gRPC, gRPC-TLS, DNS, Serf LAN and WAN) print as Go prints a disabled port, -1,
+/// whatever their configured port.
+pub fn print(c: &Config, node_id: &str) {
+    // The addresses HTTP really binds (`addresses.http`, else the client addresses).
+    let clients: Vec<String> = c.http_addrs.iter().map(|a| a.to_string()).collect();
+    println!("==> Starting Consul agent...");
+    println!("              Version: '{}'", crate::version::VERSION);
+    println!("           Build Date: '{}'", crate::version::BUILD_DATE);
+    println!("              Node ID: '{node_id}'");
+    println!("            Node name: '{}'", c.node_name);
+    println!(
+        "           Datacenter: '{}' (Segment: '<all>')",
+        c.datacenter
+    );
+    println!(
+        "               Server: {} (Bootstrap: {})",
+        c.server,
+        c.bootstrap || c.dev
+    );
+    println!(
+        "          Client Addr: [{}] (HTTP: {}, HTTPS: -1, gRPC: -1, gRPC-TLS: -1, DNS: -1)",
+        clients.join(" "),
+        c.ports.http.max(-1),
+    );
+    println!(
+        "         Cluster Addr: {} (LAN: -1, WAN: -1)",
+        c.advertise_addr
+    );
+    println!("    Gossip Encryption: false");
+    println!("     Auto-Encrypt-TLS: false");
+    println!("         ACLs Enabled: false");
+    if c.server && c.ports.server >= 0 {
+        println!(
+            "          Server Addr: {}:{} (Raft over HTTP)",
+            c.bind_addr, c.ports.server
+        );
+    }
+    println!();
+    println!("==> Log data will now stream in as it occurs:");
+    println!();
+}

@@ -1,0 +1,153 @@
+//! An agent's life: open and lock the data dir, start Raft and the [`Agent`] on the listeners it
+//! was handed, serve until told to stop, then stop in order: no new connections, parked queries
+//! answered, requests in flight drained, Raft stopped and its metadata made durable, the data
+//! dir released.
+
+mod banner;
+mod data_dir;
+pub(crate) mod notify;
+
+use crate::agent::Agent;
+use crate::config::Config;
+use crate::listeners::Listeners;
+use crate::raft::RaftNode;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Why the agent was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM: exit 0, leaving the cluster first when `leave_on_terminate` says so.
+    Terminate,
+    /// SIGINT: exit 1 (as Go consul does), leaving unless `skip_leave_on_interrupt`.
+    Interrupt,
+}
+
+/// How long requests in flight may take to finish at shutdown.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the agent of `config` on `listeners` until `shutdown` resolves or `consul leave` asks
+/// it to stop; returns the process exit code.
+pub async fn run(
+    mut config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = StopSignal>,
+) -> anyhow::Result<i32> {
+    // Port 0 (or an inherited socket) means whatever the listener got: advertise that.
+    if let Some(port) = listeners.http_port() {
+        config.ports.http = i32::from(port);
+    }
+    if let Some(port) = listeners.server_port() {
+        config.ports.server = i32::from(port);
+    }
+    let data_dir = data_dir::DataDir::open(config.data_dir.as_deref())?;
+    let node_id = data_dir.node_id(config.node_id.as_deref())?;
+    for w in &config.warnings {
+        tracing::warn!(target: "agent", "{w}");
+    }
+    banner::print(&config, &node_id);
+    if let Some(pid) = &config.pid_file {
+        std::fs::write(pid, std::process::id().to_string())?;
+    }
+
+    let me = crate::raft::ServerNode {
+        addr: format!("{}:{}", config.advertise_addr, config.ports.server),
+        name: config.node_name.clone(),
+        node_id: node_id.clone(),
+    };
+    let raft = RaftNode::start(
+        &data_dir.path().join("raft"),
+        raft_id(&node_id),
+        me,
+        &config,
+    )
+    .await?;
+    let agent = Agent::new(config.clone(), node_id, raft, data_dir.path().to_path_buf());
+    let server = tokio::spawn(crate::http::serve(agent.clone(), listeners)?);
+    agent.begin().await?;
+    let ready = tokio::spawn(notify_when_ready(agent.clone()));
+
+    let leave = tokio::select! {
+        // `consul leave` has left already.
+        _ = agent.shutdown_requested() => Stop { code: 0, leave: false },
+        signal = shutdown => match signal {
+            StopSignal::Terminate => Stop { code: 0, leave: config.leave_on_terminate },
+            StopSignal::Interrupt => Stop { code: 1, leave: !config.skip_leave_on_interrupt },
+        },
+    };
+    if leave.leave {
+        tracing::info!(target: "agent", "Gracefully shutting down agent...");
+        if let Err(e) = agent.leave_cluster().await {
+            tracing::error!(target: "agent", "Error leaving cluster: {e}");
+        }
+    }
+    tracing::info!(target: "agent", "Requesting shutdown");
+    ready.abort();
+    notify::send("STOPPING=1");
+    // No new connections; parked queries answer with what they have, and the requests in
+    // flight get a few seconds to finish before Raft stops under them.
+    server.abort();
+    agent.stop();
+    let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while crate::http::in_flight() > 0 && tokio::time::Instant::now() < drain_until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    agent.close().await;
+    if let Some(pid) = &config.pid_file {
+        let _ = std::fs::remove_file(pid);
+    }
+    drop(data_dir);
+    tracing::info!(target: "agent", "shutdown complete");
+    Ok(leave.code)
+}
+
+/// The process's stop signals: SIGTERM and SIGINT stop the agent; SIGHUP is logged (reloading
+/// is not supported yet).
+pub async fn signals() -> StopSignal {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    loop {
+        tokio::select! {
+            Some(_) = async { term.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: terminated");
+                return StopSignal::Terminate;
+            }
+            Some(_) = async { int.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: interrupt");
+                return StopSignal::Interrupt;
+            }
+            Some(_) = async { hup.as_mut()?.recv().await } => {
+                tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
+            }
+        }
+    }
+}
+
+/// Why the agent stops: its exit code, and whether it leaves the cluster first.
+struct Stop {
+    code: i32,
+    leave: bool,
+}
+
+fn raft_id(node_id: &str) -> u64 {
+    let u = uuid::Uuid::parse_str(node_id)
+        .map(|u| u.as_u128())
+        .unwrap_or(1);
+    ((u >> 64) as u64).max(1)
+}
+
+/// Tells systemd we are ready once a leader is known (the listeners are already bound).
+async fn notify_when_ready(agent: Arc<Agent>) {
+    let mut status = agent.raft().watch();
+    loop {
+        if status.current().leader.is_some() {
+            notify::send("READY=1");
+            return;
+        }
+        if !status.changed().await {
+            return;
+        }
+    }
+}

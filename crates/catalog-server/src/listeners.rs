@@ -1,0 +1,125 @@
+//! The agent's sockets: the client API (HTTP) on every `-client` address and, on a server,
+//! the server port on `-bind`. Bound from the config, or handed over by the process that
+//! started the agent (systemd's socket activation: `LISTEN_FDS`, `LISTEN_FDNAMES` naming each
+//! socket `http` or `server`, `LISTEN_PID`), so a supervisor or a test can hold the port
+//! before the agent starts.
+
+use crate::config::Config;
+use std::net::{SocketAddr, TcpListener};
+
+/// The listeners an agent serves on, bound before it reports itself started.
+pub struct Listeners {
+    http: Vec<TcpListener>,
+    server: Option<TcpListener>,
+}
+
+/// Why the sockets could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("Error starting agent: listen tcp {addr}: bind: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("Error starting agent: inherited socket {index} ({name}): {source}")]
+    Inherited {
+        index: usize,
+        name: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "Error starting agent: inherited socket {index} is named {name:?} in LISTEN_FDNAMES; \
+         this agent takes sockets named \"http\" (client API) or \"server\" (server port)"
+    )]
+    UnknownName { index: usize, name: String },
+    #[error("Error starting agent: {0} sockets named \"server\" were handed over; give one")]
+    TwoServers(usize),
+    #[error("Error starting agent: a socket named \"server\" was handed to an agent that is not a server")]
+    ServerOnClient,
+}
+
+impl Listeners {
+    /// Listeners the caller already holds (in-process embedding, tests).
+    pub fn new(http: Vec<TcpListener>, server: Option<TcpListener>) -> Listeners {
+        Listeners { http, server }
+    }
+
+    /// The sockets handed over in the environment, and the rest bound as `c` says. Reads
+    /// and clears `LISTEN_*` (so check scripts do not inherit them): call it before any other
+    /// thread starts.
+    pub fn open(c: &Config) -> Result<Listeners, ListenError> {
+        let (mut http, mut server) = inherited()?;
+        if server.len() > 1 {
+            return Err(ListenError::TwoServers(server.len()));
+        }
+        if !server.is_empty() && !c.server {
+            return Err(ListenError::ServerOnClient);
+        }
+        if http.is_empty() && c.ports.http >= 0 {
+            for ip in &c.http_addrs {
+                http.push(bind(SocketAddr::new(*ip, c.ports.http as u16))?);
+            }
+        }
+        let server = match server.pop() {
+            Some(l) => Some(l),
+            None if c.server && c.ports.server >= 0 => {
+                Some(bind(SocketAddr::new(c.bind_addr, c.ports.server as u16))?)
+            }
+            None => None,
+        };
+        Ok(Listeners { http, server })
+    }
+
+    /// The port the client API listens on (the first HTTP listener's), if any.
+    pub fn http_port(&self) -> Option<u16> {
+        self.http
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The port the server port listens on, if any.
+    pub fn server_port(&self) -> Option<u16> {
+        self.server
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The sockets, for the HTTP layer to serve.
+    pub(crate) fn into_parts(self) -> (Vec<TcpListener>, Option<TcpListener>) {
+        (self.http, self.server)
+    }
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr).map_err(|source| ListenError::Bind { addr, source })
+}
+
+/// The sockets in `LISTEN_FDS`, split by their `LISTEN_FDNAMES` name (unnamed ones serve
+/// the client API, as a plain `ListenStream=` unit gives them).
+fn inherited() -> Result<(Vec<TcpListener>, Vec<TcpListener>), ListenError> {
+    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+        .map(|v| v.split(':').map(str::to_string).collect())
+        .unwrap_or_default();
+    std::env::remove_var("LISTEN_FDNAMES");
+    let mut fds = listenfd::ListenFd::from_env();
+    let (mut http, mut server) = (Vec::new(), Vec::new());
+    for index in 0..fds.len() {
+        let name = names.get(index).cloned().unwrap_or_else(|| "http".into());
+        let l = fds
+            .take_tcp_listener(index)
+            .map_err(|source| ListenError::Inherited {
+                index,
+                name: name.clone(),
+                source,
+            })?;
+        let Some(l) = l else { continue };
+        match name.as_str() {
+            "http" | "unknown" | "" => http.push(l),
+            "server" => server.push(l),
+            _ => return Err(ListenError::UnknownName { index, name }),
+        }
+    }
+    Ok((http, server))
+}
