@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         left_delim: left.to_string(),
         right_delim: right.to_string(),
         error_on_missing_key: flags & 4 != 0,
+        ..Options::default()
     };
     let funcs = FuncOptions {
         denylist: vec!["file".into(), "loop".into()],

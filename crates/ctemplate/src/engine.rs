@@ -6,8 +6,8 @@
 
 use crate::dependency::Dependency;
 use crate::funcs::{self, Env, FuncOptions, Store};
-use crate::hbs::HbsTemplate;
-use crate::template::{Options, Template, TemplateError, Value};
+use crate::hbs::{HbsError, HbsTemplate};
+use gotemplate::{Options, Template, TemplateError, Value};
 
 /// Which front end parses a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum EngineError {
     Template(#[from] TemplateError),
     /// Handlebars compile or render error.
     #[error("handlebars: {0}")]
-    Handlebars(String),
+    Handlebars(#[from] HbsError),
 }
 
 /// The result of one execution.
@@ -89,19 +89,21 @@ impl CompiledTemplate {
 
     /// Executes with nil dot against `store`.
     pub fn execute(&self, store: &dyn Store) -> Result<Execution, EngineError> {
-        match &self.front {
-            Front::Go(t) => {
-                let mut env = Env::new(store, &self.funcs);
-                let output = t.execute(&Value::Nil, &mut env)?;
-                let (used, missing) = env.into_deps();
-                Ok(Execution {
-                    output,
-                    used,
-                    missing,
-                })
+        let mut env = Env::new(store, &self.funcs);
+        let output = match &self.front {
+            Front::Go(t) => t.execute(&Value::Nil, &mut env)?,
+            Front::Hbs(t) => {
+                let (output, back) = t.execute(env)?;
+                env = back;
+                output
             }
-            Front::Hbs(t) => t.execute(store, &self.funcs),
-        }
+        };
+        let (used, missing) = env.into_deps();
+        Ok(Execution {
+            output,
+            used,
+            missing,
+        })
     }
 }
 

@@ -4,7 +4,9 @@
 //! syntax), and the result is converted back to JSON. Output is not HTML-escaped, as
 //! consul-template writes configuration files, not HTML.
 //!
-//! Architecture invariant: this is the only module that names the `handlebars` crate.
+//! Architecture invariant: this is the only module that names the `handlebars` crate. It
+//! knows the function set, not the engine façade ([`crate::engine`] calls it, not the other
+//! way round).
 
 use std::sync::Mutex;
 
@@ -13,9 +15,13 @@ use handlebars::{
     ScopedJson,
 };
 
-use crate::engine::{EngineError, Execution};
-use crate::funcs::{self, Env, FuncOptions, Store};
-use crate::template::{FuncError, Value};
+use crate::funcs::{self, Env};
+use gotemplate::{FuncError, Value};
+
+/// A handlebars compile or render error (its text without a prefix).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct HbsError(String);
 
 /// Handlebars built-ins that the function set must not replace.
 const RESERVED: &[&str] = &["each", "if", "unless", "with", "lookup", "raw", "log"];
@@ -27,12 +33,12 @@ pub(crate) struct HbsTemplate {
     template: handlebars::Template,
 }
 
-struct FuncHelper<'a> {
+struct FuncHelper<'a, 's> {
     name: &'static str,
-    env: &'a Mutex<Env<'a>>,
+    env: &'a Mutex<Env<'s>>,
 }
 
-impl HelperDef for FuncHelper<'_> {
+impl HelperDef for FuncHelper<'_, '_> {
     fn call_inner<'reg: 'rc, 'rc>(
         &self,
         h: &Helper<'rc>,
@@ -81,21 +87,19 @@ fn json_to_value(j: &serde_json::Value) -> Value {
 }
 
 impl HbsTemplate {
-    pub(crate) fn compile(name: &str, source: &str) -> Result<HbsTemplate, EngineError> {
-        let template = handlebars::Template::compile(source)
-            .map_err(|e| EngineError::Handlebars(format!("{name}: {e}")))?;
+    pub(crate) fn compile(name: &str, source: &str) -> Result<HbsTemplate, HbsError> {
+        let template =
+            handlebars::Template::compile(source).map_err(|e| HbsError(format!("{name}: {e}")))?;
         Ok(HbsTemplate {
             name: name.to_string(),
             template,
         })
     }
 
-    pub(crate) fn execute(
-        &self,
-        store: &dyn Store,
-        options: &FuncOptions,
-    ) -> Result<Execution, EngineError> {
-        let env = Mutex::new(Env::new(store, options));
+    /// Renders with `env` as the function environment, which comes back with the
+    /// dependencies the execution recorded.
+    pub(crate) fn execute<'s>(&self, env: Env<'s>) -> Result<(String, Env<'s>), HbsError> {
+        let env = Mutex::new(env);
         let output = {
             let mut hb = Handlebars::new();
             hb.register_escape_fn(handlebars::no_escape);
@@ -107,16 +111,12 @@ impl HbsTemplate {
             }
             hb.register_template(&self.name, self.template.clone());
             hb.render(&self.name, &serde_json::Value::Null)
-                .map_err(|e| EngineError::Handlebars(e.to_string()))?
+                .map_err(|e| HbsError(e.to_string()))?
         };
-        let env = match env.lock() {
+        let env = match env.into_inner() {
             Ok(e) => e,
             Err(poisoned) => poisoned.into_inner(),
         };
-        Ok(Execution {
-            output,
-            used: env.used().to_vec(),
-            missing: env.missing().to_vec(),
-        })
+        Ok((output, env))
     }
 }

@@ -1,7 +1,7 @@
 //! `ctemplate`: a drop-in replacement for HashiCorp consul-template.
 //!
-//! The template language: a Go `text/template` implementation ([`template`]), the
-//! consul-template function set ([`funcs`]), the dependency model the query functions record
+//! The template language: Go's `text/template` (the `gotemplate` crate, re-exported as
+//! [`template`]), the consul-template function set ([`funcs`]), the dependency model the query functions record
 //! ([`dependency`]) and the front ends that tie them together ([`engine`]: Go syntax and
 //! handlebars). The runtime: flags and files resolved into one [`config::Config`] ([`cli`],
 //! [`config`]), one blocking-query view per distinct dependency ([`watch`]), the event loop
@@ -21,8 +21,10 @@ pub mod log;
 pub mod render;
 pub mod runner;
 pub mod signal;
-pub mod template;
 pub mod watch;
+
+/// The Go `text/template` engine, under the path it had before it became its own crate.
+pub use gotemplate as template;
 
 use crate::cli::Cli;
 use crate::config::Config;

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Retry;
 use crate::dependency::Dependency;
-use crate::template::Value;
+use gotemplate::Value;
 
 /// How views query.
 #[derive(Clone, Debug)]

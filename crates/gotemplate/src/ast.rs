@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::value::Value;
+use crate::value::Value;
 
 /// A sequence of nodes.
 pub type List = Vec<Node>;

@@ -1,52 +1,55 @@
 //! Go `text/template`'s predefined functions: comparisons, `not`, `len`, `index`, `slice`,
 //! the `print` family and the `html`/`js`/`urlquery` escapers. (`and`/`or` short-circuit, so
-//! the evaluator implements them.)
+//! the evaluator implements them.) A function table offers them through [`call`].
 
 use std::cmp::Ordering;
 
-use super::{arity, arity_at_least, string, Func};
-use crate::template::gofmt::{format_v, sprint, sprintf, sprintln};
-use crate::template::value::Elem;
-use crate::template::{FuncError, Value};
+use crate::gofmt::{format_v, sprint, sprintf, sprintln};
+use crate::value::Elem;
+use crate::{FuncError, Value};
 
-pub(super) const FUNCS: &[(&str, Func)] = &[
-    ("eq", |_, a| eq(&a)),
-    ("ne", |_, a| {
+/// A predefined function: evaluated arguments in (piped value last), value out.
+pub type Builtin = fn(Vec<Value>) -> Result<Value, FuncError>;
+
+/// Every predefined function but `and` and `or`, by name.
+pub const FUNCS: &[(&str, Builtin)] = &[
+    ("eq", |a| eq(&a)),
+    ("ne", |a| {
         arity(&a, 2)?;
         Ok(Value::Bool(!basic_eq(&a[0], &a[1])?))
     }),
-    ("lt", |_, a| ordered(&a, |o| o == Ordering::Less)),
-    ("le", |_, a| ordered(&a, |o| o != Ordering::Greater)),
-    ("gt", |_, a| ordered(&a, |o| o == Ordering::Greater)),
-    ("ge", |_, a| ordered(&a, |o| o != Ordering::Less)),
-    ("not", |_, a| {
+    ("lt", |a| ordered(&a, |o| o == Ordering::Less)),
+    ("le", |a| ordered(&a, |o| o != Ordering::Greater)),
+    ("gt", |a| ordered(&a, |o| o == Ordering::Greater)),
+    ("ge", |a| ordered(&a, |o| o != Ordering::Less)),
+    ("not", |a| {
         arity(&a, 1)?;
         Ok(Value::Bool(!a[0].truthy()))
     }),
-    ("len", |_, a| {
+    ("len", |a| {
         arity(&a, 1)?;
         length(&a[0])
     }),
-    ("index", |_, a| {
+    ("index", |a| {
         arity_at_least(&a, 1)?;
         index(&a[0], &a[1..])
     }),
-    ("slice", |_, a| {
+    ("slice", |a| {
         arity_at_least(&a, 1)?;
         slice(&a[0], &a[1..])
     }),
-    ("print", |_, a| Ok(Value::str(sprint(&a)))),
-    ("println", |_, a| Ok(Value::str(sprintln(&a)))),
-    ("printf", |_, a| {
+    ("print", |a| Ok(Value::str(sprint(&a)))),
+    ("println", |a| Ok(Value::str(sprintln(&a)))),
+    ("printf", |a| {
         arity_at_least(&a, 1)?;
         Ok(Value::str(sprintf(&string(&a[0])?, &a[1..])))
     }),
-    ("html", |_, a| Ok(Value::str(html_escape(&escaper_arg(&a))))),
-    ("js", |_, a| Ok(Value::str(js_escape(&escaper_arg(&a))))),
-    ("urlquery", |_, a| {
+    ("html", |a| Ok(Value::str(html_escape(&escaper_arg(&a))))),
+    ("js", |a| Ok(Value::str(js_escape(&escaper_arg(&a))))),
+    ("urlquery", |a| {
         Ok(Value::str(query_escape(&escaper_arg(&a))))
     }),
-    ("call", |_, a| {
+    ("call", |a| {
         arity_at_least(&a, 1)?;
         Err(FuncError::call(format!(
             "non-function {} of type {}",
@@ -55,6 +58,45 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
         )))
     }),
 ];
+
+/// Whether `name` is a predefined function (`and` and `or` included).
+pub fn exists(name: &str) -> bool {
+    matches!(name, "and" | "or") || FUNCS.iter().any(|(n, _)| *n == name)
+}
+
+/// Calls the predefined function `name`; `None` when there is none by that name (`and` and
+/// `or` are the evaluator's).
+pub fn call(name: &str, args: Vec<Value>) -> Option<Result<Value, FuncError>> {
+    FUNCS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| f(args))
+}
+
+fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() != want {
+        return Err(FuncError::arity(want, args.len()));
+    }
+    Ok(())
+}
+
+fn arity_at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
+    if args.len() < want {
+        return Err(FuncError::arity_at_least(want, args.len()));
+    }
+    Ok(())
+}
+
+fn string(v: &Value) -> Result<String, FuncError> {
+    match v {
+        Value::Str(s) => Ok(s.to_string()),
+        Value::Nil => Err(FuncError::call("invalid value; expected string")),
+        other => Err(FuncError::call(format!(
+            "wrong type for value; expected string; got {}",
+            other.type_name()
+        ))),
+    }
+}
 
 fn incompatible() -> FuncError {
     FuncError::call("incompatible types for comparison")

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use super::ast::{Arg, Branch, List, Node, Pipe};
-use super::gofmt::format_v;
-use super::value::Value;
-use super::{FuncError, Funcs, Template, TemplateError};
+use crate::ast::{Arg, Branch, List, Node, Pipe};
+use crate::gofmt::format_v;
+use crate::value::Value;
+use crate::value::Elem;
+use crate::{FuncError, Funcs, MissingKey, Template, TemplateError};
 
 const MAX_DEPTH: usize = 1000;
 
@@ -470,12 +471,12 @@ impl State<'_> {
         let has_args = !args.is_empty() || fin.is_some();
         match recv {
             Value::Nil => {
-                if self.tmpl.missing_key_error {
+                if self.tmpl.missing_key == MissingKey::Error {
                     return self.fail(pos, ctx, format!("nil data; no entry for key {name:?}"));
                 }
                 Ok(Value::Nil)
             }
-            Value::Scratch(_) => {
+            Value::Object(_) => {
                 let argv = self.eval_args(dot, args, fin)?;
                 match self.funcs.call_method(recv, name, argv) {
                     Some(Ok(v)) => Ok(v),
@@ -502,10 +503,13 @@ impl State<'_> {
                 }
                 match m.entries.get(name) {
                     Some(v) => Ok(v.clone()),
-                    None if self.tmpl.missing_key_error => {
-                        self.fail(pos, ctx, format!("map has no entry for key {name:?}"))
-                    }
-                    None => Ok(Value::Nil),
+                    None => match self.tmpl.missing_key {
+                        MissingKey::Error => {
+                            self.fail(pos, ctx, format!("map has no entry for key {name:?}"))
+                        }
+                        MissingKey::Zero if m.elem == Elem::Str => Ok(Value::str("")),
+                        MissingKey::Zero | MissingKey::Invalid => Ok(Value::Nil),
+                    },
                 }
             }
             Value::Struct(s) => match s.field(name) {

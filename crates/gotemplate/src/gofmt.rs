@@ -2,7 +2,7 @@
 //! (`[a b]`, `map[k:v]`, `&{f1 f2}`, `<nil>`, shortest float formatting) and `Sprintf` with the
 //! common verbs, flags, width and precision.
 
-use super::value::Value;
+use crate::value::Value;
 
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which is what `%v` prints for a float64.
 pub fn format_float_g(f: f64) -> String {
@@ -139,7 +139,7 @@ fn write_v(out: &mut String, v: &Value) {
             }
             out.push('}');
         }
-        Value::Scratch(_) => out.push_str("&{{0 0} map[]}"),
+        Value::Object(o) => out.push_str(&o.format_v()),
     }
 }
 

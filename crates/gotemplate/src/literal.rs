@@ -1,7 +1,7 @@
 //! Go literal syntax: number literals (decimal, hex, octal, binary, underscores, floats)
 //! and double-quoted string unquoting, as `strconv` reads them.
 
-use super::value::Value;
+use crate::value::Value;
 
 /// Go's number literal rules: integers (decimal, hex, octal, binary, underscores) stay ints;
 /// anything with a fraction or exponent becomes float64.

@@ -2,10 +2,10 @@
 //! parse-time checks (undefined variables, unknown functions, misplaced `else`/`end`,
 //! `break` outside `range`, non-executable pipeline stages).
 
-use super::ast::{Arg, Branch, Command, List, Node, Pipe};
-use super::lex::{Item, Tok};
-use super::literal::{number_value, unquote};
-use super::value::Value;
+use crate::ast::{Arg, Branch, Command, List, Node, Pipe};
+use crate::lex::{Item, Tok};
+use crate::literal::{number_value, unquote};
+use crate::value::Value;
 
 /// A parse error at a byte offset.
 #[derive(Debug, Clone)]

@@ -2,13 +2,14 @@
 //!
 //! Go templates work on `interface{}` values inspected by reflection; this module is the Rust
 //! stand-in: nil, bool, integers, floats, strings, lists, maps (always iterated in key order, as
-//! Go's `range` and `fmt` do), structs (named fields in declaration order, like the Go types
-//! consul-template exposes) and the `scratch` object. Values are cheap to clone (`Arc` inside)
-//! and `Send + Sync`, so the watch layer can keep them across tasks.
+//! Go's `range` and `fmt` do), structs (named fields in declaration order, like the Go types a
+//! program exposes) and opaque objects with methods (consul-template's `scratch`). Values are
+//! cheap to clone (`Arc` inside) and `Send + Sync`, so a caller can keep them across tasks.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Element kind of a map, used where Go would produce the zero value of the element type
 /// (`index` on a missing key: `""` for `map[string]string`, nil for `map[string]interface{}`).
@@ -48,11 +49,15 @@ impl Struct {
     }
 }
 
-/// The per-execution `scratch` key/value store.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    /// Stored values; `MapSet` values are nested `Value::Map`s.
-    pub values: Mutex<BTreeMap<String, Value>>,
+/// A value the engine cannot look into: templates reach it only through its methods
+/// (`.Method args`), which the function table's [`crate::Funcs::call_method`] provides.
+pub trait Object: fmt::Debug + Send + Sync + 'static {
+    /// The Go type name in messages, e.g. `*template.Scratch`.
+    fn type_name(&self) -> &str;
+    /// What Go's `%v` prints for it.
+    fn format_v(&self) -> String;
+    /// The object itself, for the function table to downcast.
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// A template value.
@@ -75,8 +80,8 @@ pub enum Value {
     Map(Arc<Map>),
     /// A struct (or pointer to struct).
     Struct(Arc<Struct>),
-    /// The `scratch` object, which has methods.
-    Scratch(Arc<Scratch>),
+    /// An opaque object with methods.
+    Object(Arc<dyn Object>),
 }
 
 impl PartialEq for Value {
@@ -93,7 +98,7 @@ impl PartialEq for Value {
             (Value::List(a), Value::List(b)) => a == b,
             (Value::Map(a), Value::Map(b)) => a.entries == b.entries,
             (Value::Struct(a), Value::Struct(b)) => a == b,
-            (Value::Scratch(a), Value::Scratch(b)) => Arc::ptr_eq(a, b),
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -154,7 +159,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.entries.is_empty(),
-            Value::Struct(_) | Value::Scratch(_) => true,
+            Value::Struct(_) | Value::Object(_) => true,
         }
     }
 
@@ -173,7 +178,7 @@ impl Value {
             },
             Value::Struct(s) if s.pointer => format!("*{}", s.type_name),
             Value::Struct(s) => s.type_name.to_string(),
-            Value::Scratch(_) => "*template.Scratch".into(),
+            Value::Object(o) => o.type_name().to_string(),
         }
     }
 
@@ -206,7 +211,7 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
-            Value::Nil | Value::Scratch(_) => J::Null,
+            Value::Nil | Value::Object(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
@@ -261,6 +266,6 @@ impl From<Vec<Value>> for Value {
 impl fmt::Display for Value {
     /// Go's `fmt` `%v`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::gofmt::format_v(self))
+        f.write_str(&crate::gofmt::format_v(self))
     }
 }

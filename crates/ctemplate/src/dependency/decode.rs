@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::Value as J;
 
 use super::{Dependency, ServiceQuery};
-use crate::template::Value;
+use gotemplate::Value;
 
 fn s(j: &J, k: &str) -> Value {
     Value::str(j.get(k).and_then(J::as_str).unwrap_or(""))

@@ -2,11 +2,11 @@
 //! `explode`, `loop`, `mergeMap`, the `parse*` family and the `scratch` object's methods.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{arity, list, string, Env, Func};
-use crate::template::value::{Map, Scratch};
-use crate::template::{FuncError, Value};
+use gotemplate::value::Map;
+use gotemplate::{FuncError, Object, Value};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("byKey", by_key),
@@ -37,7 +37,7 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("parseYAML", parse_yaml),
     ("scratch", |e, a| {
         arity(&a, 0)?;
-        Ok(Value::Scratch(e.scratch.clone()))
+        Ok(Value::Object(e.scratch.clone()))
     }),
 ];
 
@@ -183,7 +183,7 @@ fn explode_into(
         let Value::Map(nested) = entry else {
             return Err(FuncError::call(format!(
                 "not a map: {path:?}: {top:?} already has value {:?}",
-                crate::template::gofmt::format_v(entry)
+                gotemplate::gofmt::format_v(entry)
             )));
         };
         let mut inner = nested.entries.clone();
@@ -297,11 +297,13 @@ fn parse_err(name: &str, func: &str, s: &str, why: &str) -> FuncError {
 fn parse_bool(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
     arity(&args, 1)?;
     let s = string(&args[0])?;
-    Ok(Value::Bool(match s.as_str() {
-        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
-        _ => return Err(parse_err("parseBool", "ParseBool", &s, "invalid syntax")),
-    }))
+    // consul-template reads "" as false before asking strconv.
+    if s.is_empty() {
+        return Ok(Value::Bool(false));
+    }
+    api_types::parse_bool(&s)
+        .map(Value::Bool)
+        .ok_or_else(|| parse_err("parseBool", "ParseBool", &s, "invalid syntax"))
 }
 
 fn parse_float(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
@@ -375,7 +377,7 @@ fn from_yaml(y: &serde_yaml::Value) -> Value {
                 .map(|(k, v)| {
                     let key = match k {
                         Y::String(s) => s.clone(),
-                        other => crate::template::gofmt::format_v(&from_yaml(other)),
+                        other => gotemplate::gofmt::format_v(&from_yaml(other)),
                     };
                     (key, from_yaml(v))
                 })
@@ -396,12 +398,39 @@ fn parse_yaml(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
     Ok(from_yaml(&y))
 }
 
-/// The methods of the `scratch` object; `None` for an unknown method name.
+/// The per-execution `scratch` key/value store (Go's `*template.Scratch`), an object whose
+/// methods are [`scratch_method`].
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Stored values; `MapSet` values are nested `Value::Map`s.
+    values: Mutex<BTreeMap<String, Value>>,
+}
+
+impl Object for Scratch {
+    fn type_name(&self) -> &str {
+        "*template.Scratch"
+    }
+
+    fn format_v(&self) -> String {
+        // Go prints the struct: a zero RWMutex and a (never printed) map.
+        "&{{0 0} map[]}".to_string()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The methods of a `scratch` object; `None` for another object or an unknown method name.
 pub(super) fn scratch_method(
-    s: &Scratch,
+    recv: &Value,
     name: &str,
     args: Vec<Value>,
 ) -> Option<Result<Value, FuncError>> {
+    let Value::Object(o) = recv else {
+        return None;
+    };
+    let s = o.as_any().downcast_ref::<Scratch>()?;
     if !matches!(
         name,
         "Key" | "Get" | "Set" | "SetX" | "MapSet" | "MapSetX" | "MapValues"

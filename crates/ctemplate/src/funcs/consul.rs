@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{arity, string, strings_of, Env, Func};
 use crate::dependency::Dependency;
-use crate::template::{FuncError, Value};
+use gotemplate::{FuncError, Value};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("service", service),

@@ -4,8 +4,8 @@
 //! (lower-cased struct field names, sorted map keys).
 
 use super::{arity, Func};
-use crate::template::gofmt::format_float_g;
-use crate::template::{FuncError, Value};
+use gotemplate::gofmt::format_float_g;
+use gotemplate::{FuncError, Value};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("toJSON", |_, a| json_fn(a, true, false)),
@@ -117,7 +117,7 @@ fn write_json(
             let entries: Vec<(&str, &Value)> = s.fields.iter().map(|(k, v)| (*k, v)).collect();
             write_object(out, &entries, esc, indent)?;
         }
-        Value::Scratch(_) => out.push_str("{}"),
+        Value::Object(_) => out.push_str("{}"),
     }
     Ok(())
 }
@@ -152,7 +152,7 @@ fn write_object(
 fn to_yaml_value(v: &Value) -> serde_yaml::Value {
     use serde_yaml::Value as Y;
     match v {
-        Value::Nil | Value::Scratch(_) => Y::Null,
+        Value::Nil | Value::Object(_) => Y::Null,
         Value::Bool(b) => Y::Bool(*b),
         Value::Int(i) => Y::Number((*i).into()),
         // yaml.v2 prints float64 with Go's shortest formatting: integral values have no ".0".

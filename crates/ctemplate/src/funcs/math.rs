@@ -3,8 +3,8 @@
 //! any float operand makes the result a float.
 
 use super::{arity, Func};
-use crate::template::gofmt::{format_v, go_quote};
-use crate::template::{FuncError, Value};
+use gotemplate::gofmt::{format_v, go_quote};
+use gotemplate::{FuncError, Value};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("add", |_, a| arith(a, "add", Op::Add)),

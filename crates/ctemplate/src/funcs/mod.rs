@@ -1,9 +1,9 @@
-//! The template function set. It exists once and serves both front ends: the Go-syntax
-//! evaluator calls it through [`crate::template::Funcs`] and the handlebars front end through
-//! helper adapters. Consul query functions never fetch: they read a [`Store`] and record
-//! which [`Dependency`] values were used and which were missing.
+//! The template function set: Go's predefined functions ([`gotemplate::builtins`]) plus
+//! consul-template's own. It exists once and serves both front ends: the Go-syntax evaluator
+//! calls it through [`gotemplate::Funcs`] and the handlebars front end through helper
+//! adapters. Consul query functions never fetch: they read a [`Store`] and record which
+//! [`Dependency`] values were used and which were missing.
 
-mod builtins;
 mod collections;
 mod consul;
 mod encode;
@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::dependency::Dependency;
-use crate::template::value::Scratch;
-use crate::template::{FuncError, Funcs, Value};
+use collections::Scratch;
+use gotemplate::{FuncError, Funcs, Value};
 
 /// Where query functions read dependency data. `None` means "no data yet": the function
 /// returns an empty placeholder and the dependency is recorded as missing.
@@ -50,7 +50,6 @@ fn table() -> &'static HashMap<&'static str, Func> {
     TABLE.get_or_init(|| {
         let mut m = HashMap::new();
         for part in [
-            builtins::FUNCS,
             collections::FUNCS,
             consul::FUNCS,
             encode::FUNCS,
@@ -65,17 +64,21 @@ fn table() -> &'static HashMap<&'static str, Func> {
     })
 }
 
-/// Names of every function, sorted.
+/// Names of every function but `and` and `or` (the evaluator's), sorted.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = table().keys().copied().collect();
+    v.extend(gotemplate::builtins::FUNCS.iter().map(|(name, _)| *name));
     v.push("executeTemplate");
     v.sort_unstable();
+    v.dedup();
     v
 }
 
 /// Whether a function exists (the evaluator handles `and`, `or` and `executeTemplate`).
 pub fn exists(name: &str) -> bool {
-    table().contains_key(name) || matches!(name, "and" | "or" | "executeTemplate")
+    table().contains_key(name)
+        || gotemplate::builtins::exists(name)
+        || name == "executeTemplate"
 }
 
 /// One execution's function environment: the store, the dependency record and the fresh
@@ -149,10 +152,11 @@ impl<'a> Env<'a> {
         if self.denied(name) {
             return Err(FuncError::call("function is disabled"));
         }
-        match table().get(name) {
-            Some(f) => f(self, args),
-            None => Err(FuncError::call(format!("function {name:?} not defined"))),
+        if let Some(f) = table().get(name) {
+            return f(self, args);
         }
+        gotemplate::builtins::call(name, args)
+            .unwrap_or_else(|| Err(FuncError::call(format!("function {name:?} not defined"))))
     }
 }
 
@@ -171,10 +175,7 @@ impl Funcs for Env<'_> {
         name: &str,
         args: Vec<Value>,
     ) -> Option<Result<Value, FuncError>> {
-        match recv {
-            Value::Scratch(s) => collections::scratch_method(s, name, args),
-            _ => None,
-        }
+        collections::scratch_method(recv, name, args)
     }
 }
 
@@ -206,13 +207,6 @@ fn glob_match(pat: &str, s: &str) -> bool {
 pub(crate) fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {
     if args.len() != want {
         return Err(FuncError::arity(want, args.len()));
-    }
-    Ok(())
-}
-
-pub(crate) fn arity_at_least(args: &[Value], want: usize) -> Result<(), FuncError> {
-    if args.len() < want {
-        return Err(FuncError::arity_at_least(want, args.len()));
     }
     Ok(())
 }

@@ -7,8 +7,8 @@ use md5::Digest as _;
 use regex::Regex;
 
 use super::{arity, int, list, string, Env, Func};
-use crate::template::gofmt::format_v;
-use crate::template::{FuncError, Value};
+use gotemplate::gofmt::format_v;
+use gotemplate::{FuncError, Value};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("toLower", |_, a| unary(a, |s| s.to_lowercase())),

@@ -12,7 +12,7 @@ use crate::dependency::Dependency;
 use crate::engine::{CompiledTemplate, Syntax};
 use crate::funcs::FuncOptions;
 use crate::render::{self, RenderInput};
-use crate::template::{Options, Value};
+use gotemplate::{Options, Value};
 
 use super::RunError;
 
