@@ -26,8 +26,7 @@ pub mod watch;
 /// The Go `text/template` engine, under the path it had before it became its own crate.
 pub use gotemplate as template;
 
-use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Cli, Config};
 use crate::runner::{Outcome, RunError};
 use crate::signal::Signal;
 

@@ -33,7 +33,7 @@ fn real_main() -> i32 {
         println!("{VERSION}");
         return 0;
     }
-    let config = match ctemplate::cli::resolve(&cli) {
+    let config = match ctemplate::config::resolve(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{:#}", anyhow::Error::new(e).context("(cli) config error"));

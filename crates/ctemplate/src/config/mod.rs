@@ -4,6 +4,7 @@
 //! (files first, then `-template` flags). SIGHUP re-runs the same resolution.
 
 mod file;
+mod resolve;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use crate::log::Level;
 use crate::signal::Signal;
 
 pub use file::{load_path, load_text};
+pub use resolve::{parse_template_flag, resolve, Cli};
 
 /// Why a configuration was refused (exit code 15, upstream's config error).
 #[derive(Debug, thiserror::Error)]

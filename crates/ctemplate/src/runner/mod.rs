@@ -11,13 +11,12 @@ use std::collections::{HashMap, HashSet};
 use api_types::client::{Client, ClientConfig, ClientError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::cli::Cli;
 use crate::command::{Child, CommandError};
-use crate::config::{Config, ConfigError};
+use crate::config::{Cli, Config, ConfigError};
 use crate::dependency::Dependency;
 use crate::render::RenderError;
 use crate::signal::Signal;
-use crate::template::Value;
+use gotemplate::Value;
 use crate::watch::{Update, WatchOptions, Watcher};
 
 use pass::{PassContext, Tmpl};
@@ -156,7 +155,7 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
                 }
                 if sigs.iter().any(|s| Some(*s) == config.reload_signal) {
                     eprintln!("Reloading configuration...");
-                    match crate::cli::resolve(cli) {
+                    match crate::config::resolve(cli) {
                         Ok(new) => {
                             if let Some(c) = child.take() {
                                 c.stop().await;
