@@ -6,7 +6,7 @@
 //! gossip membership.
 
 use super::Agent;
-use crate::catalog::{CheckRecord, Command, NodeRecord};
+use crate::catalog::{CheckRecord, Command, HealthStatus, NodeRecord};
 use crate::raft::ServerNode;
 use api_types::Member;
 use std::collections::{BTreeMap, HashMap};
@@ -169,9 +169,9 @@ async fn mirror(agent: &Arc<Agent>) {
             modify_index: 0,
         };
         let (status, output) = if alive {
-            ("passing", "Agent alive and reachable")
+            (HealthStatus::Passing, "Agent alive and reachable")
         } else {
-            ("critical", "Agent not live or unreachable")
+            (HealthStatus::Critical, "Agent not live or unreachable")
         };
         let exists = agent
             .catalog()
@@ -185,7 +185,7 @@ async fn mirror(agent: &Arc<Agent>) {
                 node: node.name.clone(),
                 check_id: "serfHealth".into(),
                 name: "Serf Health Status".into(),
-                status: status.into(),
+                status,
                 output: output.into(),
                 ..Default::default()
             },

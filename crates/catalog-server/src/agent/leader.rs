@@ -3,6 +3,7 @@
 //! timers of every session. Consul's leader does the same from gossip membership.
 
 use super::Agent;
+use crate::catalog::HealthStatus;
 use crate::catalog::{CheckRecord, Command, NodeRecord, ServiceRecord};
 use api_types::Weights;
 use std::collections::BTreeMap;
@@ -92,7 +93,7 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
         node: node.clone(),
         check_id: "serfHealth".into(),
         name: "Serf Health Status".into(),
-        status: "passing".into(),
+        status: HealthStatus::Passing,
         output: "Agent alive and reachable".into(),
         ..Default::default()
     };
@@ -109,7 +110,7 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
             .await?;
     }
     for reg in &c.services {
-        match super::local::service_records(
+        match crate::catalog::registration::service_records(
             reg,
             &node,
             c.enable_script_checks || c.enable_local_script_checks,
@@ -130,7 +131,7 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
         }
     }
     for def in &c.checks {
-        match super::local::check_record(
+        match crate::catalog::registration::check_record(
             def,
             &node,
             c.enable_script_checks || c.enable_local_script_checks,
@@ -143,7 +144,6 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
             }
         }
     }
-    agent.sync_checks();
     agent.sessions.arm_all();
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! `consul info` render. A single server has a one-member LAN pool: itself, alive.
 
 use super::Agent;
+use crate::catalog::CheckKind;
 use crate::version::{BUILD_DATE, REVISION, VERSION};
 use api_types::Member;
 use serde::Serialize;
@@ -67,8 +68,11 @@ impl Agent {
                 .get(&key)
                 .map(|m| m.values().filter(|x| x.spec.is_some()).collect())
                 .unwrap_or_default();
-            let ttls = cs.iter().filter(|x| x.check_type == "ttl").count();
-            let monitors = cs.iter().filter(|x| x.check_type == "script").count();
+            let ttls = cs.iter().filter(|x| x.check_type == CheckKind::Ttl).count();
+            let monitors = cs
+                .iter()
+                .filter(|x| x.check_type == CheckKind::Script)
+                .count();
             (services, cs.len(), ttls, monitors)
         });
         let leader_addr = self.raft.leader_addr().unwrap_or_default();

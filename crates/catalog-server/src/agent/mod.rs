@@ -4,12 +4,11 @@
 
 pub mod cluster;
 mod leader;
-pub mod local;
 mod members;
 mod sessions;
 
 use crate::blocking::Catalog;
-use crate::catalog::{CheckRecord, Command};
+use crate::catalog::{CheckRecord, Command, HealthStatus};
 use crate::config::Config;
 use crate::health::{CheckRunner, CheckSink};
 use crate::raft::{RaftNode, WriteError};
@@ -312,7 +311,7 @@ pub fn storage_check(node: &str, why: &str) -> CheckRecord {
         node: node.to_string(),
         check_id: STORAGE_CHECK_ID.into(),
         name: "Raft Storage".into(),
-        status: "critical".into(),
+        status: HealthStatus::Critical,
         output: format!("writes are refused: {why}"),
         ..Default::default()
     }
@@ -322,7 +321,12 @@ pub fn storage_check(node: &str, why: &str) -> CheckRecord {
 struct Sink(Weak<Agent>);
 
 impl CheckSink for Sink {
-    fn update(&self, check_id: String, status: String, output: String) -> BoxFuture<'static, ()> {
+    fn update(
+        &self,
+        check_id: String,
+        status: HealthStatus,
+        output: String,
+    ) -> BoxFuture<'static, ()> {
         let agent = self.0.clone();
         Box::pin(async move {
             let Some(agent) = agent.upgrade() else { return };

@@ -2,6 +2,7 @@
 //! and applied by [`super::State::apply`]. Commands carry the leader's clock (`now_ms`) so that
 //! applying them is deterministic on every server.
 
+use super::health::HealthStatus;
 use super::records::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +68,7 @@ pub enum Command {
     UpdateCheck {
         node: String,
         check_id: String,
-        status: String,
+        status: HealthStatus,
         output: String,
     },
     KvSet {

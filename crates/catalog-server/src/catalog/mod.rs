@@ -5,14 +5,17 @@
 //! Architecture invariant: this module knows nothing of HTTP, Raft or sled.
 
 pub mod command;
+pub mod health;
 mod kv;
 pub mod query;
 pub mod records;
+pub mod registration;
 mod session;
 mod state;
 mod ui_query;
 
 pub use command::*;
+pub use health::{CheckKind, HealthStatus};
 pub use records::*;
 pub use state::{CatalogError, State, WatchKey};
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reads: wire shapes built from the state, each with the index a blocking query compares
 //! against and the watch keys it depends on. Sort orders and `[]`/`null` follow Consul.
 
+use super::health::HealthStatus;
 use super::records::*;
 use super::state::{lower, State, WatchKey};
 use api_types::*;
@@ -80,13 +81,13 @@ pub fn check_wire(c: &CheckRecord) -> HealthCheck {
         node: c.node.clone(),
         check_id: c.check_id.clone(),
         name: c.name.clone(),
-        status: c.status.clone(),
+        status: c.status.to_string(),
         notes: c.notes.clone(),
         output: c.output.clone(),
         service_id: c.service_id.clone(),
         service_name: c.service_name.clone(),
         service_tags: c.service_tags.clone(),
-        check_type: c.check_type.clone(),
+        check_type: c.check_type.to_string(),
         interval: GoDuration(c.interval).to_string_or_empty(),
         timeout: GoDuration(c.timeout).to_string_or_empty(),
         exposed_port: 0,
@@ -295,12 +296,20 @@ impl State {
         )
     }
 
+    /// Checks in `state` (a status, or `any`); a word that is neither matches nothing.
     pub fn q_health_state(&self, state: &str) -> Answer<Vec<HealthCheck>> {
+        let state = match state {
+            "any" => None,
+            s => match HealthStatus::parse(s) {
+                Some(s) => Some(s),
+                None => return Answer::new(Vec::new(), self.index.checks, vec![WatchKey::Checks]),
+            },
+        };
         let v = self
             .checks
             .values()
             .flat_map(|m| m.values())
-            .filter(|c| state == "any" || c.status == state)
+            .filter(|c| state.is_none_or(|s| c.status == s))
             .map(check_wire)
             .collect();
         Answer::new(v, self.index.checks, vec![WatchKey::Checks])

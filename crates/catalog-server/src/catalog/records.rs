@@ -2,6 +2,7 @@
 //! They are the state machine's data and the snapshot format; wire shapes are built from them
 //! in `query.rs`.
 
+use super::health::{CheckKind, HealthStatus};
 use api_types::{
     CheckDefinition, CheckRegistration, ServiceAddress, ServiceCheckRef, StrMap, Weights,
 };
@@ -43,13 +44,13 @@ pub struct CheckRecord {
     pub node: String,
     pub check_id: String,
     pub name: String,
-    pub status: String,
+    pub status: HealthStatus,
     pub notes: String,
     pub output: String,
     pub service_id: String,
     pub service_name: String,
     pub service_tags: Vec<String>,
-    pub check_type: String,
+    pub check_type: CheckKind,
     pub interval: i64,
     pub timeout: i64,
     pub definition: CheckDefinition,

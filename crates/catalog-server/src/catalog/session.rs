@@ -3,6 +3,7 @@
 //! starts their lock-delay.
 
 use super::command::Reply;
+use super::health::HealthStatus;
 use super::records::SessionRecord;
 use super::state::{lower, CatalogError, State, Touched, WatchKey};
 
@@ -28,7 +29,9 @@ impl State {
         for id in bound {
             match checks.and_then(|m| m.get(&id)) {
                 None => return Err(CatalogError::MissingCheck(id)),
-                Some(c) if c.status == "critical" => return Err(CatalogError::CriticalCheck(id)),
+                Some(c) if c.status == HealthStatus::Critical => {
+                    return Err(CatalogError::CriticalCheck(id))
+                }
                 Some(_) => {}
             }
         }

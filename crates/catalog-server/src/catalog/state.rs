@@ -2,6 +2,7 @@
 //! watch keys it wakes.
 
 use super::command::*;
+use super::health::HealthStatus;
 use super::records::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -169,7 +170,7 @@ impl State {
                 check_id,
                 status,
                 output,
-            } => self.update_check(index, node, check_id, status, output, now_ms, t),
+            } => self.update_check(index, node, check_id, *status, output, now_ms, t),
             Command::KvSet { entry, op } => self.kv_set(index, entry, op, now_ms, t),
             Command::KvDelete { key, recurse, cas } => {
                 Ok(self.kv_delete(index, key, *recurse, *cas, t))
@@ -385,7 +386,7 @@ impl State {
             check.create_index = index;
         }
         check.modify_index = index;
-        let critical = check.status == "critical";
+        let critical = check.status == HealthStatus::Critical;
         let cid = check.check_id.clone();
         checks.insert(cid.clone(), check.clone());
         self.index.checks = index;
@@ -522,7 +523,7 @@ impl State {
         index: u64,
         node: &str,
         check_id: &str,
-        status: &str,
+        status: HealthStatus,
         output: &str,
         now_ms: u64,
         t: &mut Touched,
@@ -534,13 +535,13 @@ impl State {
         if c.status == status && c.output == output {
             return Ok(Reply::Done);
         }
-        c.status = status.to_string();
+        c.status = status;
         c.output = output.to_string();
         c.modify_index = index;
         let c = c.clone();
         self.index.checks = index;
         self.touch_check(index, &nkey, &c, t);
-        if status == "critical" {
+        if status == HealthStatus::Critical {
             self.invalidate_sessions_for_check(index, &nkey, check_id, now_ms, t);
         }
         Ok(Reply::Done)

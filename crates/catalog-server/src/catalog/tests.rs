@@ -81,7 +81,7 @@ fn node_check_changes_wake_services_on_the_node() {
     let check = CheckRecord {
         node: "n1".into(),
         check_id: "serfHealth".into(),
-        status: "passing".into(),
+        status: HealthStatus::Passing,
         ..Default::default()
     };
     let (_, touched) = s.apply(3, &req(Command::RegisterCheck { check }));
@@ -92,7 +92,7 @@ fn node_check_changes_wake_services_on_the_node() {
         &req(Command::UpdateCheck {
             node: "n1".into(),
             check_id: "serfHealth".into(),
-            status: "critical".into(),
+            status: HealthStatus::Critical,
             output: "down".into(),
         }),
     );
@@ -306,7 +306,7 @@ fn a_refused_registration_writes_nothing() {
         node: node.into(),
         check_id: "c".into(),
         name: "c".into(),
-        status: "passing".into(),
+        status: HealthStatus::Passing,
         service_id: service_id.into(),
         ..Default::default()
     };

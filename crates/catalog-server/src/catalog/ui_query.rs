@@ -3,6 +3,7 @@
 //! and nodes with their service instances and checks. Like every query they return an
 //! [`Answer`] whose watch keys wake a blocked UI page only when the data it shows changed.
 
+use super::health::HealthStatus;
 use super::query::{check_wire, node_service_wire, Answer};
 use super::records::NodeRecord;
 use super::state::{lower, State, WatchKey};
@@ -75,7 +76,7 @@ struct Summary {
     sources: BTreeSet<String>,
     instances: usize,
     /// (node key, check id) → status: a node check counts once however many instances share it.
-    checks: BTreeMap<(String, String), String>,
+    checks: BTreeMap<(String, String), HealthStatus>,
 }
 
 impl State {
@@ -107,7 +108,7 @@ impl State {
                 for c in node_checks.into_iter().flat_map(|m| m.values()) {
                     if c.service_id.is_empty() || c.service_id == s.id {
                         sum.checks
-                            .insert((nkey.clone(), c.check_id.clone()), c.status.clone());
+                            .insert((nkey.clone(), c.check_id.clone()), c.status);
                     }
                 }
             }
@@ -115,7 +116,7 @@ impl State {
         let value = by_name
             .into_iter()
             .map(|(name, s)| {
-                let count = |st: &str| s.checks.values().filter(|v| *v == st).count();
+                let count = |st: HealthStatus| s.checks.values().filter(|v| **v == st).count();
                 UiService {
                     kind: s.kind,
                     name,
@@ -125,9 +126,9 @@ impl State {
                     external_sources: (!s.sources.is_empty())
                         .then(|| s.sources.into_iter().collect()),
                     instance_count: s.instances,
-                    checks_passing: count("passing"),
-                    checks_warning: count("warning"),
-                    checks_critical: count("critical"),
+                    checks_passing: count(HealthStatus::Passing),
+                    checks_warning: count(HealthStatus::Warning),
+                    checks_critical: count(HealthStatus::Critical),
                     gateway_config: Default::default(),
                     transparent_proxy: false,
                     connect_native: false,
@@ -238,7 +239,7 @@ mod tests {
             node: node.into(),
             check_id: id.into(),
             name: id.into(),
-            status: status.into(),
+            status: HealthStatus::parse(status).unwrap_or_default(),
             service_id: service_id.into(),
             ..Default::default()
         };

@@ -3,7 +3,7 @@
 //! errors read like Go's `*url.Error` (`Get "<url>": dial tcp <addr>: connect: connection refused`).
 
 use super::net::{errno_text, timeout_of, DEFAULT_TIMEOUT};
-use super::status::{CRITICAL, PASSING, WARNING};
+use super::status::{HealthStatus, CRITICAL, PASSING, WARNING};
 use super::{output_max, TailBuf};
 use api_types::CheckRegistration;
 use reqwest::Url;
@@ -51,7 +51,7 @@ impl HttpProbe {
         }
     }
 
-    pub(crate) async fn run(&self) -> (&'static str, String) {
+    pub(crate) async fn run(&self) -> (HealthStatus, String) {
         match self.request().await {
             Ok((code, result)) => {
                 let status = match code {

@@ -30,13 +30,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+use crate::catalog::{CheckKind, HealthStatus};
 use status::{Reporter, Shared};
 pub use status::{CRITICAL, PASSING, WARNING};
 
 /// Where check results go.
 pub trait CheckSink: Send + Sync + 'static {
     /// Report a status/output change of the agent check `check_id` (write it to the catalog).
-    fn update(&self, check_id: String, status: String, output: String) -> BoxFuture<'static, ()>;
+    fn update(
+        &self,
+        check_id: String,
+        status: HealthStatus,
+        output: String,
+    ) -> BoxFuture<'static, ()>;
     /// Deregister a service whose check stayed critical longer than DeregisterCriticalServiceAfter.
     fn deregister_service(&self, service_id: String) -> BoxFuture<'static, ()>;
 }
@@ -61,32 +67,6 @@ pub const DEFAULT_OUTPUT_MAX_SIZE: usize = 4 * 1024;
 /// Longest delay before a check's first probe.
 const MAX_FIRST_STAGGER: Duration = Duration::from_millis(500);
 
-/// Derive the check type word ("http","tcp","ttl","script","udp","grpc","docker","alias","")
-/// from a spec, as Consul's `CheckType.Type()` does.
-pub fn check_type(spec: &CheckRegistration) -> &'static str {
-    let interval = spec.interval.0 > 0;
-    let script = spec.args.as_ref().is_some_and(|a| !a.is_empty()) || !spec.script.is_empty();
-    if !spec.grpc.is_empty() && interval {
-        "grpc"
-    } else if !spec.http.is_empty() && interval {
-        "http"
-    } else if spec.ttl.0 > 0 {
-        "ttl"
-    } else if script && spec.docker_container_id.is_empty() && interval {
-        "script"
-    } else if !spec.tcp.is_empty() && interval {
-        "tcp"
-    } else if !spec.udp.is_empty() && interval {
-        "udp"
-    } else if script && !spec.docker_container_id.is_empty() && interval {
-        "docker"
-    } else if !spec.alias_node.is_empty() || !spec.alias_service.is_empty() {
-        "alias"
-    } else {
-        ""
-    }
-}
-
 /// Runs the agent's checks. Cheap to clone.
 #[derive(Clone)]
 pub struct CheckRunner {
@@ -106,7 +86,7 @@ struct Inner {
 struct Entry {
     spec: CheckRegistration,
     service_id: String,
-    kind: &'static str,
+    kind: CheckKind,
     shared: Arc<Shared>,
     ttl_tx: Option<tokio::sync::mpsc::UnboundedSender<ttl::TtlMsg>>,
     task: Option<JoinHandle<()>>,
@@ -161,7 +141,7 @@ impl CheckRunner {
         for (id, (rec, spec)) in wanted {
             if let Some(entry) = map.get(id) {
                 if entry.spec == *spec && entry.service_id == rec.service_id {
-                    entry.shared.observe_catalog(&rec.status, &rec.output);
+                    entry.shared.observe_catalog(rec.status, &rec.output);
                     continue;
                 }
             }
@@ -172,7 +152,12 @@ impl CheckRunner {
 
     /// TTL check update (pass/warn/fail/update endpoints): resets the TTL timer and reports the
     /// status/output. The catalog write happens shortly after, on the check's task.
-    pub fn ttl_update(&self, check_id: &str, status: &str, output: &str) -> Result<(), TtlError> {
+    pub fn ttl_update(
+        &self,
+        check_id: &str,
+        status: HealthStatus,
+        output: &str,
+    ) -> Result<(), TtlError> {
         self.send_ttl(check_id, status, output, None)
     }
 
@@ -181,7 +166,7 @@ impl CheckRunner {
     pub async fn ttl_update_wait(
         &self,
         check_id: &str,
-        status: &str,
+        status: HealthStatus,
         output: &str,
     ) -> Result<(), TtlError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -194,7 +179,7 @@ impl CheckRunner {
     fn send_ttl(
         &self,
         check_id: &str,
-        status: &str,
+        status: HealthStatus,
         output: &str,
         done: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<(), TtlError> {
@@ -202,11 +187,15 @@ impl CheckRunner {
         let Some(entry) = map.get(check_id) else {
             return Err(TtlError::Unknown(check_id.to_string()));
         };
-        let Some(tx) = entry.ttl_tx.as_ref().filter(|_| entry.kind == "ttl") else {
+        let Some(tx) = entry
+            .ttl_tx
+            .as_ref()
+            .filter(|_| entry.kind == CheckKind::Ttl)
+        else {
             return Err(TtlError::NotTtl(check_id.to_string()));
         };
         let msg = ttl::TtlMsg {
-            status: status.to_string(),
+            status,
             output: output.to_string(),
             done,
         };
@@ -229,14 +218,14 @@ impl CheckRunner {
     }
 
     fn start(&self, rec: &CheckRecord, spec: &CheckRegistration) -> Entry {
-        let kind = check_type(spec);
+        let kind = CheckKind::of(spec);
         let check_id = rec.check_id.clone();
-        let shared = Arc::new(Shared::new(&rec.status, &rec.output));
+        let shared = Arc::new(Shared::new(rec.status, &rec.output));
         let reporter = Reporter::new(
             check_id.clone(),
             rec.service_id.clone(),
             spec,
-            &rec.status,
+            rec.status,
             self.inner.sink.clone(),
             shared.clone(),
             self.inner.reaped.clone(),
@@ -258,7 +247,7 @@ impl CheckRunner {
         };
         tracing::debug!(target: "agent", "starting check: check={check_id} type={kind}");
         match kind {
-            "ttl" => {
+            CheckKind::Ttl => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 entry.ttl_tx = Some(tx);
                 entry.task = Some(runtime.spawn(ttl::run(
@@ -268,11 +257,11 @@ impl CheckRunner {
                     rx,
                 )));
             }
-            "http" | "tcp" | "udp" | "script" => {
+            CheckKind::Http | CheckKind::Tcp | CheckKind::Udp | CheckKind::Script => {
                 let probe = match kind {
-                    "http" => Probe::Http(http::HttpProbe::new(spec)),
-                    "tcp" => Probe::Tcp(net::TcpProbe::new(spec)),
-                    "udp" => Probe::Udp(net::UdpProbe::new(spec)),
+                    CheckKind::Http => Probe::Http(http::HttpProbe::new(spec)),
+                    CheckKind::Tcp => Probe::Tcp(net::TcpProbe::new(spec)),
+                    CheckKind::Udp => Probe::Udp(net::UdpProbe::new(spec)),
                     _ => Probe::Script(script::ScriptProbe::new(spec)),
                 };
                 let mut interval = spec.interval.as_std();
@@ -314,7 +303,7 @@ enum Probe {
 }
 
 impl Probe {
-    async fn run(&self, check_id: &str) -> (&'static str, String) {
+    async fn run(&self, check_id: &str) -> (HealthStatus, String) {
         match self {
             Probe::Http(p) => p.run().await,
             Probe::Tcp(p) => p.run(check_id).await,
@@ -465,10 +454,10 @@ pub(crate) mod testutil {
         fn update(
             &self,
             check_id: String,
-            status: String,
+            status: HealthStatus,
             output: String,
         ) -> BoxFuture<'static, ()> {
-            lock(&self.events).push(Event::Update(check_id, status, output));
+            lock(&self.events).push(Event::Update(check_id, status.into(), output));
             Box::pin(async {})
         }
         fn deregister_service(&self, service_id: String) -> BoxFuture<'static, ()> {
@@ -482,13 +471,9 @@ pub(crate) mod testutil {
         CheckRecord {
             check_id: id.to_string(),
             name: id.to_string(),
-            status: if spec.status.is_empty() {
-                CRITICAL.to_string()
-            } else {
-                spec.status.clone()
-            },
+            status: HealthStatus::parse(&spec.status).unwrap_or(CRITICAL),
             service_id: spec.service_id.clone(),
-            check_type: check_type(&spec).to_string(),
+            check_type: CheckKind::of(&spec),
             spec: Some(spec),
             ..Default::default()
         }
@@ -506,6 +491,10 @@ mod tests {
     use super::testutil::*;
     use super::*;
     use api_types::GoDuration;
+
+    fn check_type(spec: &CheckRegistration) -> &'static str {
+        CheckKind::of(spec).as_str()
+    }
 
     #[test]
     fn check_type_words() {

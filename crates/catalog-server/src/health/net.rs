@@ -1,7 +1,7 @@
 //! TCP and UDP checks (Consul's `CheckTCP` / `CheckUDP`), and Go-shaped dial error texts
 //! (`dial tcp 127.0.0.1:1: connect: connection refused`) shared with the HTTP check.
 
-use super::status::{CRITICAL, PASSING};
+use super::status::{HealthStatus, CRITICAL, PASSING};
 use api_types::CheckRegistration;
 use std::io;
 use std::net::SocketAddr;
@@ -112,7 +112,7 @@ impl TcpProbe {
         }
     }
 
-    pub(crate) async fn run(&self, check_id: &str) -> (&'static str, String) {
+    pub(crate) async fn run(&self, check_id: &str) -> (HealthStatus, String) {
         match dial_tcp(&self.addr, self.timeout).await {
             Ok(()) => (PASSING, format!("TCP connect {}: Success", self.addr)),
             Err(e) => {
@@ -138,7 +138,7 @@ impl UdpProbe {
         }
     }
 
-    pub(crate) async fn run(&self, check_id: &str) -> (&'static str, String) {
+    pub(crate) async fn run(&self, check_id: &str) -> (HealthStatus, String) {
         match self.probe().await {
             Ok(()) => (PASSING, format!("UDP connect {}: Success", self.addr)),
             Err(e) => {

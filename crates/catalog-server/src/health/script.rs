@@ -4,7 +4,7 @@
 //! (default 30s) kills the whole process group and reports `Timed out (30s) running check`.
 //! Whether scripts may run at all is decided before a check reaches the runner.
 
-use super::status::{CRITICAL, PASSING, WARNING};
+use super::status::{HealthStatus, CRITICAL, PASSING, WARNING};
 use super::{lock, output_max, TailBuf};
 use api_types::CheckRegistration;
 use std::process::Stdio;
@@ -40,7 +40,7 @@ impl ScriptProbe {
         }
     }
 
-    pub(crate) async fn run(&self, check_id: &str) -> (&'static str, String) {
+    pub(crate) async fn run(&self, check_id: &str) -> (HealthStatus, String) {
         let Some((prog, rest)) = self.argv.split_first() else {
             return (CRITICAL, "exec: no command".to_string());
         };

@@ -9,22 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub const PASSING: &str = "passing";
-pub const WARNING: &str = "warning";
-pub const CRITICAL: &str = "critical";
+pub use crate::catalog::HealthStatus;
+pub const PASSING: HealthStatus = HealthStatus::Passing;
+pub const WARNING: HealthStatus = HealthStatus::Warning;
+pub const CRITICAL: HealthStatus = HealthStatus::Critical;
 
 /// State shared between a check's task and the runner's `sync`.
 pub(crate) struct Shared {
     /// The status and output the catalog holds (as far as this runner knows).
-    last: Mutex<(String, String)>,
+    last: Mutex<(HealthStatus, String)>,
     /// Report the next result even if it equals `last` (the catalog diverged).
     force: AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn new(status: &str, output: &str) -> Shared {
+    pub(crate) fn new(status: HealthStatus, output: &str) -> Shared {
         Shared {
-            last: Mutex::new((status.to_string(), output.to_string())),
+            last: Mutex::new((status, output.to_string())),
             force: AtomicBool::new(false),
         }
     }
@@ -32,7 +33,7 @@ impl Shared {
     /// Called by `sync` with the catalog's view of the check: when it differs from what was
     /// last reported (re-registration, or a write still in flight), the next result is written
     /// even if unchanged. A race costs at most one extra write.
-    pub(crate) fn observe_catalog(&self, status: &str, output: &str) {
+    pub(crate) fn observe_catalog(&self, status: HealthStatus, output: &str) {
         let last = lock(&self.last);
         if last.0 != status || last.1 != output {
             self.force.store(true, Ordering::Relaxed);
@@ -62,7 +63,7 @@ impl Reporter {
         check_id: String,
         service_id: String,
         spec: &CheckRegistration,
-        initial_status: &str,
+        initial_status: HealthStatus,
         sink: Arc<dyn CheckSink>,
         shared: Arc<Shared>,
         reaped: Arc<Mutex<HashSet<String>>>,
@@ -108,7 +109,7 @@ impl Reporter {
     }
 
     /// A probe (or TTL) result, through flap damping (Consul's `StatusHandler.updateCheck`).
-    pub(crate) async fn result(&mut self, status: &str, output: String) {
+    pub(crate) async fn result(&mut self, status: HealthStatus, output: String) {
         let id = &self.check_id;
         if status == PASSING || status == WARNING {
             self.success_count = self.success_count.saturating_add(1);
@@ -148,7 +149,7 @@ impl Reporter {
     }
 
     /// Writes `status`/`output` to the sink unless the catalog already holds them.
-    async fn report(&mut self, status: &str, output: String) {
+    async fn report(&mut self, status: HealthStatus, output: String) {
         if status == CRITICAL {
             self.critical_since.get_or_insert_with(Instant::now);
         } else {
@@ -159,7 +160,7 @@ impl Reporter {
             let mut last = lock(&self.shared.last);
             let force = self.shared.force.swap(false, Ordering::Relaxed);
             if force || last.0 != status || last.1 != output {
-                *last = (status.to_string(), output.clone());
+                *last = (status, output.clone());
                 true
             } else {
                 false
@@ -167,7 +168,7 @@ impl Reporter {
         };
         if changed {
             self.sink
-                .update(self.check_id.clone(), status.to_string(), output)
+                .update(self.check_id.clone(), status, output)
                 .await;
         }
     }

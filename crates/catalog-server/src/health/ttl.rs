@@ -3,14 +3,14 @@
 //! (plus the last output, if there was one).
 
 use super::floor_boundary;
-use super::status::{Reporter, CRITICAL};
+use super::status::{HealthStatus, Reporter, CRITICAL};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 /// A TTL update from the HTTP API.
 pub(crate) struct TtlMsg {
-    pub status: String,
+    pub status: HealthStatus,
     pub output: String,
     /// Signalled after the result went to the sink.
     pub done: Option<oneshot::Sender<()>>,
@@ -53,7 +53,7 @@ pub(crate) async fn run(
                 tracing::debug!(target: "agent", "Check status updated: check={} status={}", rep.check_id(), msg.status);
                 last_output = output.clone();
                 expires = Some(Instant::now() + ttl);
-                rep.result(&msg.status, output).await;
+                rep.result(msg.status, output).await;
                 if let Some(done) = msg.done {
                     let _ = done.send(());
                 }

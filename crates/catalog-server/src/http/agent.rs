@@ -4,9 +4,8 @@
 use super::params::Params;
 use super::reply::{json, ok_empty, ApiError};
 use super::AppState;
-use crate::agent::local;
 use crate::catalog::query::{agent_service_wire, check_wire};
-use crate::catalog::{CheckRecord, Command};
+use crate::catalog::{registration, CheckKind, CheckRecord, Command, HealthStatus};
 use crate::health::TtlError;
 use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CheckRegistration, CheckUpdate, ServiceRegistration};
@@ -167,15 +166,9 @@ pub async fn service_register(
     let reg: ServiceRegistration =
         decode_body_as(&body, SERVICE_DEFINITION).map_err(ApiError::decode)?;
     let replace = p.flag("replace-existing-checks").unwrap_or(false);
-    let (service, checks) = local::service_records(&reg, a.node(), a.allow_scripts())
+    let cmd = registration::agent_service(&reg, a.node(), a.allow_scripts(), replace)
         .map_err(|e| ApiError::bad_request(e.0))?;
-    a.write(Command::RegisterService {
-        node: a.node().to_string(),
-        service,
-        checks,
-        replace_existing_checks: replace,
-    })
-    .await?;
+    a.write(cmd).await?;
     tracing::debug!(target: "agent", "added service: service={}", reg.name);
     Ok(ok_empty())
 }
@@ -226,10 +219,10 @@ async fn set_maintenance(
             node: a.node().to_string(),
             check_id,
             name: name.to_string(),
-            status: "critical".into(),
+            status: HealthStatus::Critical,
             notes,
             service_id,
-            check_type: "maintenance".into(),
+            check_type: CheckKind::Maintenance,
             ..Default::default()
         };
         a.write(Command::RegisterCheck { check }).await?;
@@ -289,22 +282,15 @@ pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) 
 pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
     let def: CheckRegistration =
         decode_body_as(&body, CHECK_DEFINITION).map_err(ApiError::decode)?;
-    if def.name.is_empty() {
-        return Err(ApiError::bad_request("Missing check name"));
-    }
-    if !def.status.is_empty() && !["passing", "warning", "critical"].contains(&def.status.as_str())
-    {
-        return Err(ApiError::bad_request("Bad check status"));
-    }
+    let cmd = registration::agent_check(&def, a.node(), a.allow_scripts())
+        .map_err(|e| ApiError::bad_request(e.0))?;
     if !def.service_id.is_empty() && !agent_services(&a).contains_key(&def.service_id) {
         return Err(ApiError::not_found(format!(
             "ServiceID {:?} does not exist",
             def.service_id
         )));
     }
-    let check = local::check_record(&def, a.node(), a.allow_scripts())
-        .map_err(|e| ApiError::bad_request(format!("Invalid check: {}", e.0)))?;
-    a.write(Command::RegisterCheck { check }).await?;
+    a.write(cmd).await?;
     Ok(ok_empty())
 }
 
@@ -324,7 +310,7 @@ pub async fn check_deregister(State(a): State<AppState>, Path(id): Path<String>)
     Ok(ok_empty())
 }
 
-async fn ttl(a: &AppState, id: String, status: &str, output: String) -> Res {
+async fn ttl(a: &AppState, id: String, status: HealthStatus, output: String) -> Res {
     match a.checks().ttl_update(&id, status, &output) {
         Ok(()) => {}
         Err(TtlError::Unknown(_)) => return Err(unknown_check(&id)),
@@ -337,7 +323,7 @@ async fn ttl(a: &AppState, id: String, status: &str, output: String) -> Res {
     a.write(Command::UpdateCheck {
         node: a.node().to_string(),
         check_id: id,
-        status: status.to_string(),
+        status,
         output,
     })
     .await?;
@@ -353,7 +339,7 @@ pub async fn check_pass(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, "passing", note).await
+    ttl(&a, id, HealthStatus::Passing, note).await
 }
 
 pub async fn check_warn(
@@ -365,7 +351,7 @@ pub async fn check_warn(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, "warning", note).await
+    ttl(&a, id, HealthStatus::Warning, note).await
 }
 
 pub async fn check_fail(
@@ -377,18 +363,18 @@ pub async fn check_fail(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, "critical", note).await
+    ttl(&a, id, HealthStatus::Critical, note).await
 }
 
 pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
     let u: CheckUpdate = decode_body_as(&body, CHECK_UPDATE).map_err(ApiError::decode)?;
-    if !["passing", "warning", "critical"].contains(&u.status.as_str()) {
+    let Some(status) = HealthStatus::parse(&u.status) else {
         return Err(ApiError::bad_request(format!(
             "Invalid check status: '{}'",
             u.status
         )));
-    }
-    ttl(&a, id, &u.status, u.output).await
+    };
+    ttl(&a, id, status, u.output).await
 }
 
 pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {

@@ -4,44 +4,16 @@
 use super::params::Params;
 use super::reply::{json, ApiError};
 use super::{read, respond, AppState};
-use crate::catalog::{CatalogError, CheckRecord, Command, NodeRecord, Registration, ServiceRecord};
+use crate::catalog::{registration, CatalogError, Command};
 use crate::raft::WriteError;
 use api_types::decode::{decode_body_as, GoNames};
-use api_types::{CatalogCheckInput, CatalogDeregistration, CatalogRegistration, NodeServiceList};
+use api_types::{CatalogDeregistration, CatalogRegistration, NodeServiceList};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use std::collections::BTreeMap;
 
 type Res = Result<Response, ApiError>;
-
-fn catalog_check(c: &CatalogCheckInput, node: &str) -> CheckRecord {
-    CheckRecord {
-        node: if c.node.is_empty() {
-            node.to_string()
-        } else {
-            c.node.clone()
-        },
-        check_id: if c.check_id.is_empty() {
-            c.name.clone()
-        } else {
-            c.check_id.clone()
-        },
-        name: c.name.clone(),
-        status: if c.status.is_empty() {
-            "critical".into()
-        } else {
-            c.status.clone()
-        },
-        notes: c.notes.clone(),
-        output: c.output.clone(),
-        service_id: c.service_id.clone(),
-        interval: c.definition.interval.0,
-        timeout: c.definition.timeout.0,
-        definition: c.definition.clone(),
-        ..Default::default()
-    }
-}
 
 /// Go's names in type errors: Consul decodes these bodies straight into agent/structs
 /// `RegisterRequest` and `DeregisterRequest`.
@@ -60,72 +32,10 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
     p.check_enterprise()?;
     let reg: CatalogRegistration =
         decode_body_as(&body, REGISTER_REQUEST).map_err(ApiError::decode)?;
-    if reg.node.is_empty() {
-        return Err(ApiError::internal("Must provide node"));
-    }
-    if reg.address.is_empty() && !reg.skip_node_update {
-        return Err(ApiError::internal(
-            "Must provide address if SkipNodeUpdate is not set",
-        ));
-    }
-    if !reg.id.is_empty() && uuid::Uuid::parse_str(&reg.id).is_err() {
-        return Err(ApiError::internal(format!(
-            "Bad node ID: {:?} is not a valid UUID",
-            reg.id
-        )));
-    }
-    if !reg.datacenter.is_empty() && !reg.datacenter.eq_ignore_ascii_case(&a.config().datacenter) {
-        return Err(ApiError::internal("No path to datacenter"));
-    }
-    let node = NodeRecord {
-        id: reg.id.clone(),
-        node: reg.node.clone(),
-        address: reg.address.clone(),
-        datacenter: a.config().datacenter.clone(),
-        tagged_addresses: reg.tagged_addresses.clone(),
-        meta: reg.node_meta.clone(),
-        create_index: 0,
-        modify_index: 0,
-    };
-    let service = match &reg.service {
-        Some(s) if s.service.is_empty() => {
-            return Err(ApiError::internal("Must provide service name with ID"))
-        }
-        Some(s) => Some(ServiceRecord {
-            kind: s.kind.clone(),
-            id: if s.id.is_empty() {
-                s.service.clone()
-            } else {
-                s.id.clone()
-            },
-            name: s.service.clone(),
-            tags: s.tags.clone().unwrap_or_default(),
-            address: s.address.clone(),
-            tagged_addresses: s.tagged_addresses.clone(),
-            meta: s.meta.clone().unwrap_or_default(),
-            port: s.port,
-            weights: s.weights.unwrap_or_default(),
-            enable_tag_override: s.enable_tag_override,
-            agent: false,
-            create_index: 0,
-            modify_index: 0,
-        }),
-        None => None,
-    };
-    let checks = reg
-        .check
-        .iter()
-        .chain(reg.checks.iter().flatten())
-        .map(|c| catalog_check(c, &reg.node))
-        .collect();
+    let cmd = registration::catalog(&reg, a.datacenter())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     // One command: a registration refused for any reason writes nothing.
-    a.write(Command::Register(Registration {
-        node,
-        skip_node_update: reg.skip_node_update,
-        service,
-        checks,
-    }))
-    .await?;
+    a.write(cmd).await?;
     Ok(json(&true, p.pretty()))
 }
 
