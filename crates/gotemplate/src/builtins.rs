@@ -67,10 +67,7 @@ pub fn exists(name: &str) -> bool {
 /// Calls the predefined function `name`; `None` when there is none by that name (`and` and
 /// `or` are the evaluator's).
 pub fn call(name: &str, args: Vec<Value>) -> Option<Result<Value, FuncError>> {
-    FUNCS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| f(args))
+    FUNCS.iter().find(|(n, _)| *n == name).map(|(_, f)| f(args))
 }
 
 fn arity(args: &[Value], want: usize) -> Result<(), FuncError> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::ast::{Arg, Branch, List, Node, Pipe};
 use crate::gofmt::format_v;
-use crate::value::Value;
 use crate::value::Elem;
+use crate::value::Value;
 use crate::{FuncError, Funcs, MissingKey, Template, TemplateError};
 
 const MAX_DEPTH: usize = 1000;

@@ -309,8 +309,14 @@ mod tests {
             ("{{range $i, $t := .Tags}}{{$i}}={{$t}} {{end}}", "0=b 1=a "),
             ("{{if eq .Port 80}}http{{else}}other{{end}}", "http"),
             ("{{with .Labels.team}}team {{.}}{{end}}", "team web"),
-            ("{{len .Tags}} {{index .Tags 1}} {{printf \"%03d\" .Port}}", "2 a 080"),
-            ("{{define \"x\"}}<{{.}}>{{end}}{{template \"x\" .Port}}", "<80>"),
+            (
+                "{{len .Tags}} {{index .Tags 1}} {{printf \"%03d\" .Port}}",
+                "2 a 080",
+            ),
+            (
+                "{{define \"x\"}}<{{.}}>{{end}}{{template \"x\" .Port}}",
+                "<80>",
+            ),
             ("{{- \" a \" -}}  {{- \"b\" }}", " a b"),
             ("{{.Labels.missing}}", "<no value>"),
             ("{{and 1 0}} {{or 0 \"x\"}}", "0 x"),
@@ -321,7 +327,10 @@ mod tests {
 
     #[test]
     fn errors_read_like_go() {
-        assert_eq!(run("{{ nope }}"), "ERR template: t:1: function \"nope\" not defined");
+        assert_eq!(
+            run("{{ nope }}"),
+            "ERR template: t:1: function \"nope\" not defined"
+        );
         assert_eq!(run("{{ .Name"), "ERR template: t:1: unclosed action");
         assert_eq!(
             run("{{ .Port | upper }}"),

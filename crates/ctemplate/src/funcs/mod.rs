@@ -76,9 +76,7 @@ pub fn names() -> Vec<&'static str> {
 
 /// Whether a function exists (the evaluator handles `and`, `or` and `executeTemplate`).
 pub fn exists(name: &str) -> bool {
-    table().contains_key(name)
-        || gotemplate::builtins::exists(name)
-        || name == "executeTemplate"
+    table().contains_key(name) || gotemplate::builtins::exists(name) || name == "executeTemplate"
 }
 
 /// One execution's function environment: the store, the dependency record and the fresh

@@ -16,8 +16,8 @@ use crate::config::{Cli, Config, ConfigError};
 use crate::dependency::Dependency;
 use crate::render::RenderError;
 use crate::signal::Signal;
-use gotemplate::Value;
 use crate::watch::{Update, WatchOptions, Watcher};
+use gotemplate::Value;
 
 use pass::{PassContext, Tmpl};
 
