@@ -116,15 +116,6 @@ fn exit2(argv0: &str, msg: &str) -> CliExit {
     }
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Go's `strconv.ParseInt(v, 0, 64)`: optional sign, `0x`/`0o`/`0b`/leading-`0` prefixes, `_`.
 fn parse_go_int(v: &str) -> Option<i64> {
     let (neg, rest) = match v.as_bytes().first() {
@@ -232,7 +223,7 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<Options, CliExit> {
 fn set(o: &mut Options, name: &str, kind: Kind, value: &str) -> Result<(), &'static str> {
     match kind {
         Kind::Bool => {
-            let b = parse_go_bool(value).ok_or("parse error")?;
+            let b = api_types::parse_bool(value).ok_or("parse error")?;
             match name {
                 "cleanup" => o.cleanup = b,
                 "explicit" => o.explicit = b,

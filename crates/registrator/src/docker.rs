@@ -1,19 +1,15 @@
 //! The Docker engine, as registrator sees it: connect (from `DOCKER_HOST`, with API version
 //! negotiation), list containers, inspect one, and a stream of container lifecycle events.
 //!
-//! Architecture invariant: this is the only module that names bollard. Others see
-//! [`ContainerInspect`] (the engine's inspect JSON) and [`ContainerEvent`].
+//! Architecture invariant: this is the only module that names bollard. Others see the
+//! mapping's plain [`Container`] (converted here) and [`ContainerEvent`].
 
+use crate::mapping::Container;
 use bollard::container::{InspectContainerOptions, ListContainersOptions};
 use bollard::system::EventsOptions;
 use futures::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// `GET /containers/{id}/json`, in the engine's own shape.
-pub use bollard::models::ContainerInspectResponse as ContainerInspect;
-/// One host binding of a published port (part of [`ContainerInspect`]).
-pub use bollard::models::PortBinding;
 
 /// Seconds a non-streaming Docker request may take.
 const TIMEOUT_SECS: u64 = 60;
@@ -92,6 +88,15 @@ pub fn classify(ev: &RawEvent) -> Option<ContainerEvent> {
             _ => None,
         },
     }
+}
+
+/// The engine's inspect answer as the mapping's [`Container`]: through the inspect JSON, the
+/// one conversion recorded fixtures go through as well.
+fn container(
+    inspect: &bollard::models::ContainerInspectResponse,
+) -> Result<Container, DockerError> {
+    let bad = |e: serde_json::Error| DockerError::Api(format!("inspect: {e}"));
+    Container::from_inspect(serde_json::to_value(inspect).map_err(bad)?).map_err(bad)
 }
 
 /// `DOCKER_HOST`, or upstream's default `unix:///tmp/docker.sock` (the path the tutorial mounts
@@ -202,12 +207,13 @@ impl Docker {
         Ok(list.into_iter().filter_map(|c| c.id).collect())
     }
 
-    /// `GET /containers/{id}/json`.
-    pub async fn inspect(&self, id: &str) -> Result<ContainerInspect, DockerError> {
-        Ok(self
+    /// `GET /containers/{id}/json`, as the mapping's [`Container`].
+    pub async fn inspect(&self, id: &str) -> Result<Container, DockerError> {
+        let inspect = self
             .client
             .inspect_container(id, None::<InspectContainerOptions>)
-            .await?)
+            .await?;
+        container(&inspect)
     }
 
     /// Container events from `since` (unix seconds; events since then are replayed, so nothing
@@ -294,6 +300,31 @@ mod tests {
                 id: "abc".into(),
                 exit_code: Some(137)
             })
+        );
+    }
+
+    #[test]
+    fn inspect_answers_convert_like_their_json() {
+        let json = serde_json::json!({
+            "Id": "abc", "Name": "/web.1",
+            "Config": {"Image": "nginx", "Labels": {"a": "b"}, "ExposedPorts": {"80/tcp": {}}},
+            "State": {"Running": true, "Health": {"Status": "healthy"}},
+            "HostConfig": {"NetworkMode": "default"},
+            "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "81"}]}}
+        });
+        let typed: bollard::models::ContainerInspectResponse =
+            serde_json::from_value(json.clone()).expect("bollard reads it");
+        let via_bollard = container(&typed).expect("converts");
+        let direct: Container = serde_json::from_value(json).expect("reads");
+        assert_eq!(
+            Container {
+                inspect: serde_json::Value::Null,
+                ..via_bollard
+            },
+            Container {
+                inspect: serde_json::Value::Null,
+                ..direct
+            }
         );
     }
 

@@ -5,7 +5,7 @@
 //! with `SERVICE_` and having a `=`; key lowercased without the prefix; `SERVICE_<port>_<key>`
 //! applies only to that exposed port and beats the generic `SERVICE_<key>` whatever the order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Metadata for one port: the attributes, and which of them came from `SERVICE_<port>_*` keys.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -27,15 +27,13 @@ impl Metadata {
 /// Collects the metadata that applies to `exposed_port` (e.g. `"80"`).
 pub fn service_metadata(
     env: &[String],
-    labels: &HashMap<String, String>,
+    labels: &BTreeMap<String, String>,
     exposed_port: &str,
 ) -> Metadata {
-    let mut sorted: Vec<(&String, &String)> = labels.iter().collect();
-    sorted.sort();
     let pairs = env
         .iter()
         .filter_map(|kv| kv.split_once('='))
-        .chain(sorted.into_iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        .chain(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut m = Metadata::default();
     for (k, v) in pairs {
         let Some(key) = k.strip_prefix("SERVICE_") else {
@@ -98,7 +96,7 @@ mod tests {
 
     #[test]
     fn port_keys_beat_generic_and_labels_beat_env() {
-        let labels = HashMap::from([
+        let labels = BTreeMap::from([
             ("SERVICE_NAME".to_string(), "fromlabel".to_string()),
             ("SERVICE_80_TAGS".to_string(), "porttag".to_string()),
         ]);
@@ -128,7 +126,7 @@ mod tests {
                 "SERVICE_NOEQ",
                 "service_name=lower",
             ]),
-            &HashMap::new(),
+            &BTreeMap::new(),
             "80",
         );
         assert_eq!(m.get("8080"), Some("x"));

@@ -1,6 +1,10 @@
-//! Pure: one container's inspect JSON + settings → the Consul service registrations upstream
-//! registrator (master, v7.4) produces for it. No I/O: the host name, its resolved IP and the
-//! IP of a `container:<id>` network peer are looked up by the caller and passed in.
+//! Pure: one [`Container`] (read from Docker's inspect JSON) + settings → the Consul service
+//! registrations upstream registrator (master, v7.4) produces for it. No I/O: the host name,
+//! its resolved IP and the IP of a `container:<id>` network peer are looked up by the caller
+//! and passed in.
+//!
+//! Architecture invariant: the mapping names neither bollard nor any transport; `docker.rs`
+//! converts the engine's answer into a [`Container`].
 //!
 //! Deliberate differences from upstream (see `docs/registrator.md`): tags keep their written
 //! order; ports are processed in sorted order (upstream: random map order); an IPv4 port binding
@@ -8,16 +12,17 @@
 //! `SERVICE_CHECK_*` asks for another check.
 
 mod check;
+mod container;
 pub mod meta;
-pub mod template;
+pub mod tags;
 
 pub use check::{docker_health_check, DOCKER_HEALTH_TTL_SECS};
+pub use container::{Container, PortBinding};
 
-use crate::docker::{ContainerInspect, PortBinding};
 use api_types::ServiceRegistration;
 use meta::{service_metadata, split_tags};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The flags that shape registrations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -62,63 +67,35 @@ struct Port {
 }
 
 /// `container:<id>` network mode: the peer whose IP the services must use.
-pub fn network_container(c: &ContainerInspect) -> Option<String> {
-    let mode = c.host_config.as_ref()?.network_mode.as_deref()?;
-    mode.strip_prefix("container:").map(str::to_string)
+pub fn network_container(c: &Container) -> Option<String> {
+    c.network_mode
+        .strip_prefix("container:")
+        .map(str::to_string)
 }
 
 /// Whether the container has a Docker `HEALTHCHECK` (not disabled with `NONE`).
-pub fn has_healthcheck(c: &ContainerInspect) -> bool {
-    let test = c
-        .config
-        .as_ref()
-        .and_then(|cfg| cfg.healthcheck.as_ref())
-        .and_then(|h| h.test.as_ref());
-    matches!(test, Some(t) if !t.is_empty() && t[0] != "NONE")
+pub fn has_healthcheck(c: &Container) -> bool {
+    c.healthcheck.first().is_some_and(|t| t != "NONE")
 }
 
 /// Whether Docker currently reports the container healthy.
-pub fn is_healthy(c: &ContainerInspect) -> bool {
-    let status = c
-        .state
-        .as_ref()
-        .and_then(|s| s.health.as_ref())
-        .and_then(|h| h.status);
-    status.is_some_and(|s| s.to_string() == "healthy")
+pub fn is_healthy(c: &Container) -> bool {
+    c.health_status == "healthy"
 }
 
 /// The IP of the container on its networks (upstream `ExposedIP`): `NetworkSettings.IPAddress`,
 /// else the last network's address.
-fn exposed_ip(c: &ContainerInspect) -> String {
-    let ns = c.network_settings.as_ref();
-    let ip = ns.and_then(|n| n.ip_address.clone()).unwrap_or_default();
-    if !ip.is_empty() {
-        return ip;
+fn exposed_ip(c: &Container) -> String {
+    match c.ip_address.as_deref() {
+        Some(ip) if !ip.is_empty() => ip.to_string(),
+        _ => c.networks.values().next_back().cloned().unwrap_or_default(),
     }
-    let mut nets: Vec<_> = ns
-        .and_then(|n| n.networks.as_ref())
-        .into_iter()
-        .flatten()
-        .collect();
-    nets.sort_by(|a, b| a.0.cmp(b.0));
-    nets.last()
-        .and_then(|(_, e)| e.ip_address.clone())
-        .unwrap_or_default()
 }
 
 /// Candidate ports: exposed ports, overwritten by runtime port mappings (upstream `servicePort`).
-fn ports(c: &ContainerInspect) -> Vec<Port> {
-    let mode = c
-        .host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.clone())
-        .unwrap_or_default();
-    let ns = c.network_settings.as_ref();
-    let net_ip = ns
-        .and_then(|n| n.networks.as_ref())
-        .and_then(|n| n.get(&mode))
-        .and_then(|e| e.ip_address.clone())
-        .unwrap_or_default();
+fn ports(c: &Container) -> Vec<Port> {
+    let mode = c.network_mode.as_str();
+    let net_ip = c.networks.get(mode).cloned().unwrap_or_default();
     let mut by_key: BTreeMap<(u32, String), (String, String, String)> = BTreeMap::new();
     let mut put = |key: &str, ip: String, port: String| {
         let (num, proto) = key.split_once('/').unwrap_or((key, "tcp"));
@@ -128,17 +105,15 @@ fn ports(c: &ContainerInspect) -> Vec<Port> {
             (ip, port, format!("{num}/{proto}")),
         );
     };
-    let exposed = c.config.as_ref().and_then(|cfg| cfg.exposed_ports.as_ref());
-    for key in exposed.into_iter().flat_map(|m| m.keys()) {
+    for key in &c.exposed_ports {
         let num = key.split('/').next().unwrap_or_default().to_string();
         put(key, "0.0.0.0".to_string(), num);
     }
-    for (key, bindings) in ns.and_then(|n| n.ports.as_ref()).into_iter().flatten() {
-        let list = bindings.as_deref().unwrap_or_default();
-        let is_v6 = |b: &&PortBinding| b.host_ip.as_deref().is_some_and(|ip| ip.contains(':'));
+    for (key, list) in &c.ports {
+        let is_v6 = |b: &&PortBinding| b.host_ip.contains(':');
         let first = list.iter().find(|b| !is_v6(b)).or_else(|| list.first());
-        let ip = first.and_then(|b| b.host_ip.clone()).unwrap_or_default();
-        let port = first.and_then(|b| b.host_port.clone()).unwrap_or_default();
+        let ip = first.map(|b| b.host_ip.clone()).unwrap_or_default();
+        let port = first.map(|b| b.host_port.clone()).unwrap_or_default();
         put(key, ip, port);
     }
     by_key
@@ -147,7 +122,7 @@ fn ports(c: &ContainerInspect) -> Vec<Port> {
             if host_ip.is_empty() {
                 host_ip = "0.0.0.0".to_string();
             }
-            if !matches!(mode.as_str(), "bridge" | "default" | "host") {
+            if !matches!(mode, "bridge" | "default" | "host") {
                 host_ip = net_ip.clone();
             }
             let (num, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
@@ -162,15 +137,9 @@ fn ports(c: &ContainerInspect) -> Vec<Port> {
 }
 
 /// Maps one container. `linked_ip` is the IP of the `container:<id>` network peer, if any.
-pub fn services(
-    c: &ContainerInspect,
-    s: &Settings,
-    host: &Host,
-    linked_ip: Option<&str>,
-) -> Mapped {
+pub fn services(c: &Container, s: &Settings, host: &Host, linked_ip: Option<&str>) -> Mapped {
     let mut out = Mapped::default();
-    let id = c.id.clone().unwrap_or_default();
-    let id12: String = id.chars().take(12).collect();
+    let id12: String = c.id.chars().take(12).collect();
     let candidates = ports(c);
     if candidates.is_empty() {
         out.notes
@@ -207,16 +176,14 @@ pub fn services(
 
 /// Upstream `newService` for one port.
 fn service(
-    c: &ContainerInspect,
+    c: &Container,
     s: &Settings,
     host: &Host,
     linked_ip: Option<&str>,
     p: &Port,
     is_group: bool,
 ) -> Result<Option<ServiceRegistration>, String> {
-    let cfg = c.config.clone().unwrap_or_default();
-    let image = cfg.image.clone().unwrap_or_default();
-    let base = image.rsplit('/').next().unwrap_or_default();
+    let base = c.image.rsplit('/').next().unwrap_or_default();
     let default_name = base.split(':').next().unwrap_or_default().to_string();
     let hostname = if host.hostname.is_empty() {
         p.host_ip.clone()
@@ -232,12 +199,8 @@ fn service(
     if !s.ip.is_empty() {
         host_ip = s.ip.clone();
     }
-    let labels: HashMap<String, String> = cfg.labels.clone().unwrap_or_default();
-    let meta = service_metadata(
-        &cfg.env.clone().unwrap_or_default(),
-        &labels,
-        &p.exposed_port,
-    );
+    let labels = &c.labels;
+    let meta = service_metadata(&c.env, labels, &p.exposed_port);
     if meta.get("ignore").is_some() {
         return Ok(None);
     }
@@ -249,9 +212,7 @@ fn service(
     if is_group && !meta.from_port.contains("name") {
         name = format!("{name}-{}", p.exposed_port);
     }
-    let cname = c.name.as_deref().unwrap_or_default();
-    let cname = cname.strip_prefix('/').unwrap_or(cname);
-    let mut sid = format!("{hostname}:{cname}:{}", p.exposed_port);
+    let mut sid = format!("{hostname}:{}:{}", c.short_name(), p.exposed_port);
     let (mut ip, port) = if s.internal {
         (exposed_ip(c), p.exposed_port.parse().unwrap_or(0))
     } else {
@@ -280,7 +241,7 @@ fn service(
     let target = check::Target {
         ip: &ip,
         port,
-        container_id: c.id.as_deref().unwrap_or_default(),
+        container_id: &c.id,
         exposed_port: &p.exposed_port,
     };
     let mut chk = check::build_check(&meta, &target)?;

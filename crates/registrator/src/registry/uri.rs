@@ -81,14 +81,6 @@ fn split(uri: &str) -> Result<(String, String, String), UriError> {
     Ok((scheme.to_ascii_lowercase(), host, path))
 }
 
-fn truthy(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Address from `CONSUL_HTTP_ADDR` syntax: `host:port`, `http://…`, `https://…`, `unix://…`.
 fn parse_addr(addr: &str, https: bool) -> Address {
     if let Some(p) = addr.strip_prefix("unix://") {
@@ -116,7 +108,7 @@ pub fn resolve(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoi
     let (scheme, host, path) = split(uri)?;
     let get = |k: &str| env(k).filter(|v| !v.is_empty());
     let ssl = get("CONSUL_HTTP_SSL")
-        .and_then(|v| truthy(&v))
+        .and_then(|v| api_types::parse_bool(&v))
         .unwrap_or(false);
     let default_addr = get("CONSUL_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8500".to_string());
     let mut address = parse_addr(&default_addr, ssl);
@@ -169,7 +161,7 @@ pub fn resolve(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoi
         key_file: get("CONSUL_CLIENT_KEY").map(PathBuf::from),
         // consul-tls always verifies (upstream hard-codes InsecureSkipVerify: false).
         skip_verify: scheme != "consul-tls"
-            && get("CONSUL_HTTP_SSL_VERIFY").and_then(|v| truthy(&v)) == Some(false),
+            && get("CONSUL_HTTP_SSL_VERIFY").and_then(|v| api_types::parse_bool(&v)) == Some(false),
         server_name: get("CONSUL_TLS_SERVER_NAME"),
     };
     Ok(Endpoint {

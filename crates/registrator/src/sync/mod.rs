@@ -13,8 +13,8 @@ mod reconcile;
 pub use reconcile::{Op, Reconciler, Spent, Tracked};
 
 use crate::cli::DeregisterPolicy;
-use crate::docker::{ContainerEvent, ContainerInspect, Docker, DockerError};
-use crate::mapping::{self, DOCKER_HEALTH_TTL_SECS};
+use crate::docker::{ContainerEvent, Docker, DockerError};
+use crate::mapping::{self, Container, DOCKER_HEALTH_TTL_SECS};
 use crate::registry::Registry;
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -52,8 +52,8 @@ pub struct SyncConfig {
 
 impl SyncConfig {
     /// `-tags` for one container (Go templates are rendered against the inspect object).
-    pub fn render_tags(&self, c: &ContainerInspect) -> String {
-        mapping::template::render(&self.settings.tags, c).unwrap_or_else(|e| {
+    pub fn render_tags(&self, c: &Container) -> String {
+        mapping::tags::render(&self.settings.tags, c).unwrap_or_else(|e| {
             warn!("-tags template: {e}");
             String::new()
         })
@@ -67,7 +67,7 @@ pub trait Engine: Send + Sync + 'static {
     fn inspect(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<ContainerInspect, DockerError>> + Send;
+    ) -> impl Future<Output = Result<Container, DockerError>> + Send;
     /// Container events since `since` (unix seconds) with their timestamps.
     fn events(&self, since: i64) -> BoxStream<'static, Result<(ContainerEvent, i64), DockerError>>;
 }
@@ -79,7 +79,7 @@ impl Engine for Docker {
     async fn list_non_exited(&self) -> Result<Vec<String>, DockerError> {
         Docker::list_non_exited(self).await
     }
-    async fn inspect(&self, id: &str) -> Result<ContainerInspect, DockerError> {
+    async fn inspect(&self, id: &str) -> Result<Container, DockerError> {
         Docker::inspect(self, id).await
     }
     fn events(&self, since: i64) -> BoxStream<'static, Result<(ContainerEvent, i64), DockerError>> {

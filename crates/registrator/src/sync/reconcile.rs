@@ -7,8 +7,8 @@
 
 use super::{Engine, SyncConfig};
 use crate::cli::DeregisterPolicy;
-use crate::docker::{ContainerInspect, DockerError};
-use crate::mapping;
+use crate::docker::DockerError;
+use crate::mapping::{self, Container};
 use crate::registry::{Registry, RegistryError};
 use api_types::ServiceRegistration;
 use regex::Regex;
@@ -130,11 +130,11 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
     }
 
     /// Inspects `id` and maps it to registrations (the `container:` peer's IP looked up).
-    async fn map(&self, c: &ContainerInspect) -> mapping::Mapped {
+    async fn map(&self, c: &Container) -> mapping::Mapped {
         let mut linked_ip = None;
         if let Some(peer) = mapping::network_container(c) {
             match self.engine.inspect(&peer).await {
-                Ok(p) => linked_ip = p.network_settings.and_then(|n| n.ip_address),
+                Ok(p) => linked_ip = p.ip_address,
                 Err(e) => warn!("unable to inspect network container: {} {e}", short(&peer)),
             }
         }
@@ -164,12 +164,7 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
             mapped.notes.iter().for_each(|n| info!("{n}"));
         }
         let health = mapping::has_healthcheck(&c).then(|| mapping::is_healthy(&c));
-        let name = c
-            .name
-            .as_deref()
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string();
+        let name = c.name.trim_start_matches('/').to_string();
         for s in &mapped.services {
             self.apply(Op::Register(s.clone())).await;
         }
@@ -195,11 +190,7 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
             DeregisterPolicy::OnSuccess => match self.engine.inspect(id).await {
                 Err(DockerError::NotFound(_)) => true,
                 Err(_) => false,
-                Ok(c) => {
-                    let st = c.state.unwrap_or_default();
-                    let code = st.exit_code.unwrap_or_default();
-                    !st.running.unwrap_or(false) && (code == 0 || code & 128 != 0)
-                }
+                Ok(c) => !c.running && (c.exit_code == 0 || c.exit_code & 128 != 0),
             },
         };
         let Some(t) = self.tracked.remove(id) else {

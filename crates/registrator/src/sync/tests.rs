@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 struct EngineState {
-    containers: HashMap<String, ContainerInspect>,
+    containers: HashMap<String, Container>,
     running: HashSet<String>,
     streams: Vec<mpsc::UnboundedSender<Result<(ContainerEvent, i64), DockerError>>>,
 }
@@ -24,7 +24,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl FakeEngine {
     fn add(&self, id: &str, running: bool) {
-        let c: ContainerInspect = serde_json::from_value(serde_json::json!({
+        let c: Container = serde_json::from_value(serde_json::json!({
             "Id": id, "Name": format!("/{id}"),
             "Config": {"Image": "img", "ExposedPorts": {"80/tcp": {}}},
             "HostConfig": {"NetworkMode": "default"},
@@ -57,7 +57,7 @@ impl Engine for FakeEngine {
     async fn list_non_exited(&self) -> Result<Vec<String>, DockerError> {
         self.list_running().await
     }
-    async fn inspect(&self, id: &str) -> Result<ContainerInspect, DockerError> {
+    async fn inspect(&self, id: &str) -> Result<Container, DockerError> {
         lock(&self.0)
             .containers
             .get(id)

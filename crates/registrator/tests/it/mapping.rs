@@ -1,8 +1,7 @@
 //! Fixture-driven mapping tests: each `tests/fixtures/*.json` holds recorded-shape
 //! `docker inspect` JSON, the settings and host facts, and the exact registrations expected.
 
-use registrator::docker::ContainerInspect;
-use registrator::mapping::{self, Host, Settings};
+use registrator::mapping::{self, Container, Host, Settings};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -16,7 +15,7 @@ struct Fixture {
     host: Host,
     #[serde(default)]
     linked_ip: Option<String>,
-    inspect: ContainerInspect,
+    inspect: Container,
     expected: Vec<serde_json::Value>,
     #[serde(default)]
     notes: Option<Vec<String>>,
