@@ -13,6 +13,7 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+use test_support::docker::{Container, Image, Network};
 
 fn docker(args: &[&str]) -> (bool, String) {
     let out = Command::new("docker").args(args).output().unwrap();
@@ -22,25 +23,6 @@ fn docker(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text.trim().to_string())
-}
-
-/// Removes what the test created, whatever happens.
-struct Env {
-    containers: Vec<String>,
-    network: String,
-    image: Option<String>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            docker(&["rm", "-f", "-v", c]);
-        }
-        docker(&["network", "rm", &self.network]);
-        if let Some(image) = &self.image {
-            docker(&["rmi", image]);
-        }
-    }
 }
 
 fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
@@ -75,48 +57,37 @@ fn leader_name(c: &str) -> Option<String> {
 #[test]
 #[ignore = "slow: builds a static binary and an image; run with --ignored"]
 fn partition_and_kill_in_docker() {
-    if !std::path::Path::new("/var/run/docker.sock").exists() {
-        eprintln!("note: no Docker engine; skipping");
-        return;
-    }
+    test_support::docker::require_docker();
     let id = std::process::id();
-    let mut env = Env {
-        containers: vec![],
-        network: format!("consul-it-{id}"),
-        image: None,
-    };
-    let image = match std::env::var("CONSUL_IMAGE") {
-        Ok(i) => i,
+    // Guards, dropped in reverse: the containers, then the network, then the image we built.
+    let (image, _built) = match std::env::var("CONSUL_IMAGE") {
+        Ok(i) => (i, None),
         Err(_) => {
             let tag = format!("consul-it-{id}:latest");
+            let guard = Image::adopt(&tag);
             let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
             let st = Command::new(format!("{root}/deploy/consul/build.sh"))
                 .arg(&tag)
                 .status()
                 .unwrap();
             assert!(st.success(), "image build failed");
-            env.image = Some(tag.clone());
-            tag
+            (tag, Some(guard))
         }
     };
     let subnet_n = 100 + id % 100;
     let subnet = format!("10.213.{subnet_n}.0/24");
-    let (ok, out) = docker(&["network", "create", "--subnet", &subnet, &env.network]);
-    assert!(ok, "{out}");
+    let network = Network::create(&format!("consul-it-{id}"), &["--subnet", &subnet]);
     let ips: Vec<String> = (0..3)
         .map(|i| format!("10.213.{subnet_n}.{}", 10 + i))
         .collect();
     let names: Vec<String> = (0..3)
         .map(|i| format!("consul-it-{id}-s{}", i + 1))
         .collect();
+    let mut containers = Vec::new();
     for i in 0..3 {
         let mut args = vec![
-            "run".to_string(),
-            "-d".into(),
-            "--name".into(),
-            names[i].clone(),
-            "--network".into(),
-            env.network.clone(),
+            "--network".to_string(),
+            network.name.clone(),
             "--ip".into(),
             ips[i].clone(),
             image.clone(),
@@ -134,9 +105,7 @@ fn partition_and_kill_in_docker() {
             }
         }
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = docker(&a);
-        assert!(ok, "{out}");
-        env.containers.push(names[i].clone());
+        containers.push(Container::run(&names[i], &a));
     }
     wait(60, "a leader", || leader_name(&names[0]).is_some());
     assert!(consul(&names[1], &["kv", "put", "k", "v1"]).0);
@@ -154,7 +123,7 @@ fn partition_and_kill_in_docker() {
     let majority: Vec<String> = names.iter().filter(|n| **n != old).cloned().collect();
 
     // Isolate the leader.
-    let (ok, out) = docker(&["network", "disconnect", &env.network, &old]);
+    let (ok, out) = docker(&["network", "disconnect", &network.name, &old]);
     assert!(ok, "{out}");
     wait(60, "a new leader in the majority", || {
         leader_name(&majority[0]).is_some_and(|l| container_of(&l) != old)
@@ -174,7 +143,7 @@ fn partition_and_kill_in_docker() {
 
     // Heal: the old leader rejoins and catches up.
     let ip_old = &ips[names.iter().position(|n| *n == old).unwrap()];
-    let (ok, out) = docker(&["network", "connect", "--ip", ip_old, &env.network, &old]);
+    let (ok, out) = docker(&["network", "connect", "--ip", ip_old, &network.name, &old]);
     assert!(ok, "{out}");
     wait(60, "the healed server to catch up", || {
         consul(&old, &["kv", "get", "k"]).1 == "v2"

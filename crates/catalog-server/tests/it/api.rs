@@ -85,7 +85,7 @@ async fn agent_service_register_shows_everywhere_in_consul_shapes() {
 
     let node = s.json("/v1/catalog/node/test-node").await;
     assert_eq!(node["Services"]["web1"]["Service"], "web");
-    assert_eq!(node["Services"]["consul"]["Port"], s.server_port);
+    assert_eq!(node["Services"]["consul"]["Port"], s.server_port());
 
     // Deregistration removes it from every view.
     let (st, _) = s.put("/v1/agent/service/deregister/web1", "").await;
@@ -205,10 +205,10 @@ async fn catalog_register_and_deregister_external_node() {
 async fn status_members_and_self() {
     let s = TestServer::start().await;
     let leader = s.json("/v1/status/leader").await;
-    assert_eq!(leader, json!(format!("127.0.0.1:{}", s.server_port)));
+    assert_eq!(leader, json!(format!("127.0.0.1:{}", s.server_port())));
     assert_eq!(
         s.json("/v1/status/peers").await,
-        json!([format!("127.0.0.1:{}", s.server_port)])
+        json!([format!("127.0.0.1:{}", s.server_port())])
     );
     let members = s.json("/v1/agent/members?segment=_all").await;
     assert_eq!(members[0]["Name"], "test-node");

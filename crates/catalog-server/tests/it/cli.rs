@@ -24,7 +24,7 @@ async fn members_and_info_like_the_tutorial() {
     assert_eq!(leader[0], "\tleader = true", "{out}");
     assert_eq!(
         leader[1],
-        format!("\tleader_addr = 127.0.0.1:{}", s.server_port)
+        format!("\tleader_addr = 127.0.0.1:{}", s.server_port())
     );
 
     let (code, _, _) = tokio::task::block_in_place(|| s.cli(&["members", "-status=failed"]));
@@ -123,8 +123,10 @@ async fn catalog_and_flag_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_agent_and_version() {
-    let port = crate::common::free_port();
-    let out = std::process::Command::new(crate::common::consul_bin())
+    // Held, not listening: connections to it are refused.
+    let held = crate::common::ReservedPort::loopback();
+    let port = held.port();
+    let out = std::process::Command::new(test_support::binary("consul"))
         .args(["members", &format!("-http-addr=127.0.0.1:{port}")])
         .output()
         .expect("runs");
@@ -136,12 +138,12 @@ async fn unreachable_agent_and_version() {
              dial tcp 127.0.0.1:{port}: connect: connection refused\n"
         )
     );
-    let out = std::process::Command::new(crate::common::consul_bin())
+    let out = std::process::Command::new(test_support::binary("consul"))
         .arg("--version")
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Consul v1.21.5\nRevision "));
-    let out = std::process::Command::new(crate::common::consul_bin())
+    let out = std::process::Command::new(test_support::binary("consul"))
         .arg("nope")
         .output()
         .expect("runs");
@@ -150,7 +152,7 @@ async fn unreachable_agent_and_version() {
 
 /// Runs `consul ARGS` without a server; exit code, stdout, stderr.
 fn consul(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(crate::common::consul_bin())
+    let out = std::process::Command::new(test_support::binary("consul"))
         .args(args)
         .output()
         .expect("runs");
@@ -276,7 +278,7 @@ fn unsupported_is_said_not_ignored() {
 #[tokio::test(flavor = "multi_thread")]
 async fn banner_names_only_open_listeners() {
     let s = TestServer::start().await;
-    let log = s.log();
+    let log = s.output();
     let line = |label: &str| {
         log.lines()
             .find(|l| l.trim_start().starts_with(label))
@@ -301,7 +303,7 @@ async fn banner_names_only_open_listeners() {
         .and_then(|(_, r)| r.split_once(']'))
         .map(|(a, _)| a.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    assert_eq!(addrs, vec![s.ip.clone()], "{client}");
+    assert_eq!(addrs, vec![s.ip().to_string()], "{client}");
     let cluster = line("Cluster Addr:");
     let cluster_addr = cluster
         .split_whitespace()
@@ -334,9 +336,9 @@ async fn banner_names_only_open_listeners() {
         open += 1;
     }
     assert_eq!(open, 2, "HTTP and the server port: {named:?}");
-    assert_eq!(server_addr, format!("{}:{}", s.ip, s.server_port));
+    assert_eq!(server_addr, format!("{}:{}", s.ip(), s.server_port()));
     assert!(
-        client.contains(&format!("(HTTP: {}, ", s.http_port)),
+        client.contains(&format!("(HTTP: {}, ", s.http_port())),
         "{client}"
     );
 }
@@ -345,7 +347,7 @@ async fn banner_names_only_open_listeners() {
 async fn typed_client_round_trip() {
     use api_types::client::{Client, KvPutOptions, QueryOptions};
     let s = TestServer::start().await;
-    let c = Client::new(&format!("127.0.0.1:{}", s.http_port)).expect("client");
+    let c = Client::new(&format!("127.0.0.1:{}", s.http_port())).expect("client");
     let q = QueryOptions::default();
     assert!(c
         .kv_put("t/x", b"1", &KvPutOptions::default())

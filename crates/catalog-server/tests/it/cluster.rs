@@ -1,24 +1,11 @@
 //! Three servers on 127.0.0.1/2/3 with `-bootstrap-expect=3 -retry-join=...`: formation,
 //! writes and reads on any server, the leader's loss, a restart that catches up, leave.
 
-use crate::common::{free_port_on, wait_until, TestServer};
+use crate::common::{wait_until, Mode, ReservedPort, TestServer};
 use serde_json::Value;
 use std::time::Duration;
 
 const IPS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
-
-/// A server port free on all three addresses.
-fn shared_port() -> u16 {
-    loop {
-        let p = free_port_on(IPS[0]);
-        if IPS
-            .iter()
-            .all(|ip| std::net::TcpListener::bind((*ip, p)).is_ok())
-        {
-            return p;
-        }
-    }
-}
 
 fn cluster() -> Vec<TestServer> {
     cluster_with(&[])
@@ -26,11 +13,12 @@ fn cluster() -> Vec<TestServer> {
 
 /// Three servers, each started with `extra` flags too.
 fn cluster_with(extra: &[String]) -> Vec<TestServer> {
-    let port = shared_port();
+    let ports = ReservedPort::shared(&IPS);
     let mut servers: Vec<TestServer> = IPS
         .iter()
+        .zip(ports)
         .enumerate()
-        .map(|(i, ip)| {
+        .map(|(i, (ip, port))| {
             let others: Vec<String> = IPS
                 .iter()
                 .filter(|o| *o != ip)
@@ -40,8 +28,10 @@ fn cluster_with(extra: &[String]) -> Vec<TestServer> {
         })
         .collect();
     for s in servers.iter_mut() {
-        s.extra.extend(extra.iter().cloned());
-        s.spawn_only();
+        for a in extra {
+            s.push_arg(a.clone());
+        }
+        s.spawn();
     }
     servers
 }
@@ -70,7 +60,7 @@ async fn agreed_leader_not(servers: &[TestServer], up: &[usize], not: Option<usi
             if leaders.iter().all(|l| l.as_deref() == Some(addr.as_str())) {
                 if let Some(i) = servers
                     .iter()
-                    .position(|s| addr.starts_with(&format!("{}:", s.ip)))
+                    .position(|s| addr.starts_with(&format!("{}:", s.ip())))
                 {
                     if Some(i) != not {
                         return i;
@@ -81,7 +71,7 @@ async fn agreed_leader_not(servers: &[TestServer], up: &[usize], not: Option<usi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for s in servers {
-        eprintln!("--- {} log:\n{}", s.node, s.log());
+        eprintln!("--- {} log:\n{}", s.node(), s.output());
     }
     panic!("no agreed leader");
 }
@@ -147,7 +137,7 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
             assert!(
                 out.lines().any(|l| l.starts_with(name)),
                 "{name} missing on {}: {out}",
-                s.node
+                s.node()
             );
         }
     }
@@ -160,7 +150,7 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
             value(s, "cluster/a", "").await.as_deref(),
             Some("1"),
             "default read on {}",
-            s.node
+            s.node()
         );
     }
     assert!(
@@ -221,13 +211,13 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
             assert!(
                 matches!(got, Ok(Some(_))),
                 "{key} on {}: {got:?}",
-                servers[*i].node
+                servers[*i].node()
             );
         }
     }
 
     // The old leader restarts and catches up.
-    servers[leader].spawn_only();
+    servers[leader].spawn();
     assert!(
         wait_until(Duration::from_secs(30), || async {
             value(&servers[leader], "cluster/after", "&stale")
@@ -237,7 +227,7 @@ async fn three_servers_form_serve_and_survive_the_leaders_loss() {
         })
         .await,
         "restarted server did not catch up:\n{}",
-        servers[leader].log()
+        servers[leader].output()
     );
     assert!(
         wait_until(Duration::from_secs(20), || async {
@@ -291,11 +281,11 @@ async fn a_server_leaves_gracefully() {
             .await
             .map(|r| r.1)
             .unwrap_or_default(),
-        servers[leaving].log(),
-        servers[leader].log()
+        servers[leaving].output(),
+        servers[leader].output()
     );
     assert!(
-        shows_left(&servers[stay], &servers[leaving].node).await,
+        shows_left(&servers[stay], servers[leaving].node()).await,
         "{:?}\n--- leader's view: {:?}",
         servers[stay].cli(&["members"]),
         servers[leader].cli(&["members"])
@@ -304,9 +294,9 @@ async fn a_server_leaves_gracefully() {
     servers[leaving].kill9();
     // Who left is state, not memory: it survives a crash and restart of a server that saw it.
     servers[stay].kill9();
-    servers[stay].spawn().await;
+    servers[stay].start().await;
     assert!(
-        shows_left(&servers[stay], &servers[leaving].node).await,
+        shows_left(&servers[stay], servers[leaving].node()).await,
         "after restart: {:?}",
         servers[stay].cli(&["members"])
     );
@@ -324,7 +314,7 @@ async fn sigterm_with_leave_on_terminate_is_a_graceful_leave() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     let stay = (leader + 2) % 3;
     assert!(
-        shows_left(&servers[stay], &servers[leaving].node).await,
+        shows_left(&servers[stay], servers[leaving].node()).await,
         "{:?}",
         servers[stay].cli(&["members"])
     );
@@ -349,18 +339,28 @@ async fn a_new_server_joins_with_consul_join_and_installs_a_snapshot() {
     )
     .unwrap();
     let conf_flag = format!("-config-file={}", file.display());
-    let mut a = TestServer::member(IPS[0], "first", free_port_on(IPS[0]), 0, &[]);
-    a.mode = vec!["-bootstrap".into(), conf_flag.clone()];
-    a.node = "first".into();
-    a.spawn().await;
+    let mut a = TestServer::new(
+        TestServer::builder()
+            .ip(IPS[0])
+            .node("first")
+            .arg(conf_flag.clone())
+            .build(),
+    );
+    a.start().await;
     for i in 0..300 {
         assert!(put(&a, &format!("snap/{i}"), &i.to_string()).await);
     }
     // The log behind the snapshot is purged, so the newcomer can only catch up by snapshot.
-    let mut b = TestServer::member(IPS[1], "second", free_port_on(IPS[1]), 0, &[]);
-    b.mode = vec![conf_flag];
-    b.spawn_only();
-    let target = format!("{}:{}", b.ip, b.server_port);
+    let mut b = TestServer::new(
+        TestServer::builder()
+            .ip(IPS[1])
+            .node("second")
+            .mode(Mode::Server)
+            .arg(conf_flag)
+            .build(),
+    );
+    b.spawn();
+    let target = format!("{}:{}", b.ip(), b.server_port());
     assert!(
         wait_until(Duration::from_secs(10), || async {
             let (code, _, _) = a.cli(&["join", &target]);
@@ -376,7 +376,7 @@ async fn a_new_server_joins_with_consul_join_and_installs_a_snapshot() {
         })
         .await,
         "the new server did not catch up:\n{}",
-        b.log()
+        b.output()
     );
     assert_eq!(
         b.json("/v1/kv/snap/?keys&stale")

@@ -50,7 +50,7 @@ async fn acknowledged_writes_survive_kill_9() {
         acked.len()
     );
 
-    s.spawn().await;
+    s.start().await;
     let keys = s.json("/v1/kv/dur/?keys").await;
     let present: std::collections::HashSet<String> = keys
         .as_array()
@@ -86,7 +86,7 @@ async fn restart_keeps_data_and_indexes_grow() {
         s.terminate().is_some_and(|st| st.success()),
         "clean exit on SIGTERM"
     );
-    s.spawn().await;
+    s.start().await;
     assert_eq!(s.json("/v1/kv/keep").await[0]["Value"], "bWU=");
     assert_eq!(s.json("/v1/agent/services").await["persisted"]["Port"], 1);
     s.put("/v1/kv/keep", "again").await;

@@ -227,7 +227,7 @@ async fn null_is_the_zero_value_and_wrong_types_are_gos_errors_on_every_json_end
     let id: Value = serde_json::from_str(&id).unwrap();
     let id = id["ID"].as_str().unwrap().to_string();
     let info = s.json(&format!("/v1/session/info/{id}")).await;
-    assert_eq!(info[0]["Node"], s.node.as_str(), "{info}");
+    assert_eq!(info[0]["Node"], s.node(), "{info}");
     assert_eq!(info[0]["LockDelay"], 15_000_000_000u64, "{info}");
     assert_eq!(info[0]["Behavior"], "release", "{info}");
     assert!(

@@ -339,7 +339,7 @@ async fn malformed_bodies_get_an_answer_and_a_close() {
 #[tokio::test]
 async fn server_port_bounds_bodies_by_message_kind() {
     let s = TestServer::start().await;
-    let rpc = sock(&format!("{}:{}", s.ip, s.server_port));
+    let rpc = sock(&format!("{}:{}", s.ip(), s.server_port()));
     // Declared sizes over the limit: refused before reading.
     for (path, len) in [
         ("/v1/raft/vote", 1024 * 1024),

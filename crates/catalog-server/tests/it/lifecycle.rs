@@ -52,7 +52,7 @@ async fn config_dir_services_and_compaction_survive_restart() {
         "no snapshot after 400 writes with a threshold of 100"
     );
     assert!(s.terminate().is_some_and(|st| st.success()));
-    s.spawn().await;
+    s.start().await;
     let keys = s.json("/v1/kv/c/?keys").await;
     assert_eq!(
         keys.as_array().unwrap().len(),
@@ -66,7 +66,7 @@ async fn config_dir_services_and_compaction_survive_restart() {
 async fn snapshot_save_and_restore_with_the_cli() {
     let s = TestServer::start().await;
     s.put("/v1/kv/keep", "before").await;
-    let file = s.data_path().join("backup.snap");
+    let file = s.data_dir().join("backup.snap");
     let file = file.to_str().unwrap();
     let (code, out, err) = s.cli(&["snapshot", "save", file]);
     assert_eq!(code, 0, "{err}");
@@ -144,44 +144,24 @@ async fn leave_stops_the_agent() {
         (0, "Graceful leave complete\n"),
         "{err}"
     );
-    let mut child = s.child.take().unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < end, "agent still running after leave");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("agent still running after leave");
     assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn systemd_readiness_after_leader_is_known() {
-    use crate::common::{consul_bin, free_port};
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let http = free_port();
-    let mut child = std::process::Command::new(consul_bin())
-        .args([
-            "agent",
-            "-server",
-            "-bootstrap",
-            &format!("-data-dir={}", dir.path().join("data").display()),
-            "-bind=127.0.0.1",
-            "-client=127.0.0.1",
-            "-node=notify-node",
-            &format!("-http-port={http}"),
-            &format!("-server-port={}", free_port()),
-            "-log-level=warn",
-        ])
+    let mut s = TestServer::builder()
+        .node("notify-node")
         .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
+    let http = s.http_port();
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).expect("READY=1 within 20s");
     assert_eq!(&buf[..n], b"READY=1");
@@ -193,13 +173,12 @@ async fn systemd_readiness_after_leader_is_known() {
         .await
         .unwrap();
     assert_ne!(leader, "\"\"");
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    assert!(s.signal(libc::SIGTERM));
     let n = sock.recv(&mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
-    assert!(child.wait().unwrap().success());
+    assert!(s
+        .wait_exit(Duration::from_secs(15))
+        .is_some_and(|st| st.success()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +204,7 @@ async fn sigterm_answers_parked_queries_and_exits_cleanly() {
     .await
     .unwrap();
     let (st, mut s) = status;
-    assert!(st.is_some_and(|st| st.success()), "{st:?}\n{}", s.log());
+    assert!(st.is_some_and(|st| st.success()), "{st:?}\n{}", s.output());
     // Every parked query got its answer (the unchanged value), not a cut connection.
     for p in parked {
         let resp = p.await.unwrap().expect("parked query answered");
@@ -233,7 +212,7 @@ async fn sigterm_answers_parked_queries_and_exits_cleanly() {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body[0]["Key"], "parked");
     }
-    s.spawn().await;
+    s.start().await;
     let (code, body) = s.get("/v1/kv/parked?raw").await.unwrap();
     assert_eq!((code, body.as_str()), (200, "before"));
 }

@@ -11,15 +11,15 @@ const KEYS: usize = 150;
 /// `KEYS` keys, stopped cleanly.
 async fn stopped_server_with_a_snapshot() -> TestServer {
     let mut s = TestServer::start().await;
-    let cfg = s.data_path().join("snap.json");
+    let cfg = s.data_dir().join("snap.json");
     std::fs::write(
         &cfg,
         r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 32}"#,
     )
     .unwrap();
     s.terminate();
-    s.extra.push(format!("-config-file={}", cfg.display()));
-    s.spawn().await;
+    s.push_arg(format!("-config-file={}", cfg.display()));
+    s.start().await;
     for i in 0..KEYS {
         let (code, body) = s.put(&format!("/v1/kv/k{i}"), format!("v{i}")).await;
         assert_eq!(code, 200, "{body}");
@@ -30,11 +30,11 @@ async fn stopped_server_with_a_snapshot() -> TestServer {
 }
 
 fn snapshot(s: &TestServer) -> PathBuf {
-    s.data_path().join("raft/snapshot.bin")
+    s.data_dir().join("raft/snapshot.bin")
 }
 
 fn segment(s: &TestServer) -> PathBuf {
-    s.data_path().join("raft/wal/00000000000000000001.wal")
+    s.data_dir().join("raft/wal/00000000000000000001.wal")
 }
 
 fn flip(path: &Path, offset: u64) {
@@ -71,9 +71,9 @@ async fn assert_every_key(s: &TestServer) {
 
 /// Starts and expects a refusal whose log says `what`.
 fn assert_refused(s: &mut TestServer, what: &[&str]) {
-    s.spawn_only();
+    s.spawn();
     let status = s.wait_exit(Duration::from_secs(30));
-    let log = s.log();
+    let log = s.output();
     assert!(
         status.is_some_and(|st| !st.success()),
         "a damaged data dir was not refused: {status:?}\n{log}"
@@ -92,7 +92,7 @@ async fn a_flipped_bit_in_the_snapshot_is_refused_naming_the_file() {
     assert_refused(&mut s, &[&path.display().to_string(), "checksum mismatch"]);
     // Put back, it starts with everything.
     flip(&path, len / 2);
-    s.spawn().await;
+    s.start().await;
     assert_every_key(&s).await;
 }
 
@@ -103,12 +103,12 @@ async fn wal_damage_the_snapshot_covers_is_skipped_and_later_damage_refused() {
     let pristine = std::fs::read(&wal).unwrap();
     // The first record is long covered by the snapshot.
     flip(&wal, 40);
-    s.spawn().await;
+    s.start().await;
     assert_every_key(&s).await;
     assert!(
-        s.log().contains("skipping damaged raft log records"),
+        s.output().contains("skipping damaged raft log records"),
         "{}",
-        s.log()
+        s.output()
     );
     s.terminate();
 
@@ -121,7 +121,7 @@ async fn wal_damage_the_snapshot_covers_is_skipped_and_later_damage_refused() {
 #[tokio::test]
 async fn leftovers_of_interrupted_work_do_not_block_a_start() {
     let mut s = stopped_server_with_a_snapshot().await;
-    let raft = s.data_path().join("raft");
+    let raft = s.data_dir().join("raft");
     let leftovers = [
         raft.join("snapshot.bin.tmp"),
         raft.join("snap.0000000000000ABC.generating"),
@@ -130,7 +130,7 @@ async fn leftovers_of_interrupted_work_do_not_block_a_start() {
     std::fs::write(&leftovers[0], vec![7u8; 4096]).unwrap();
     std::fs::write(&leftovers[1], b"").unwrap();
     std::fs::write(&leftovers[2], vec![1u8; 100]).unwrap();
-    s.spawn().await;
+    s.start().await;
     assert_every_key(&s).await;
     for l in &leftovers {
         assert!(!l.exists(), "{} was left", l.display());
@@ -142,9 +142,7 @@ async fn a_second_agent_on_the_same_data_dir_is_refused() {
     let s = TestServer::start().await;
     let mut other = TestServer::start_with(&[]).await;
     other.terminate();
-    other
-        .extra
-        .push(format!("-data-dir={}", s.data_path().display()));
+    other.set_data_dir(s.data_dir());
     assert_refused(&mut other, &["in use by another consul agent"]);
     // The first one is untouched.
     let (code, _) = s.put("/v1/kv/still", "here").await;
@@ -155,7 +153,7 @@ async fn a_second_agent_on_the_same_data_dir_is_refused() {
 async fn a_damaged_node_id_is_refused_not_replaced() {
     let mut s = TestServer::start().await;
     s.terminate();
-    let path = s.data_path().join("node-id");
+    let path = s.data_dir().join("node-id");
     let id = std::fs::read_to_string(&path).unwrap();
     // Still a UUID, another one: the store knows whose it is.
     let other = if id.starts_with('a') { "b" } else { "a" };
@@ -165,5 +163,5 @@ async fn a_damaged_node_id_is_refused_not_replaced() {
     std::fs::write(&path, "garbage").unwrap();
     assert_refused(&mut s, &["does not hold a node ID"]);
     std::fs::write(&path, &id).unwrap();
-    s.spawn().await;
+    s.start().await;
 }

@@ -6,51 +6,30 @@
 mod browser;
 mod cdp;
 
-use crate::common::{wait_until, TestServer};
-use std::process::{Command, Stdio};
+use crate::common::TestServer;
 use std::time::Duration;
 
-/// A server named `node` (the tutorial's `consul-server01`) with `extra` flags.
+/// A server named `node` (the tutorial's `consul-server01`) with `extra` flags, whose client
+/// does not follow redirects.
 async fn start_node(node: &str, extra: &[&str]) -> TestServer {
-    let mut s = TestServer {
-        child: None,
-        ip: "127.0.0.1".to_string(),
-        mode: vec!["-bootstrap".to_string()],
-        http_port: crate::common::free_port(),
-        server_port: crate::common::free_port(),
-        data_dir: tempfile::tempdir().expect("tempdir"),
-        node: node.to_string(),
-        extra: extra.iter().map(|s| s.to_string()).collect(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-    };
+    let mut s = TestServer::new(
+        TestServer::builder()
+            .node(node)
+            .args(extra.iter().copied())
+            .build(),
+    );
+    s.http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     spawn(&mut s).await;
     s
 }
 
 /// Starts (or restarts) the agent and waits until it registered itself.
 async fn spawn(s: &mut TestServer) {
-    let log = std::fs::File::create(s.data_path().join("agent.log")).expect("log");
-    let child = Command::new(crate::common::consul_bin())
-        .args(s.args())
-        .stdout(Stdio::from(log.try_clone().expect("clone")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn consul");
-    s.child = Some(child);
-    let path = format!("/v1/catalog/node/{}", s.node);
-    let ok = wait_until(Duration::from_secs(20), || async {
-        matches!(s.get(&path).await, Ok((200, b)) if b.contains("\"consul\""))
-    })
-    .await;
-    assert!(
-        ok,
-        "consul did not start: {}",
-        std::fs::read_to_string(s.data_path().join("agent.log")).unwrap_or_default()
-    );
+    s.start().await;
 }
 
 async fn register(s: &TestServer, id: &str, name: &str, port: u16) {

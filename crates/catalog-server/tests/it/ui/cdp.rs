@@ -1,7 +1,7 @@
 //! A headless Chromium driven over the DevTools protocol, for the UI tests: launches
 //! `chromium --headless --remote-debugging-port=0`, connects a minimal WebSocket client (text
 //! frames only, enough for CDP) to the first page, and offers navigate / evaluate / wait /
-//! screenshot. `Browser::launch` returns `None` when Chromium is not installed.
+//! screenshot. `Browser::launch` fails the test when Chromium is not installed.
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -34,13 +34,8 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 impl Browser {
-    pub async fn launch() -> Option<Browser> {
-        let Some(bin) = chromium() else {
-            eprintln!(
-                "NOTE: chromium not installed (apt-get install chromium); skipping browser test"
-            );
-            return None;
-        };
+    pub async fn launch() -> Browser {
+        let bin = chromium().expect("this test needs Chromium: apt-get install chromium");
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(bin)
             .args([
@@ -105,12 +100,12 @@ impl Browser {
             "{}",
             String::from_utf8_lossy(&head)
         );
-        Some(Browser {
+        Browser {
             child,
             _profile: profile,
             ws,
             next_id: 0,
-        })
+        }
     }
 
     async fn send(&mut self, text: &str) {
