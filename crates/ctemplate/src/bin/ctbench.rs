@@ -1,7 +1,8 @@
 //! `ctbench`: catalog write → rendered file latency (p50/p99) for 1, 100 and 1,000 templates
 //! over 1,000 services, plus consul-template's CPU, RSS and open connections to the server
 //! while idle-watching. Starts its own `consul` and `consul-template` (siblings of this
-//! binary unless `--consul` / `--ct` say otherwise) on free ports and prints a table.
+//! binary unless `--consul` / `--ct` say otherwise) on loopback and prints a table; consul gets
+//! the sockets this process bound (test-support).
 //!
 //! Usage: `ctbench [--services 1000] [--samples 200] [--templates 1,100,1000]`
 
@@ -57,35 +58,19 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn start_consul(o: &Opts, dir: &Path, port: u16) -> Result<Proc> {
-    let log = std::fs::File::create(dir.join("consul.log"))?;
-    let child = Command::new(&o.consul)
+/// `consul agent -server -bootstrap` on sockets this process bound and handed over; ready
+/// (a leader, its node registered) when this returns.
+fn start_consul(o: &Opts) -> test_support::Consul {
+    test_support::Consul::builder()
+        .binary(&o.consul)
+        .node("bench")
         .args([
-            "agent".to_string(),
-            "-server".into(),
-            "-bootstrap".into(),
-            format!("-data-dir={}", dir.join("data").display()),
-            "-bind=127.0.0.1".into(),
-            "-client=127.0.0.1".into(),
-            "-node=bench".into(),
-            format!("-http-port={port}"),
-            format!("-server-port={}", free_port()?),
-            "-log-level=warn".into(),
+            "-log-level=warn",
             // Up to 1000 templates' parked queries from 127.0.0.1: over Consul's default
             // per-client cap of 200 connections.
-            "-hcl=limits { http_max_conns_per_client = 0 }".into(),
+            "-hcl=limits { http_max_conns_per_client = 0 }",
         ])
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .with_context(|| format!("spawn {}", o.consul.display()))?;
-    Ok(Proc(child))
+        .start_blocking()
 }
 
 async fn register(c: &Client, i: usize, port: u16) -> Result<()> {
@@ -282,20 +267,9 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let _consul = start_consul(&o, dir.path(), port)?;
-    let c = Client::new(&format!("127.0.0.1:{port}"))?;
-    let end = Instant::now() + Duration::from_secs(30);
-    while rt
-        .block_on(c.status_leader())
-        .map_or(true, |l| l.is_empty())
-    {
-        if Instant::now() > end {
-            bail!("consul did not start");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let consul = start_consul(&o);
+    let port = consul.http_port();
+    let c = Client::new(&consul.addr())?;
     let t = Instant::now();
     for i in 0..o.services {
         rt.block_on(register(&c, i, 9000))?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::harness::{read, require_consul, tpl, wait_until, Consul, Ct};
+use super::harness::{read, tpl, wait_until, Consul, Ct};
 
 const T: Duration = Duration::from_secs(15);
 
@@ -13,8 +13,7 @@ fn lines(p: &std::path::Path) -> usize {
 
 #[tokio::test]
 async fn renders_then_rerenders_on_service_registration() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.register("web-1", "web", 8001).await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst, count) = (
@@ -35,22 +34,23 @@ async fn renders_then_rerenders_on_service_registration() {
         tpl(&src, &dst, Some(&cmd)),
         "--log-level=info".into(),
     ];
-    let ct = Ct::start(&args, dir.path());
+    let ct = Ct::start(&args);
     assert!(
-        wait_until(T, || read(&dst) == "server 127.0.0.1:8001;\n").await,
+        wait_until(T, || async { read(&dst) == "server 127.0.0.1:8001;\n" }).await,
         "first render: {}",
         ct.stderr()
     );
-    assert!(wait_until(T, || lines(&count) == 1).await);
+    assert!(wait_until(T, || async { lines(&count) == 1 }).await);
     consul.register("web-2", "web", 8002).await;
     assert!(
-        wait_until(T, || read(&dst)
-            == "server 127.0.0.1:8001;\nserver 127.0.0.1:8002;\n")
+        wait_until(T, || async {
+            read(&dst) == "server 127.0.0.1:8001;\nserver 127.0.0.1:8002;\n"
+        })
         .await,
         "re-render: {:?}",
         read(&dst)
     );
-    assert!(wait_until(T, || lines(&count) == 2).await);
+    assert!(wait_until(T, || async { lines(&count) == 2 }).await);
     let log = ct.stderr();
     assert!(
         log.contains(&format!(
@@ -65,8 +65,7 @@ async fn renders_then_rerenders_on_service_registration() {
 
 #[tokio::test]
 async fn kv_change_rerenders_and_unchanged_output_runs_no_command() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst, count) = (
         dir.path().join("kv.ctmpl"),
@@ -85,28 +84,28 @@ async fn kv_change_rerenders_and_unchanged_output_runs_no_command() {
         "-template".into(),
         tpl(&src, &dst, Some(&cmd)),
     ];
-    let _ct = Ct::start(&args, dir.path());
+    let _ct = Ct::start(&args);
     // `key` blocks until the key exists: nothing is written before
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!dst.exists());
     consul.put("app/color", "blue").await;
     assert!(
-        wait_until(T, || read(&dst) == "blue m").await,
+        wait_until(T, || async { read(&dst) == "blue m" }).await,
         "{:?}",
         read(&dst)
     );
-    assert!(wait_until(T, || lines(&count) == 1).await);
+    assert!(wait_until(T, || async { lines(&count) == 1 }).await);
     // same value again (new ModifyIndex) and an unrelated key: output unchanged, no command
     consul.put("app/color", "blue").await;
     consul.put("app/other", "x").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(lines(&count), 1);
     consul.put("app/size", "xl").await;
-    assert!(wait_until(T, || read(&dst) == "blue xl").await);
+    assert!(wait_until(T, || async { read(&dst) == "blue xl" }).await);
     consul.put("app/color", "red").await;
-    assert!(wait_until(T, || read(&dst) == "red xl").await);
+    assert!(wait_until(T, || async { read(&dst) == "red xl" }).await);
     assert!(
-        wait_until(T, || lines(&count) == 3).await,
+        wait_until(T, || async { lines(&count) == 3 }).await,
         "count {}",
         lines(&count)
     );
@@ -114,8 +113,7 @@ async fn kv_change_rerenders_and_unchanged_output_runs_no_command() {
 
 #[tokio::test]
 async fn once_renders_every_template_and_exits_zero() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("a", "1").await;
     consul.register("db-1", "db", 5432).await;
     let dir = tempfile::tempdir().unwrap();
@@ -129,14 +127,11 @@ async fn once_renders_every_template_and_exits_zero() {
         ),
     )
     .unwrap();
-    let mut ct = Ct::start(
-        &[
-            "-config".into(),
-            config.display().to_string(),
-            "-once".into(),
-        ],
-        dir.path(),
-    );
+    let mut ct = Ct::start(&[
+        "-config".into(),
+        config.display().to_string(),
+        "-once".into(),
+    ]);
     assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
     assert_eq!(read(&a), "a=1");
     assert_eq!(read(&b), "5432");
@@ -149,8 +144,7 @@ async fn once_renders_every_template_and_exits_zero() {
 
 #[tokio::test]
 async fn dry_prints_instead_of_writing() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("greeting", "hello").await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("g.ctmpl"), dir.path().join("g.out"));
@@ -163,7 +157,7 @@ async fn dry_prints_instead_of_writing() {
         "-dry".into(),
         "-once".into(),
     ];
-    let mut ct = Ct::start(&args, dir.path());
+    let mut ct = Ct::start(&args);
     assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
     assert_eq!(ct.stdout(), format!("> {}\nhello\n", dst.display()));
     assert!(!dst.exists());
@@ -178,27 +172,23 @@ async fn config_errors_name_the_key_and_file() {
         "template {\n  source = \"x\"\n  destination = \"y\"\n  bogus_key = 1\n}\n",
     )
     .unwrap();
-    let mut ct = Ct::start(
-        &["-config".into(), config.display().to_string()],
-        dir.path(),
-    );
+    let mut ct = Ct::start(&["-config".into(), config.display().to_string()]);
     assert_eq!(ct.wait_exit(T).await, Some(15));
     let err = ct.stderr();
     assert!(
         err.contains("unknown key \"template.bogus_key\"") && err.contains("bad.hcl"),
         "{err}"
     );
-    let mut ct = Ct::start(&["-bogus".into()], dir.path());
+    let mut ct = Ct::start(&["-bogus".into()]);
     assert_eq!(ct.wait_exit(T).await, Some(13));
-    let mut ct = Ct::start(&["-version".into()], dir.path());
+    let mut ct = Ct::start(&["-version".into()]);
     assert_eq!(ct.wait_exit(T).await, Some(0));
     assert!(ct.stdout().starts_with("consul-template v"));
 }
 
 #[tokio::test]
 async fn a_change_executes_only_the_templates_that_use_it() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("a", "1").await;
     consul.put("b", "1").await;
     let dir = tempfile::tempdir().unwrap();
@@ -215,9 +205,9 @@ async fn a_change_executes_only_the_templates_that_use_it() {
         tpl(&tb, &ob, None),
         "-log-level=trace".into(),
     ];
-    let ct = Ct::start(&args, dir.path());
+    let ct = Ct::start(&args);
     assert!(
-        wait_until(T, || read(&oa) == "1" && read(&ob) == "1").await,
+        wait_until(T, || async { read(&oa) == "1" && read(&ob) == "1" }).await,
         "{}",
         ct.stderr()
     );
@@ -228,7 +218,7 @@ async fn a_change_executes_only_the_templates_that_use_it() {
     };
     let before_a = checks(&ta);
     consul.put("b", "2").await;
-    assert!(wait_until(T, || read(&ob) == "2").await);
+    assert!(wait_until(T, || async { read(&ob) == "2" }).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         checks(&ta),

@@ -1,136 +1,53 @@
-//! Runtime-test harness: the real `consul` binary (`<workspace>/target/debug/consul`, built by
-//! the README's test command; tests skip with a note when it is missing) on free ports with a
-//! temp data dir, the `consul-template` binary under test with its output captured to files,
-//! and `wait_until`. Every child is killed in `Drop`.
+//! Runtime-test harness: the real `consul` binary ([`test_support::Consul`]: on sockets the
+//! test bound, temp data dir; a missing binary fails the test) with the calls these tests
+//! make, the `consul-template` binary under test with its output captured, and `read`. Every
+//! child is killed in `Drop`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use api_types::client::{Client, KvPutOptions};
 use ctemplate::signal::{self, Signal};
-
-/// `<workspace>/target/debug/consul`, if built.
-pub fn consul_bin() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/consul");
-    p.exists().then_some(p)
-}
-
-/// Returns early from a test (with a note) when the consul binary is missing.
-macro_rules! require_consul {
-    () => {
-        match $crate::runtime::harness::consul_bin() {
-            Some(p) => p,
-            None => {
-                eprintln!("skipping: target/debug/consul is not built (cargo build --bins)");
-                return;
-            }
-        }
-    };
-}
-pub(crate) use require_consul;
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Polls `f` every 20 ms until it holds or `timeout` passes.
-pub async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use test_support::{wait_until, ReservedPort};
 
 /// Reads a file, empty when missing.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-/// A consul agent (server, bootstrap) on free ports.
-pub struct Consul {
-    child: Option<Child>,
-    bin: PathBuf,
-    /// HTTP port.
-    pub port: u16,
-    server_port: u16,
-    dir: tempfile::TempDir,
+/// A consul agent (server, bootstrap, node `ct-node`); derefs to the harness.
+pub struct Consul(test_support::Consul);
+
+impl Deref for Consul {
+    type Target = test_support::Consul;
+    fn deref(&self) -> &test_support::Consul {
+        &self.0
+    }
+}
+
+impl DerefMut for Consul {
+    fn deref_mut(&mut self) -> &mut test_support::Consul {
+        &mut self.0
+    }
 }
 
 impl Consul {
-    /// Starts on a free port and waits until it serves.
-    pub async fn start(bin: &Path) -> Consul {
-        Self::start_on(bin, free_port()).await
+    fn builder() -> test_support::ConsulBuilder {
+        test_support::Consul::builder()
+            .node("ct-node")
+            .arg("-log-level=warn")
     }
 
-    /// Starts with HTTP on `port`.
-    pub async fn start_on(bin: &Path, port: u16) -> Consul {
-        let mut c = Consul {
-            child: None,
-            bin: bin.to_path_buf(),
-            port,
-            server_port: free_port(),
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        c.spawn().await;
-        c
+    /// Starts on a port of its own and waits until it serves.
+    pub async fn start() -> Consul {
+        Consul(Self::builder().start().await)
     }
 
-    async fn spawn(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("agent.log")).expect("log");
-        let child = Command::new(&self.bin)
-            .args([
-                "agent".to_string(),
-                "-server".into(),
-                "-bootstrap".into(),
-                format!("-data-dir={}", self.dir.path().join("data").display()),
-                "-bind=127.0.0.1".into(),
-                "-client=127.0.0.1".into(),
-                "-node=ct-node".into(),
-                format!("-http-port={}", self.port),
-                format!("-server-port={}", self.server_port),
-                "-log-level=warn".into(),
-            ])
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn consul");
-        self.child = Some(child);
-        let client = self.client();
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok((v, _)) = client.agent_self().await {
-                let q = api_types::client::QueryOptions::default();
-                let ok = client
-                    .get_json::<serde_json::Value>("/v1/catalog/node/ct-node", &q, &[])
-                    .await
-                    .is_ok_and(|(n, _)| !n.is_null());
-                if ok && v.get("Config").is_some() {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < end,
-                "consul did not start: {}",
-                read(&self.dir.path().join("agent.log"))
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// `127.0.0.1:<port>`.
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+    /// Starts with HTTP on `port`, held by the test until now.
+    pub async fn start_on(port: ReservedPort) -> Consul {
+        Consul(Self::builder().http_port(port).start().await)
     }
 
     /// A client for this agent.
@@ -168,80 +85,50 @@ impl Consul {
 
     /// Kills the agent (data dir kept).
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Consul {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.kill9();
     }
 }
 
 /// A running `consul-template` with stdout/stderr captured.
 pub struct Ct {
-    child: Child,
-    dir: PathBuf,
+    proc: test_support::Process,
     /// Exit code once known.
     pub code: Option<i32>,
 }
 
 impl Ct {
-    /// Starts `consul-template args...`; output goes to files in `dir`.
-    pub fn start(args: &[String], dir: &Path) -> Ct {
-        let out = std::fs::File::create(dir.join("ct.out")).expect("out");
-        let err = std::fs::File::create(dir.join("ct.err")).expect("err");
-        let child = Command::new(env!("CARGO_BIN_EXE_consul-template"))
-            .args(args)
+    /// Starts `consul-template args...`.
+    pub fn start(args: &[String]) -> Ct {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_consul-template"));
+        cmd.args(args)
             .env_remove("CONSUL_HTTP_ADDR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("spawn consul-template");
+            .stdin(Stdio::null());
         Ct {
-            child,
-            dir: dir.to_path_buf(),
+            proc: test_support::Process::spawn(cmd),
             code: None,
         }
     }
 
     /// Captured stdout.
     pub fn stdout(&self) -> String {
-        read(&self.dir.join("ct.out"))
+        self.proc.stdout()
     }
 
     /// Captured stderr (the log).
     pub fn stderr(&self) -> String {
-        read(&self.dir.join("ct.err"))
+        self.proc.stderr()
     }
 
     /// Sends a signal.
     pub fn signal(&self, sig: Signal) {
-        signal::send(self.child.id(), sig, false).expect("signal");
+        signal::send(self.proc.pid(), sig, false).expect("signal");
     }
 
     /// Waits for the process to exit; its code.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                self.code = s.code();
-                return self.code;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Ct {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let st = self.proc.wait_exit(timeout).await?;
+        self.code = st.code();
+        self.code
     }
 }
 

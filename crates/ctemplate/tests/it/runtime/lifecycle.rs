@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use ctemplate::signal::Signal;
 
-use super::harness::{free_port, read, require_consul, tpl, wait_until, Consul, Ct};
+use super::harness::{read, tpl, wait_until, Consul, Ct, ReservedPort};
 
 const T: Duration = Duration::from_secs(15);
 
 #[tokio::test]
 async fn wait_coalesces_a_burst_into_one_render() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("n", "0").await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst, count) = (
@@ -30,17 +29,21 @@ async fn wait_coalesces_a_burst_into_one_render() {
         tpl(&src, &dst, Some(&cmd)),
         "-wait=800ms:5s".into(),
     ];
-    let ct = Ct::start(&args, dir.path());
+    let ct = Ct::start(&args);
     // the first render is immediate
-    assert!(wait_until(T, || read(&dst) == "0").await, "{}", ct.stderr());
-    assert!(wait_until(T, || read(&count).lines().count() == 1).await);
+    assert!(
+        wait_until(T, || async { read(&dst) == "0" }).await,
+        "{}",
+        ct.stderr()
+    );
+    assert!(wait_until(T, || async { read(&count).lines().count() == 1 }).await);
     for i in 1..=4 {
         consul.put("n", &i.to_string()).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     let last_write = Instant::now();
     assert!(
-        wait_until(T, || read(&dst) == "4").await,
+        wait_until(T, || async { read(&dst) == "4" }).await,
         "{:?}",
         read(&dst)
     );
@@ -58,8 +61,9 @@ async fn wait_coalesces_a_burst_into_one_render() {
 
 #[tokio::test]
 async fn consul_down_at_start_then_up_then_down_keeps_last_output() {
-    let bin = require_consul!();
-    let port = free_port();
+    // Held, not listening, until consul takes it: connections are refused meanwhile.
+    let held = ReservedPort::loopback();
+    let port = held.port();
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("s.ctmpl"), dir.path().join("s.out"));
     std::fs::write(&src, "{{range service \"api\"}}{{.Port}} {{end}}").unwrap();
@@ -73,7 +77,7 @@ async fn consul_down_at_start_then_up_then_down_keeps_last_output() {
         "-consul-retry-attempts=0".into(),
         "-log-level=warn".into(),
     ];
-    let mut ct = Ct::start(&args, dir.path());
+    let mut ct = Ct::start(&args);
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         read(&dst),
@@ -81,10 +85,10 @@ async fn consul_down_at_start_then_up_then_down_keeps_last_output() {
         "nothing written while consul is down"
     );
     assert!(ct.stderr().contains("retry attempt"), "{}", ct.stderr());
-    let mut consul = Consul::start_on(&bin, port).await;
+    let mut consul = Consul::start_on(held).await;
     consul.register("api-1", "api", 9001).await;
     assert!(
-        wait_until(T, || read(&dst) == "9001 ").await,
+        wait_until(T, || async { read(&dst) == "9001 " }).await,
         "{:?} {}",
         read(&dst),
         ct.stderr()
@@ -101,8 +105,7 @@ async fn consul_down_at_start_then_up_then_down_keeps_last_output() {
 
 #[tokio::test]
 async fn sighup_reloads_templates_and_signals_stop_cleanly() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("k", "x").await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst, pid) = (
@@ -119,9 +122,9 @@ async fn sighup_reloads_templates_and_signals_stop_cleanly() {
         "-pid-file".into(),
         pid.display().to_string(),
     ];
-    let mut ct = Ct::start(&args, dir.path());
+    let mut ct = Ct::start(&args);
     assert!(
-        wait_until(T, || read(&dst) == "v1 x").await,
+        wait_until(T, || async { read(&dst) == "v1 x" }).await,
         "{}",
         ct.stderr()
     );
@@ -129,28 +132,27 @@ async fn sighup_reloads_templates_and_signals_stop_cleanly() {
     std::fs::write(&src, "v2 {{key \"k\"}}").unwrap();
     ct.signal(Signal::HUP);
     assert!(
-        wait_until(T, || read(&dst) == "v2 x").await,
+        wait_until(T, || async { read(&dst) == "v2 x" }).await,
         "{}",
         ct.stderr()
     );
     assert!(ct.stderr().contains("Reloading configuration..."));
     // still watching after the reload
     consul.put("k", "y").await;
-    assert!(wait_until(T, || read(&dst) == "v2 y").await);
+    assert!(wait_until(T, || async { read(&dst) == "v2 y" }).await);
     ct.signal(Signal::TERM);
     assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
     assert!(!pid.exists(), "pid file removed");
 
-    let mut ct = Ct::start(&args, dir.path());
-    assert!(wait_until(T, || read(&pid).parse::<u32>().is_ok()).await);
+    let mut ct = Ct::start(&args);
+    assert!(wait_until(T, || async { read(&pid).parse::<u32>().is_ok() }).await);
     ct.signal(Signal::INT);
     assert_eq!(ct.wait_exit(T).await, Some(0));
 }
 
 #[tokio::test]
 async fn failing_command_exits_14_after_writing() {
-    let bin = require_consul!();
-    let consul = Consul::start(&bin).await;
+    let consul = Consul::start().await;
     consul.put("f", "1").await;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("f.ctmpl"), dir.path().join("f.out"));
@@ -161,7 +163,7 @@ async fn failing_command_exits_14_after_writing() {
         "-template".into(),
         tpl(&src, &dst, Some("echo failing; exit 3")),
     ];
-    let mut ct = Ct::start(&args, dir.path());
+    let mut ct = Ct::start(&args);
     assert_eq!(ct.wait_exit(T).await, Some(14), "{}", ct.stderr());
     assert_eq!(read(&dst), "1");
     assert!(

@@ -1,5 +1,5 @@
-//! Runtime tests: the `consul-template` binary against the real `consul` binary on free
-//! ports (and nginx for the tutorial's scenario).
+//! Runtime tests: the `consul-template` binary against the real `consul` binary on sockets
+//! the test holds (and nginx for the tutorial's scenario).
 
 pub mod harness;
 

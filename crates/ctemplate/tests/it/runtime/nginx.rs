@@ -1,5 +1,5 @@
-//! The tutorial's scenario with a real nginx (Debian's `nginx` package; skipped with a note
-//! when not installed): the upstream file is rendered from the tutorial's `nginx.ctmpl`,
+//! The tutorial's scenario with a real nginx (Debian's `nginx` package; the test fails when
+//! it is not installed): the upstream file is rendered from the tutorial's `nginx.ctmpl`,
 //! `nginx -s reload` runs on change, and requests through nginx reach the registered backends.
 
 use std::io::{Read as _, Write as _};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use super::harness::{free_port, read, require_consul, tpl, wait_until, Consul, Ct};
+use super::harness::{read, tpl, wait_until, Consul, Ct};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -98,18 +98,15 @@ fn write_conf(prefix: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn tutorial_nginx_upstream_follows_registrations() {
-    let bin = require_consul!();
-    let Some(nginx) = nginx_bin() else {
-        eprintln!("skipping: nginx is not installed (apt-get install -y nginx)");
-        return;
-    };
-    let consul = Consul::start(&bin).await;
+    let nginx = nginx_bin().expect("this test needs nginx: apt-get install -y nginx");
+    let consul = Consul::start().await;
     let (a, b) = (backend("backend-a"), backend("backend-b"));
     consul.register("web1", "nginx", a).await;
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("nginx");
     let conf = write_conf(&prefix);
-    let listen = free_port();
+    // nginx binds its own port: the racy free_port is the only way.
+    let listen = test_support::free_port();
     let tutorial = include_str!("nginx.ctmpl");
     let src = dir.path().join("nginx.ctmpl");
     std::fs::write(
@@ -124,16 +121,13 @@ async fn tutorial_nginx_upstream_follows_registrations() {
     .unwrap();
     let dst = prefix.join("conf/vhost/wt.conf");
     // the first file, before nginx runs (its reload would fail): -once without a command
-    let mut once = Ct::start(
-        &[
-            "-consul-addr".into(),
-            consul.addr(),
-            "-template".into(),
-            tpl(&src, &dst, None),
-            "-once".into(),
-        ],
-        dir.path(),
-    );
+    let mut once = Ct::start(&[
+        "-consul-addr".into(),
+        consul.addr(),
+        "-template".into(),
+        tpl(&src, &dst, None),
+        "-once".into(),
+    ]);
     assert_eq!(once.wait_exit(T).await, Some(0), "{}", once.stderr());
     let nginx_cmd = |extra: &[&str]| {
         let mut c = Command::new(&nginx);
@@ -148,7 +142,7 @@ async fn tutorial_nginx_upstream_follows_registrations() {
             .unwrap(),
     };
     assert!(
-        wait_until(T, || get(listen) == "backend-a").await,
+        wait_until(T, || async { get(listen) == "backend-a" }).await,
         "nginx: {}",
         read(&prefix.join("logs/error.log"))
     );
@@ -166,22 +160,28 @@ async fn tutorial_nginx_upstream_follows_registrations() {
         tpl(&src, &dst, Some(&reload)),
         "--log-level=info".into(),
     ];
-    let ct = Ct::start(&args, dir.path());
+    let ct = Ct::start(&args);
     consul.register("web2", "nginx", b).await;
     assert!(
-        wait_until(T, || read(&dst).contains(&format!("server 127.0.0.1:{b};"))).await,
+        wait_until(T, || async {
+            read(&dst).contains(&format!("server 127.0.0.1:{b};"))
+        })
+        .await,
         "{}",
         ct.stderr()
     );
     assert!(
-        wait_until(T, || bodies(listen, 6) == ["backend-a", "backend-b"]).await,
+        wait_until(T, || async {
+            bodies(listen, 6) == ["backend-a", "backend-b"]
+        })
+        .await,
         "both backends behind nginx: {:?} {}",
         bodies(listen, 6),
         ct.stderr()
     );
     consul.deregister("web1").await;
     assert!(
-        wait_until(T, || bodies(listen, 6) == ["backend-b"]).await,
+        wait_until(T, || async { bodies(listen, 6) == ["backend-b"] }).await,
         "{}",
         ct.stderr()
     );

@@ -53,7 +53,7 @@ async fn too_stale_answers_are_reread_consistently() {
         tpl(&src, &dst, None),
         "-once".into(),
     ];
-    let mut ct = Ct::start(&args, dir.path());
+    let mut ct = Ct::start(&args);
     assert_eq!(
         ct.wait_exit(Duration::from_secs(15)).await,
         Some(0),
