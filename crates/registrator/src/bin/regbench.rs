@@ -7,11 +7,12 @@
 //!                         [--registrator target/release/registrator]
 //! ```
 //!
-//! It starts the `consul` server (`agent -server -bootstrap`, data dir on disk, fsync on) and the
-//! `registrator` binary (`-ip=127.0.0.1 consul://…`, with `registrator::timing` debug lines on)
-//! on free ports, builds a FROM-scratch busybox httpd image, then runs `n` containers one after
-//! another (`docker run -d -p 0:80`, each waited for in the catalog) and stops them one after
-//! another (`docker stop -t 0`, each waited for). Three observers run beside it:
+//! It starts the `consul` server (`agent -server -bootstrap`, data dir on disk, fsync on, on
+//! sockets regbench bound and hands over) and the `registrator` binary (`-ip=127.0.0.1
+//! consul://…`, with `registrator::timing` debug lines on), builds a FROM-scratch busybox httpd
+//! image, then runs `n` containers one after another (`docker run -d -p 0:80`, each waited for
+//! in the catalog) and stops them one after another (`docker stop -t 0`, each waited for).
+//! Three observers run beside it:
 //!
 //! * a Docker event stream of its own (the floor: `docker run` returning → `start` event
 //!   arriving; `docker stop` returning → `die` event arriving);
@@ -93,6 +94,8 @@ struct Cleanup {
     image: Option<String>,
     children: Vec<Child>,
     dirs: Vec<PathBuf>,
+    /// Killed and reaped when dropped, after the rest.
+    consul: Option<test_support::Consul>,
 }
 
 impl Drop for Cleanup {
@@ -116,13 +119,6 @@ impl Drop for Cleanup {
             let _ = std::fs::remove_dir_all(d);
         }
     }
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }
 
 /// `docker <args>` → trimmed stdout, or the error text.
@@ -216,44 +212,20 @@ async fn run(args: &Args, cleanup: &mut Cleanup) -> Result<(), String> {
     // consul, durable (data dir under the target's temp dir, on disk).
     let data = std::env::temp_dir().join(format!("regbench-{pid}-data"));
     cleanup.dirs.push(data.clone());
-    let http_port = free_port()?;
-    let consul = Command::new(&args.consul)
-        .args([
-            "agent",
-            "-server",
-            "-bootstrap",
-            "-bind=127.0.0.1",
-            "-client=127.0.0.1",
-        ])
-        .arg(format!("-data-dir={}", data.display()))
-        .arg(format!("-http-port={http_port}"))
-        .arg(format!("-serf-lan-port={}", free_port()?))
-        .arg(format!("-serf-wan-port={}", free_port()?))
-        .arg(format!("-server-port={}", free_port()?))
-        .arg("-node=regbench")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", args.consul.display()))?;
-    cleanup.children.push(consul);
-    let base = format!("http://127.0.0.1:{http_port}");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let leader = async {
-            http.get(format!("{base}/v1/status/leader"))
-                .send()
-                .await?
-                .text()
-                .await
-        };
-        if leader.await.is_ok_and(|t| t.len() > 2) {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err("consul did not elect itself".to_string());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // On sockets this process bound and hands over (test-support): no port race.
+    let mut consul = test_support::Consul::builder()
+        .binary(&args.consul)
+        .data_dir(&data)
+        .node("regbench")
+        .spawn();
+    let ready = consul.wait_ready(WAIT).await;
+    let http_port = consul.http_port();
+    let output = consul.output();
+    cleanup.consul = Some(consul);
+    if !matches!(ready, test_support::Ready::Serving(_)) {
+        return Err(format!("consul did not elect itself ({ready:?}): {output}"));
     }
+    let base = format!("http://127.0.0.1:{http_port}");
 
     // The engine's own event stream (the floor).
     let engine = Docker::connect("unix:///var/run/docker.sock", false, None)

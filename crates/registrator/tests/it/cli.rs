@@ -57,7 +57,9 @@ fn version_and_fatal_validation() {
 
 #[test]
 fn unreachable_registry_exits_1_after_retries() {
-    let port = super::common::free_port();
+    // Held, not listening: every connection is refused.
+    let held = test_support::ReservedPort::loopback();
+    let port = held.port();
     let uri = format!("consul://127.0.0.1:{port}");
     let (code, _, err) = run(&["-retry-attempts=2", "-retry-interval=10", &uri]);
     assert_eq!(code, 1);

@@ -1,27 +1,17 @@
 //! End to end against the workspace's real `consul agent -dev`: the tutorial flow (a published
 //! port appears in the catalog under the image name at `-ip`, and leaves when the container
-//! stops), and a Docker HEALTHCHECK driving the agent's TTL check. Skipped with a note when
-//! `target/debug/consul` is not built (`cargo build -p catalog-server`).
+//! stops), and a Docker HEALTHCHECK driving the agent's TTL check. Fails when Docker or
+//! `target/debug/consul` is missing (`cargo build --workspace --bins`).
 
-use super::common::consul_agent::{consul_binary, ConsulAgent};
+use super::common::consul_agent::ConsulAgent;
 use super::common::{
-    docker, docker_available, hostname, registrator, unique, wait_until, Container, Image,
+    docker, hostname, registrator, require_docker, unique, wait_until, Container, Image,
 };
 use std::time::Duration;
 
-fn consul_available() -> bool {
-    let ok = consul_binary().exists();
-    if !ok {
-        eprintln!("note: {} not built; skipping", consul_binary().display());
-    }
-    ok
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tutorial_flow_against_real_consul() {
-    if !docker_available() || !consul_available() {
-        return;
-    }
+    require_docker();
     let agent = ConsulAgent::start().await;
     let name = unique("nginx");
     let image = Image::busybox(&name, "EXPOSE 80");
@@ -59,9 +49,7 @@ async fn tutorial_flow_against_real_consul() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_health_sets_the_agent_check() {
-    if !docker_available() || !consul_available() {
-        return;
-    }
+    require_docker();
     let agent = ConsulAgent::start().await;
     let name = unique("hc");
     let image = Image::busybox(

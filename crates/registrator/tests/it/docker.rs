@@ -1,7 +1,7 @@
 //! The `docker` module against the real engine: version negotiation, listing, inspecting and
 //! the event stream, with a locally built FROM-scratch busybox image.
 
-use super::common::{docker_available, unique, Container, Image};
+use super::common::{require_docker, unique, Container, Image};
 use futures::StreamExt;
 use registrator::docker::{ContainerEvent, Docker};
 use registrator::mapping::{self, Host, Settings};
@@ -15,9 +15,7 @@ async fn engine() -> Docker {
 
 #[tokio::test]
 async fn lists_and_inspects_a_real_container() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let d = engine().await;
     let v = d.api_version();
     assert!(v.starts_with("1."), "negotiated {v}");
@@ -59,9 +57,7 @@ async fn lists_and_inspects_a_real_container() {
 
 #[tokio::test]
 async fn event_stream_sees_start_die_and_health() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let d = engine().await;
     let name = unique("ev");
     let image = Image::busybox(

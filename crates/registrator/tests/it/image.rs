@@ -1,5 +1,5 @@
 //! The tutorial's done-when check, end to end with the shipped artefacts: the workspace's real
-//! `consul` server (tutorial step 1, on free ports with a temp data dir), OUR registrator image
+//! `consul` server (tutorial step 1, on sockets the test bound, with a temp data dir), OUR registrator image
 //! built by `deploy/registrator/build.sh` and started exactly as step 2
 //! (`docker run -d --net=host -v /var/run/docker.sock:/tmp/docker.sock <image> -ip=127.0.0.1
 //! consul://127.0.0.1:<port>`), and the four application containers of step 3 from FROM-scratch
@@ -15,12 +15,13 @@
 //! minutes from a cold target dir, plus any wait for the target-dir lock). CI should build the
 //! image once up front (`deploy/registrator/build.sh ci/registrator:test`) and pass it as
 //! `REGISTRATOR_TEST_IMAGE=ci/registrator:test`: the test then runs that image and leaves it
-//! in place (it is not the test's to remove). Skipped with a note when Docker or
-//! `target/debug/consul` is absent.
+//! in place (it is not the test's to remove). Fails when Docker or `target/debug/consul` is
+//! missing.
 
-use super::common::consul_agent::{consul_binary, ConsulAgent};
+use super::common::consul_agent::ConsulAgent;
 use super::common::{
-    docker, docker_available, free_port, hostname, unique, wait_until, Container, Image,
+    docker, docker_raw, hostname, registrator_image, require_docker, unique, wait_until, Container,
+    Image,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -52,7 +53,8 @@ async fn instances(agent: &ConsulAgent, service: &str, mark: &str) -> BTreeMap<S
 fn free_ports(n: usize) -> Vec<u16> {
     let mut ports: Vec<u16> = Vec::new();
     while ports.len() < n {
-        let p = free_port();
+        // Docker publishes them itself: the racy free_port is the only way.
+        let p = test_support::free_port();
         if !ports.contains(&p) {
             ports.push(p);
         }
@@ -62,16 +64,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tutorial_with_registrator_image_and_real_consul() {
-    if !docker_available() {
-        return;
-    }
-    if !consul_binary().exists() {
-        eprintln!(
-            "note: {} not built (cargo build -p catalog-server); skipping",
-            consul_binary().display()
-        );
-        return;
-    }
+    require_docker();
     let prefix = unique("tut");
     // Step 1: the consul server.
     let agent = ConsulAgent::start_server().await;
@@ -82,7 +75,7 @@ async fn tutorial_with_registrator_image_and_real_consul() {
     // Built here unless given; the guard removes only what this test built.
     let built = prebuilt
         .is_none()
-        .then(|| Image::registrator(&format!("{prefix}/registrator:test")));
+        .then(|| registrator_image(&format!("{prefix}/registrator:test")));
     let reg_tag = built
         .as_ref()
         .map(|i| i.tag.clone())
@@ -100,7 +93,7 @@ async fn tutorial_with_registrator_image_and_real_consul() {
         ],
     );
     let reg_log = || {
-        let out = super::common::docker_raw(&["logs", &reg.name]);
+        let out = docker_raw(&["logs", &reg.name]);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let ready = wait_until(T, || async { reg_log().contains("Syncing services on") }).await;

@@ -5,7 +5,7 @@
 
 use super::common::fake_consul::FakeConsul;
 use super::common::{
-    docker, docker_available, hostname, registrator, unique, wait_until, Container, Image,
+    docker, hostname, registrator, require_docker, unique, wait_until, Container, Image,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -28,9 +28,7 @@ async fn wait_call(fake: &FakeConsul, call: &str, why: &str, log: &dyn Fn() -> S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registers_on_sync_and_start_deregisters_on_die() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let fake = FakeConsul::start().await;
     let name = unique("tut");
     let image = Image::busybox(&name, "EXPOSE 80");
@@ -73,9 +71,7 @@ async fn registers_on_sync_and_start_deregisters_on_die() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queues_changes_while_consul_is_down() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let mut fake = FakeConsul::start().await;
     let name = unique("queue");
     let image = Image::busybox(&name, "EXPOSE 80");
@@ -106,9 +102,7 @@ async fn queues_changes_while_consul_is_down() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_removes_dangling_services_of_this_host() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let fake = FakeConsul::start().await;
     let ghost = sid(&unique("ghost"), 80);
     let other = format!("some-other-host:{}:80", unique("x"));
@@ -129,9 +123,7 @@ async fn cleanup_removes_dangling_services_of_this_host() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_health_drives_a_ttl_check() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let fake = FakeConsul::start().await;
     let name = unique("health");
     let image = Image::busybox(
@@ -161,9 +153,7 @@ async fn docker_health_drives_a_ttl_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_success_keeps_failed_containers_registered() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let fake = FakeConsul::start().await;
     let name = unique("onsucc");
     let image = Image::busybox(&name, "EXPOSE 80");
@@ -220,9 +210,7 @@ async fn on_success_keeps_failed_containers_registered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consulkv_writes_ip_port() {
-    if !docker_available() {
-        return;
-    }
+    require_docker();
     let fake = FakeConsul::start().await;
     let name = unique("kv");
     let image = Image::busybox(&name, "EXPOSE 80");

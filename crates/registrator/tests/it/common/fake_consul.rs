@@ -1,6 +1,7 @@
 //! A recording fake of the few Consul agent endpoints registrator calls, so the event loop can
 //! be tested end to end before the real `consul` serves. It can be stopped and restarted on the
-//! same port (state kept) to simulate an unreachable agent.
+//! same port (state kept, the port held meanwhile so it refuses connections and stays ours) to
+//! simulate an unreachable agent.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
@@ -26,6 +27,8 @@ pub struct FakeConsul {
     pub port: u16,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The port while stopped.
+    held: Option<test_support::ReservedPort>,
 }
 
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Agent> {
@@ -88,6 +91,7 @@ impl FakeConsul {
             port: 0,
             stop: None,
             task: None,
+            held: None,
         };
         f.listen(0).await;
         f
@@ -105,9 +109,16 @@ impl FakeConsul {
             .route("/v1/agent/check/{verb}/{id}", put(check))
             .route("/v1/kv/{*key}", put(kv_put).delete(kv_delete))
             .with_state(self.state.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind fake consul");
+        let listener = match self.held.take() {
+            Some(held) => {
+                let l = held.listen().expect("listen again");
+                l.set_nonblocking(true).expect("nonblocking");
+                tokio::net::TcpListener::from_std(l).expect("fake consul listener")
+            }
+            None => tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .expect("bind fake consul"),
+        };
         self.port = listener.local_addr().expect("addr").port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         self.stop = Some(tx);
@@ -133,6 +144,9 @@ impl FakeConsul {
                 panic!("fake consul did not stop");
             }
         }
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        self.held =
+            Some(test_support::ReservedPort::at(addr).expect("hold the port while stopped"));
     }
 
     /// Listens again on the same port with the same state.
