@@ -70,8 +70,8 @@ impl Notifier {
 
 /// The catalog state as the HTTP layer sees it: read under a short lock, never across I/O.
 pub struct Catalog {
-    pub state: RwLock<State>,
-    pub notifier: Notifier,
+    pub(crate) state: RwLock<State>,
+    pub(crate) notifier: Notifier,
     /// Set when the agent shuts down: parked queries answer at once, as Consul's do.
     closing: std::sync::atomic::AtomicBool,
 }

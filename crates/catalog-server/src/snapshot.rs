@@ -122,21 +122,26 @@ mod tests {
     #[test]
     fn roundtrip_and_tamper_detection() {
         let mut s = State::default();
-        s.kv.insert(
-            "a".into(),
-            crate::catalog::KvRecord {
-                key: "a".into(),
-                value: b"1".to_vec(),
-                ..Default::default()
-            },
-        );
+        let set = |s: &mut State, key: &str, value: &[u8]| {
+            let cmd = crate::catalog::Command::KvSet {
+                entry: crate::catalog::KvRecord {
+                    key: key.into(),
+                    value: value.to_vec(),
+                    ..Default::default()
+                },
+                op: crate::catalog::KvOp::Set,
+            };
+            let (r, _) = s.apply(1, &crate::catalog::Request { now_ms: 0, cmd });
+            assert!(r.is_ok());
+        };
+        set(&mut s, "a", b"1");
         let bytes = write_archive(&s, 42, 3).unwrap();
         let (meta, back) = read_archive(&bytes).unwrap();
         assert_eq!(meta.index, 42);
-        assert_eq!(back.kv["a"].value, b"1");
+        assert_eq!(back, s);
         assert!(read_archive(b"not gzip").is_err());
-        let mut s2 = s.clone();
-        s2.kv.clear();
+        let mut s2 = State::default();
+        set(&mut s2, "b", b"2");
         let other = write_archive(&s2, 1, 1).unwrap();
         assert!(read_archive(&other[..other.len() / 2]).is_err());
     }

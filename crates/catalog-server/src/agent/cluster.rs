@@ -173,9 +173,7 @@ async fn mirror(agent: &Arc<Agent>) {
         } else {
             (HealthStatus::Critical, "Agent not live or unreachable")
         };
-        let exists = agent
-            .catalog()
-            .read(|s| s.nodes.contains_key(&node.name.to_lowercase()));
+        let exists = agent.catalog().read(|s| s.has_node(&node.name));
         let mut cmds = vec![Command::RegisterNode {
             node: record,
             skip_node_update: exists && !alive,
@@ -197,11 +195,9 @@ async fn mirror(agent: &Arc<Agent>) {
             replace_existing_checks: false,
         });
         // A server whose disk refuses writes gets a critical check of its own until it heals.
-        let storage_check = agent.catalog().read(|s| {
-            s.checks
-                .get(&node.name.to_lowercase())
-                .is_some_and(|c| c.contains_key(super::STORAGE_CHECK_ID))
-        });
+        let storage_check = agent
+            .catalog()
+            .read(|s| s.has_check(&node.name, super::STORAGE_CHECK_ID));
         match agent.peers.storage_error(*id) {
             Some(why) if alive => cmds.push(Command::RegisterCheck {
                 check: super::storage_check(&node.name, &why),
@@ -222,9 +218,7 @@ async fn mirror(agent: &Arc<Agent>) {
     // Servers that left are removed from the catalog.
     let left: Vec<ServerNode> = agent.raft.departed().into_values().collect();
     for node in left {
-        let present = agent
-            .catalog()
-            .read(|s| s.nodes.contains_key(&node.name.to_lowercase()));
+        let present = agent.catalog().read(|s| s.has_node(&node.name));
         if present {
             let _ = agent
                 .raft

@@ -167,7 +167,7 @@ pub async fn tombstone_gc(agent: Arc<Agent>) {
         }
         let (last, any) = agent
             .catalog()
-            .read(|s| (s.last_index, !s.tombstones.is_empty()));
+            .read(|s| (s.last_index(), s.has_tombstones()));
         marks.push_back((last, std::time::Instant::now()));
         let mut upto = None;
         while let Some((idx, at)) = marks.front() {

@@ -57,17 +57,8 @@ impl Agent {
         let c = &self.config;
         let m = self.raft.status();
         let (services, checks, ttls, monitors) = self.catalog().read(|s| {
-            let key = c.node_name.to_lowercase();
-            let services = s
-                .services
-                .get(&key)
-                .map(|m| m.values().filter(|x| x.agent).count())
-                .unwrap_or(0);
-            let cs: Vec<_> = s
-                .checks
-                .get(&key)
-                .map(|m| m.values().filter(|x| x.spec.is_some()).collect())
-                .unwrap_or_default();
+            let services = s.agent_services(&c.node_name).count();
+            let cs: Vec<_> = s.agent_checks(&c.node_name).collect();
             let ttls = cs.iter().filter(|x| x.check_type == CheckKind::Ttl).count();
             let monitors = cs
                 .iter()

@@ -214,13 +214,8 @@ impl Agent {
 
     /// The checks this agent runs, as the catalog holds them.
     fn run_checks(&self) -> Vec<CheckRecord> {
-        let key = self.config.node_name.to_lowercase();
-        self.catalog().read(|s| {
-            s.checks
-                .get(&key)
-                .map(|m| m.values().filter(|c| c.spec.is_some()).cloned().collect())
-                .unwrap_or_default()
-        })
+        self.catalog()
+            .read(|s| s.agent_checks(&self.config.node_name).cloned().collect())
     }
 
     /// Restarts/stops check runners to match the catalog.
@@ -285,7 +280,7 @@ async fn follow_checks(agent: Weak<Agent>) {
                 wait: std::time::Duration::from_secs(600),
             }),
             |s| crate::catalog::query::Answer {
-                index: s.index.nodes.max(s.index.services).max(s.index.checks),
+                index: s.registrations_index(),
                 value: (),
                 watch: vec![crate::catalog::WatchKey::Node(key.clone())],
             },

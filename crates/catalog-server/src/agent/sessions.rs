@@ -68,8 +68,7 @@ impl SessionTimers {
             return;
         };
         let sessions: Vec<(String, String)> = agent.catalog().read(|s| {
-            s.sessions
-                .values()
+            s.sessions()
                 .map(|x| (x.id.clone(), x.ttl.clone()))
                 .collect()
         });

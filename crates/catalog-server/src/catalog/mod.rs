@@ -13,6 +13,7 @@ pub mod registration;
 mod session;
 mod state;
 mod ui_query;
+mod view;
 
 pub use command::*;
 pub use health::{CheckKind, HealthStatus};

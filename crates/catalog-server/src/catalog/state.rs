@@ -58,25 +58,25 @@ pub struct Indexes {
 /// The whole catalog. `nodes`/`services`/`checks` are keyed by lower-cased node name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
-    pub nodes: BTreeMap<String, NodeRecord>,
-    pub services: BTreeMap<String, BTreeMap<String, ServiceRecord>>,
-    pub checks: BTreeMap<String, BTreeMap<String, CheckRecord>>,
-    pub kv: BTreeMap<String, KvRecord>,
-    pub tombstones: BTreeMap<String, u64>,
-    pub sessions: BTreeMap<String, SessionRecord>,
+    pub(super) nodes: BTreeMap<String, NodeRecord>,
+    pub(super) services: BTreeMap<String, BTreeMap<String, ServiceRecord>>,
+    pub(super) checks: BTreeMap<String, BTreeMap<String, CheckRecord>>,
+    pub(super) kv: BTreeMap<String, KvRecord>,
+    pub(super) tombstones: BTreeMap<String, u64>,
+    pub(super) sessions: BTreeMap<String, SessionRecord>,
     /// Key → end of its lock-delay (ms since the epoch).
-    pub lock_delays: BTreeMap<String, u64>,
-    pub index: Indexes,
+    pub(super) lock_delays: BTreeMap<String, u64>,
+    pub(super) index: Indexes,
     /// Lower-cased service name → index of its last change.
-    pub service_index: HashMap<String, u64>,
+    pub(super) service_index: HashMap<String, u64>,
     /// The index of the last applied command.
-    pub last_index: u64,
+    pub(super) last_index: u64,
     /// The index of the last snapshot restore: no KV read reports less, so parked queries see it.
     #[serde(default)]
-    pub restore_index: u64,
+    pub(super) restore_index: u64,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
-    pub by_name: HashMap<String, BTreeSet<(String, String)>>,
+    pub(super) by_name: HashMap<String, BTreeSet<(String, String)>>,
 }
 
 pub(super) type Touched = Vec<WatchKey>;

@@ -356,3 +356,7 @@ pub fn run(args: &[String]) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

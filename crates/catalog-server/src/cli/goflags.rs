@@ -52,11 +52,7 @@ pub enum Normalized {
 
 /// Parses a Go boolean: `1 t T TRUE true True` / `0 f F FALSE false False`.
 pub fn go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err("parse error".to_string()),
-    }
+    api_types::parse_bool(s).ok_or_else(|| "parse error".to_string())
 }
 
 /// True for `-h`, `-help`, `--help` (mitchellh/cli looks for them anywhere before `--`).

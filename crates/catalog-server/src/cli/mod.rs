@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod catalog;
 pub mod goflags;
+pub use api_types::go_io_error;
 pub mod http;
 pub mod info;
 pub mod kv;
@@ -253,18 +254,6 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
-/// An I/O error in Go's `*PathError` shape: `open /x: no such file or directory`.
-pub fn go_io_error(op: &str, path: &str, err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    let lowered: String = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    format!("{op} {path}: {lowered}")
-}
-
 /// Builds a single-threaded runtime and runs a client command's future on it.
 pub fn block_on<F: std::future::Future<Output = i32>>(fut: F) -> i32 {
     match tokio::runtime::Builder::new_current_thread()
@@ -317,17 +306,6 @@ mod tests {
                 "{w:?} is implemented"
             );
         }
-    }
-
-    #[test]
-    fn go_shaped_io_errors() {
-        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
-        let real = std::fs::read("/nonexistent/x").expect_err("missing");
-        assert_eq!(
-            go_io_error("open", "/nonexistent/x", &real),
-            "open /nonexistent/x: no such file or directory"
-        );
-        assert!(go_io_error("open", "f", &e).starts_with("open f: "));
     }
 
     #[test]

@@ -301,7 +301,7 @@ pub fn merge(base: Value, over: Value) -> Value {
 fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
     let shown = path.display().to_string();
     ConfigError::Read {
-        reason: crate::cli::go_io_error("open", &shown, e),
+        reason: api_types::go_io_error("open", &shown, e),
         path: shown,
     }
 }

@@ -90,9 +90,9 @@ fn get_bool(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
     match at(v, path) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => crate::cli::goflags::go_bool(s)
+        Some(Value::String(s)) => api_types::parse_bool(s)
             .map(Some)
-            .map_err(|_| invalid(format!("{}: cannot parse '{s}' as bool", name(path)))),
+            .ok_or_else(|| invalid(format!("{}: cannot parse '{s}' as bool", name(path)))),
         Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
         Some(other) => Err(invalid(format!(
             "{}: cannot parse {other} as bool",
@@ -528,7 +528,3 @@ fn validate(c: &mut Config, expect: i64) -> Result<(), ConfigError> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "tests.rs"]
-mod tests;

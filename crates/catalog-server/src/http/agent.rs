@@ -44,18 +44,11 @@ pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
 }
 
 fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
-    let key = a.config().node_name.to_lowercase();
-    let dc = a.config().datacenter.clone();
+    let dc = a.datacenter();
     a.catalog().read(|s| {
-        s.services
-            .get(&key)
-            .map(|m| {
-                m.values()
-                    .filter(|x| x.agent)
-                    .map(|x| (x.id.clone(), agent_service_wire(x, &dc)))
-                    .collect()
-            })
-            .unwrap_or_default()
+        s.agent_services(a.node())
+            .map(|x| (x.id.clone(), agent_service_wire(x, dc)))
+            .collect()
     })
 }
 
@@ -87,11 +80,9 @@ pub async fn service(
                         .map_err(|_| ApiError::bad_request("Invalid wait time"))?,
                 ),
             };
-            let node = a.node().to_lowercase();
+            let node = a.node();
             let modify = |s: &crate::catalog::State| {
-                s.services
-                    .get(&node)
-                    .and_then(|m| m.get(&id))
+                s.service(node, &id)
                     .map(|x| x.modify_index)
                     .unwrap_or(u64::MAX)
             };
@@ -106,7 +97,7 @@ pub async fn service(
                 crate::catalog::query::Answer {
                     value: (),
                     index: modify(s),
-                    watch: vec![crate::catalog::WatchKey::Node(node.clone())],
+                    watch: vec![crate::catalog::WatchKey::Node(node.to_lowercase())],
                 }
             })
             .await;
@@ -188,15 +179,8 @@ pub async fn service_deregister(State(a): State<AppState>, Path(id): Path<String
 fn maintenance_params(p: &Params) -> Result<(bool, String), ApiError> {
     let enable = match p.get("enable") {
         None | Some("") => return Err(ApiError::bad_request("Missing value for enable")),
-        Some(v) => match v {
-            "true" | "1" | "t" | "T" | "TRUE" | "True" => true,
-            "false" | "0" | "f" | "F" | "FALSE" | "False" => false,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid value for enable: {other:?}"
-                )))
-            }
-        },
+        Some(v) => api_types::parse_bool(v)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid value for enable: {v:?}")))?,
     };
     Ok((enable, p.get("reason").unwrap_or("").to_string()))
 }

@@ -49,11 +49,7 @@ impl Params {
         match self.get(key) {
             None => Some(false),
             Some("") => Some(true),
-            Some(v) => match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-                _ => None,
-            },
+            Some(v) => api_types::parse_bool(v),
         }
     }
 

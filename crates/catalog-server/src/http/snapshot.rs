@@ -16,7 +16,7 @@ pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Re
         return Err(ApiError::internal("No cluster leader"));
     }
     let state = a.catalog().read(|s| s.clone());
-    let index = state.last_index;
+    let index = state.last_index();
     let term = a.raft_status().term;
     let bytes =
         tokio::task::spawn_blocking(move || crate::snapshot::write_archive(&state, index, term))

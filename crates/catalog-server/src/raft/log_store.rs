@@ -142,24 +142,19 @@ impl LogStore {
     }
 
     fn import_sled_log(&self) -> anyhow::Result<()> {
-        if self.store.logs.is_empty() || self.wal.last_index().is_some() {
+        if self.wal.last_index().is_some() {
             return Ok(());
         }
-        let mut records = Vec::new();
-        for item in self.store.logs.iter() {
-            let (k, v) = item?;
-            let mut key = [0u8; 8];
-            if k.len() == 8 {
-                key.copy_from_slice(&k);
-            }
-            records.push((u64::from_be_bytes(key), v.to_vec()));
+        let records = self.store.legacy_log()?;
+        if records.is_empty() {
+            return Ok(());
         }
         let (tx, rx) = std::sync::mpsc::channel();
         self.wal.append_then(&records, move |r| {
             let _ = tx.send(r);
         })?;
         rx.recv()?.map_err(anyhow::Error::msg)?;
-        self.store.logs.clear()?;
+        self.store.clear_legacy_log()?;
         self.store.sync_now()?;
         tracing::info!(target: "agent.server.raft", "moved {} log entries into the WAL", records.len());
         Ok(())
@@ -427,11 +422,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         for i in 5..=7u64 {
             let bytes = serde_json::to_vec(&blank(i)).unwrap();
-            store.logs.insert(i.to_be_bytes(), bytes).unwrap();
+            store.put_legacy_log(i, bytes).unwrap();
         }
         let wal = Wal::open(&dir.path().join("wal"), None).unwrap();
         let mut log = LogStore::open(store.clone(), wal, None).unwrap();
-        assert!(store.logs.is_empty());
+        assert!(store.legacy_log().unwrap().is_empty());
         assert_eq!(
             indexes(&log.try_get_log_entries(0..).await.unwrap()),
             [5, 6, 7]

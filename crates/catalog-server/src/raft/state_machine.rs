@@ -234,7 +234,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             for entry in entries {
                 applied.0 = Some(entry.log_id);
-                state.last_index = state.last_index.max(entry.log_id.index);
+                state.applied(entry.log_id.index);
                 match entry.payload {
                     EntryPayload::Blank => replies.push(Response(Ok(crate::catalog::Reply::Done))),
                     EntryPayload::Normal(req) => {

@@ -37,7 +37,7 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     /// The Raft log of versions before the WAL.
-    pub logs: sled::Tree,
+    logs: sled::Tree,
     meta: sled::Tree,
     data_file: Arc<File>,
     dir: PathBuf,
@@ -232,6 +232,32 @@ impl Store {
     }
 
     /// Flushes sled and fdatasyncs its data file, now, on this thread.
+    /// The Raft log an older version kept here (before the WAL), by index.
+    pub fn legacy_log(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut records = Vec::new();
+        for item in self.logs.iter() {
+            let (k, v) = item?;
+            let mut key = [0u8; 8];
+            if k.len() == 8 {
+                key.copy_from_slice(&k);
+            }
+            records.push((u64::from_be_bytes(key), v.to_vec()));
+        }
+        Ok(records)
+    }
+
+    /// Forgets the legacy log once the WAL holds it.
+    pub fn clear_legacy_log(&self) -> Result<(), StoreError> {
+        Ok(self.logs.clear()?)
+    }
+
+    /// Writes a legacy log record, as an older version did (tests).
+    #[cfg(test)]
+    pub fn put_legacy_log(&self, index: u64, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.logs.insert(index.to_be_bytes(), bytes)?;
+        Ok(())
+    }
+
     pub fn sync_now(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         self.data_file.sync_data()?;

@@ -1,6 +1,6 @@
-//! Loading tests: flags through the real `consul agent` parser, files, merging and validation.
+//! Config loading through the real `consul agent` parser: flags, files, merging, validation.
 
-use crate::cli::agent::config_from_args;
+use super::config_from_args;
 use crate::config::Config;
 use std::net::IpAddr;
 use std::path::PathBuf;

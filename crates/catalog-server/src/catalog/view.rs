@@ -1,0 +1,70 @@
+//! What the agent asks of the catalog state besides the HTTP queries: its own node's
+//! registrations, whether a node or check exists, the sessions to arm, and the indexes that
+//! tell it something changed.
+
+use super::records::{CheckRecord, ServiceRecord, SessionRecord};
+use super::state::{lower, State};
+
+impl State {
+    /// Whether node `node` is registered.
+    pub fn has_node(&self, node: &str) -> bool {
+        self.nodes.contains_key(&lower(node))
+    }
+
+    /// Whether node `node` carries check `check_id`.
+    pub fn has_check(&self, node: &str, check_id: &str) -> bool {
+        self.checks
+            .get(&lower(node))
+            .is_some_and(|m| m.contains_key(check_id))
+    }
+
+    /// The services registered through node `node`'s agent (its API and config files).
+    pub fn agent_services(&self, node: &str) -> impl Iterator<Item = &ServiceRecord> {
+        self.services
+            .get(&lower(node))
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|s| s.agent)
+    }
+
+    /// The checks node `node`'s agent runs (those with a definition).
+    pub fn agent_checks(&self, node: &str) -> impl Iterator<Item = &CheckRecord> {
+        self.checks
+            .get(&lower(node))
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|c| c.spec.is_some())
+    }
+
+    /// Service instance `id` of node `node`.
+    pub fn service(&self, node: &str, id: &str) -> Option<&ServiceRecord> {
+        self.services.get(&lower(node)).and_then(|m| m.get(id))
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionRecord> {
+        self.sessions.values()
+    }
+
+    /// The index of the last applied command.
+    pub fn last_index(&self) -> u64 {
+        self.last_index
+    }
+
+    /// Whether deleted KV keys still have tombstones to reap.
+    pub fn has_tombstones(&self) -> bool {
+        !self.tombstones.is_empty()
+    }
+
+    /// The last index at which any node, service or check changed.
+    pub fn registrations_index(&self) -> u64 {
+        self.index
+            .nodes
+            .max(self.index.services)
+            .max(self.index.checks)
+    }
+
+    /// Records that the Raft entry at `index` was applied (entries that carry no command).
+    pub fn applied(&mut self, index: u64) {
+        self.last_index = self.last_index.max(index);
+    }
+}
