@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 /// `api.AgentService`: values of `/v1/agent/services` and `/v1/agent/service/:id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct AgentService {
     #[serde(rename = "Kind", skip_serializing_if = "String::is_empty", default)]
     pub kind: String,
@@ -224,6 +225,7 @@ pub struct CheckUpdate {
 
 /// A serf member, as in `/v1/agent/members`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Member {
     #[serde(rename = "Name")]
     pub name: String,

@@ -69,6 +69,7 @@ pub struct ServiceProxy {
 
 /// `structs.ServiceNode`: one element of `/v1/catalog/service/:name`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct CatalogService {
     #[serde(rename = "ID")]
     pub id: String,
@@ -122,6 +123,7 @@ pub struct CatalogService {
 
 /// `structs.NodeService`: the `Service` of a health entry and the values of `/v1/catalog/node/:node`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct NodeService {
     #[serde(rename = "Kind", skip_serializing_if = "String::is_empty", default)]
     pub kind: String,
@@ -216,6 +218,7 @@ pub(crate) fn is_false(b: &bool) -> bool {
 
 /// `structs.HealthCheck`, as in `/v1/health/*` and `/v1/agent/checks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct HealthCheck {
     #[serde(rename = "Node", default)]
     pub node: String,
@@ -252,7 +255,8 @@ pub struct HealthCheck {
 }
 
 /// One element of `/v1/health/service/:name`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct ServiceEntry {
     #[serde(rename = "Node")]
     pub node: Node,
@@ -263,7 +267,8 @@ pub struct ServiceEntry {
 }
 
 /// `/v1/catalog/node/:node`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct NodeServices {
     #[serde(rename = "Node")]
     pub node: Node,
@@ -272,7 +277,8 @@ pub struct NodeServices {
 }
 
 /// `/v1/catalog/node-services/:node`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct NodeServiceList {
     #[serde(rename = "Node")]
     pub node: Node,

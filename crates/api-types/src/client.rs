@@ -1,10 +1,14 @@
 //! The one typed HTTP client for Consul's API, used by registrator, consul-template, the tests
 //! and the `consul` CLI. It mirrors the Go `api` package: an address (`host:port`, `http://…`,
-//! `https://…`, or `CONSUL_HTTP_ADDR`), a token sent as `X-Consul-Token`, [`QueryOptions`] for
-//! reads (blocking `index`/`wait`, consistency, filters) and [`QueryMeta`] parsed from the
-//! response headers. Non-200 answers become [`ClientError::Status`] with Go's wording
-//! (`Unexpected response code: 404 (body)`); transport errors are rendered in Go's `url.Error`
-//! shape (`Get "http://…": dial tcp 127.0.0.1:8500: connect: connection refused`).
+//! `https://…`, `unix:///path.sock`, or `CONSUL_HTTP_ADDR`), a token sent as
+//! `X-Consul-Token`, basic auth (`CONSUL_HTTP_AUTH`), [`QueryOptions`] for reads (blocking
+//! `index`/`wait`, consistency, filters) and [`QueryMeta`] parsed from the response headers.
+//! Bodies are encoded as Go encodes them (`\u003c` escapes) and sent with a `Content-Type`;
+//! answers are decoded with Go's rules ([`crate::decode::decode_response`]: `null` is the zero
+//! value, unknown fields are ignored). Non-200 answers become [`ClientError::Status`] with
+//! Go's wording (`Unexpected response code: 404 (body)`); transport errors are rendered in
+//! Go's `url.Error` shape (`Get "http://…": dial tcp 127.0.0.1:8500: connect: connection
+//! refused`).
 //!
 //! The endpoint methods live in the submodules, one per API area.
 
@@ -67,19 +71,26 @@ pub struct ClientConfig {
     pub client_key: Option<PathBuf>,
     /// Default `?dc=` for every request (per-call [`QueryOptions::dc`] wins).
     pub datacenter: Option<String>,
+    /// HTTP basic auth `(user, password)` (`CONSUL_HTTP_AUTH=user:password`).
+    pub http_auth: Option<(String, String)>,
+    /// Time limit of a whole request, answer included; `None` for none (blocking queries
+    /// wait up to their own `wait`). Connecting is always limited to 10 s.
+    pub timeout: Option<Duration>,
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A boolean variable as Go's `strconv.ParseBool` reads it; unparsable is unset.
 fn env_bool(name: &str) -> Option<bool> {
-    env(name).map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "t" | "true"))
+    env(name).and_then(|v| crate::parse_bool(&v))
 }
 
 impl ClientConfig {
-    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN` (or `CONSUL_HTTP_TOKEN_FILE`), `CONSUL_HTTP_SSL`,
-    /// `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`.
+    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN` (or `CONSUL_HTTP_TOKEN_FILE`), `CONSUL_HTTP_AUTH`,
+    /// `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`,
+    /// `CONSUL_CLIENT_KEY`.
     pub fn from_env() -> Self {
         let token = env("CONSUL_HTTP_TOKEN").or_else(|| {
             env("CONSUL_HTTP_TOKEN_FILE")
@@ -95,11 +106,25 @@ impl ClientConfig {
             client_cert: env("CONSUL_CLIENT_CERT").map(PathBuf::from),
             client_key: env("CONSUL_CLIENT_KEY").map(PathBuf::from),
             datacenter: None,
+            http_auth: env("CONSUL_HTTP_AUTH").map(|a| match a.split_once(':') {
+                Some((user, password)) => (user.to_string(), password.to_string()),
+                None => (a, String::new()),
+            }),
+            timeout: None,
         }
     }
 }
 
-/// Turns `host:port` / `http://…` / `https://…` into a base URL without trailing `/`.
+/// The socket path of a `unix:///path` address.
+fn unix_path(addr: &str) -> Option<PathBuf> {
+    addr.trim()
+        .strip_prefix("unix://")
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Turns `host:port` / `http://…` / `https://…` into a base URL without trailing `/`
+/// (`unix://` addresses are not URLs: [`Client::from_config`] dials the socket instead).
 pub fn base_url(addr: &str, ssl: bool) -> Result<String, ClientError> {
     let addr = addr.trim();
     let bad = |why: &str| ClientError::Address(addr.to_string(), why.to_string());
@@ -107,7 +132,7 @@ pub fn base_url(addr: &str, ssl: bool) -> Result<String, ClientError> {
         return Err(bad("empty address"));
     }
     if addr.starts_with("unix://") {
-        return Err(bad("unix sockets are not supported"));
+        return Err(bad("a unix socket is not a URL"));
     }
     let full = if addr.starts_with("http://") || addr.starts_with("https://") {
         addr.to_string()
@@ -193,8 +218,29 @@ impl QueryOptions {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The socket every connection dials, for a `unix://` address.
+    unix: Option<PathBuf>,
+    /// `base`, or `unix:///path` for a socket.
+    address: String,
     token: Option<String>,
     datacenter: Option<String>,
+    http_auth: Option<(String, String)>,
+}
+
+/// A request body and its `Content-Type`.
+pub(crate) struct Body {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+}
+
+impl Body {
+    /// Bytes sent as they are (`application/octet-stream`, as Go's client sends KV values).
+    pub(crate) fn raw(bytes: Vec<u8>) -> Body {
+        Body {
+            bytes,
+            content_type: "application/octet-stream",
+        }
+    }
 }
 
 /// A raw answer: status, metadata and body bytes.
@@ -225,8 +271,19 @@ impl Client {
     /// A client from an explicit configuration.
     pub fn from_config(cfg: ClientConfig) -> Result<Self, ClientError> {
         let addr = cfg.address.as_deref().unwrap_or("127.0.0.1:8500");
-        let base = base_url(addr, cfg.ssl)?;
+        let unix = unix_path(addr);
+        let base = match &unix {
+            // Every connection dials the socket; the URL only carries the path.
+            Some(_) => "http://localhost".to_string(),
+            None => base_url(addr, cfg.ssl)?,
+        };
         let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(path) = &unix {
+            builder = builder.unix_socket(path.as_path());
+        }
+        if let Some(t) = cfg.timeout {
+            builder = builder.timeout(t);
+        }
         if cfg.ssl_verify == Some(false) {
             builder = builder.danger_accept_invalid_certs(true);
         }
@@ -242,6 +299,7 @@ impl Client {
         if let (Some(cert), Some(key)) = (&cfg.client_cert, &cfg.client_key) {
             let mut pem = std::fs::read(cert)
                 .map_err(|e| ClientError::Tls(format!("{}: {e}", cert.display())))?;
+            pem.push(b'\n');
             pem.extend(
                 std::fs::read(key)
                     .map_err(|e| ClientError::Tls(format!("{}: {e}", key.display())))?,
@@ -253,11 +311,18 @@ impl Client {
         let http = builder
             .build()
             .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let address = match &unix {
+            Some(p) => format!("unix://{}", p.display()),
+            None => base.clone(),
+        };
         Ok(Client {
             http,
             base,
+            unix,
+            address,
             token: cfg.token,
             datacenter: cfg.datacenter,
+            http_auth: cfg.http_auth,
         })
     }
 
@@ -273,9 +338,9 @@ impl Client {
         self
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:8500`.
+    /// The base URL, e.g. `http://127.0.0.1:8500`, or `unix:///path.sock` for a socket.
     pub fn address(&self) -> &str {
-        &self.base
+        &self.address
     }
 
     fn url(&self, path: &str, mut params: Vec<(String, String)>) -> Result<Url, ClientError> {
@@ -298,7 +363,7 @@ impl Client {
         method: Method,
         path: &str,
         params: Vec<(String, String)>,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
     ) -> Result<Answer, ClientError> {
         let url = self.url(path, params)?;
         let shown = url.to_string();
@@ -307,13 +372,19 @@ impl Client {
         if let Some(t) = &self.token {
             req = req.header(headers::TOKEN, t);
         }
-        if let Some(b) = body {
-            req = req.body(b);
+        if let Some((user, password)) = &self.http_auth {
+            req = req.basic_auth(user, Some(password));
         }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, b.content_type)
+                .body(b.bytes);
+        }
+        let unix = self.unix.as_deref();
         let transport = |e: reqwest::Error| ClientError::Transport {
             method: go_method.to_string(),
             url: shown.clone(),
-            detail: transport_detail(&e, &url),
+            detail: transport_detail(&e, &url, unix),
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
@@ -328,7 +399,7 @@ impl Client {
         method: Method,
         path: &str,
         params: Vec<(String, String)>,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
     ) -> Result<Answer, ClientError> {
         let a = self.send(method, path, params, body).await?;
         if a.status != StatusCode::OK {
@@ -371,7 +442,7 @@ impl Client {
         &self,
         path: &str,
         params: Vec<(String, String)>,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
     ) -> Result<(), ClientError> {
         self.send_ok(Method::PUT, path, params, body)
             .await
@@ -388,12 +459,17 @@ pub(crate) fn params(q: &QueryOptions, extra: &[(&str, &str)]) -> Vec<(String, S
     out
 }
 
+/// An answer's JSON with Go's rules (`null` as the zero value, unknown fields ignored).
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))
+    crate::decode::decode_response(body).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
-pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, ClientError> {
-    serde_json::to_vec(v).map_err(|e| ClientError::Decode(e.to_string()))
+/// A JSON body as Go's client encodes it, sent as `application/json`.
+pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Body, ClientError> {
+    Ok(Body {
+        bytes: crate::json::to_go_json(v, false),
+        content_type: "application/json",
+    })
 }
 
 pub(crate) fn status_error(a: &Answer) -> ClientError {
@@ -445,7 +521,7 @@ pub(crate) fn escape_path(path: &str) -> String {
 }
 
 /// Go's wording for a failed dial, else reqwest's message with its causes.
-fn transport_detail(err: &reqwest::Error, url: &Url) -> String {
+fn transport_detail(err: &reqwest::Error, url: &Url, unix: Option<&std::path::Path>) -> String {
     let host = url.host_str().unwrap_or_default();
     let hostport = format!("{host}:{}", url.port_or_known_default().unwrap_or(80));
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -456,10 +532,15 @@ fn transport_detail(err: &reqwest::Error, url: &Url) -> String {
             let what = match io.kind() {
                 ConnectionRefused => Some("connection refused"),
                 TimedOut => Some("i/o timeout"),
+                NotFound if unix.is_some() => Some("no such file or directory"),
+                PermissionDenied if unix.is_some() => Some("permission denied"),
                 _ => None,
             };
             if let Some(what) = what {
-                return format!("dial tcp {hostport}: connect: {what}");
+                return match unix {
+                    Some(sock) => format!("dial unix {}: connect: {what}", sock.display()),
+                    None => format!("dial tcp {hostport}: connect: {what}"),
+                };
             }
         }
         let text = e.to_string();
@@ -498,6 +579,14 @@ mod tests {
         );
         assert!(base_url("unix:///tmp/s", false).is_err());
         assert!(base_url("", false).is_err());
+        let c = Client::new("unix:///tmp/consul.sock").expect("unix client");
+        assert_eq!(c.address(), "unix:///tmp/consul.sock");
+        assert_eq!(
+            c.url("/v1/status/leader", Vec::new())
+                .expect("url")
+                .as_str(),
+            "http://localhost/v1/status/leader"
+        );
     }
 
     #[test]
@@ -520,6 +609,92 @@ mod tests {
             "http://127.0.0.1:8500/v1/health/service/web?passing=1&index=5&wait=60000ms&stale=&tag=a&tag=b&dc=dc2"
         );
         assert_eq!(escape_path("/v1/kv/a b?#%/c"), "/v1/kv/a%20b%3F%23%25/c");
+    }
+
+    /// Serves one HTTP exchange on a fresh unix socket: answers `body` with 200 and hands
+    /// back the request's head and body.
+    async fn one_unix_exchange(body: &'static str) -> (PathBuf, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path =
+            std::env::temp_dir().join(format!("api-types-{}-{nanos}.sock", std::process::id()));
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind unix socket");
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).await.expect("read");
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len || n == 0 {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(answer.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&req).to_string()
+        });
+        (path, task)
+    }
+
+    #[tokio::test]
+    async fn unix_sockets_carry_requests() {
+        let (path, server) = one_unix_exchange(r#""10.0.0.1:8300""#).await;
+        let c = Client::from_config(ClientConfig {
+            address: Some(format!("unix://{}", path.display())),
+            http_auth: Some(("u".into(), "p".into())),
+            ..Default::default()
+        })
+        .expect("client");
+        assert_eq!(c.status_leader().await.expect("leader"), "10.0.0.1:8300");
+        let req = server.await.expect("server");
+        assert!(
+            req.starts_with("GET /v1/status/leader HTTP/1.1\r\n"),
+            "{req}"
+        );
+        assert!(req.contains("authorization: Basic dTpw\r\n"), "{req}");
+        let _ = std::fs::remove_file(&path);
+
+        let (path, server) = one_unix_exchange("").await;
+        let c = Client::new(&format!("unix://{}", path.display())).expect("client");
+        let reg = crate::ServiceRegistration {
+            name: "<web>".into(),
+            ..Default::default()
+        };
+        c.service_register(&reg).await.expect("register");
+        let req = server.await.expect("server");
+        assert!(req.contains("content-type: application/json\r\n"), "{req}");
+        assert!(req.contains(r#""Name":"\u003cweb\u003e""#), "{req}");
+        let _ = std::fs::remove_file(&path);
+
+        let gone = Client::new(&format!("unix://{}", path.display())).expect("client");
+        assert_eq!(
+            gone.status_leader().await.expect_err("no socket").to_string(),
+            format!(
+                "Get \"http://localhost/v1/status/leader\": dial unix {}: connect: no such file or directory",
+                path.display()
+            )
+        );
     }
 
     #[tokio::test]

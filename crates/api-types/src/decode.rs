@@ -15,6 +15,13 @@
 //!
 //! So every body type gives every field a default (`#[serde(default)]`): an absent field and a
 //! `null` one both decode as Go's zero value.
+//!
+//! Consul's *responses* are decoded with the same rules by [`decode_response`] (the typed
+//! client reads every answer through it): `null` is the zero value (a `"Tags": null` is an
+//! empty list), unknown fields are ignored, and a key matches a struct field exactly or else
+//! case-insensitively, as Go's decoder matches them. There the match follows the target type,
+//! with no request-body pre-pass, so the keys of free-form maps (a member's `Tags`, `Meta`,
+//! `/v1/agent/self`) are never touched.
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde_json::Value;
@@ -254,7 +261,53 @@ pub fn from_value<T: DeserializeOwned>(mut v: Value, names: GoNames) -> Result<T
         names,
         strukt: names.strukt,
         path: String::new(),
+        fold: false,
     })
+}
+
+/// Decodes a JSON response body with Go's rules (see the module docs): the body's first
+/// value, `null` as the zero value, unknown fields ignored, keys matched to struct fields
+/// exactly or else case-insensitively.
+pub fn decode_response<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    response_from_value(first_value(body)?)
+}
+
+/// [`decode_response`] of an already parsed JSON value.
+pub fn response_from_value<T: DeserializeOwned>(v: Value) -> Result<T, DecodeError> {
+    T::deserialize(Go {
+        v,
+        names: GoNames::ANONYMOUS,
+        strukt: "",
+        path: String::new(),
+        fold: true,
+    })
+}
+
+/// A struct's members with each key spelled as the struct's field when it matches one only
+/// case-insensitively (Go's `EqualFold` fallback); an exact key wins over a folded one.
+fn fold_keys(
+    entries: serde_json::Map<String, Value>,
+    fields: &'static [&'static str],
+) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::with_capacity(entries.len());
+    let mut exact = std::collections::HashSet::new();
+    for (k, v) in entries {
+        if fields.contains(&k.as_str()) {
+            exact.insert(k.clone());
+            out.insert(k, v);
+            continue;
+        }
+        match fields.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+            Some(f) if exact.contains(*f) => {}
+            Some(f) => {
+                out.insert((*f).to_string(), v);
+            }
+            None => {
+                out.insert(k, v);
+            }
+        }
+    }
+    out
 }
 
 /// Serde helper for a field Consul's handler fills with a default before decoding, where a
@@ -277,6 +330,8 @@ struct Go {
     strukt: &'static str,
     /// Go's field path from the body's root, joined by `.` (list indices and map keys left out).
     path: String,
+    /// Response mode: struct keys match field names case-insensitively (no pre-pass).
+    fold: bool,
 }
 
 /// A field's Go type where the Rust type's shape does not say it.
@@ -307,6 +362,7 @@ impl Go {
             names: self.names,
             strukt,
             path,
+            fold: self.fold,
         }
     }
 
@@ -590,12 +646,16 @@ impl<'de> de::Deserializer<'de> for Go {
     fn deserialize_struct<V: Visitor<'de>>(
         mut self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DecodeError> {
         let inner = self.struct_name();
         match std::mem::take(&mut self.v) {
             Value::Null => self.map(v, serde_json::Map::new(), Some(inner)),
+            Value::Object(entries) if self.fold => {
+                let entries = fold_keys(entries, fields);
+                self.map(v, entries, Some(inner))
+            }
             Value::Object(entries) => self.map(v, entries, Some(inner)),
             other => {
                 self.v = other;
@@ -865,6 +925,30 @@ mod tests {
         assert_eq!(b.checks, Some(vec![]));
         let b: Body = decode_body(br#"{"Checks":["a",null]}"#).unwrap();
         assert_eq!(b.checks, Some(vec!["a".to_string(), String::new()]));
+    }
+
+    #[test]
+    fn responses_read_null_as_empty_and_keys_by_the_target_type() {
+        use crate::{AgentService, Member, ServiceEntry};
+        let services: std::collections::BTreeMap<String, AgentService> = decode_response(
+            br#"{"web":{"ID":"web","Service":"web","Tags":null,"Meta":null,"port":80,"New":1}}"#,
+        )
+        .unwrap();
+        let web = &services["web"];
+        assert!(web.tags.is_empty() && web.meta.is_empty());
+        assert_eq!(web.port, 80);
+        let entries: Vec<ServiceEntry> = decode_response(
+            br#"[{"Node":{"Node":"n1","Meta":null},"Service":{"ID":"w","Service":"w","Tags":null,"Meta":null},"Checks":null}]"#,
+        )
+        .unwrap();
+        assert_eq!(entries[0].node.node, "n1");
+        assert!(entries[0].service.tags.is_empty() && entries[0].checks.is_empty());
+        // Free-form maps keep their keys (the request pre-pass would turn "id" into "ID").
+        let m: Member = decode_response(br#"{"Name":"n1","Tags":{"id":"x","port":"1"}}"#).unwrap();
+        assert_eq!(m.tags.get("id").map(String::as_str), Some("x"));
+        let v: Value = decode_response(br#"{"Config":{"id":1}}"#).unwrap();
+        assert_eq!(v["Config"]["id"], 1);
+        assert!(decode_response::<AgentService>(br#"{"Port":"80"}"#).is_err());
     }
 
     #[test]

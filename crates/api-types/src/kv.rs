@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `structs.DirEntry`, as in `GET /v1/kv/:key`. `Value` is base64, or `null` when empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct KvPair {
     #[serde(rename = "LockIndex", default)]
     pub lock_index: u64,

@@ -18,6 +18,7 @@ pub struct ServiceCheckRef {
 /// `structs.Session` as returned by `/v1/session/info|list|node`. `LockDelay` is nanoseconds,
 /// `TTL` the string given at creation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct SessionEntry {
     #[serde(rename = "ID")]
     pub id: String,

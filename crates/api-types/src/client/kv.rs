@@ -1,6 +1,6 @@
 //! `/v1/kv/*` and `/v1/session/*`: the key/value store and the sessions that lock its keys.
 
-use super::{decode, params, status_error, Client, ClientError, QueryOptions};
+use super::{decode, params, status_error, Body, Client, ClientError, QueryOptions};
 use crate::headers::QueryMeta;
 use crate::{KvPair, SessionEntry, SessionId};
 use reqwest::{Method, StatusCode};
@@ -116,7 +116,7 @@ impl Client {
                 Method::PUT,
                 &format!("/v1/kv/{key}"),
                 p,
-                Some(value.to_vec()),
+                Some(Body::raw(value.to_vec())),
             )
             .await?;
         decode(&a.body)

@@ -1,7 +1,7 @@
 //! `/v1/status/*`, `/v1/snapshot` and `/v1/operator/*`: leadership, Raft membership and
 //! whole-state snapshots.
 
-use super::{decode, Client, ClientError, QueryOptions};
+use super::{decode, Body, Client, ClientError, QueryOptions};
 use crate::headers::QueryMeta;
 use reqwest::Method;
 
@@ -35,7 +35,7 @@ impl Client {
 
     /// `PUT /v1/snapshot` with the archive bytes.
     pub async fn snapshot_restore(&self, archive: Vec<u8>) -> Result<(), ClientError> {
-        self.put_unit("/v1/snapshot", Vec::new(), Some(archive))
+        self.put_unit("/v1/snapshot", Vec::new(), Some(Body::raw(archive)))
             .await
     }
 
