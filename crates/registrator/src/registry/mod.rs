@@ -1,12 +1,10 @@
 //! Where services go: the [`Registry`] trait and the Consul backends behind it (agent service
-//! API for `consul*://`, KV entries for `consulkv*://`).
+//! API for `consul*://`, KV entries for `consulkv*://`), which talk to Consul through the shared
+//! typed client of `api_types` (TCP, TLS or a unix socket).
 //!
 //! Architecture invariant: the sync loop only sees [`Registry`]; it knows nothing about HTTP.
-//! The private transport here is swapped for the shared `api_types` client once that client
-//! covers everything used (unix sockets included).
 
 mod consul;
-mod http;
 pub mod uri;
 
 pub use consul::Consul;
@@ -33,7 +31,7 @@ pub enum RegistryError {
     /// The answer could not be decoded.
     #[error("decoding {what}: {reason}")]
     Decode { what: String, reason: String },
-    /// The client could not be configured (TLS files, bad method).
+    /// The client could not be configured (TLS files, a bad address).
     #[error("registry client configuration: {0}")]
     Config(String),
 }
