@@ -173,7 +173,7 @@ impl Agent {
     }
 
     /// Joins the cluster a server at `addr` (as `-join` takes it) belongs to.
-    pub async fn join(&self, addr: &str) -> Result<(), String> {
+    pub async fn join(&self, addr: &str) -> Result<(), crate::raft::cluster::JoinError> {
         let target = cluster::server_addr(addr, self.config.ports.server);
         self.raft.join_addr(&target).await
     }

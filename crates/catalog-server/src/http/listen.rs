@@ -157,20 +157,36 @@ async fn refuse(mut s: TcpStream) {
 /// Looks at a request before routing; `Some` is the answer to send instead.
 pub type Gate = Arc<dyn Fn(&mut hyper::Request<Incoming>) -> Option<Response> + Send + Sync>;
 
-/// Serves `app` on `listener` until the task is aborted. Connections run in their own tasks
-/// and finish their current exchange even after that.
+/// Whether the server is closing: set once, at shutdown.
+pub type Closing = tokio::sync::watch::Receiver<bool>;
+
+/// Resolves once `closing` is set (or its sender is gone).
+async fn closed(closing: &mut Closing) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+/// Serves `app` on `listener` until `closing` is set; then stops accepting, lets each
+/// connection finish the exchange it is in (idle ones close at once) and returns when all
+/// have ended.
 pub async fn run(
     listener: TcpListener,
     app: Router,
     gate: Gate,
     limits: ConnLimits,
     what: &'static str,
+    mut closing: Closing,
 ) {
     let clients = PerClient::default();
+    let mut conns = tokio::task::JoinSet::new();
     let mut failures = 0u64;
     let mut delay = Duration::from_millis(10);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = closed(&mut closing) => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let (stream, peer) = match accepted {
             Ok(c) => c,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
@@ -196,13 +212,22 @@ pub async fn run(
             None => {
                 tracing::debug!(target: "agent",
                     "{what} server: too many connections from {ip}, answered 429");
-                tokio::spawn(refuse(stream));
+                conns.spawn(refuse(stream));
             }
             Some(slot) => {
-                tokio::spawn(serve_conn(stream, app.clone(), gate.clone(), limits, slot));
+                conns.spawn(serve_conn(
+                    stream,
+                    app.clone(),
+                    gate.clone(),
+                    limits,
+                    slot,
+                    closing.clone(),
+                ));
             }
         }
     }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
 }
 
 /// Errors about one connection that died in the backlog; the listener itself is fine.
@@ -384,7 +409,14 @@ impl AsyncWrite for Watched {
     }
 }
 
-async fn serve_conn(stream: TcpStream, app: Router, gate: Gate, limits: ConnLimits, _slot: Slot) {
+async fn serve_conn(
+    stream: TcpStream,
+    app: Router,
+    gate: Gate,
+    limits: ConnLimits,
+    _slot: Slot,
+    mut closing: Closing,
+) {
     let activity = Arc::new(Activity {
         phase: AtomicU8::new(FRESH),
         since: Mutex::new(Instant::now()),
@@ -411,14 +443,25 @@ async fn serve_conn(stream: TcpStream, app: Router, gate: Gate, limits: ConnLimi
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), svc);
-    tokio::select! {
-        r = conn => {
-            if let Err(e) = r {
-                tracing::trace!(target: "agent", "connection ended: {e}");
+    tokio::pin!(conn);
+    let mut shutting = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::trace!(target: "agent", "connection ended: {e}");
+                }
+                return;
             }
-        }
-        () = activity.expired(limits) => {
-            tracing::trace!(target: "agent", "connection closed: timed out waiting for a request");
+            () = activity.expired(limits) => {
+                tracing::trace!(target: "agent", "connection closed: timed out waiting for a request");
+                return;
+            }
+            // Shutdown: finish the exchange in progress, then close.
+            () = closed(&mut closing), if !shutting => {
+                shutting = true;
+                conn.as_mut().graceful_shutdown();
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod fuzzing;
 mod gopath;
 mod kv;
 mod listen;
-pub use listen::in_flight;
+pub use listen::{in_flight, Closing};
 pub mod params;
 mod raft_rpc;
 pub mod reply;
@@ -293,9 +293,11 @@ fn client_gate(c: &crate::config::Config) -> listen::Gate {
 /// caps, handshake and idle timeouts, Go's path rules. The router is built once and shared:
 /// each request clones an `Arc` (handing `axum::serve` a bare `Router` rebuilt the route table
 /// for every connection; with 10k parked queries that was most of the server's CPU).
+/// Once `closing` is set, stops accepting, and ends when the open exchanges have.
 pub fn serve(
     agent: AppState,
     listeners: crate::listeners::Listeners,
+    closing: listen::Closing,
 ) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     listen::raise_nofile_limit();
     let (http, server) = listeners.into_parts();
@@ -323,7 +325,14 @@ pub fn serve(
         idle_timeout: listen::IDLE_TIMEOUT,
     };
     for l in http {
-        tasks.spawn(listen::run(l, app.clone(), gate.clone(), limits, "http"));
+        tasks.spawn(listen::run(
+            l,
+            app.clone(),
+            gate.clone(),
+            limits,
+            "http",
+            closing.clone(),
+        ));
     }
     if let Some(l) = server {
         let limits = listen::ConnLimits {
@@ -339,6 +348,7 @@ pub fn serve(
             raft_rpc::gate(),
             limits,
             "rpc",
+            closing,
         ));
     }
     Ok(async move { while tasks.join_next().await.is_some() {} })

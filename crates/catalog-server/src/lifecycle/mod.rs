@@ -63,7 +63,8 @@ pub async fn run(
     )
     .await?;
     let agent = Agent::new(config.clone(), node_id, raft, data_dir.path().to_path_buf());
-    let server = tokio::spawn(crate::http::serve(agent.clone(), listeners)?);
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(crate::http::serve(agent.clone(), listeners, closing_rx)?);
     agent.begin().await?;
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
 
@@ -86,11 +87,15 @@ pub async fn run(
     notify::send("STOPPING=1");
     // No new connections; parked queries answer with what they have, and the requests in
     // flight get a few seconds to finish before Raft stops under them.
-    server.abort();
+    let _ = closing.send(true);
     agent.stop();
-    let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-    while crate::http::in_flight() > 0 && tokio::time::Instant::now() < drain_until {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, &mut server)
+        .await
+        .is_err()
+    {
+        tracing::warn!(target: "agent", "requests still in flight after {DRAIN_TIMEOUT:?}: {} cut", crate::http::in_flight());
+        server.abort();
+        let _ = server.await;
     }
     agent.close().await;
     if let Some(pid) = &config.pid_file {
@@ -149,5 +154,123 @@ async fn notify_when_ready(agent: Arc<Agent>) {
         if !status.changed().await {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, Sources};
+    use std::time::Duration;
+
+    fn config(data_dir: &std::path::Path) -> Config {
+        load(&Sources {
+            dev: false,
+            config_paths: Vec::new(),
+            config_format: None,
+            hcl: Vec::new(),
+            flags: serde_json::json!({
+                "server": true,
+                "bootstrap": true,
+                "node_name": "in-process",
+                "data_dir": data_dir,
+                "bind_addr": "127.0.0.1",
+                "client_addr": "127.0.0.1",
+            }),
+        })
+        .expect("config")
+    }
+
+    fn listeners() -> (Listeners, u16) {
+        let http = std::net::TcpListener::bind("127.0.0.1:0").expect("bind http");
+        let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind server");
+        let port = http.local_addr().expect("addr").port();
+        (Listeners::new(vec![http], Some(server)), port)
+    }
+
+    async fn wait_for_leader(http: &reqwest::Client, port: u16) {
+        for _ in 0..400 {
+            let leader = http
+                .get(format!("http://127.0.0.1:{port}/v1/status/leader"))
+                .send()
+                .await;
+            if let Ok(r) = leader {
+                if r.text().await.is_ok_and(|t| t.len() > 2) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no leader on port {port}");
+    }
+
+    /// The agent runs on listeners it was handed (bound to port 0 by the caller: no race),
+    /// answers a parked query and exits 0 when told to stop, and a second run on the same data
+    /// dir has the data.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_on_handed_listeners_and_stops_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let http = reqwest::Client::new();
+        let (ls, port) = listeners();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let agent = tokio::spawn(run(config(dir.path()), ls, async move {
+            let _ = stopped.await;
+            StopSignal::Terminate
+        }));
+        wait_for_leader(&http, port).await;
+        let put = http
+            .put(format!("http://127.0.0.1:{port}/v1/kv/kept"))
+            .body("yes")
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(put.status(), 200);
+        let index = put
+            .headers()
+            .get("X-Consul-Index")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let parked = tokio::spawn({
+            let http = http.clone();
+            async move {
+                http.get(format!(
+                    "http://127.0.0.1:{port}/v1/kv/kept?index=1000000&wait=60s"
+                ))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = stop.send(());
+        let code = tokio::time::timeout(Duration::from_secs(30), agent)
+            .await
+            .expect("the agent stops")
+            .expect("no panic")
+            .expect("clean run");
+        assert_eq!(code, 0);
+        assert_eq!(parked.await.expect("no panic").expect("answered"), 200);
+        let _ = index;
+
+        let (ls, port) = listeners();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let agent = tokio::spawn(run(config(dir.path()), ls, async move {
+            let _ = stopped.await;
+            StopSignal::Interrupt
+        }));
+        wait_for_leader(&http, port).await;
+        let got = http
+            .get(format!("http://127.0.0.1:{port}/v1/kv/kept?raw"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.text().await.expect("body"), "yes");
+        let _ = stop.send(());
+        let code = tokio::time::timeout(Duration::from_secs(30), agent)
+            .await
+            .expect("the agent stops")
+            .expect("no panic")
+            .expect("clean run");
+        assert_eq!(code, 1, "SIGINT's exit code, as Go consul's");
     }
 }

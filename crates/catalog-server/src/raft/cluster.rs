@@ -24,12 +24,6 @@ pub enum RemoteError {
     Raft(String),
 }
 
-impl From<CallError> for String {
-    fn from(e: CallError) -> String {
-        e.message
-    }
-}
-
 impl From<WriteError> for RemoteError {
     fn from(e: WriteError) -> Self {
         match e {
@@ -48,6 +42,32 @@ impl From<RemoteError> for WriteError {
             RemoteError::Catalog(c) => WriteError::Catalog(c),
             RemoteError::Raft(m) => WriteError::Raft(m),
         }
+    }
+}
+
+/// Why servers could not be brought into one cluster; `Display` is what `consul join` prints.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The other server did not answer (its address, a refused connection, a timeout).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The cluster refused or failed the change.
+    #[error("{0:?}")]
+    Refused(RemoteError),
+    #[error("both servers already belong to different clusters")]
+    DifferentClusters,
+    #[error(
+        "neither server belongs to a cluster yet; start one with -bootstrap or -bootstrap-expect"
+    )]
+    NoCluster,
+    /// Raft refused to form the cluster.
+    #[error("{0}")]
+    Raft(String),
+}
+
+impl From<CallError> for JoinError {
+    fn from(e: CallError) -> JoinError {
+        JoinError::Unreachable(e.message)
     }
 }
 
@@ -209,25 +229,26 @@ impl RaftNode {
     }
 
     /// Asks the server at `addr` (server port) who it is.
-    pub async fn fetch_info(&self, addr: &str) -> Result<Info, String> {
+    pub async fn fetch_info(&self, addr: &str) -> Result<Info, JoinError> {
+        let unreachable = |e: reqwest::Error| JoinError::Unreachable(e.to_string());
         let resp = self
             .http
             .get(format!("http://{addr}/v1/raft/info"))
             .timeout(Duration::from_secs(2))
             .send()
             .await
-            .map_err(|e| e.to_string())?;
-        resp.json().await.map_err(|e| e.to_string())
+            .map_err(unreachable)?;
+        resp.json().await.map_err(unreachable)
     }
 
     /// Asks a cluster member at `addr` to add this server as a voter.
-    pub async fn request_join(&self, addr: &str) -> Result<(), String> {
+    pub async fn request_join(&self, addr: &str) -> Result<(), JoinError> {
         let req = JoinRequest {
             id: self.id,
             node: self.me.clone(),
         };
         let r: Result<(), RemoteError> = self.call(addr, "join", &req).await?;
-        r.map_err(|e| format!("{e:?}"))
+        r.map_err(JoinError::Refused)
     }
 
     /// Adds a server as a voter (on the leader; elsewhere forwarded to it).
@@ -281,20 +302,21 @@ impl RaftNode {
     }
 
     /// `consul join <addr>`: joins the cluster at `addr`, or adds the server at `addr` to ours.
-    pub async fn join_addr(&self, addr: &str) -> Result<(), String> {
+    pub async fn join_addr(&self, addr: &str) -> Result<(), JoinError> {
         let other = self.fetch_info(addr).await?;
         let me = self.info();
         match (me.initialized, other.initialized) {
             (false, true) => self.request_join(addr).await,
             (true, false) => {
-                let req = JoinRequest { id: other.id, node: other.node };
-                self.serve_join(req).await.map_err(|e| format!("{e:?}"))
+                let req = JoinRequest {
+                    id: other.id,
+                    node: other.node,
+                };
+                self.serve_join(req).await.map_err(JoinError::Refused)
             }
             (true, true) if me.voters.contains_key(&other.id) => Ok(()),
-            (true, true) => Err("both servers already belong to different clusters".to_string()),
-            (false, false) => Err(
-                "neither server belongs to a cluster yet; start one with -bootstrap or -bootstrap-expect".to_string(),
-            ),
+            (true, true) => Err(JoinError::DifferentClusters),
+            (false, false) => Err(JoinError::NoCluster),
         }
     }
 

@@ -392,11 +392,14 @@ impl RaftNode {
     }
 
     /// Forms a new cluster of `voters` (the `-bootstrap-expect` servers found).
-    pub async fn initialize(&self, voters: BTreeMap<u64, ServerNode>) -> Result<(), String> {
+    pub async fn initialize(
+        &self,
+        voters: BTreeMap<u64, ServerNode>,
+    ) -> Result<(), cluster::JoinError> {
         self.raft()
             .initialize(voters)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| cluster::JoinError::Raft(e.to_string()))
     }
 
     /// The Raft log; its sync counters show the group commit.
