@@ -198,7 +198,6 @@ async fn consul_view(shared: &Shared, dep: &Dependency) -> Result<(), String> {
                 continue;
             }
         };
-        attempt = 0;
         if allow_stale && meta.last_contact_ms > opts.max_stale.as_millis() as u64 {
             crate::debug!(
                 "(view) {dep}: stale data (last contact {}ms), retrying consistent",
@@ -212,21 +211,31 @@ async fn consul_view(shared: &Shared, dep: &Dependency) -> Result<(), String> {
         if req.blocking && meta.index < last_index {
             last_index = 0;
         } else if !req.blocking || first || meta.index != last_index {
-            last_index = meta.index;
             let data = match body {
                 Some(b) => Some(b),
                 None if dep.blocks_on_missing() => None,
                 None => Some(J::Null),
             };
             if let Some(data) = data.filter(|d| last_data.as_ref() != Some(d)) {
-                let value = dep.decode(&data);
+                // An answer Go's client could not decode is a failed fetch: retried at the
+                // same index, within the retry budget.
+                let value = match dep.decode(&data) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        attempt += 1;
+                        backoff(opts, dep, &e.to_string(), attempt).await?;
+                        continue;
+                    }
+                };
                 last_data = Some(data);
                 if shared.tx.send(Update::Data(dep.clone(), value)).is_err() {
                     return Ok(());
                 }
                 delivered = true;
             }
+            last_index = meta.index;
         }
+        attempt = 0;
         first = false;
         if opts.once && delivered {
             return Ok(());
@@ -276,7 +285,9 @@ async fn file_view(shared: &Shared, dep: &Dependency, path: &str) -> Result<(), 
                 .await
                 .map_err(|e| format!("{dep}: {e}"))?;
             last = Some(stamp);
-            let value = dep.decode(&J::String(text));
+            let value = dep
+                .decode(&J::String(text))
+                .map_err(|e| format!("{dep}: {e}"))?;
             if shared.tx.send(Update::Data(dep.clone(), value)).is_err() || shared.opts.once {
                 return Ok(());
             }

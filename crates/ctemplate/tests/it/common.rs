@@ -67,7 +67,7 @@ pub fn render_passes(
                 continue;
             }
             if let Some(json) = data.get(&dep.to_string()) {
-                store.insert(dep.clone(), dep.decode(json));
+                store.insert(dep.clone(), dep.decode(json).map_err(|e| e.to_string())?);
                 added = true;
             }
         }

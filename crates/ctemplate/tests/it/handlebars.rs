@@ -31,7 +31,7 @@ fn records_dependencies_and_missing() {
     store.insert(Dependency::kv_get("a/b", true).unwrap(), Value::str("<v>"));
     let web = Dependency::service(&["web".to_string()], false).unwrap();
     let json = serde_json::json!([{"Node": {"Node": "n1", "Address": "10.0.0.1"}, "Service": {"ID": "w1", "Service": "web", "Port": 80}, "Checks": []}]);
-    store.insert(web.clone(), web.decode(&json));
+    store.insert(web.clone(), web.decode(&json).unwrap());
     let out = run(src, Syntax::Handlebars, &store).unwrap();
     assert_eq!(out.output, "10.0.0.1:80\n<v>");
     assert!(out.missing.is_empty());
