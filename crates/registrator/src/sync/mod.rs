@@ -64,10 +64,7 @@ impl SyncConfig {
 pub trait Engine: Send + Sync + 'static {
     fn list_running(&self) -> impl Future<Output = Result<Vec<String>, DockerError>> + Send;
     fn list_non_exited(&self) -> impl Future<Output = Result<Vec<String>, DockerError>> + Send;
-    fn inspect(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Container, DockerError>> + Send;
+    fn inspect(&self, id: &str) -> impl Future<Output = Result<Container, DockerError>> + Send;
     /// Container events since `since` (unix seconds) with their timestamps.
     fn events(&self, since: i64) -> BoxStream<'static, Result<(ContainerEvent, i64), DockerError>>;
 }
