@@ -94,10 +94,16 @@ fn offenders(roots: &[PathBuf], library: &str, allowed: &[&str]) -> Vec<String> 
 
 #[test]
 fn each_library_is_named_by_one_room() {
-    let all: Vec<PathBuf> = ["catalog-server", "api-types", "registrator", "ctemplate"]
-        .iter()
-        .map(|c| crate_src(c))
-        .collect();
+    let all: Vec<PathBuf> = [
+        "catalog-server",
+        "api-types",
+        "registrator",
+        "ctemplate",
+        "gotemplate",
+    ]
+    .iter()
+    .map(|c| crate_src(c))
+    .collect();
     let rules: [(&str, &[&str]); 6] = [
         ("sled", &["crates/catalog-server/src/store/"]),
         ("openraft", &["crates/catalog-server/src/raft/"]),
@@ -117,6 +123,27 @@ fn each_library_is_named_by_one_room() {
         "boundaries crossed:\n{}",
         broken.join("\n")
     );
+}
+
+/// The Go template engine is a language, not a client: it names neither Consul's wire types
+/// nor any I/O library, so consul-template and registrator can share it.
+#[test]
+fn the_template_engine_stands_alone() {
+    let engine = crate_src("gotemplate");
+    let mut broken = Vec::new();
+    for library in [
+        "api_types",
+        "reqwest",
+        "tokio",
+        "bollard",
+        "ctemplate",
+        "registrator",
+    ] {
+        for o in offenders(std::slice::from_ref(&engine), library, &[]) {
+            broken.push(format!("gotemplate names {library}: {o}"));
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
 
 /// The layers of `consul`: each module (a directory or file under crates/catalog-server/src)
@@ -166,6 +193,43 @@ fn consul_modules_depend_downwards() {
                         || line.contains(&format!("crate::{f};"))
                         || line.contains(&format!("crate::{f} "));
                     if used {
+                        broken.push(format!(
+                            "{module} uses {f}: {}:{n}: {}",
+                            file.display(),
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+}
+
+/// consul-template's layers: the runner is driven by the config, never by the CLI; the
+/// handlebars renderer is one engine `engine.rs` dispatches to, not its caller.
+#[test]
+fn consul_template_modules_depend_downwards() {
+    let src = crate_src("ctemplate");
+    let rules: [(&str, &[&str]); 3] = [
+        ("runner", &["cli"]),
+        ("hbs", &["engine", "cli", "runner"]),
+        ("config", &["cli", "runner"]),
+    ];
+    let mut broken = Vec::new();
+    for (module, forbidden) in rules {
+        let dir = src.join(module);
+        let files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            vec![src.join(format!("{module}.rs"))]
+        };
+        for file in files {
+            for (n, line) in code_lines(&file) {
+                for f in forbidden {
+                    if line.contains(&format!("crate::{f}::"))
+                        || line.contains(&format!("crate::{f};"))
+                    {
                         broken.push(format!(
                             "{module} uses {f}: {}:{n}: {}",
                             file.display(),
