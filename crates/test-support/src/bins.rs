@@ -1,7 +1,7 @@
 //! Where the workspace's binaries are: `<target dir>/debug/<name>`, built by
 //! `cargo build --workspace --bins` (the first step of `scripts/test`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The workspace root (the directory of the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -13,19 +13,26 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to the workspace root when
-/// relative, as cargo run from there reads it), else `<workspace>/target`.
+/// relative, as cargo run from there reads it); else, for a test binary
+/// (`<target>/<profile>/deps/<test>`), the target dir it was built in, whatever
+/// `.cargo/config` says; else `<workspace>/target`.
 pub fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace_root().join(dir)
-            }
-        }
-        None => workspace_root().join("target"),
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return if dir.is_absolute() {
+            dir
+        } else {
+            workspace_root().join(dir)
+        };
     }
+    let exe = std::env::current_exe().ok();
+    let deps = exe.as_deref().and_then(Path::parent);
+    if let Some(deps) = deps.filter(|d| d.file_name().is_some_and(|n| n == "deps")) {
+        if let Some(target) = deps.parent().and_then(Path::parent) {
+            return target.to_path_buf();
+        }
+    }
+    workspace_root().join("target")
 }
 
 /// A binary of this workspace (`consul`, `registrator`, `consul-template`, ...) in the debug

@@ -309,6 +309,11 @@ impl Consul {
         self.args.push(arg.into());
     }
 
+    /// Runs the agent under `argv` (see [`ConsulBuilder::prefix`]) from the next start on.
+    pub fn set_prefix<S: Into<OsString>>(&mut self, argv: impl IntoIterator<Item = S>) {
+        self.prefix = argv.into_iter().map(Into::into).collect();
+    }
+
     /// Uses another data dir from the next start on.
     pub fn set_data_dir(&mut self, path: impl Into<PathBuf>) {
         self.data_dir = path.into();
@@ -558,14 +563,17 @@ impl Consul {
     }
 
     /// Waits up to `timeout` for the process to exit on its own (a refused start, `consul
-    /// leave`); `None` if it still runs.
+    /// leave`); `None` if it still runs. When it had already exited, the status of that run.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let end = Instant::now() + timeout;
         loop {
             if let Some(st) = self.try_wait() {
                 return Some(st);
             }
-            if self.child.is_none() || Instant::now() >= end {
+            if self.child.is_none() {
+                return self.exit;
+            }
+            if Instant::now() >= end {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -579,7 +587,10 @@ impl Consul {
             if let Some(st) = self.try_wait() {
                 return Some(st);
             }
-            if self.child.is_none() || Instant::now() >= end {
+            if self.child.is_none() {
+                return self.exit;
+            }
+            if Instant::now() >= end {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

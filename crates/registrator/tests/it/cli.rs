@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_registrator"))
+    let out = Command::new(test_support::binary("registrator"))
         .args(args)
         .output()
         .expect("run registrator");

@@ -99,7 +99,7 @@ pub struct Ct {
 impl Ct {
     /// Starts `consul-template args...`.
     pub fn start(args: &[String]) -> Ct {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_consul-template"));
+        let mut cmd = Command::new(test_support::binary("consul-template"));
         cmd.args(args)
             .env_remove("CONSUL_HTTP_ADDR")
             .stdin(Stdio::null());

@@ -46,7 +46,7 @@ impl Proc {
 
 /// The `registrator` binary with `args`, talking to the default Docker socket.
 pub fn registrator(args: &[&str]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_registrator"));
+    let mut cmd = Command::new(test_support::binary("registrator"));
     cmd.args(args)
         .env("DOCKER_HOST", "unix:///var/run/docker.sock")
         .env("REGISTRATOR_LOG", "info");
