@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use system_tests::{free_port, get, root};
+use system_tests::get;
+// consul is started by examples/tutorial/run, which binds its own ports: free_port is the only way.
+use test_support::{free_port, workspace_root as root};
 
 fn now_ns() -> u128 {
     SystemTime::now()

@@ -11,7 +11,10 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use system_tests::{free_port, get, root};
+use system_tests::get;
+// consul, nginx and the containers are started by examples/tutorial/run, which binds their
+// ports itself: free_port is the only way here.
+use test_support::{free_port, wait_until_blocking, workspace_root as root};
 
 /// Host ports `base..base+10` all free (test-01..04, test-05 and test-010).
 fn free_range() -> u16 {
@@ -50,7 +53,7 @@ impl Tutorial {
     }
 
     fn consul(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(system_tests::bin("consul"))
+        let out = Command::new(test_support::binary("consul"))
             .args(args)
             .env("CONSUL_HTTP_ADDR", format!("127.0.0.1:{}", self.http))
             .output()
@@ -126,15 +129,11 @@ fn assert_left_as_found(before: &BTreeSet<String>, after: &BTreeSet<String>, mar
     assert!(ours.is_empty(), "the tutorial left behind: {ours:?}");
 }
 
-fn wait(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
+fn wait(secs: u64, what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        wait_until_blocking(Duration::from_secs(secs), cond),
+        "timed out waiting for {what}"
+    );
 }
 
 fn have(tool: &str) -> bool {
@@ -148,10 +147,11 @@ fn have(tool: &str) -> bool {
 
 #[test]
 fn tutorial_end_to_end() {
-    if !std::path::Path::new("/var/run/docker.sock").exists() || !have("nginx") {
-        eprintln!("note: needs a Docker engine and nginx; skipping the tutorial system test");
-        return;
-    }
+    test_support::docker::require_docker();
+    assert!(
+        have("nginx"),
+        "the tutorial system test needs nginx: apt-get install nginx"
+    );
     let id = std::process::id();
     let state = tempfile::tempdir().unwrap();
     let (http, nginx, base) = (free_port(), free_port(), free_range());

@@ -8,20 +8,20 @@
 //! same closed-loop HTTP/1.1 clients for both, and for etcd also over native gRPC.
 
 use crate::grpc;
-use crate::http::{free_port, Conn};
+use crate::http::Conn;
 use crate::load::{closed_loop, http_clients, Check, Client, Lat, MakeReq, Run};
 use crate::probe;
 use crate::report::{median, write_section};
-use crate::server::Kind;
+use crate::server::{Kind, Proc};
 use crate::Settings;
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::Mode;
 
 const CLIENTS: [usize; 3] = [1, 16, 64];
 const IPS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
@@ -36,43 +36,24 @@ struct Member {
     ip: &'static str,
     client: SocketAddr,
     peer_port: u16,
-    program: PathBuf,
-    args: Vec<String>,
-    log: PathBuf,
-    child: Option<Child>,
+    proc: Proc,
 }
 
 impl Member {
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let err = out.try_clone()?;
-        let child = Command::new(&self.program)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("spawning {}", self.program.display()))?;
-        self.child = Some(child);
-        Ok(())
+        self.proc.spawn()
     }
 
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.proc.kill();
     }
 
     fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+        self.proc.pid()
     }
 
     fn alive(&self) -> bool {
-        self.child.is_some()
+        self.proc.pid().is_some()
     }
 }
 
@@ -90,10 +71,11 @@ impl Drop for Cluster {
     }
 }
 
-/// A port free on every loopback address used.
+/// A port free on every loopback address used, for etcd, which binds its own (racy: our
+/// consul gets held sockets instead, `ReservedPort::shared`).
 fn shared_port() -> anyhow::Result<u16> {
     for _ in 0..50 {
-        let p = free_port()?;
+        let p = test_support::free_port();
         if IPS
             .iter()
             .all(|ip| std::net::TcpListener::bind((*ip, p)).is_ok())
@@ -114,9 +96,20 @@ impl Cluster {
             std::fs::remove_dir_all(&base)?;
         }
         std::fs::create_dir_all(&base)?;
-        let client_port = shared_port()?;
-        let peer_port = shared_port()?;
         let ips = &IPS[..size];
+        // Our consul: the client and server ports held on every address until handed over.
+        let mut held = Vec::new();
+        let (client_port, peer_port) = match kind {
+            Kind::Consul => {
+                let http = test_support::ReservedPort::shared(ips);
+                let server = test_support::ReservedPort::shared(ips);
+                let ports = (http[0].port(), server[0].port());
+                held.extend(http.into_iter().zip(server));
+                ports
+            }
+            Kind::Etcd => (shared_port()?, shared_port()?),
+        };
+        let mut held = held.into_iter();
         let etcd_initial = ips
             .iter()
             .enumerate()
@@ -128,34 +121,39 @@ impl Cluster {
             let data = base.join(format!("m{i}"));
             std::fs::create_dir_all(&data)?;
             let client: SocketAddr = format!("{ip}:{client_port}").parse()?;
-            let (program, args) = match kind {
+            let log = base.join(format!("m{i}.log"));
+            let proc = match kind {
                 Kind::Consul => {
-                    let mut a = vec![
-                        "agent".to_string(),
-                        "-server".into(),
-                        format!("-data-dir={}", data.display()),
-                        format!("-bind={ip}"),
-                        format!("-client={ip}"),
-                        format!("-node=m{i}"),
-                        format!("-http-port={client_port}"),
-                        format!("-server-port={peer_port}"),
-                        "-log-level=warn".into(),
-                        // All load comes from one address; no per-client cap (Consul's is 200).
-                        "-hcl=limits { http_max_conns_per_client = 0 }".into(),
-                    ];
-                    if size == 1 {
-                        a.push("-bootstrap".into());
+                    let (http, server) = held.next().context("a held port pair per member")?;
+                    let mode = if size == 1 {
+                        Mode::Bootstrap
                     } else {
-                        a.push(format!("-bootstrap-expect={size}"));
-                        a.extend(
-                            ips.iter()
+                        Mode::Expect {
+                            servers: size,
+                            join: ips
+                                .iter()
                                 .filter(|o| *o != ip)
-                                .map(|o| format!("-retry-join={o}:{peer_port}")),
-                        );
-                    }
-                    (consul.to_path_buf(), a)
+                                .map(|o| format!("{o}:{peer_port}"))
+                                .collect(),
+                        }
+                    };
+                    let c = test_support::Consul::builder()
+                        .binary(consul)
+                        .mode(mode)
+                        .http_port(http)
+                        .server_port(server)
+                        .node(&format!("m{i}"))
+                        .data_dir(&data)
+                        .log_file(&log)
+                        .args([
+                            "-log-level=warn",
+                            // All load comes from one address; no per-client cap (Consul's is 200).
+                            "-hcl=limits { http_max_conns_per_client = 0 }",
+                        ])
+                        .build();
+                    Proc::Consul(Box::new(c))
                 }
-                Kind::Etcd => (
+                Kind::Etcd => Proc::command(
                     PathBuf::from("etcd"),
                     vec![
                         format!("--name=m{i}"),
@@ -169,16 +167,14 @@ impl Cluster {
                         "--initial-cluster-token=bench".into(),
                         "--log-level=warn".into(),
                     ],
+                    log,
                 ),
             };
             let mut m = Member {
                 ip,
                 client,
                 peer_port,
-                program,
-                args,
-                log: base.join(format!("m{i}.log")),
-                child: None,
+                proc,
             };
             m.spawn()?;
             members.push(m);

@@ -1,12 +1,12 @@
 //! The two systems under test: how each is started on loopback with durability on, how its
 //! requests look on the wire, and how it is stopped and restarted.
 
-use crate::http::{free_port, Conn, Response};
+use crate::http::{Conn, Response};
 use anyhow::{bail, Context};
 use base64::Engine;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Which system.
@@ -99,14 +99,112 @@ pub fn find(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A server process: our `consul` on sockets this process bound and hands over
+/// (test-support: no other process can take its ports, and a restart binds them again), or a
+/// peer such as etcd that binds the ports it is told (`test_support::free_port`, racy, the only
+/// way for a program that cannot take a socket).
+pub enum Proc {
+    Consul(Box<test_support::Consul>),
+    Command {
+        program: PathBuf,
+        args: Vec<String>,
+        log: PathBuf,
+        child: Option<Child>,
+    },
+}
+
+impl Proc {
+    /// `program args`, output appended to `log`; not started.
+    pub fn command(program: PathBuf, args: Vec<String>, log: PathBuf) -> Proc {
+        Proc::Command {
+            program,
+            args,
+            log,
+            child: None,
+        }
+    }
+
+    /// Starts the process (again, on the same ports and data).
+    pub fn spawn(&mut self) -> anyhow::Result<()> {
+        match self {
+            Proc::Consul(c) => c.spawn(),
+            Proc::Command {
+                program,
+                args,
+                log,
+                child,
+            } => *child = Some(spawn(program, args, log)?),
+        }
+        Ok(())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Proc::Consul(c) => c.pid(),
+            Proc::Command { child, .. } => child.as_ref().map(Child::id),
+        }
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        match self {
+            Proc::Consul(c) => c.try_wait().or(c.last_exit()),
+            Proc::Command { child, .. } => child.as_mut()?.try_wait().ok().flatten(),
+        }
+    }
+
+    /// SIGKILL, and reaps it.
+    pub fn kill(&mut self) {
+        match self {
+            Proc::Consul(c) => {
+                c.kill9();
+            }
+            Proc::Command { child, .. } => {
+                if let Some(mut c) = child.take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    pub fn stop(&mut self, grace: Duration) -> anyhow::Result<()> {
+        match self {
+            Proc::Consul(c) => {
+                c.terminate_within(grace);
+            }
+            Proc::Command { child, .. } => {
+                let Some(c) = child.as_mut() else {
+                    return Ok(());
+                };
+                if c.try_wait()?.is_some() {
+                    return Ok(());
+                }
+                let _ = Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .status();
+                let t0 = Instant::now();
+                while t0.elapsed() < grace {
+                    if c.try_wait()?.is_some() {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                c.kill()?;
+                c.wait()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub kind: Kind,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
-    child: Child,
-    args: Vec<String>,
-    program: PathBuf,
+    proc: Proc,
     log: PathBuf,
 }
 
@@ -118,30 +216,28 @@ impl Server {
             std::fs::remove_dir_all(&data_dir)?;
         }
         std::fs::create_dir_all(&data_dir)?;
-        let port = free_port()?;
-        let peer = free_port()?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let (program, args) = match kind {
-            Kind::Consul => (
-                consul_bin.to_path_buf(),
-                vec![
-                    "agent".to_string(),
-                    "-server".into(),
-                    "-bootstrap".into(),
-                    format!("-data-dir={}", data_dir.display()),
-                    "-bind=127.0.0.1".into(),
-                    "-client=127.0.0.1".into(),
-                    format!("-http-port={port}"),
-                    format!("-server-port={peer}"),
-                    "-log-level=warn".into(),
-                    // Thousands of parked queries come from 127.0.0.1; Consul's default
-                    // per-client cap (200) would answer most of them 429.
-                    "-hcl=limits { http_max_conns_per_client = 0 }".into(),
-                ],
-            ),
-            Kind::Etcd => (
-                PathBuf::from("etcd"),
-                vec![
+        let log = root.join(format!("{}.log", kind.name()));
+        let (addr, mut proc) = match kind {
+            Kind::Consul => {
+                let c = test_support::Consul::builder()
+                    .binary(consul_bin)
+                    .data_dir(&data_dir)
+                    .log_file(&log)
+                    .node("bench")
+                    .args([
+                        "-log-level=warn",
+                        // Thousands of parked queries come from 127.0.0.1; Consul's default
+                        // per-client cap (200) would answer most of them 429.
+                        "-hcl=limits { http_max_conns_per_client = 0 }",
+                    ])
+                    .build();
+                (c.http_addr(), Proc::Consul(Box::new(c)))
+            }
+            Kind::Etcd => {
+                let port = test_support::free_port();
+                let peer = test_support::free_port();
+                let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+                let args = vec![
                     "--name=bench".to_string(),
                     format!("--data-dir={}", data_dir.display()),
                     format!("--listen-client-urls=http://{addr}"),
@@ -150,18 +246,19 @@ impl Server {
                     format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
                     format!("--initial-cluster=bench=http://127.0.0.1:{peer}"),
                     "--log-level=warn".into(),
-                ],
-            ),
+                ];
+                (
+                    addr,
+                    Proc::command(PathBuf::from("etcd"), args, log.clone()),
+                )
+            }
         };
-        let log = root.join(format!("{}.log", kind.name()));
-        let child = spawn(&program, &args, &log)?;
+        proc.spawn()?;
         let mut s = Server {
             kind,
             addr,
             data_dir,
-            child,
-            args,
-            program,
+            proc,
             log,
         };
         s.wait_writable(Duration::from_secs(30))
@@ -171,7 +268,7 @@ impl Server {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.proc.pid().unwrap_or(0)
     }
 
     /// Polls with fresh connections until a write is acknowledged; returns how long it took.
@@ -203,7 +300,7 @@ impl Server {
     ) -> anyhow::Result<Duration> {
         let t0 = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.proc.try_wait() {
                 bail!("exited with {status}");
             }
             if let Ok(mut c) = Conn::connect(self.addr, None).await {
@@ -224,22 +321,7 @@ impl Server {
 
     /// Stops gracefully (SIGTERM, then SIGKILL after 10 s).
     pub fn stop(&mut self) -> anyhow::Result<()> {
-        if self.child.try_wait()?.is_some() {
-            return Ok(());
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(10) {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+        self.proc.stop(Duration::from_secs(10))
     }
 
     /// Stops, starts again on the same data, and measures until `key` reads back and until a
@@ -247,7 +329,7 @@ impl Server {
     pub async fn restart(&mut self, key: &str) -> anyhow::Result<(Duration, Duration)> {
         self.stop()?;
         let t0 = Instant::now();
-        self.child = spawn(&self.program, &self.args, &self.log)?;
+        self.proc.spawn()?;
         self.wait_readable(key, Duration::from_secs(60)).await?;
         let read = t0.elapsed();
         self.wait_writable(Duration::from_secs(60)).await?;

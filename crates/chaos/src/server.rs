@@ -1,10 +1,12 @@
-//! One `consul agent -server -bootstrap` process on 127.0.0.1: started on a data dir of our
-//! choosing, polled until it serves, killed with SIGKILL or stopped with SIGTERM, restarted on
-//! the same ports. Dropping a [`Consul`] kills the process, so nothing outlives the campaign.
+//! One `consul agent -server -bootstrap` process on 127.0.0.1 (test-support's harness: on
+//! sockets this process bound and hands over, so no other process can take its ports): started
+//! on a data dir of our choosing, polled until it serves, killed with SIGKILL or stopped with
+//! SIGTERM, restarted on the same ports. Dropping a [`Consul`] kills the process, so nothing
+//! outlives the campaign.
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 /// What became of a start.
@@ -19,80 +21,54 @@ pub enum Start {
 }
 
 pub struct Consul {
-    bin: PathBuf,
-    pub data_dir: PathBuf,
+    inner: test_support::Consul,
     pub http_port: u16,
-    server_port: u16,
-    /// Extra agent flags, e.g. `-config-file=...`.
-    extra: Vec<String>,
     /// The soft and hard RLIMIT_NOFILE the process gets (`prlimit`), if set.
     pub nofile: Option<u64>,
     log: PathBuf,
-    child: Option<Child>,
     pub http: reqwest::Client,
 }
 
 impl Consul {
-    /// A server on `data_dir` (created if missing) with fresh ports; not started. Its log goes
-    /// to `log`.
     /// A server whose data dir is `<dir>/data` and log `<dir>/agent.log`.
     pub fn in_dir(bin: &Path, dir: &Path, extra: &[String]) -> anyhow::Result<Self> {
         Consul::new(bin, &dir.join("data"), &dir.join("agent.log"), extra)
     }
 
+    /// A server on `data_dir` (created if missing) with ports of its own; not started. Its
+    /// stdout and stderr go to `log`. Extra agent flags, e.g. `-config-file=...`, come last.
     pub fn new(bin: &Path, data_dir: &Path, log: &Path, extra: &[String]) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let http_port = system_tests::free_port();
-        let server_port = system_tests::free_port();
-        if http_port == 0 || server_port == 0 {
-            bail!("no free port on 127.0.0.1");
-        }
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("create {}", data_dir.display()))?;
+        let inner = test_support::Consul::builder()
+            .binary(bin)
+            .data_dir(data_dir)
+            .log_file(log)
+            .node("n1")
+            .arg("-log-level=info")
+            .args(extra.iter().cloned())
+            .build();
         Ok(Consul {
-            bin: bin.to_path_buf(),
-            data_dir: data_dir.to_path_buf(),
-            http_port,
-            server_port,
-            extra: extra.to_vec(),
+            http_port: inner.http_port(),
+            inner,
             nofile: None,
             log: log.to_path_buf(),
-            child: None,
             http: client(None, true)?,
         })
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.http_port, path)
+        self.inner.url(path)
     }
 
-    fn args(&self) -> Vec<String> {
-        let mut a = vec![
-            "agent".to_string(),
-            "-server".into(),
-            "-bootstrap".into(),
-            format!("-data-dir={}", self.data_dir.display()),
-            "-bind=127.0.0.1".into(),
-            "-client=127.0.0.1".into(),
-            format!("-http-port={}", self.http_port),
-            format!("-server-port={}", self.server_port),
-            "-node=n1".into(),
-            "-log-level=info".into(),
-        ];
-        a.extend(self.extra.iter().cloned());
-        a
-    }
-
-    /// Starts the process without waiting. It runs under `setpriv --pdeathsig KILL` when
-    /// available, so even a SIGKILL of the campaign takes it along.
+    /// Starts the process without waiting (killing a running one first). It runs under
+    /// `setpriv --pdeathsig KILL` when available, so even a SIGKILL of the campaign takes it
+    /// along, and under `prlimit` when [`Consul::nofile`] is set.
     pub fn spawn(&mut self) -> anyhow::Result<()> {
         self.kill9();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("open {}", self.log.display()))?;
-        let mut argv: Vec<String> = Vec::new();
+        let mut prefix: Vec<String> = Vec::new();
         if which("setpriv") {
-            argv.extend([
+            prefix.extend([
                 "setpriv".into(),
                 "--pdeathsig".into(),
                 "KILL".into(),
@@ -100,18 +76,10 @@ impl Consul {
             ]);
         }
         if let Some(n) = self.nofile {
-            argv.extend(["prlimit".into(), format!("--nofile={n}:{n}"), "--".into()]);
+            prefix.extend(["prlimit".into(), format!("--nofile={n}:{n}"), "--".into()]);
         }
-        argv.push(self.bin.display().to_string());
-        argv.extend(self.args());
-        let child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .with_context(|| format!("spawn {}", self.bin.display()))?;
-        self.child = Some(child);
+        self.inner.set_prefix(prefix);
+        self.inner.spawn();
         Ok(())
     }
 
@@ -167,56 +135,25 @@ impl Consul {
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        let c = self.child.as_mut()?;
-        match c.try_wait() {
-            Ok(Some(st)) => {
-                self.child = None;
-                Some(st)
-            }
-            _ => None,
-        }
+        self.inner.try_wait()
     }
 
     pub fn running(&mut self) -> bool {
-        self.try_wait();
-        self.child.is_some()
+        self.inner.running()
     }
 
     /// SIGKILL and reap.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.inner.kill9();
     }
 
     /// SIGTERM, then SIGKILL after 15s.
     pub async fn stop(&mut self) {
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
-        if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(15) {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let _ = c.kill();
-        let _ = c.wait();
+        self.inner.terminate_async().await;
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Consul {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
