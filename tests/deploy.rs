@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
+use std::time::Duration;
+use test_support::{activation, http_get, wait_until_blocking};
 use test_support::{binary as bin, workspace_root as root};
 
 fn verify(unit: &str, replacements: &[(&str, String)]) {
@@ -46,9 +48,10 @@ fn units_parse() {
 
 #[test]
 fn consul_unit_config_is_accepted_by_the_binary() {
-    // `consul validate`-like check: the agent parses the shipped config and fails only later,
-    // on binding, never on the config itself. A client address this host does not have (TEST-NET-1)
-    // stops it right there: binding fails with "cannot assign requested address".
+    // The shipped config runs: the agent starts from it alone (data dir moved to a temp dir),
+    // on sockets this test holds (handed over as systemd socket activation does, so the
+    // config's addresses need not be free here), answers as the node the file names, serves
+    // the UI the file enables, and stops cleanly on SIGTERM.
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("consul.d");
     std::fs::create_dir_all(&conf).unwrap();
@@ -58,22 +61,63 @@ fn consul_unit_config_is_accepted_by_the_binary() {
         &dir.path().join("data").display().to_string(),
     );
     std::fs::write(conf.join("consul.hcl"), text).unwrap();
-    let out = Command::new(bin("consul"))
-        .args([
-            "agent",
-            &format!("-config-dir={}", conf.display()),
-            "-client=192.0.2.1",
-        ])
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = http.local_addr().unwrap().port();
+    let config_dir = format!("-config-dir={}", conf.display());
+    let mut cmd = activation::command(
+        bin("consul"),
+        ["agent", config_dir.as_str()],
+        &[("http", &http), ("server", &server)],
+    )
+    .unwrap();
+    let log = dir.path().join("consul.log");
+    cmd.stdout(std::fs::File::create(&log).unwrap());
+    cmd.stderr(std::process::Stdio::inherit());
+    let mut child = Reaped(cmd.spawn().unwrap());
+    drop(cmd);
+    drop((http, server));
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let get = |path: &str| http_get(addr, path, Duration::from_secs(5)).ok();
+    let mut self_doc = String::new();
+    let served = wait_until_blocking(Duration::from_secs(30), || match get("/v1/agent/self") {
+        Some((200, body)) if body.contains("consul-server01") => {
+            self_doc = body;
+            true
+        }
+        _ => false,
+    });
+    let output = || std::fs::read_to_string(&log).unwrap_or_default();
+    if !served {
+        panic!("the agent did not serve its config: {}", output());
+    }
+    assert!(
+        self_doc.contains("\"Server\": true") || self_doc.contains("\"Server\":true"),
+        "{self_doc}"
     );
     assert!(
-        all.contains("Node name: 'consul-server01'"),
-        "config not loaded: {all}"
+        get("/ui/dc1/services").is_some_and(|(code, b)| code == 200 && b.contains("<html")),
+        "the UI the config enables is not served"
     );
-    assert!(!out.status.success());
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.0.id().to_string())
+        .status();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "exit {status}: {}", output());
+    assert!(
+        output().contains("Node name: 'consul-server01'"),
+        "{}",
+        output()
+    );
+}
+
+/// A child killed and reaped when the test ends, passed or not.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -326,6 +326,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(Ok(c)) => c,
     };
     crate::logging::init(&config.log_level, config.log_json);
+    // As Go's: this line, then either the agent's details or why it could not start.
+    println!("==> Starting Consul agent...");
     // Before any other thread: the handed-over sockets come with environment variables.
     let listeners = match crate::listeners::Listeners::open(&config) {
         Ok(l) => l,
@@ -344,11 +346,10 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(crate::lifecycle::run(
-        config,
-        listeners,
-        crate::lifecycle::signals(),
-    )) {
+    match rt.block_on(async {
+        let shutdown = crate::lifecycle::signals();
+        crate::lifecycle::run(config, listeners, shutdown).await
+    }) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("==> {e:#}");

@@ -10,7 +10,6 @@ use crate::config::Config;
 pub fn print(c: &Config, node_id: &str) {
     // The addresses HTTP really binds (`addresses.http`, else the client addresses).
     let clients: Vec<String> = c.http_addrs.iter().map(|a| a.to_string()).collect();
-    println!("==> Starting Consul agent...");
     println!("              Version: '{}'", crate::version::VERSION);
     println!("           Build Date: '{}'", crate::version::BUILD_DATE);
     println!("              Node ID: '{node_id}'");

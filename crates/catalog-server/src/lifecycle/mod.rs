@@ -107,24 +107,27 @@ pub async fn run(
 }
 
 /// The process's stop signals: SIGTERM and SIGINT stop the agent; SIGHUP is logged (reloading
-/// is not supported yet).
-pub async fn signals() -> StopSignal {
+/// is not supported yet). The handlers are installed when this is called (inside the runtime,
+/// before the agent starts), so a signal during startup is not the default action (death).
+pub fn signals() -> impl Future<Output = StopSignal> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();
-    loop {
-        tokio::select! {
-            Some(_) = async { term.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: terminated");
-                return StopSignal::Terminate;
-            }
-            Some(_) = async { int.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: interrupt");
-                return StopSignal::Interrupt;
-            }
-            Some(_) = async { hup.as_mut()?.recv().await } => {
-                tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
+    async move {
+        loop {
+            tokio::select! {
+                Some(_) = async { term.as_mut()?.recv().await } => {
+                    tracing::info!(target: "agent", "Caught signal: terminated");
+                    return StopSignal::Terminate;
+                }
+                Some(_) = async { int.as_mut()?.recv().await } => {
+                    tracing::info!(target: "agent", "Caught signal: interrupt");
+                    return StopSignal::Interrupt;
+                }
+                Some(_) = async { hup.as_mut()?.recv().await } => {
+                    tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
+                }
             }
         }
     }
