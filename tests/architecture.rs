@@ -285,6 +285,37 @@ fn only_their_crates_depend_on_the_heavy_libraries() {
     assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
 
+/// The test harness ships in no program: outside the test and bench packages it is a
+/// dev-dependency, or optional behind a `bench` feature that only the benchmark binaries need.
+#[test]
+fn the_test_harness_is_not_a_dependency_of_the_programs() {
+    let allowed = ["bench", "chaos", "test-support"];
+    let mut broken = Vec::new();
+    for entry in std::fs::read_dir(workspace().join("crates")).expect("crates/") {
+        let dir = entry.expect("crate dir").path();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let mut section = String::new();
+        for l in manifest.lines().map(str::trim) {
+            if l.starts_with('[') {
+                section = l.to_string();
+            } else if section == "[dependencies]"
+                && l.starts_with("test-support")
+                && !l.contains("optional = true")
+                && !allowed.contains(&name.as_str())
+            {
+                broken.push(format!("crates/{name}: {l}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
 #[test]
 fn the_checker_sees_what_it_looks_for() {
     assert!(names("use sled::Tree;", "sled"));
