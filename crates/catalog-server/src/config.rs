@@ -7,6 +7,7 @@
 mod files;
 mod hcl1;
 mod resolve;
+mod support;
 
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
@@ -105,7 +106,7 @@ pub struct Config {
     pub domain: String,
     /// Upstream DNS servers (`recursors`, `-recursor`).
     pub recursors: Vec<String>,
-    /// Gossip key (`encrypt`, `-encrypt`); accepted, not used.
+    /// Gossip key (`encrypt`, `-encrypt`): refused when set (no gossip), so always `None`.
     pub encrypt: Option<String>,
     /// `-rejoin` / `rejoin_after_leave`.
     pub rejoin_after_leave: bool,

@@ -52,7 +52,8 @@ fn dev_mode_defaults() {
     assert_eq!(c.log_level, "debug");
     assert_eq!(c.bind_addr, ip("127.0.0.1"));
     assert_eq!(c.client_addrs, vec![ip("127.0.0.1")]);
-    assert_eq!(c.ports.grpc, 8502);
+    // Go's -dev opens gRPC on 8502; this agent has no gRPC listener, so none is asked for.
+    assert_eq!(c.ports.grpc, -1);
     let c = load(&["-dev", "-log-level=WARN", "-client", "127.0.0.1 10.0.0.1"]).expect("valid");
     assert_eq!(c.log_level, "warn");
     assert_eq!(c.client_addrs, vec![ip("127.0.0.1"), ip("10.0.0.1")]);
@@ -219,6 +220,42 @@ fn file_errors_name_the_file() {
     assert!(load(&["-dev", "-hcl", "node_name = \"hcl-node\""])
         .map(|c| c.node_name == "hcl-node")
         .unwrap_or(false));
+}
+
+#[test]
+fn protections_this_agent_lacks_are_refused_never_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("secure.hcl");
+    std::fs::write(
+        &f,
+        "acl {\n  enabled = true\n  default_policy = \"deny\"\n}\n",
+    )
+    .expect("write");
+    let err = load(&["-dev", &format!("-config-file={}", f.display())]).expect_err("refused");
+    assert!(
+        err.starts_with(&format!("failed to parse {}: acl = ", f.display()))
+            && err.contains("ACLs are not implemented"),
+        "{err}"
+    );
+    let err = load(&[
+        "-dev",
+        "-hcl",
+        "tls { defaults { verify_incoming = true } }",
+    ])
+    .expect_err("refused");
+    assert!(
+        err.contains("tls = ") && err.contains("TLS is not implemented"),
+        "{err}"
+    );
+    let err = load(&[
+        "-dev",
+        "-encrypt=pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+    ])
+    .expect_err("refused");
+    assert!(err.starts_with("encrypt = "), "{err}");
+    // Switched off, the same blocks load: configs written for Consul keep working.
+    assert!(load(&["-dev", "-hcl", "acl { enabled = false }"]).is_ok());
+    assert!(load(&["-dev", "-hcl", "disable_update_check = true"]).is_ok());
 }
 
 #[test]

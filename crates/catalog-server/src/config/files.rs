@@ -18,9 +18,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Every top-level key Consul accepts. Keys we do not use are accepted and ignored so that
-/// existing `/etc/consul.d` files keep loading.
-const KNOWN_KEYS: &[&str] = &[
+/// Every top-level key Consul accepts; [`super::support`] says which this agent implements,
+/// which it takes only switched off, and which it refuses.
+pub(super) const KNOWN_KEYS: &[&str] = &[
     "acl",
     "acl_agent_master_token",
     "acl_agent_token",
@@ -248,6 +248,9 @@ fn normalize(map: Map<String, Value>) -> Result<Map<String, Value>, String> {
     for (key, value) in map {
         if !KNOWN_KEYS.contains(&key.as_str()) {
             return Err(format!("invalid config key {key}"));
+        }
+        if let Some(why) = super::support::refusal(&key, &value) {
+            return Err(why);
         }
         let (key, value) = match key.as_str() {
             "service" | "services" => ("services".to_string(), Value::Array(as_list(value))),

@@ -43,7 +43,12 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
             parse_layer(&format!("-hcl[{i}]"), snippet, Format::Hcl)?,
         );
     }
-    if sources.flags.is_object() {
+    if let Value::Object(flags) = &sources.flags {
+        for (key, value) in flags {
+            if let Some(why) = super::support::refusal(key, value) {
+                return Err(invalid(why));
+            }
+        }
         merged = merge(merged, sources.flags.clone());
     }
     let mut config = resolve(&merged, sources.dev)?;
@@ -55,7 +60,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
 fn dev_layer() -> Value {
     json!({
         "server": true, "bootstrap": true, "bind_addr": "127.0.0.1", "client_addr": "127.0.0.1",
-        "ui_config": {"enabled": true}, "log_level": "DEBUG", "ports": {"grpc": 8502},
+        "ui_config": {"enabled": true}, "log_level": "DEBUG",
     })
 }
 

@@ -1,0 +1,306 @@
+//! What this agent does with each of Consul's config keys: every key of [`super::files`]'s
+//! known list is implemented, or harmless at the value given (the value this agent behaves as,
+//! or a feature switched off), or refused with a message naming it. Nothing is accepted and
+//! then ignored: a user who sets `acl { enabled = true }` or a TLS certificate must not believe
+//! they are protected while the agent runs open.
+
+use serde_json::Value;
+
+/// How a key is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Support {
+    /// Read by the resolver and acted on.
+    Implemented,
+    /// The behaviour this agent has when the value is off (false, empty, 0, -1, or a block whose
+    /// values all are); any other value is refused, saying why.
+    WhenOff(&'static str),
+    /// Any value is refused, saying why.
+    Refused(&'static str),
+    /// The value cannot change what this agent does: it has no such feature to turn on or off
+    /// (update checks, anonymous usage signatures, a keyring file, remote exec).
+    NoEffect,
+}
+
+const NO_ACL: &str = "ACLs are not implemented by this agent yet: with this setting every request would still be allowed. Remove it (or set acl { enabled = false })";
+const NO_TLS: &str =
+    "TLS is not implemented by this agent yet: traffic would still be plain HTTP. Remove it";
+const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
+const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
+const NO_DNS: &str = "the DNS interface is not implemented by this agent yet";
+const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
+const NO_CONNECT: &str = "Connect (service mesh) is not implemented by this agent";
+const NO_TELEMETRY: &str =
+    "telemetry sinks and /v1/agent/metrics are not implemented by this agent";
+const NO_LOG_FILE: &str = "logging to a file or syslog is not implemented by this agent: it logs to stderr (use the service manager's log capture)";
+const NO_ENTERPRISE: &str = "is a Consul Enterprise or HCP feature";
+const NOT_YET: &str = "is not implemented by this agent";
+
+/// What the agent does with top-level key `key`.
+pub(super) fn support(key: &str) -> Support {
+    use Support::*;
+    match key {
+        "addresses"
+        | "advertise_addr"
+        | "bind_addr"
+        | "bootstrap"
+        | "bootstrap_expect"
+        | "check"
+        | "checks"
+        | "client_addr"
+        | "data_dir"
+        | "datacenter"
+        | "default_query_time"
+        | "disable_host_node_id"
+        | "enable_local_script_checks"
+        | "enable_script_checks"
+        | "leave_on_terminate"
+        | "limits"
+        | "log_json"
+        | "log_level"
+        | "max_query_time"
+        | "node_id"
+        | "node_meta"
+        | "node_name"
+        | "performance"
+        | "pid_file"
+        | "ports"
+        | "raft_protocol"
+        | "raft_snapshot_threshold"
+        | "raft_trailing_logs"
+        | "rejoin_after_leave"
+        | "retry_interval"
+        | "retry_join"
+        | "retry_max"
+        | "server"
+        | "service"
+        | "services"
+        | "session_ttl_min"
+        | "skip_leave_on_interrupt"
+        | "start_join"
+        | "ui"
+        | "ui_config"
+        | "ui_content_path" => Implemented,
+
+        "disable_update_check"
+        | "disable_anonymous_signature"
+        | "disable_keyring_file"
+        | "reporting" => NoEffect,
+        // Remote exec does not exist here: Consul's default (`true`) is what this agent does.
+        "disable_remote_exec" => NoEffect,
+
+        "acl"
+        | "acl_agent_master_token"
+        | "acl_agent_token"
+        | "acl_datacenter"
+        | "acl_default_policy"
+        | "acl_down_policy"
+        | "acl_enable_key_list_policy"
+        | "acl_master_token"
+        | "acl_replication_token"
+        | "acl_token"
+        | "acl_ttl"
+        | "enable_acl_replication" => WhenOff(NO_ACL),
+
+        "tls"
+        | "ca_file"
+        | "ca_path"
+        | "cert_file"
+        | "key_file"
+        | "verify_incoming"
+        | "verify_incoming_https"
+        | "verify_incoming_rpc"
+        | "verify_outgoing"
+        | "verify_server_hostname"
+        | "tls_min_version"
+        | "tls_cipher_suites"
+        | "tls_prefer_server_cipher_suites"
+        | "auto_encrypt"
+        | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
+
+        "encrypt" => WhenOff(NO_GOSSIP_KEY),
+        // Without a key there is nothing to verify.
+        "encrypt_verify_incoming" | "encrypt_verify_outgoing" => NoEffect,
+        "serf_lan"
+        | "serf_lan_allowed_cidrs"
+        | "serf_wan"
+        | "serf_wan_allowed_cidrs"
+        | "gossip_lan"
+        | "gossip_wan"
+        | "advertise_reconnect_timeout"
+        | "reconnect_timeout"
+        | "segment"
+        | "segments" => WhenOff(NO_GOSSIP),
+
+        "domain" | "alt_domain" | "recursor" | "recursors" | "dns_config" => WhenOff(NO_DNS),
+
+        "advertise_addr_wan"
+        | "advertise_addr_wan_ipv4"
+        | "advertise_addr_wan_ipv6"
+        | "retry_interval_wan"
+        | "retry_join_wan"
+        | "retry_max_wan"
+        | "start_join_wan"
+        | "reconnect_timeout_wan"
+        | "translate_wan_addrs"
+        | "primary_gateways"
+        | "primary_gateways_interval"
+        | "peering"
+        | "primary_datacenter" => WhenOff(NO_WAN),
+
+        "connect" | "config_entries" | "xds" | "enable_central_service_config" => {
+            WhenOff(NO_CONNECT)
+        }
+        "telemetry" => WhenOff(NO_TELEMETRY),
+        "log_file"
+        | "log_rotate_bytes"
+        | "log_rotate_duration"
+        | "log_rotate_max_files"
+        | "enable_syslog"
+        | "syslog_facility" => WhenOff(NO_LOG_FILE),
+
+        "audit" | "license_path" | "non_voting_server" | "read_replica" | "cloud" | "locality" => {
+            WhenOff(NO_ENTERPRISE)
+        }
+
+        _ => WhenOff(NOT_YET),
+    }
+}
+
+/// Whether `v` is "off": null, false, empty, zero, -1, or a block or list of such values.
+fn is_off(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty() || s == "false" || s == "0",
+        Value::Number(n) => n.as_f64().is_some_and(|f| f == 0.0 || f == -1.0),
+        Value::Array(items) => items.iter().all(is_off),
+        Value::Object(map) => map.values().all(is_off),
+    }
+}
+
+/// The keys of a block that this agent reads; the rest of the block follows `WhenOff`.
+fn implemented_subkeys(key: &str) -> &'static [&'static str] {
+    match key {
+        "addresses" => &["http"],
+        "ports" => &["http", "server"],
+        "performance" => &["raft_multiplier"],
+        "ui_config" => &["enabled", "content_path"],
+        _ => &[],
+    }
+}
+
+/// Why this agent refuses `key = value`, or `None` when it implements it as given.
+pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
+    let why = match support(key) {
+        Support::Implemented => {
+            let block = value.as_object()?;
+            let known = implemented_subkeys(key);
+            if known.is_empty() {
+                return None;
+            }
+            // A block this agent reads part of: the other parts must be off.
+            return block
+                .iter()
+                .find(|(k, v)| !known.contains(&k.as_str()) && !sub_is_default(key, k, v))
+                .map(|(k, v)| {
+                    format!(
+                        "{key}.{k} = {v} {}",
+                        sub_reason(key, k).unwrap_or("is not implemented by this agent")
+                    )
+                });
+        }
+        Support::NoEffect => return None,
+        Support::WhenOff(_) if is_off(value) => return None,
+        Support::WhenOff(why) | Support::Refused(why) => why,
+    };
+    let shown = match value {
+        Value::Object(_) => "{ ... }".to_string(),
+        v => v.to_string(),
+    };
+    Some(if why.starts_with("is ") {
+        format!("{key} = {shown} {why}")
+    } else {
+        format!("{key} = {shown}: {why}")
+    })
+}
+
+/// A sub-key of a partly implemented block left at the value this agent behaves as.
+fn sub_is_default(key: &str, sub: &str, v: &Value) -> bool {
+    match (key, sub) {
+        // The listeners this agent does not open: -1 (off) is what it does.
+        ("ports", "dns" | "https" | "grpc" | "grpc_tls" | "serf_lan" | "serf_wan") => {
+            v.as_i64() == Some(-1) || v.as_str() == Some("-1")
+        }
+        _ => is_off(v),
+    }
+}
+
+fn sub_reason(key: &str, sub: &str) -> Option<&'static str> {
+    Some(match (key, sub) {
+        ("ports", "dns") | ("addresses", "dns") => {
+            "is refused: the DNS interface is not implemented by this agent yet (set it to -1)"
+        }
+        ("ports", "https") | ("addresses", "https") => {
+            "is refused: HTTPS is not implemented by this agent yet (set it to -1)"
+        }
+        ("ports", "grpc" | "grpc_tls") | ("addresses", "grpc" | "grpc_tls") => {
+            "is refused: gRPC is not implemented by this agent (set it to -1)"
+        }
+        ("ports", "serf_lan" | "serf_wan") => {
+            "is refused: gossip (Serf) is not implemented by this agent (set it to -1)"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn switched_off_features_load_and_switched_on_ones_are_refused() {
+        assert_eq!(refusal("acl", &json!({"enabled": false})), None);
+        let acl = refusal("acl", &json!({"enabled": true, "default_policy": "deny"}));
+        assert!(acl.is_some_and(|m| m.starts_with("acl = { ... }: ACLs are not implemented")));
+        assert_eq!(
+            refusal("tls", &json!({"defaults": {"verify_incoming": false}})),
+            None
+        );
+        assert!(refusal("tls", &json!({"defaults": {"cert_file": "/x.pem"}})).is_some());
+        assert!(refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")).is_some());
+        assert_eq!(refusal("encrypt", &json!("")), None);
+        assert_eq!(refusal("disable_update_check", &json!(true)), None);
+        assert_eq!(refusal("ports", &json!({"http": 8500, "dns": -1})), None);
+        let dns = refusal("ports", &json!({"http": 8500, "dns": 8600}));
+        assert!(dns.is_some_and(|m| m.starts_with("ports.dns = 8600 is refused")));
+        let watch = refusal("watches", &json!([{"type": "key", "key": "x"}]));
+        assert!(watch.is_some_and(|m| m.contains("watches") && m.contains("not implemented")));
+        assert_eq!(refusal("performance", &json!({"raft_multiplier": 5})), None);
+        assert!(refusal("performance", &json!({"rpc_hold_timeout": "7s"})).is_some());
+    }
+
+    /// Every key Consul documents is implemented, without effect here, or refused by name when
+    /// turned on: none is dropped.
+    #[test]
+    fn every_known_key_is_implemented_or_refused_by_name() {
+        let mut dropped = Vec::new();
+        for key in super::super::files::KNOWN_KEYS {
+            match support(key) {
+                Support::Implemented | Support::NoEffect => continue,
+                Support::WhenOff(_) | Support::Refused(_) => {}
+            }
+            for on in [json!(true), json!("on"), json!(1), json!({"enabled": true})] {
+                match refusal(key, &on) {
+                    Some(m) if m.starts_with(&format!("{key} = ")) => {}
+                    other => dropped.push(format!("{key} = {on}: {other:?}")),
+                }
+            }
+        }
+        assert!(
+            dropped.is_empty(),
+            "accepted and ignored:\n{}",
+            dropped.join("\n")
+        );
+    }
+}
