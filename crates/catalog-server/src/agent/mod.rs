@@ -36,6 +36,8 @@ pub struct Agent {
     shutdown: Notify,
     leaving: AtomicBool,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The registrations index the check runners last matched.
+    checks_synced: std::sync::atomic::AtomicU64,
 }
 
 impl Agent {
@@ -52,6 +54,7 @@ impl Agent {
             shutdown: Notify::new(),
             leaving: AtomicBool::new(false),
             tasks: Default::default(),
+            checks_synced: Default::default(),
         })
     }
 
@@ -218,9 +221,15 @@ impl Agent {
             .read(|s| s.agent_checks(&self.config.node_name).cloned().collect())
     }
 
-    /// Restarts/stops check runners to match the catalog.
+    /// Restarts/stops check runners to match the catalog, and notes the registrations index
+    /// they match.
     fn sync_checks(&self) {
-        self.checks.sync(&self.run_checks());
+        let (index, checks): (u64, Vec<CheckRecord>) = self.catalog().read(|s| {
+            let checks = s.agent_checks(&self.config.node_name).cloned().collect();
+            (s.registrations_index(), checks)
+        });
+        self.checks.sync(&checks);
+        self.checks_synced.fetch_max(index, Ordering::SeqCst);
     }
 
     pub fn leaving(&self) -> bool {
@@ -289,9 +298,12 @@ async fn follow_checks(agent: Weak<Agent>) {
         if a.catalog().is_closed() {
             return;
         }
+        // The agent's own writes sync as they return; only what came from elsewhere is left.
         if answer.index != seen {
             seen = answer.index;
-            a.sync_checks();
+            if answer.index > a.checks_synced.load(Ordering::SeqCst) {
+                a.sync_checks();
+            }
         }
         drop(a);
     }

@@ -14,8 +14,6 @@ pub(super) enum Support {
     /// The behaviour this agent has when the value is off (false, empty, 0, -1, or a block whose
     /// values all are); any other value is refused, saying why.
     WhenOff(&'static str),
-    /// Any value is refused, saying why.
-    Refused(&'static str),
     /// The value cannot change what this agent does: it has no such feature to turn on or off
     /// (update checks, anonymous usage signatures, a keyring file, remote exec).
     NoEffect,
@@ -211,7 +209,7 @@ pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
         }
         Support::NoEffect => return None,
         Support::WhenOff(_) if is_off(value) => return None,
-        Support::WhenOff(why) | Support::Refused(why) => why,
+        Support::WhenOff(why) => why,
     };
     let shown = match value {
         Value::Object(_) => "{ ... }".to_string(),
@@ -288,7 +286,7 @@ mod tests {
         for key in super::super::files::KNOWN_KEYS {
             match support(key) {
                 Support::Implemented | Support::NoEffect => continue,
-                Support::WhenOff(_) | Support::Refused(_) => {}
+                Support::WhenOff(_) => {}
             }
             for on in [json!(true), json!("on"), json!(1), json!({"enabled": true})] {
                 match refusal(key, &on) {
