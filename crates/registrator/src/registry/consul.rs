@@ -54,6 +54,14 @@ impl Consul {
             }
         };
         let tls = &endpoint.tls;
+        // Refused rather than ignored: a certificate checked against another name than the
+        // user asked for is not the check they configured.
+        if let Some(name) = &tls.server_name {
+            return Err(RegistryError::Config(format!(
+                "CONSUL_TLS_SERVER_NAME={name} is not supported by this registrator: \
+                 the certificate is checked against the address's host; unset it"
+            )));
+        }
         let client = Client::from_config(ClientConfig {
             address: Some(address),
             token: endpoint.token.clone(),
@@ -183,6 +191,29 @@ mod tests {
         assert_eq!(Consul::kv_key("services", &reg), "services/web/h:web.1:80");
         assert_eq!(Consul::kv_key("", &reg), "web/h:web.1:80");
         assert_eq!(Consul::kv_key("a/b/", &reg), "a/b/web/h:web.1:80");
+    }
+
+    #[test]
+    fn a_tls_server_name_is_refused_not_ignored() {
+        let endpoint = Endpoint {
+            backend: Backend::Agent,
+            address: Address::Tcp {
+                https: true,
+                host_port: "127.0.0.1:8501".into(),
+            },
+            token: None,
+            basic_auth: None,
+            tls: crate::registry::uri::Tls {
+                server_name: Some("consul.example".into()),
+                ..Default::default()
+            },
+        };
+        let e = Consul::new(&endpoint).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("CONSUL_TLS_SERVER_NAME=consul.example")),
+            "{e:?}"
+        );
     }
 
     /// A Consul agent on a unix socket answering each request with the body its path maps
