@@ -1,7 +1,8 @@
 //! Configuration files: HCL or JSON (a file, or a directory read recursively in lexical order
 //! without following symlinks), decoded strictly like upstream's mapstructure `ErrorUnused`:
 //! a key we do not know is an error naming the key and the file. Keys upstream knows but this
-//! drop-in does not implement (vault, syslog, ssl, ...) are accepted with a warning.
+//! drop-in does not implement (vault, syslog, ssl, ...) load only switched off; otherwise they
+//! are refused by name, never accepted and ignored.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +94,29 @@ impl Ctx<'_> {
             key: key.to_string(),
             message: message.into(),
         }
+    }
+
+    /// A key upstream knows and this consul-template does not act on: loaded when switched off
+    /// (false, empty, zero, or a block of such values), so existing files keep working;
+    /// refused by name otherwise, never accepted and ignored.
+    fn only_off(&self, key: &str, v: &J) -> Result<(), ConfigError> {
+        fn off(v: &J) -> bool {
+            match v {
+                J::Null => true,
+                J::Bool(b) => !b,
+                J::String(s) => s.is_empty(),
+                J::Number(n) => n.as_f64() == Some(0.0),
+                J::Array(items) => items.iter().all(off),
+                J::Object(m) => m.values().all(off),
+            }
+        }
+        if off(v) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            key,
+            "is not supported by this consul-template; remove it (or switch it off)",
+        ))
     }
 
     fn unknown(&self, key: String) -> ConfigError {
@@ -224,12 +248,7 @@ impl Ctx<'_> {
                 "reload_signal" => c.reload_signal = self.signal(k, v)?,
                 "once" => c.once = self.boolean(k, v)?,
                 "exec" => c.exec = Some(self.exec(self.object(k, v)?)?),
-                _ if IGNORED_TOP.contains(&k.as_str()) => {
-                    crate::warn!(
-                        "(config) {}: {k:?} is not supported and ignored",
-                        self.path.display()
-                    );
-                }
+                _ if IGNORED_TOP.contains(&k.as_str()) => self.only_off(k, v)?,
                 _ => return Err(self.unknown(k.clone())),
             }
         }
@@ -271,12 +290,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                "auth" | "ssl" | "transport" | "namespace" => {
-                    crate::warn!(
-                        "(config) {}: {key:?} is not supported and ignored",
-                        self.path.display()
-                    );
-                }
+                "auth" | "ssl" | "transport" | "namespace" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }
@@ -314,12 +328,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                "user" | "group" | "uid" | "gid" | "error_fatal" => {
-                    crate::warn!(
-                        "(config) {}: {key:?} is not supported and ignored",
-                        self.path.display()
-                    );
-                }
+                "user" | "group" | "uid" | "gid" | "error_fatal" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }
@@ -341,7 +350,11 @@ impl Ctx<'_> {
                 }
                 "kill_timeout" => e.kill_timeout = self.duration(&key, v)?,
                 "splay" => e.splay = self.duration(&key, v)?,
-                "timeout" | "env" | "enabled" => {}
+                // The block's presence is what enables exec mode.
+                "enabled" => {
+                    self.boolean(&key, v)?;
+                }
+                "timeout" | "env" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }
@@ -418,5 +431,21 @@ template {
         assert_eq!(e.to_string(), "t.hcl: unknown key \"template.sourc\"");
         let e = load("bogus = 1\n").unwrap_err();
         assert_eq!(e.to_string(), "t.hcl: unknown key \"bogus\"");
+    }
+
+    #[test]
+    fn what_is_not_implemented_loads_only_switched_off() {
+        load("vault {\n}\n").unwrap();
+        load("deduplicate {\n  enabled = false\n}\n").unwrap();
+        load("consul {\n  ssl {\n    enabled = false\n  }\n}\n").unwrap();
+        let e = load("consul {\n  ssl {\n    enabled = true\n  }\n}\n").unwrap_err();
+        assert!(e.to_string().contains("consul.ssl"), "{e}");
+        let e = load("vault {\n  address = \"https://vault:8200\"\n}\n").unwrap_err();
+        assert!(
+            e.to_string().contains("vault") && e.to_string().contains("not supported"),
+            "{e}"
+        );
+        let e = load("template {\n  source = \"a\"\n  user = \"www-data\"\n}\n").unwrap_err();
+        assert!(e.to_string().contains("template.user"), "{e}");
     }
 }
