@@ -8,9 +8,11 @@ mod files;
 mod hcl1;
 mod resolve;
 mod support;
+mod tls;
 
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
+pub use tls::HttpsTls;
 
 use api_types::{CheckRegistration, ServiceRegistration};
 use std::collections::BTreeMap;
@@ -86,6 +88,10 @@ pub struct Config {
     /// `limits.rpc_handshake_timeout`: the same on the server port.
     pub rpc_handshake_timeout: Duration,
     pub session_ttl_min: Duration,
+    /// The HTTPS listener's certificate and client verification (`ports.https` ≥ 0).
+    pub https_tls: Option<HttpsTls>,
+    /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
+    pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
     pub services: Vec<ServiceRegistration>,
     /// `check {}` / `checks []` definitions from config files.
@@ -152,6 +158,8 @@ impl Default for Config {
             http_handshake_timeout: Duration::from_secs(5),
             rpc_handshake_timeout: Duration::from_secs(5),
             session_ttl_min: Duration::from_secs(10),
+            https_tls: None,
+            https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),
             leave_on_terminate: false,

@@ -1,8 +1,8 @@
-//! The agent's sockets: the client API (HTTP) on every `-client` address and, on a server,
-//! the server port on `-bind`. Bound from the config, or handed over by the process that
-//! started the agent (systemd's socket activation: `LISTEN_FDS`, `LISTEN_FDNAMES` naming each
-//! socket `http` or `server`, `LISTEN_PID`), so a supervisor or a test can hold the port
-//! before the agent starts.
+//! The agent's sockets: the client API on every `-client` address (HTTP, and HTTPS when its
+//! port is set) and, on a server, the server port on `-bind`. Bound from the config, or handed
+//! over by the process that started the agent (systemd's socket activation: `LISTEN_FDS`,
+//! `LISTEN_FDNAMES` naming each socket `http`, `https` or `server`, `LISTEN_PID`), so a
+//! supervisor or a test can hold the port before the agent starts.
 
 use crate::config::Config;
 use std::net::{SocketAddr, TcpListener};
@@ -10,6 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 /// The listeners an agent serves on, bound before it reports itself started.
 pub struct Listeners {
     http: Vec<TcpListener>,
+    https: Vec<TcpListener>,
     server: Option<TcpListener>,
 }
 
@@ -29,26 +30,42 @@ pub enum ListenError {
     },
     #[error(
         "Error starting agent: inherited socket {index} is named {name:?} in LISTEN_FDNAMES; \
-         this agent takes sockets named \"http\" (client API) or \"server\" (server port)"
+         this agent takes sockets named \"http\", \"https\" (client API) or \"server\" (server port)"
     )]
     UnknownName { index: usize, name: String },
     #[error("Error starting agent: {0} sockets named \"server\" were handed over; give one")]
     TwoServers(usize),
     #[error("Error starting agent: a socket named \"server\" was handed to an agent that is not a server")]
     ServerOnClient,
+    #[error("Error starting agent: a socket named \"https\" was handed over but the HTTPS port is not set (ports.https, -https-port)")]
+    HttpsOff,
 }
 
 impl Listeners {
     /// Listeners the caller already holds (in-process embedding, tests).
     pub fn new(http: Vec<TcpListener>, server: Option<TcpListener>) -> Listeners {
-        Listeners { http, server }
+        Listeners {
+            http,
+            https: Vec::new(),
+            server,
+        }
+    }
+
+    /// Adds HTTPS listeners (served with the config's certificate).
+    pub fn with_https(mut self, https: Vec<TcpListener>) -> Listeners {
+        self.https = https;
+        self
     }
 
     /// The sockets handed over in the environment, and the rest bound as `c` says. Reads
     /// and clears `LISTEN_*` (so check scripts do not inherit them): call it before any other
     /// thread starts.
     pub fn open(c: &Config) -> Result<Listeners, ListenError> {
-        let (mut http, mut server) = inherited()?;
+        let Inherited {
+            mut http,
+            mut https,
+            mut server,
+        } = inherited()?;
         if server.len() > 1 {
             return Err(ListenError::TwoServers(server.len()));
         }
@@ -60,6 +77,14 @@ impl Listeners {
                 http.push(bind(SocketAddr::new(*ip, c.ports.http as u16))?);
             }
         }
+        if !https.is_empty() && c.ports.https < 0 {
+            return Err(ListenError::HttpsOff);
+        }
+        if https.is_empty() && c.ports.https >= 0 {
+            for ip in &c.https_addrs {
+                https.push(bind(SocketAddr::new(*ip, c.ports.https as u16))?);
+            }
+        }
         let server = match server.pop() {
             Some(l) => Some(l),
             None if c.server && c.ports.server >= 0 => {
@@ -67,12 +92,24 @@ impl Listeners {
             }
             None => None,
         };
-        Ok(Listeners { http, server })
+        Ok(Listeners {
+            http,
+            https,
+            server,
+        })
     }
 
     /// The port the client API listens on (the first HTTP listener's), if any.
     pub fn http_port(&self) -> Option<u16> {
         self.http
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The port the HTTPS listener has, if any.
+    pub fn https_port(&self) -> Option<u16> {
+        self.https
             .first()
             .and_then(|l| l.local_addr().ok())
             .map(|a| a.port())
@@ -87,8 +124,8 @@ impl Listeners {
     }
 
     /// The sockets, for the HTTP layer to serve.
-    pub(crate) fn into_parts(self) -> (Vec<TcpListener>, Option<TcpListener>) {
-        (self.http, self.server)
+    pub(crate) fn into_parts(self) -> (Vec<TcpListener>, Vec<TcpListener>, Option<TcpListener>) {
+        (self.http, self.https, self.server)
     }
 }
 
@@ -96,15 +133,22 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
     TcpListener::bind(addr).map_err(|source| ListenError::Bind { addr, source })
 }
 
+/// Handed-over sockets by name.
+struct Inherited {
+    http: Vec<TcpListener>,
+    https: Vec<TcpListener>,
+    server: Vec<TcpListener>,
+}
+
 /// The sockets in `LISTEN_FDS`, split by their `LISTEN_FDNAMES` name (unnamed ones serve
 /// the client API, as a plain `ListenStream=` unit gives them).
-fn inherited() -> Result<(Vec<TcpListener>, Vec<TcpListener>), ListenError> {
+fn inherited() -> Result<Inherited, ListenError> {
     let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
         .map(|v| v.split(':').map(str::to_string).collect())
         .unwrap_or_default();
     std::env::remove_var("LISTEN_FDNAMES");
     let mut fds = listenfd::ListenFd::from_env();
-    let (mut http, mut server) = (Vec::new(), Vec::new());
+    let (mut http, mut https, mut server) = (Vec::new(), Vec::new(), Vec::new());
     for index in 0..fds.len() {
         let name = names.get(index).cloned().unwrap_or_else(|| "http".into());
         let l = fds
@@ -117,9 +161,14 @@ fn inherited() -> Result<(Vec<TcpListener>, Vec<TcpListener>), ListenError> {
         let Some(l) = l else { continue };
         match name.as_str() {
             "http" | "unknown" | "" => http.push(l),
+            "https" => https.push(l),
             "server" => server.push(l),
             _ => return Err(ListenError::UnknownName { index, name }),
         }
     }
-    Ok((http, server))
+    Ok(Inherited {
+        http,
+        https,
+        server,
+    })
 }

@@ -182,11 +182,7 @@ impl AgentFlags {
     /// The command line as config sources: paths, snippets and the flags as a config layer.
     pub fn sources(&self) -> Result<Sources, String> {
         // Listeners this consul does not have: only "disabled" is the truth.
-        for (flag, port) in [
-            ("https-port", self.https_port),
-            ("dns-port", self.dns_port),
-            ("grpc-port", self.grpc_port),
-        ] {
+        for (flag, port) in [("dns-port", self.dns_port), ("grpc-port", self.grpc_port)] {
             if let Some(p) = port.filter(|p| *p >= 0) {
                 return Err(format!(
                     "-{flag}={p}: not implemented by this consul (no such listener); only -{flag}=-1 is accepted"

@@ -244,7 +244,8 @@ fn protections_this_agent_lacks_are_refused_never_ignored() {
     ])
     .expect_err("refused");
     assert!(
-        err.contains("tls = ") && err.contains("TLS is not implemented"),
+        err.starts_with("failed to parse -hcl[0]: tls.defaults.verify_incoming = true: ")
+            && err.contains("the server port and outgoing connections are plain HTTP"),
         "{err}"
     );
     let err = load(&[

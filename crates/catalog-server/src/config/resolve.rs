@@ -332,6 +332,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.services = definitions(v, "services", "service")?;
     c.checks = definitions(v, "checks", "check")?;
     addresses(v, &mut c)?;
+    c.https_tls = super::tls::https(v, c.ports.https)?;
     validate(&mut c, expect)?;
     Ok(c)
 }
@@ -425,6 +426,13 @@ fn addresses(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
         Some(h) => h
             .split_whitespace()
             .map(|a| parse_ip("addresses.http", a))
+            .collect::<Result<_, _>>()?,
+        None => c.client_addrs.clone(),
+    };
+    c.https_addrs = match get_str(v, &["addresses", "https"])? {
+        Some(h) => h
+            .split_whitespace()
+            .map(|a| parse_ip("addresses.https", a))
             .collect::<Result<_, _>>()?,
         None => c.client_addrs.clone(),
     };

@@ -20,8 +20,7 @@ pub(super) enum Support {
 }
 
 const NO_ACL: &str = "ACLs are not implemented by this agent yet: with this setting every request would still be allowed. Remove it (or set acl { enabled = false })";
-const NO_TLS: &str =
-    "TLS is not implemented by this agent yet: traffic would still be plain HTTP. Remove it";
+const NO_TLS: &str = "TLS is implemented for the HTTPS listener only (tls.https, and tls.defaults' certificate files): the server port and outgoing connections are plain HTTP here. Remove it";
 const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
 const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
 const NO_DNS: &str = "the DNS interface is not implemented by this agent yet";
@@ -79,6 +78,16 @@ pub(super) fn support(key: &str) -> Support {
         | "ui_config"
         | "ui_content_path" => Implemented,
 
+        // The HTTPS listener's TLS (`config::tls`); what would cover the server port is refused.
+        "tls"
+        | "ca_file"
+        | "ca_path"
+        | "cert_file"
+        | "key_file"
+        | "verify_incoming_https"
+        | "tls_min_version" => Implemented,
+        "tls_prefer_server_cipher_suites" => NoEffect,
+
         "disable_update_check"
         | "disable_anonymous_signature"
         | "disable_keyring_file"
@@ -99,19 +108,11 @@ pub(super) fn support(key: &str) -> Support {
         | "acl_ttl"
         | "enable_acl_replication" => WhenOff(NO_ACL),
 
-        "tls"
-        | "ca_file"
-        | "ca_path"
-        | "cert_file"
-        | "key_file"
-        | "verify_incoming"
-        | "verify_incoming_https"
+        "verify_incoming"
         | "verify_incoming_rpc"
         | "verify_outgoing"
         | "verify_server_hostname"
-        | "tls_min_version"
         | "tls_cipher_suites"
-        | "tls_prefer_server_cipher_suites"
         | "auto_encrypt"
         | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
 
@@ -179,8 +180,8 @@ fn is_off(v: &Value) -> bool {
 /// The keys of a block that this agent reads; the rest of the block follows `WhenOff`.
 fn implemented_subkeys(key: &str) -> &'static [&'static str] {
     match key {
-        "addresses" => &["http"],
-        "ports" => &["http", "server"],
+        "addresses" => &["http", "https"],
+        "ports" => &["http", "https", "server"],
         "performance" => &["raft_multiplier"],
         "ui_config" => &["enabled", "content_path"],
         _ => &[],
@@ -190,6 +191,7 @@ fn implemented_subkeys(key: &str) -> &'static [&'static str] {
 /// Why this agent refuses `key = value`, or `None` when it implements it as given.
 pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
     let why = match support(key) {
+        Support::Implemented if key == "tls" => return tls_refusal(value),
         Support::Implemented => {
             let block = value.as_object()?;
             let known = implemented_subkeys(key);
@@ -220,6 +222,45 @@ pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
     } else {
         format!("{key} = {shown}: {why}")
     })
+}
+
+/// The parts of a `tls` block this agent does not implement, switched on.
+fn tls_refusal(value: &Value) -> Option<String> {
+    let block = value.as_object()?;
+    for (section, settings) in block {
+        let implemented: &[&str] = match section.as_str() {
+            // `defaults` also covers the server port: its verify_incoming would ask for
+            // client certificates there, which this agent's plain-HTTP server port cannot.
+            "defaults" => &[
+                "ca_file",
+                "ca_path",
+                "cert_file",
+                "key_file",
+                "tls_min_version",
+            ],
+            "https" => &[
+                "ca_file",
+                "ca_path",
+                "cert_file",
+                "key_file",
+                "verify_incoming",
+                "tls_min_version",
+            ],
+            _ => &[],
+        };
+        let Some(settings) = settings.as_object() else {
+            if is_off(settings) {
+                continue;
+            }
+            return Some(format!("tls.{section} = {settings}: {NO_TLS}"));
+        };
+        for (k, v) in settings {
+            if !implemented.contains(&k.as_str()) && !is_off(v) {
+                return Some(format!("tls.{section}.{k} = {v}: {NO_TLS}"));
+            }
+        }
+    }
+    None
 }
 
 /// A sub-key of a partly implemented block left at the value this agent behaves as.
@@ -265,7 +306,15 @@ mod tests {
             refusal("tls", &json!({"defaults": {"verify_incoming": false}})),
             None
         );
-        assert!(refusal("tls", &json!({"defaults": {"cert_file": "/x.pem"}})).is_some());
+        assert_eq!(
+            refusal("tls", &json!({"defaults": {"cert_file": "/x.pem"}})),
+            None
+        );
+        let https = json!({"https": {"cert_file": "/x.pem", "verify_incoming": true}});
+        assert_eq!(refusal("tls", &https), None);
+        let rpc = refusal("tls", &json!({"defaults": {"verify_incoming": true}}));
+        assert!(rpc.is_some_and(|m| m.starts_with("tls.defaults.verify_incoming = true")));
+        assert!(refusal("tls", &json!({"internal_rpc": {"verify_outgoing": true}})).is_some());
         assert!(refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")).is_some());
         assert_eq!(refusal("encrypt", &json!("")), None);
         assert_eq!(refusal("disable_update_check", &json!(true)), None);

@@ -174,6 +174,7 @@ pub async fn run(
     gate: Gate,
     limits: ConnLimits,
     what: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut closing: Closing,
 ) {
     let clients = PerClient::default();
@@ -215,14 +216,24 @@ pub async fn run(
                 conns.spawn(refuse(stream));
             }
             Some(slot) => {
-                conns.spawn(serve_conn(
-                    stream,
-                    app.clone(),
-                    gate.clone(),
-                    limits,
-                    slot,
-                    closing.clone(),
-                ));
+                let (app, gate, closing) = (app.clone(), gate.clone(), closing.clone());
+                match tls.clone() {
+                    None => conns.spawn(serve_conn(stream, app, gate, limits, slot, closing)),
+                    Some(acceptor) => conns.spawn(async move {
+                        // The handshake counts against the handshake timeout, as in Go.
+                        let handshake =
+                            tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
+                        match handshake.await {
+                            Ok(Ok(tls)) => serve_conn(tls, app, gate, limits, slot, closing).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(target: "agent", "{what} server: TLS handshake failed: {e}")
+                            }
+                            Err(_) => {
+                                tracing::debug!(target: "agent", "{what} server: TLS handshake timed out")
+                            }
+                        }
+                    }),
+                };
             }
         }
     }
@@ -359,12 +370,12 @@ impl hyper::body::Body for Tracked {
 }
 
 /// The socket, telling [`Activity`] when bytes arrive.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -379,7 +390,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -409,14 +420,16 @@ impl AsyncWrite for Watched {
     }
 }
 
-async fn serve_conn(
-    stream: TcpStream,
+async fn serve_conn<S>(
+    stream: S,
     app: Router,
     gate: Gate,
     limits: ConnLimits,
     _slot: Slot,
     mut closing: Closing,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity {
         phase: AtomicU8::new(FRESH),
         since: Mutex::new(Instant::now()),

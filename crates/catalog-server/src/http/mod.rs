@@ -15,6 +15,7 @@ pub mod reply;
 mod session;
 mod snapshot;
 mod status;
+mod tls;
 mod ui;
 
 use crate::agent::Agent;
@@ -300,7 +301,12 @@ pub fn serve(
     closing: listen::Closing,
 ) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     listen::raise_nofile_limit();
-    let (http, server) = listeners.into_parts();
+    let (http, https, server) = listeners.into_parts();
+    let acceptor = match (&agent.config().https_tls, https.is_empty()) {
+        (_, true) => None,
+        (Some(t), false) => Some(tls::acceptor(t)?),
+        (None, false) => anyhow::bail!("HTTPS listeners without a TLS configuration"),
+    };
     let tokio_listener = |l: std::net::TcpListener| -> anyhow::Result<TcpListener> {
         l.set_nonblocking(true)?;
         Ok(TcpListener::from_std(l)?)
@@ -309,10 +315,19 @@ pub fn serve(
         .into_iter()
         .map(tokio_listener)
         .collect::<Result<_, _>>()?;
+    let https: Vec<TcpListener> = https
+        .into_iter()
+        .map(tokio_listener)
+        .collect::<Result<_, _>>()?;
     let server = server.map(tokio_listener).transpose()?;
     for l in &http {
         if let Ok(sa) = l.local_addr() {
             tracing::info!(target: "agent", "Started HTTP server: address={sa} network=tcp");
+        }
+    }
+    for l in &https {
+        if let Ok(sa) = l.local_addr() {
+            tracing::info!(target: "agent", "Started HTTPS server: address={sa} network=tcp");
         }
     }
     let mut tasks = tokio::task::JoinSet::new();
@@ -331,6 +346,18 @@ pub fn serve(
             gate.clone(),
             limits,
             "http",
+            None,
+            closing.clone(),
+        ));
+    }
+    for l in https {
+        tasks.spawn(listen::run(
+            l,
+            app.clone(),
+            gate.clone(),
+            limits,
+            "https",
+            acceptor.clone(),
             closing.clone(),
         ));
     }
@@ -348,6 +375,7 @@ pub fn serve(
             raft_rpc::gate(),
             limits,
             "rpc",
+            None,
             closing,
         ));
     }

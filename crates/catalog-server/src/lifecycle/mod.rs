@@ -37,6 +37,9 @@ pub async fn run(
     if let Some(port) = listeners.http_port() {
         config.ports.http = i32::from(port);
     }
+    if let Some(port) = listeners.https_port() {
+        config.ports.https = i32::from(port);
+    }
     if let Some(port) = listeners.server_port() {
         config.ports.server = i32::from(port);
     }

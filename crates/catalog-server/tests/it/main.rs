@@ -11,6 +11,7 @@ mod common;
 mod durability;
 mod go_json;
 mod http_server;
+mod https;
 mod kv;
 mod lifecycle;
 mod linearizable;

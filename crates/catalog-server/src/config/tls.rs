@@ -1,0 +1,163 @@
+//! The TLS settings of the HTTPS listener: `tls { defaults { … } https { … } }` (the `https`
+//! block over `defaults`) and the older top-level keys (`cert_file`, `key_file`, `ca_file`,
+//! `ca_path`, `verify_incoming`, `verify_incoming_https`, `tls_min_version`). What Consul would
+//! also apply to the server port (`internal_rpc`, `defaults.verify_incoming`) or to outgoing
+//! connections is refused by [`super::support`]: this agent's server port is plain HTTP.
+
+use super::files::ConfigError;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Certificates and client verification of the HTTPS listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpsTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// CA certificates that sign the client certificates accepted (`ca_file`, `ca_path`).
+    pub ca_files: Vec<PathBuf>,
+    /// Clients must present a certificate signed by one of `ca_files`.
+    pub verify_incoming: bool,
+    /// The lowest TLS version accepted: 12 or 13 (`TLSv1_2`, `TLSv1_3`).
+    pub min_version: u8,
+}
+
+fn invalid(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
+}
+
+/// The string at `path` (`None` when absent or empty).
+fn string(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
+    match path.iter().try_fold(v, |v, k| v.get(k)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as string",
+            path.join(".")
+        ))),
+    }
+}
+
+fn boolean(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
+    match path.iter().try_fold(v, |v, k| v.get(k)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) => api_types::parse_bool(s)
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{}: cannot parse '{s}' as bool", path.join(".")))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as bool",
+            path.join(".")
+        ))),
+    }
+}
+
+/// One setting: `tls.https.<key>`, else `tls.defaults.<key>`, else the top-level `legacy` key.
+fn setting<T>(
+    v: &Value,
+    key: &str,
+    legacy: &[&str],
+    get: impl Fn(&Value, &[&str]) -> Result<Option<T>, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    if let Some(x) = get(v, &["tls", "https", key])? {
+        return Ok(Some(x));
+    }
+    if let Some(x) = get(v, &["tls", "defaults", key])? {
+        return Ok(Some(x));
+    }
+    for l in legacy {
+        if let Some(x) = get(v, &[l])? {
+            return Ok(Some(x));
+        }
+    }
+    Ok(None)
+}
+
+/// The HTTPS listener's TLS settings, when `https_port` asks for the listener.
+pub fn https(v: &Value, https_port: i32) -> Result<Option<HttpsTls>, ConfigError> {
+    let cert = setting(v, "cert_file", &["cert_file"], string)?;
+    let key = setting(v, "key_file", &["key_file"], string)?;
+    let ca_file = setting(v, "ca_file", &["ca_file"], string)?;
+    let ca_path = setting(v, "ca_path", &["ca_path"], string)?;
+    let verify_incoming = setting(
+        v,
+        "verify_incoming",
+        &["verify_incoming_https", "verify_incoming"],
+        boolean,
+    )?
+    .unwrap_or(false);
+    let min = setting(v, "tls_min_version", &["tls_min_version"], string)?;
+    if https_port < 0 {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Err(invalid(
+            "the HTTPS port is set (ports.https, -https-port) but no certificate is: set tls { https { cert_file key_file } } (or tls.defaults)",
+        ));
+    };
+    let mut ca_files: Vec<PathBuf> = ca_file.into_iter().map(PathBuf::from).collect();
+    if let Some(dir) = ca_path {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| invalid(format!("Error reading ca_path {dir}: {e}")))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+            .collect();
+        found.sort();
+        ca_files.extend(found);
+    }
+    if verify_incoming && ca_files.is_empty() {
+        return Err(invalid(
+            "VerifyIncoming set but no CA: set tls.https.ca_file (or ca_path) to the CA that signs client certificates",
+        ));
+    }
+    let min_version = match min.as_deref() {
+        None | Some("TLSv1_2") | Some("tls12") => 12,
+        Some("TLSv1_3") | Some("tls13") => 13,
+        Some(other @ ("TLSv1_0" | "TLSv1_1" | "tls10" | "tls11")) => {
+            return Err(invalid(format!(
+                "tls_min_version {other:?} is not supported by this agent (TLS 1.2 and 1.3 only)"
+            )))
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "tls_min_version: invalid value {other:?}; use TLSv1_2 or TLSv1_3"
+            )))
+        }
+    };
+    Ok(Some(HttpsTls {
+        cert_file: PathBuf::from(cert),
+        key_file: PathBuf::from(key),
+        ca_files,
+        verify_incoming,
+        min_version,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn https_block_over_defaults_over_legacy() {
+        let v = json!({
+            "cert_file": "/legacy.pem", "key_file": "/legacy-key.pem",
+            "tls": {"defaults": {"ca_file": "/ca.pem", "key_file": "/d-key.pem"},
+                    "https": {"cert_file": "/h.pem", "verify_incoming": true}},
+        });
+        let t = https(&v, 8501).unwrap().unwrap();
+        assert_eq!(t.cert_file, PathBuf::from("/h.pem"));
+        assert_eq!(t.key_file, PathBuf::from("/d-key.pem"));
+        assert_eq!(t.ca_files, vec![PathBuf::from("/ca.pem")]);
+        assert!(t.verify_incoming);
+        assert_eq!(t.min_version, 12);
+        assert_eq!(https(&v, -1).unwrap(), None);
+        assert!(https(&json!({}), 8501).is_err());
+        let no_ca = json!({"tls": {"https": {"cert_file": "/c", "key_file": "/k", "verify_incoming": true}}});
+        assert!(https(&no_ca, 8501)
+            .unwrap_err()
+            .to_string()
+            .contains("no CA"));
+    }
+}

@@ -1,0 +1,213 @@
+//! The HTTPS listener: a certificate from `tls { https { … } }`, client certificates required
+//! with `verify_incoming`, checked by real clients (reqwest with rustls, `curl`, our own CLI),
+//! and the TLS settings that would cover the plain-HTTP server port refused at start.
+
+use crate::common::TestServer;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("this test needs openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, in `dir`.
+fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=test CA"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca-key.pem", "-out", "ca.pem"]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
+        ),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        let mut req = vec!["req", "-subj"];
+        let subject = format!("/CN={name}");
+        req.push(&subject);
+        req.extend(ec);
+        let key = format!("{name}-key.pem");
+        let csr = format!("{name}.csr");
+        req.extend(["-keyout", &key, "-out", &csr]);
+        openssl(dir, &req);
+        std::fs::write(dir.join(format!("{name}.ext")), ext).expect("ext");
+        let cert = format!("{name}.pem");
+        let extfile = format!("{name}.ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+                "-out",
+                &cert,
+            ],
+        );
+    }
+}
+
+/// The port the agent's HTTPS listener got (it was asked for port 0).
+async fn https_port(s: &TestServer) -> u16 {
+    for _ in 0..200 {
+        let out = s.output();
+        if let Some(port) = out
+            .lines()
+            .filter(|l| l.contains("Started HTTPS server: address="))
+            .filter_map(|l| {
+                l.rsplit_once("address=")?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .rsplit_once(':')
+            })
+            .find_map(|(_, p)| p.parse().ok())
+        {
+            return port;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no HTTPS listener in the output:\n{}", s.output());
+}
+
+fn client(dir: &Path, with_cert: bool) -> reqwest::Client {
+    let ca = std::fs::read(dir.join("ca.pem")).expect("ca");
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(Duration::from_secs(10))
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca pem"));
+    if with_cert {
+        let mut pem = std::fs::read(dir.join("client.pem")).expect("cert");
+        pem.extend(std::fs::read(dir.join("client-key.pem")).expect("key"));
+        b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+    }
+    b.build().expect("client")
+}
+
+#[tokio::test]
+async fn https_with_verified_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    let hcl = format!(
+        "tls {{\n https {{\n  ca_file = \"{0}/ca.pem\"\n  cert_file = \"{0}/server.pem\"\n  key_file = \"{0}/server-key.pem\"\n  verify_incoming = true\n }}\n}}\n",
+        d.display()
+    );
+    let s = TestServer::start_with(&["-log-level=info", "-https-port=0", "-hcl", &hcl]).await;
+    let port = https_port(&s).await;
+    assert!(
+        s.output().contains(&format!("HTTPS: {port}")) || s.output().contains("HTTPS: 0"),
+        "the banner names the HTTPS listener: {}",
+        s.output()
+    );
+    let url = format!("https://127.0.0.1:{port}/v1/status/leader");
+
+    // A client with a certificate the CA signed gets the API.
+    let r = client(d, true).get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("127.0.0.1"));
+    let put = client(d, true)
+        .put(format!("https://127.0.0.1:{port}/v1/kv/over-tls"))
+        .body("yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    // Without one, the handshake is refused: nothing is answered.
+    let denied = client(d, false).get(&url).send().await;
+    assert!(
+        denied.is_err(),
+        "answered without a client certificate: {denied:?}"
+    );
+
+    // curl, and our CLI with Consul's TLS flags.
+    let curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            "ca.pem",
+            "--cert",
+            "client.pem",
+            "--key",
+            "client-key.pem",
+        ])
+        .arg(format!("https://localhost:{port}/v1/kv/over-tls?raw"))
+        .current_dir(d)
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "yes", "{curl:?}");
+    let cli = Command::new(test_support::binary("consul"))
+        .args(["kv", "get"])
+        .arg(format!("-http-addr=https://127.0.0.1:{port}"))
+        .arg(format!("-ca-file={}", d.join("ca.pem").display()))
+        .arg(format!("-client-cert={}", d.join("client.pem").display()))
+        .arg(format!(
+            "-client-key={}",
+            d.join("client-key.pem").display()
+        ))
+        .arg("over-tls")
+        .output()
+        .expect("consul kv get");
+    assert_eq!(
+        String::from_utf8_lossy(&cli.stdout).trim(),
+        "yes",
+        "{cli:?}"
+    );
+
+    // The plain HTTP listener still serves (Consul keeps both when both ports are set).
+    assert_eq!(
+        s.get("/v1/kv/over-tls?raw").await.unwrap(),
+        (200, "yes".into())
+    );
+}
+
+#[test]
+fn tls_settings_the_server_port_would_need_are_refused() {
+    let run = |hcl: &str| {
+        Command::new(test_support::binary("consul"))
+            .args(["agent", "-dev", "-hcl", hcl])
+            .output()
+            .expect("consul agent")
+    };
+    let out = run("tls { defaults { verify_incoming = true } }");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("tls.defaults.verify_incoming = true") && err.contains("server port"),
+        "{err}"
+    );
+    let out = run("tls { internal_rpc { verify_outgoing = true } }");
+    assert_eq!(out.status.code(), Some(1));
+    let out = run("ports { https = 8501 }");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("no certificate"), "{err}");
+}
