@@ -79,20 +79,22 @@ impl Agent {
         Ok(())
     }
 
-    /// Stops the background work and the check runners and session timers (shutdown).
-    pub fn stop(&self) {
+    /// Stops the check runners and session timers, answers parked queries with what they
+    /// have (as Consul's do at shutdown), and stops the background work, waiting until it has.
+    pub async fn stop(&self) {
         self.checks.stop_all();
         self.sessions.stop_all();
-        for t in self
+        self.catalog().close();
+        let tasks: Vec<_> = self
             .tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain(..)
-        {
+            .collect();
+        for t in tasks {
             t.abort();
+            let _ = t.await;
         }
-        // Parked queries answer with what they have, as Consul's do at shutdown.
-        self.catalog().close();
     }
 
     /// Stops Raft and makes the metadata durable: the last step of a shutdown.

@@ -87,26 +87,45 @@ pub async fn run(
     }
     tracing::info!(target: "agent", "Requesting shutdown");
     ready.abort();
+    let _ = ready.await;
     notify::send("STOPPING=1");
     // No new connections; parked queries answer with what they have, and the requests in
     // flight get a few seconds to finish before Raft stops under them.
     let _ = closing.send(true);
-    agent.stop();
-    if tokio::time::timeout(DRAIN_TIMEOUT, &mut server)
-        .await
-        .is_err()
-    {
+    let (drained, ()) = tokio::join!(
+        tokio::time::timeout(DRAIN_TIMEOUT, &mut server),
+        agent.stop()
+    );
+    if drained.is_err() {
         tracing::warn!(target: "agent", "requests still in flight after {DRAIN_TIMEOUT:?}: {} cut", crate::http::in_flight());
         server.abort();
         let _ = server.await;
     }
     agent.close().await;
+    release(agent).await;
     if let Some(pid) = &config.pid_file {
         let _ = std::fs::remove_file(pid);
     }
     drop(data_dir);
     tracing::info!(target: "agent", "shutdown complete");
     Ok(leave.code)
+}
+
+/// Drops the last reference to the agent, so its Raft storage is closed (sled's lock and
+/// files released) before `run` returns; what still holds it (a request's task finishing)
+/// gets a few seconds.
+async fn release(mut agent: Arc<Agent>) {
+    for _ in 0..500 {
+        match Arc::try_unwrap(agent) {
+            Ok(a) => {
+                drop(a);
+                return;
+            }
+            Err(a) => agent = a,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tracing::warn!(target: "agent", "the agent is still referenced after shutdown; its storage closes when the process exits");
 }
 
 /// The process's stop signals: SIGTERM and SIGINT stop the agent; SIGHUP is logged (reloading
@@ -257,6 +276,10 @@ mod tests {
         assert_eq!(code, 0);
         assert_eq!(parked.await.expect("no panic").expect("answered"), 200);
         let _ = index;
+        // Everything was released when `run` returned: the Raft store opens at once.
+        let reopened = crate::store::Store::open(&dir.path().join("raft"));
+        assert!(reopened.is_ok(), "still held: {:?}", reopened.err());
+        drop(reopened);
 
         let (ls, port) = listeners();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

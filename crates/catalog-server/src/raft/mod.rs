@@ -151,6 +151,8 @@ pub struct RaftNode {
     proposals: mpsc::Sender<Proposal>,
     /// (commands proposed, Raft entries they went out in): writes per entry = group commit.
     proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+    /// The proposer task (it holds the core): stopped and awaited at shutdown.
+    proposer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
@@ -315,11 +317,12 @@ impl RaftNode {
         let (proposals, rx) = mpsc::channel(4096);
         let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
             Arc::default();
-        tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
+        let proposer = tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
         Ok(RaftNode {
+            proposer: Arc::new(std::sync::Mutex::new(Some(proposer))),
             me,
             http,
             contact: Arc::default(),
@@ -421,6 +424,15 @@ impl RaftNode {
     pub async fn shutdown(&self) {
         self.core.shutdown().await;
         let _ = self.store.sync_now();
+        let proposer = self
+            .proposer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(p) = proposer {
+            p.abort();
+            let _ = p.await;
+        }
     }
 
     /// Makes this server the single voter of a new cluster, unless it already has one.
