@@ -13,7 +13,17 @@ pub use crate::config::Cli;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-const BOOL_FLAGS: &[&str] = &["once", "dry", "consul-retry", "version", "v", "h", "help"];
+const BOOL_FLAGS: &[&str] = &[
+    "once",
+    "dry",
+    "consul-retry",
+    "consul-ssl",
+    "consul-ssl-verify",
+    "version",
+    "v",
+    "h",
+    "help",
+];
 const VALUE_FLAGS: &[&str] = &[
     "config",
     "consul-addr",
@@ -28,6 +38,11 @@ const VALUE_FLAGS: &[&str] = &[
     "consul-retry-attempts",
     "consul-retry-backoff",
     "consul-retry-max-backoff",
+    "consul-ssl-ca-cert",
+    "consul-ssl-ca-path",
+    "consul-ssl-cert",
+    "consul-ssl-key",
+    "consul-ssl-server-name",
     "retry",
     "exec",
     "exec-reload-signal",
@@ -49,6 +64,8 @@ Options:
   -consul-token=<token>     ACL token
   -consul-retry, -consul-retry-attempts=12, -consul-retry-backoff=250ms,
   -consul-retry-max-backoff=1m
+  -consul-ssl, -consul-ssl-verify=true, -consul-ssl-ca-cert=<pem>, -consul-ssl-cert=<pem>,
+  -consul-ssl-key=<pem>     reach Consul over HTTPS (client certificate for verify_incoming)
   -template=<in:out(:cmd)>  template to render, repeatable
   -wait=<min(:max)>         quiescence timers
   -max-stale=<duration>     allowed staleness of reads (default 2s)

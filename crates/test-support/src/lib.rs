@@ -11,6 +11,7 @@
 //! - [`docker`]: the Docker CLI, unique names, and guards removing the images, containers and
 //!   networks a test created. [`docker::require_docker`] fails the test when there is no engine.
 //! - [`Process`]: any other child with its output captured, killed and reaped on drop.
+//! - [`tls`]: a CA, server and client certificates (openssl) and the HTTPS port an agent got.
 //! - [`free_port`]: only for peers that cannot take an inherited socket (see its doc).
 //!
 //! Nothing here skips a test: what a test needs and cannot find is a failure that says what to
@@ -23,6 +24,7 @@ pub mod docker;
 mod http;
 mod ports;
 mod process;
+pub mod tls;
 mod wait;
 
 pub use bins::{binary, target_dir, workspace_root};

@@ -7,89 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("this test needs openssl (apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, in `dir`.
-fn certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=test CA"];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca-key.pem", "-out", "ca.pem"]);
-    openssl(dir, &ca);
-    for (name, ext) in [
-        (
-            "server",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
-        ),
-        ("client", "extendedKeyUsage=clientAuth"),
-    ] {
-        let mut req = vec!["req", "-subj"];
-        let subject = format!("/CN={name}");
-        req.push(&subject);
-        req.extend(ec);
-        let key = format!("{name}-key.pem");
-        let csr = format!("{name}.csr");
-        req.extend(["-keyout", &key, "-out", &csr]);
-        openssl(dir, &req);
-        std::fs::write(dir.join(format!("{name}.ext")), ext).expect("ext");
-        let cert = format!("{name}.pem");
-        let extfile = format!("{name}.ext");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &extfile,
-                "-out",
-                &cert,
-            ],
-        );
-    }
-}
-
 /// The port the agent's HTTPS listener got (it was asked for port 0).
 async fn https_port(s: &TestServer) -> u16 {
     for _ in 0..200 {
-        let out = s.output();
-        if let Some(port) = out
-            .lines()
-            .filter(|l| l.contains("Started HTTPS server: address="))
-            .filter_map(|l| {
-                l.rsplit_once("address=")?
-                    .1
-                    .split_whitespace()
-                    .next()?
-                    .rsplit_once(':')
-            })
-            .find_map(|(_, p)| p.parse().ok())
-        {
+        if let Some(port) = test_support::tls::https_port(&s.output()) {
             return port;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -115,11 +36,8 @@ fn client(dir: &Path, with_cert: bool) -> reqwest::Client {
 async fn https_with_verified_clients() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificates(d);
-    let hcl = format!(
-        "tls {{\n https {{\n  ca_file = \"{0}/ca.pem\"\n  cert_file = \"{0}/server.pem\"\n  key_file = \"{0}/server-key.pem\"\n  verify_incoming = true\n }}\n}}\n",
-        d.display()
-    );
+    test_support::tls::certificates(d);
+    let hcl = test_support::tls::https_hcl(d);
     let s = TestServer::start_with(&["-log-level=info", "-https-port=0", "-hcl", &hcl]).await;
     let port = https_port(&s).await;
     assert!(

@@ -290,7 +290,25 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                "auth" | "ssl" | "transport" | "namespace" => self.only_off(&key, v)?,
+                "ssl" => self.ssl(&mut c.consul.ssl, v)?,
+                "auth" | "transport" | "namespace" => self.only_off(&key, v)?,
+                _ => return Err(self.unknown(key)),
+            }
+        }
+        Ok(())
+    }
+
+    fn ssl(&self, ssl: &mut super::Ssl, v: &J) -> Result<(), ConfigError> {
+        for (k, v) in self.object("consul.ssl", v)? {
+            let key = format!("consul.ssl.{k}");
+            let path = |s: String| (!s.is_empty()).then(|| PathBuf::from(s));
+            match k.as_str() {
+                "enabled" => ssl.enabled = self.boolean(&key, v)?,
+                "verify" => ssl.verify = self.boolean(&key, v)?,
+                "ca_cert" => ssl.ca_cert = path(self.string(&key, v)?),
+                "cert" => ssl.cert = path(self.string(&key, v)?),
+                "key" => ssl.key = path(self.string(&key, v)?),
+                "ca_path" | "server_name" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }

@@ -137,6 +137,34 @@ pub struct Consul {
     pub token: Option<String>,
     /// Retry policy.
     pub retry: Retry,
+    /// `consul { ssl { … } }` / `-consul-ssl*`.
+    pub ssl: Ssl,
+}
+
+/// How consul-template reaches Consul over HTTPS (upstream's `SSLConfig`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ssl {
+    /// Use https for an address without a scheme.
+    pub enabled: bool,
+    /// Verify the server's certificate (default true).
+    pub verify: bool,
+    /// CA certificate that signs the server's (PEM).
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate and key (PEM), for agents with `verify_incoming`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl Default for Ssl {
+    fn default() -> Self {
+        Ssl {
+            enabled: false,
+            verify: true,
+            ca_cert: None,
+            cert: None,
+            key: None,
+        }
+    }
 }
 
 /// One `template {}` block or `-template` flag.

@@ -90,6 +90,16 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
         "reload-signal" => c.reload_signal = sig(v)?,
         "kill-signal" => c.kill_signal = sig(v)?,
         "consul-retry" => c.consul.retry.enabled = on,
+        "consul-ssl" => c.consul.ssl.enabled = on,
+        "consul-ssl-verify" => c.consul.ssl.verify = on,
+        "consul-ssl-ca-cert" => c.consul.ssl.ca_cert = Some(PathBuf::from(v)),
+        "consul-ssl-cert" => c.consul.ssl.cert = Some(PathBuf::from(v)),
+        "consul-ssl-key" => c.consul.ssl.key = Some(PathBuf::from(v)),
+        "consul-ssl-ca-path" | "consul-ssl-server-name" => {
+            return Err(bad(
+                "is not supported by this consul-template (use -consul-ssl-ca-cert; the certificate is checked against the address's host)".to_string(),
+            ))
+        }
         "consul-retry-attempts" => {
             c.consul.retry.attempts = v.parse().map_err(|_| bad(format!("invalid count {v:?}")))?
         }

@@ -98,10 +98,21 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
         .iter()
         .map(Tmpl::load)
         .collect::<Result<Vec<_>, _>>()?;
+    let env = ClientConfig::from_env();
+    let ssl = &config.consul.ssl;
     let client = Client::from_config(ClientConfig {
         address: config.consul.address.clone(),
         token: config.consul.token.clone().filter(|t| !t.is_empty()),
-        ..ClientConfig::from_env()
+        ssl: ssl.enabled || env.ssl,
+        ssl_verify: if ssl.verify {
+            env.ssl_verify
+        } else {
+            Some(false)
+        },
+        ca_file: ssl.ca_cert.clone().or(env.ca_file.clone()),
+        client_cert: ssl.cert.clone().or(env.client_cert.clone()),
+        client_key: ssl.key.clone().or(env.client_key.clone()),
+        ..env
     })?;
     let env = command_env(config, &client);
     crate::info!("(runner) creating watcher");

@@ -226,3 +226,72 @@ async fn a_change_executes_only_the_templates_that_use_it() {
         "template a was executed for a change of b"
     );
 }
+
+/// Against an agent that serves HTTPS and requires client certificates: the `consul { ssl }`
+/// block and the `-consul-ssl*` flags render; without a client certificate nothing renders.
+#[tokio::test]
+async fn renders_over_https_with_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    test_support::tls::certificates(certs.path());
+    let (consul, port) = Consul::start_https(certs.path()).await;
+    consul.put("secret", "over-tls").await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = certs.path().display();
+    let (a, b) = (dir.path().join("a.out"), dir.path().join("b.out"));
+    let config = dir.path().join("ct.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "consul {{\n  address = \"127.0.0.1:{port}\"\n  ssl {{\n    enabled = true\n    ca_cert = \"{c}/ca.pem\"\n    cert = \"{c}/client.pem\"\n    key = \"{c}/client-key.pem\"\n  }}\n}}\ntemplate {{\n  contents = \"{{{{key \\\"secret\\\"}}}}\"\n  destination = \"{}\"\n}}\n",
+            a.display()
+        ),
+    )
+    .unwrap();
+    let mut ct = Ct::start(&[
+        "-config".into(),
+        config.display().to_string(),
+        "-once".into(),
+    ]);
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert_eq!(read(&a), "over-tls");
+
+    let flags = |with_cert: bool| {
+        let mut f = vec![
+            format!("-consul-addr=127.0.0.1:{port}"),
+            "-consul-ssl".to_string(),
+            format!("-consul-ssl-ca-cert={c}/ca.pem"),
+            format!(
+                "-template={}:{}",
+                {
+                    let src = dir.path().join("b.ctmpl");
+                    std::fs::write(&src, "{{key \"secret\"}}").unwrap();
+                    src.display().to_string()
+                },
+                b.display()
+            ),
+            "-once".to_string(),
+        ];
+        if with_cert {
+            f.push(format!("-consul-ssl-cert={c}/client.pem"));
+            f.push(format!("-consul-ssl-key={c}/client-key.pem"));
+        }
+        f
+    };
+    let mut ct = Ct::start(&flags(true));
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert_eq!(read(&b), "over-tls");
+
+    // Without a client certificate the agent refuses the handshake: nothing is rendered.
+    std::fs::remove_file(&b).unwrap();
+    let mut args = flags(false);
+    args.push("-consul-retry=false".into());
+    let mut ct = Ct::start(&args);
+    let code = ct.wait_exit(T).await;
+    assert_ne!(
+        code,
+        Some(0),
+        "rendered without a client certificate: {}",
+        ct.stderr()
+    );
+    assert!(!b.exists());
+}

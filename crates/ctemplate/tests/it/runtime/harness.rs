@@ -50,6 +50,28 @@ impl Consul {
         Consul(Self::builder().http_port(port).start().await)
     }
 
+    /// Starts with an HTTPS listener (on a port of its own) serving `certs`' server
+    /// certificate and requiring client certificates ([`test_support::tls`]); returns the
+    /// agent and its HTTPS port.
+    pub async fn start_https(certs: &Path) -> (Consul, u16) {
+        let consul = Consul(
+            Self::builder()
+                .args(["-log-level=info".to_string(), "-https-port=0".to_string()])
+                .args(["-hcl".to_string(), test_support::tls::https_hcl(certs)])
+                .start()
+                .await,
+        );
+        let mut port = None;
+        wait_until(Duration::from_secs(10), || {
+            port = test_support::tls::https_port(&consul.output());
+            let found = port.is_some();
+            async move { found }
+        })
+        .await;
+        let port = port.unwrap_or_else(|| panic!("no HTTPS listener: {}", consul.output()));
+        (consul, port)
+    }
+
     /// A client for this agent.
     pub fn client(&self) -> Client {
         Client::new(&self.addr()).expect("client")
