@@ -15,6 +15,7 @@ pub mod misc;
 pub mod operator;
 pub mod render;
 pub mod snapshot;
+pub mod tls;
 pub mod version;
 
 /// A subcommand: its words (`["kv", "get"]`), one-line synopsis, and entry point.
@@ -136,6 +137,31 @@ const COMMANDS: &[Entry] = &[
         run: snapshot::run_save,
     },
     Entry {
+        words: &["tls"],
+        synopsis: "Builtin helpers for creating CAs and certificates",
+        run: tls::run_parent,
+    },
+    Entry {
+        words: &["tls", "ca"],
+        synopsis: "Helpers for CAs",
+        run: tls::run_ca_parent,
+    },
+    Entry {
+        words: &["tls", "ca", "create"],
+        synopsis: "Create a new consul CA",
+        run: tls::run_ca_create,
+    },
+    Entry {
+        words: &["tls", "cert"],
+        synopsis: "Helpers for certificates",
+        run: tls::run_cert_parent,
+    },
+    Entry {
+        words: &["tls", "cert", "create"],
+        synopsis: "Create a new certificate",
+        run: tls::run_cert_create,
+    },
+    Entry {
         words: &["version"],
         synopsis: "Prints the Consul version",
         run: version::run,
@@ -172,7 +198,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["snapshot", "agent"],
     &["snapshot", "decode"],
     &["snapshot", "inspect"],
-    &["tls"],
     &["troubleshoot"],
     &["validate"],
     &["watch"],

@@ -17,4 +17,5 @@ mod lifecycle;
 mod linearizable;
 mod sessions;
 mod storage;
+mod tls_cli;
 mod ui;
