@@ -181,8 +181,10 @@ impl RaftNode {
     ) -> Result<(), WriteError> {
         if self.is_leader() {
             // A leader cut off in a minority must not answer from stale state: with other
-            // voters, every read confirms leadership first. A single voter is its own quorum.
-            if linearizable || self.voter_count() > 1 {
+            // voters, every read confirms leadership first. A single voter is its own quorum,
+            // but a just-elected one (a restart) may not have applied its log yet: until it has
+            // applied an entry of its own term, it reads through the barrier too.
+            if linearizable || self.voter_count() > 1 || !self.applied_own_term() {
                 self.barrier().await?;
             }
             return Ok(());

@@ -544,6 +544,15 @@ impl RaftNode {
         m.current_leader == Some(self.id) && m.running_state.is_ok()
     }
 
+    /// Whether this member has applied an entry of its current term: as leader, then, every
+    /// entry committed before its election is applied.
+    pub(crate) fn applied_own_term(&self) -> bool {
+        let rx = self.raft().metrics();
+        let m = rx.borrow();
+        m.last_applied
+            .is_some_and(|l| l.leader_id.term == m.current_term)
+    }
+
     /// The leader's advertised address, if one is known.
     pub fn leader_addr(&self) -> Option<String> {
         let rx = self.raft().metrics();
