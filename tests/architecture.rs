@@ -146,6 +146,37 @@ fn the_template_engine_stands_alone() {
     assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
 
+/// The places under `src` where a module (a directory or file of the crate) uses a module it
+/// must not (`crate::<forbidden>::…`).
+fn layering_offenders(src: &Path, rules: &[(&str, &[&str])]) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (module, forbidden) in rules {
+        let dir = src.join(module);
+        let files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            vec![src.join(format!("{module}.rs"))]
+        };
+        for file in files {
+            for (n, line) in code_lines(&file) {
+                for f in *forbidden {
+                    let used = line.contains(&format!("crate::{f}::"))
+                        || line.contains(&format!("crate::{f};"))
+                        || line.contains(&format!("crate::{f} "));
+                    if used {
+                        broken.push(format!(
+                            "{module} uses {f}: {}:{n}: {}",
+                            file.display(),
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    broken
+}
+
 /// The layers of `consul`: each module (a directory or file under crates/catalog-server/src)
 /// and the modules it must not use. Together they keep the graph acyclic: the catalog domain
 /// at the bottom, Raft and storage under the agent, the HTTP layer over the agent, the
@@ -177,32 +208,7 @@ fn consul_modules_depend_downwards() {
         ("http", &["cli", "lifecycle"]),
         ("lifecycle", &["cli"]),
     ];
-    let src = crate_src("catalog-server");
-    let mut broken = Vec::new();
-    for (module, forbidden) in rules {
-        let dir = src.join(module);
-        let files = if dir.is_dir() {
-            rust_files(&dir)
-        } else {
-            vec![src.join(format!("{module}.rs"))]
-        };
-        for file in files {
-            for (n, line) in code_lines(&file) {
-                for f in forbidden {
-                    let used = line.contains(&format!("crate::{f}::"))
-                        || line.contains(&format!("crate::{f};"))
-                        || line.contains(&format!("crate::{f} "));
-                    if used {
-                        broken.push(format!(
-                            "{module} uses {f}: {}:{n}: {}",
-                            file.display(),
-                            line.trim()
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let broken = layering_offenders(&crate_src("catalog-server"), &rules);
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
 
@@ -216,30 +222,7 @@ fn consul_template_modules_depend_downwards() {
         ("hbs", &["engine", "cli", "runner"]),
         ("config", &["cli", "runner"]),
     ];
-    let mut broken = Vec::new();
-    for (module, forbidden) in rules {
-        let dir = src.join(module);
-        let files = if dir.is_dir() {
-            rust_files(&dir)
-        } else {
-            vec![src.join(format!("{module}.rs"))]
-        };
-        for file in files {
-            for (n, line) in code_lines(&file) {
-                for f in forbidden {
-                    if line.contains(&format!("crate::{f}::"))
-                        || line.contains(&format!("crate::{f};"))
-                    {
-                        broken.push(format!(
-                            "{module} uses {f}: {}:{n}: {}",
-                            file.display(),
-                            line.trim()
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let broken = layering_offenders(&src, &rules);
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
 
