@@ -74,3 +74,63 @@ async fn docker_health_sets_the_agent_check() {
         );
     }
 }
+
+/// `consul-tls://` against an agent serving HTTPS and requiring client certificates: with
+/// `CONSUL_CACERT`, `CONSUL_CLIENT_CERT` and `CONSUL_CLIENT_KEY` the registry pings and
+/// registers; without the client certificate the agent refuses the handshake.
+#[tokio::test(flavor = "multi_thread")]
+async fn consul_tls_registers_with_a_client_certificate() {
+    use registrator::registry::{uri, Consul, Registry};
+    let certs = tempfile::tempdir().unwrap();
+    test_support::tls::certificates(certs.path());
+    let agent = test_support::Consul::builder()
+        .args(["-log-level=info".to_string(), "-https-port=0".to_string()])
+        .args([
+            "-hcl".to_string(),
+            test_support::tls::https_hcl(certs.path()),
+        ])
+        .start()
+        .await;
+    let mut port = None;
+    wait_until(Duration::from_secs(10), || {
+        port = test_support::tls::https_port(&agent.output());
+        let found = port.is_some();
+        async move { found }
+    })
+    .await;
+    let port = port.unwrap_or_else(|| panic!("no HTTPS listener: {}", agent.output()));
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let env_with = |client: bool| {
+        let mut vars = vec![("CONSUL_CACERT", file("ca.pem"))];
+        if client {
+            vars.push(("CONSUL_CLIENT_CERT", file("client.pem")));
+            vars.push(("CONSUL_CLIENT_KEY", file("client-key.pem")));
+        }
+        move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    };
+    let target = format!("consul-tls://127.0.0.1:{port}");
+
+    let endpoint = uri::resolve(&target, &env_with(true)).expect("uri");
+    let registry = Consul::new(&endpoint).expect("client");
+    assert!(registry
+        .ping()
+        .await
+        .expect("ping over TLS")
+        .contains("127.0.0.1"));
+    let reg: api_types::ServiceRegistration = serde_json::from_value(serde_json::json!({
+        "ID": "tls-web", "Name": "tls-web", "Port": 8080, "Address": "127.0.0.1"
+    }))
+    .unwrap();
+    registry.register(&reg).await.expect("register over TLS");
+    let services = reqwest::get(agent.url("/v1/agent/services"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(services.contains("\"tls-web\""), "{services}");
+
+    let endpoint = uri::resolve(&target, &env_with(false)).expect("uri");
+    let refused = Consul::new(&endpoint).expect("client").ping().await;
+    assert!(refused.is_err(), "answered without a client certificate");
+}
