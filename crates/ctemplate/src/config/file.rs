@@ -456,8 +456,9 @@ template {
         load("vault {\n}\n").unwrap();
         load("deduplicate {\n  enabled = false\n}\n").unwrap();
         load("consul {\n  ssl {\n    enabled = false\n  }\n}\n").unwrap();
-        let e = load("consul {\n  ssl {\n    enabled = true\n  }\n}\n").unwrap_err();
-        assert!(e.to_string().contains("consul.ssl"), "{e}");
+        let e =
+            load("consul {\n  ssl {\n    server_name = \"consul.example\"\n  }\n}\n").unwrap_err();
+        assert!(e.to_string().contains("consul.ssl.server_name"), "{e}");
         let e = load("vault {\n  address = \"https://vault:8200\"\n}\n").unwrap_err();
         assert!(
             e.to_string().contains("vault") && e.to_string().contains("not supported"),
