@@ -179,12 +179,13 @@ impl RaftNode {
         linearizable: bool,
         leader: Option<&str>,
     ) -> Result<(), WriteError> {
-        if self.is_leader() {
+        let view = self.leader_view();
+        if view.leader {
             // A leader cut off in a minority must not answer from stale state: with other
             // voters, every read confirms leadership first. A single voter is its own quorum,
             // but a just-elected one (a restart) may not have applied its log yet: until it has
             // applied an entry of its own term, it reads through the barrier too.
-            if linearizable || self.voter_count() > 1 || !self.applied_own_term() {
+            if linearizable || view.voters > 1 || !view.applied_own_term {
                 self.barrier().await?;
             }
             return Ok(());

@@ -127,6 +127,15 @@ impl Core {
         self.raft().metrics().borrow().clone()
     }
 
+    /// The current core's metrics channel, to borrow from without copying.
+    pub fn metrics_rx(&self) -> watch::Receiver<Metrics> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .raft
+            .metrics()
+    }
+
     /// Follows the metrics across core restarts.
     pub fn watch(self: &Arc<Self>) -> StatusWatch {
         StatusWatch {

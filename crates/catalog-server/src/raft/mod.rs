@@ -157,6 +157,13 @@ pub struct RaftNode {
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 
+/// See [`RaftNode::leader_view`].
+pub(crate) struct LeaderView {
+    pub leader: bool,
+    pub voters: usize,
+    pub applied_own_term: bool,
+}
+
 /// How long a request waits for a leader to be elected (Consul's `rpc_hold_timeout`).
 pub const HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
 
@@ -544,13 +551,19 @@ impl RaftNode {
         m.current_leader == Some(self.id) && m.running_state.is_ok()
     }
 
-    /// Whether this member has applied an entry of its current term: as leader, then, every
-    /// entry committed before its election is applied.
-    pub(crate) fn applied_own_term(&self) -> bool {
-        let rx = self.raft().metrics();
+    /// What a read on this member needs to know, from one look at the metrics: whether it
+    /// leads, how many voters there are, and whether it has applied an entry of its current
+    /// term (as leader, then, every entry committed before its election is applied).
+    pub(crate) fn leader_view(&self) -> LeaderView {
+        let rx = self.core.metrics_rx();
         let m = rx.borrow();
-        m.last_applied
-            .is_some_and(|l| l.leader_id.term == m.current_term)
+        LeaderView {
+            leader: m.current_leader == Some(self.id) && m.running_state.is_ok(),
+            voters: m.membership_config.membership().voter_ids().count(),
+            applied_own_term: m
+                .last_applied
+                .is_some_and(|l| l.leader_id.term == m.current_term),
+        }
     }
 
     /// The leader's advertised address, if one is known.
