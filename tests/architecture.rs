@@ -226,19 +226,11 @@ fn consul_template_modules_depend_downwards() {
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
 
-/// Which packages may depend (outside their tests) on the libraries that define a room.
-#[test]
-fn only_their_crates_depend_on_the_heavy_libraries() {
-    let root = workspace();
-    let rules: [(&str, &[&str]); 4] = [
-        ("sled", &["catalog-server"]),
-        ("openraft", &["catalog-server"]),
-        ("axum", &["catalog-server"]),
-        ("bollard", &["registrator"]),
-    ];
-    let crates = std::fs::read_dir(root.join("crates")).expect("crates/");
-    let mut broken = Vec::new();
-    for entry in crates {
+/// Each crate under `crates/` with the lines of its `[dependencies]` section (production
+/// dependencies: tests may stand up a fake peer with anything).
+fn production_dependencies() -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(workspace().join("crates")).expect("crates/") {
         let dir = entry.expect("crate dir").path();
         let name = dir
             .file_name()
@@ -247,18 +239,34 @@ fn only_their_crates_depend_on_the_heavy_libraries() {
         let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
             continue;
         };
+        let mut section = String::new();
+        let mut lines = Vec::new();
+        for l in manifest.lines().map(str::trim) {
+            if l.starts_with('[') {
+                section = l.to_string();
+            } else if section == "[dependencies]" {
+                lines.push(l.to_string());
+            }
+        }
+        out.push((name, lines));
+    }
+    out
+}
+
+/// Which packages may depend (outside their tests) on the libraries that define a room.
+#[test]
+fn only_their_crates_depend_on_the_heavy_libraries() {
+    let rules: [(&str, &[&str]); 4] = [
+        ("sled", &["catalog-server"]),
+        ("openraft", &["catalog-server"]),
+        ("axum", &["catalog-server"]),
+        ("bollard", &["registrator"]),
+    ];
+    let mut broken = Vec::new();
+    for (name, deps) in production_dependencies() {
         for (library, allowed) in rules {
-            // Production dependencies only: tests may stand up a fake peer with anything.
-            let mut section = String::new();
-            let depends = manifest.lines().any(|l| {
-                let l = l.trim();
-                if l.starts_with('[') {
-                    section = l.to_string();
-                    return false;
-                }
-                section == "[dependencies]"
-                    && (l.starts_with(&format!("{library} "))
-                        || l.starts_with(&format!("{library}.")))
+            let depends = deps.iter().any(|l| {
+                l.starts_with(&format!("{library} ")) || l.starts_with(&format!("{library}."))
             });
             if depends && !allowed.contains(&name.as_str()) {
                 broken.push(format!("crates/{name} depends on {library}"));
@@ -274,21 +282,9 @@ fn only_their_crates_depend_on_the_heavy_libraries() {
 fn the_test_harness_is_not_a_dependency_of_the_programs() {
     let allowed = ["bench", "chaos", "test-support"];
     let mut broken = Vec::new();
-    for entry in std::fs::read_dir(workspace().join("crates")).expect("crates/") {
-        let dir = entry.expect("crate dir").path();
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
-            continue;
-        };
-        let mut section = String::new();
-        for l in manifest.lines().map(str::trim) {
-            if l.starts_with('[') {
-                section = l.to_string();
-            } else if section == "[dependencies]"
-                && l.starts_with("test-support")
+    for (name, deps) in production_dependencies() {
+        for l in deps {
+            if l.starts_with("test-support")
                 && !l.contains("optional = true")
                 && !allowed.contains(&name.as_str())
             {
@@ -301,6 +297,12 @@ fn the_test_harness_is_not_a_dependency_of_the_programs() {
 
 #[test]
 fn the_checker_sees_what_it_looks_for() {
+    let deps = production_dependencies();
+    assert!(
+        deps.iter()
+            .any(|(n, d)| n == "catalog-server" && d.iter().any(|l| l.starts_with("sled"))),
+        "the manifest scan must see catalog-server's sled"
+    );
     assert!(names("use sled::Tree;", "sled"));
     assert!(names("    let t: openraft::Raft<C>;", "openraft"));
     assert!(!names("let filter = \"openraft=warn\";", "openraft"));
