@@ -108,12 +108,6 @@ pub struct Config {
     pub http_addrs: Vec<IpAddr>,
     /// Where the UI is served (`ui_config.content_path`, `-ui-content-path`), with slashes.
     pub ui_content_path: String,
-    /// DNS domain (`domain`, `-domain`), default `consul.`.
-    pub domain: String,
-    /// Upstream DNS servers (`recursors`, `-recursor`).
-    pub recursors: Vec<String>,
-    /// Gossip key (`encrypt`, `-encrypt`): refused when set (no gossip), so always `None`.
-    pub encrypt: Option<String>,
     /// `-rejoin` / `rejoin_after_leave`.
     pub rejoin_after_leave: bool,
     /// `-disable-host-node-id` (default true: random node IDs).
@@ -169,9 +163,6 @@ impl Default for Config {
             raft_trailing_logs: 10_240,
             http_addrs: vec![IpAddr::from([127, 0, 0, 1])],
             ui_content_path: "/ui/".to_string(),
-            domain: "consul.".to_string(),
-            recursors: Vec::new(),
-            encrypt: None,
             rejoin_after_leave: false,
             disable_host_node_id: true,
             raft_protocol: 3,

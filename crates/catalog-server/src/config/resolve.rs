@@ -323,9 +323,6 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
         .clamp(1, 10) as u32;
     c.leave_on_terminate = get_bool(v, &["leave_on_terminate"])?.unwrap_or(!c.server);
     c.skip_leave_on_interrupt = get_bool(v, &["skip_leave_on_interrupt"])?.unwrap_or(c.server);
-    c.domain = get_str(v, &["domain"])?.unwrap_or(d.domain);
-    c.recursors = get_list(v, &["recursors"])?;
-    c.encrypt = get_str(v, &["encrypt"])?.filter(|s| !s.is_empty());
     c.rejoin_after_leave = get_bool(v, &["rejoin_after_leave"])?.unwrap_or(false);
     c.disable_host_node_id = get_bool(v, &["disable_host_node_id"])?.unwrap_or(true);
     c.raft_protocol = get_int(v, &["raft_protocol"])?.unwrap_or(3) as u32;
