@@ -12,6 +12,7 @@ pub mod decode;
 pub mod duration;
 pub mod gobool;
 pub mod goerror;
+pub mod hcl1;
 pub mod hcl_guard;
 pub mod headers;
 pub mod json;

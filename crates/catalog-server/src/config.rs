@@ -5,7 +5,6 @@
 //! (merged layer → validated [`Config`], with Consul's error texts).
 
 mod files;
-mod hcl1;
 mod resolve;
 mod support;
 mod tls;

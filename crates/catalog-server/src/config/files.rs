@@ -227,7 +227,7 @@ pub fn parse_layer(name: &str, text: &str, format: Format) -> Result<Value, Conf
             )))
         }
         Format::Hcl => hcl::from_str(text)
-            .or_else(|e| hcl::from_str(&super::hcl1::to_hcl2(text)).map_err(|_| e))
+            .or_else(|e| hcl::from_str(&api_types::hcl1::to_hcl2(text)).map_err(|_| e))
             .map_err(|e| err(e.to_string()))?,
     };
     let Value::Object(map) = value else {
