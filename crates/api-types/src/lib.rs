@@ -4,6 +4,7 @@
 //!
 //! Architecture invariant: nothing here knows axum, openraft or sled.
 
+pub mod acl;
 pub mod agent;
 pub mod catalog;
 #[cfg(feature = "client")]

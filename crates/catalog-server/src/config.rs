@@ -4,11 +4,13 @@
 //! default. Loading lives in [`files`] (read, decode, merge JSON/HCL layers) and [`resolve`]
 //! (merged layer → validated [`Config`], with Consul's error texts).
 
+pub mod acl;
 mod files;
 mod resolve;
 mod support;
 mod tls;
 
+pub use acl::AclConfig;
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
 pub use tls::HttpsTls;
@@ -89,6 +91,8 @@ pub struct Config {
     pub session_ttl_min: Duration,
     /// The HTTPS listener's certificate and client verification (`ports.https` ≥ 0).
     pub https_tls: Option<HttpsTls>,
+    /// ACL enforcement (`acl.enabled`), `None` when off.
+    pub acl: Option<AclConfig>,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
     pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
@@ -152,6 +156,7 @@ impl Default for Config {
             rpc_handshake_timeout: Duration::from_secs(5),
             session_ttl_min: Duration::from_secs(10),
             https_tls: None,
+            acl: None,
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),

@@ -66,6 +66,7 @@ pub struct ConsulBuilder {
     http: Option<ReservedPort>,
     server: Option<ReservedPort>,
     ready_timeout: Duration,
+    token: Option<String>,
 }
 
 impl Default for ConsulBuilder {
@@ -83,6 +84,7 @@ impl Default for ConsulBuilder {
             http: None,
             server: None,
             ready_timeout: READY_TIMEOUT,
+            token: None,
         }
     }
 }
@@ -178,6 +180,13 @@ impl ConsulBuilder {
     }
 
     /// How long [`Consul::start`] waits (default 30 s).
+    /// The ACL token the readiness probe reads the catalog with (an agent with
+    /// `default_policy = "deny"` shows the anonymous token nothing).
+    pub fn token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
+    }
+
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
         self
@@ -220,6 +229,7 @@ impl ConsulBuilder {
             stdout,
             stderr,
             ready_timeout: self.ready_timeout,
+            token: self.token,
             child: None,
             exit: None,
             _dir: dir,
@@ -267,6 +277,8 @@ pub struct Consul {
     stdout: PathBuf,
     stderr: PathBuf,
     ready_timeout: Duration,
+    /// The ACL token the readiness probe reads with (`?token=`).
+    token: Option<String>,
     child: Option<Child>,
     exit: Option<ExitStatus>,
     _dir: tempfile::TempDir,
@@ -409,8 +421,8 @@ impl Consul {
             if let Some(st) = self.try_wait() {
                 return Ready::Exited(st);
             }
-            let (addr, node) = (self.http_addr(), self.node.clone());
-            let ok = tokio::task::spawn_blocking(move || probe(addr, &node))
+            let (addr, node, token) = (self.http_addr(), self.node.clone(), self.token.clone());
+            let ok = tokio::task::spawn_blocking(move || probe(addr, &node, token.as_deref()))
                 .await
                 .unwrap_or(false);
             if ok {
@@ -443,7 +455,7 @@ impl Consul {
     /// One probe: `GET /v1/status/leader` names a leader and `GET /v1/catalog/node/<node>`
     /// lists the agent's own `consul` service (blocking, up to a few seconds).
     pub fn is_ready(&self) -> bool {
-        probe(self.http_addr(), &self.node)
+        probe(self.http_addr(), &self.node, self.token.as_deref())
     }
 
     pub fn ip(&self) -> IpAddr {
@@ -656,7 +668,7 @@ impl Drop for Consul {
 }
 
 /// The readiness probe: a leader, and the node's own registration.
-fn probe(addr: SocketAddr, node: &str) -> bool {
+fn probe(addr: SocketAddr, node: &str, token: Option<&str>) -> bool {
     let t = Duration::from_secs(2);
     let leader = matches!(
         crate::http_get(addr, "/v1/status/leader", t),
@@ -664,7 +676,14 @@ fn probe(addr: SocketAddr, node: &str) -> bool {
     );
     leader
         && matches!(
-            crate::http_get(addr, &format!("/v1/catalog/node/{node}"), t),
+            crate::http_get(
+                addr,
+                &match token {
+                    Some(tok) => format!("/v1/catalog/node/{node}?token={tok}"),
+                    None => format!("/v1/catalog/node/{node}"),
+                },
+                t
+            ),
             Ok((200, body)) if body.contains("\"consul\"")
         )
 }

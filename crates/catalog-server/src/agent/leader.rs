@@ -82,6 +82,14 @@ fn self_node(agent: &Agent) -> NodeRecord {
 
 async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
     let c = &agent.config;
+    if let Some(acl) = &c.acl {
+        let initial = acl.tokens.initial_management.as_deref();
+        if agent.catalog().read(|s| s.acl().needs_init(initial)) {
+            let cmd = crate::catalog::acl::builtins(crate::raft::now_ms(), initial);
+            agent.write(Command::Acl(cmd)).await?;
+            tracing::info!(target: "agent.server.acl", "Created ACL builtins (anonymous token, global-management policy)");
+        }
+    }
     let node = c.node_name.clone();
     agent
         .write(Command::RegisterNode {

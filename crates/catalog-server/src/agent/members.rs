@@ -17,7 +17,7 @@ impl Agent {
         let mut tag = |k: &str, v: String| {
             tags.insert(k.to_string(), v);
         };
-        tag("acls", "0".into());
+        tag("acls", if c.acl.is_some() { "1" } else { "0" }.into());
         if c.bootstrap || c.dev {
             tag("bootstrap", "1".into());
         }
@@ -127,7 +127,14 @@ impl Agent {
         section(
             "consul",
             vec![
-                ("acl", s("disabled")),
+                (
+                    "acl",
+                    s(if c.acl.is_some() {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }),
+                ),
                 ("bootstrap", (c.bootstrap || c.dev).to_string()),
                 ("known_datacenters", s("1")),
                 ("leader", is_leader.to_string()),

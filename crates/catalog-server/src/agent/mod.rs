@@ -6,8 +6,10 @@ pub mod cluster;
 mod leader;
 mod members;
 mod sessions;
+pub mod tokens;
 
 use crate::blocking::Catalog;
+use crate::catalog::acl::{AclPolicyConfig, AclRefusal, Authz};
 use crate::catalog::{CheckRecord, Command, HealthStatus};
 use crate::config::Config;
 use crate::health::{CheckRunner, CheckSink};
@@ -38,12 +40,23 @@ pub struct Agent {
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The registrations index the check runners last matched.
     checks_synced: std::sync::atomic::AtomicU64,
+    /// The agent's own ACL tokens (`acl.tokens`, `/v1/agent/token/*`).
+    tokens: tokens::Tokens,
 }
 
 impl Agent {
     /// The agent of `config` on the Raft member `raft` (started, not yet serving).
     pub fn new(config: Config, node_id: String, raft: RaftNode, data_dir: PathBuf) -> Arc<Agent> {
+        let tokens = match &config.acl {
+            Some(acl) => tokens::Tokens::load(
+                acl.tokens.clone(),
+                acl.enable_token_persistence
+                    .then(|| data_dir.join("acl-tokens.json")),
+            ),
+            None => tokens::Tokens::load(Default::default(), None),
+        };
         Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
+            tokens,
             config,
             node_id,
             raft,
@@ -104,6 +117,65 @@ impl Agent {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether ACLs are enforced (`acl.enabled`).
+    pub fn acl_enabled(&self) -> bool {
+        self.config.acl.is_some()
+    }
+
+    /// The agent's own tokens.
+    pub fn tokens(&self) -> &tokens::Tokens {
+        &self.tokens
+    }
+
+    /// How tokens resolve on this agent, `None` when ACLs are off.
+    pub fn acl_policy(&self) -> Option<AclPolicyConfig> {
+        let acl = self.config.acl.as_ref()?;
+        Some(AclPolicyConfig {
+            default_policy: if acl.default_deny {
+                ::acl::DefaultPolicy::Deny
+            } else {
+                ::acl::DefaultPolicy::Allow
+            },
+            initial_management: acl.tokens.initial_management.clone(),
+        })
+    }
+
+    /// The secret a request acts with: its own, else the agent's default token, else the
+    /// anonymous token (`""`).
+    pub fn effective_secret(&self, token: &str) -> String {
+        if token.is_empty() {
+            self.tokens.default_token().unwrap_or_default()
+        } else {
+            token.to_string()
+        }
+    }
+
+    /// What a request carrying `token` (`""`: none) may do, resolved from `state`.
+    pub fn authorize_in(
+        &self,
+        state: &crate::catalog::State,
+        token: &str,
+    ) -> Result<Authz, AclRefusal> {
+        let Some(policy) = self.acl_policy() else {
+            return Ok(Authz::manage_all());
+        };
+        let secret = self.effective_secret(token);
+        if !secret.is_empty() && self.tokens.is_recovery(&secret) {
+            return Ok(Authz::recovery(&self.config.node_name));
+        }
+        state
+            .acl()
+            .authorize(&secret, crate::raft::now_ms(), &policy)
+    }
+
+    /// What a request carrying `token` may do, from the current state.
+    pub fn authorize(&self, token: &str) -> Result<Authz, AclRefusal> {
+        if !self.acl_enabled() {
+            return Ok(Authz::manage_all());
+        }
+        self.catalog().read(|s| self.authorize_in(s, token))
     }
 
     /// This agent's node name.

@@ -89,6 +89,8 @@ pub enum Command {
     Txn {
         ops: Vec<TxnOp>,
     },
+    /// A token, policy or role change.
+    Acl(super::acl::AclCommand),
     /// A no-op used to learn the current index (leadership barrier).
     Noop,
     /// Forget KV tombstones written at or before `upto_index` (the leader sends it for
@@ -127,6 +129,7 @@ impl Command {
             | Command::SessionDestroy { .. }
             | Command::Txn { .. }
             | Command::Noop
+            | Command::Acl(_)
             | Command::ReapTombstones { .. } => false,
         }
     }

@@ -4,6 +4,7 @@
 //!
 //! Architecture invariant: this module knows nothing of HTTP, Raft or sled.
 
+pub mod acl;
 pub mod command;
 pub mod health;
 mod kv;
@@ -13,6 +14,7 @@ pub mod registration;
 mod session;
 mod state;
 mod ui_query;
+mod vet;
 mod view;
 
 pub use command::*;

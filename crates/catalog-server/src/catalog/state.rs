@@ -20,6 +20,8 @@ pub enum WatchKey {
     Node(String),
     /// A KV prefix; a change to key `k` wakes every prefix of `k`.
     KvPrefix(String),
+    /// The ACL tables.
+    Acl,
     /// Everything (the state was replaced by a snapshot restore).
     All,
 }
@@ -43,6 +45,10 @@ pub enum CatalogError {
     CriticalCheck(String),
     #[error("Missing check '{0}' registration")]
     MissingCheck(String),
+    #[error("ACL bootstrap no longer allowed (reset index: {0})")]
+    AclBootstrapDone(u64),
+    #[error("{0}")]
+    AclInvalid(String),
 }
 
 /// Per-table raft indexes.
@@ -74,6 +80,9 @@ pub struct State {
     /// The index of the last snapshot restore: no KV read reports less, so parked queries see it.
     #[serde(default)]
     pub(super) restore_index: u64,
+    /// Tokens, policies and roles.
+    #[serde(default)]
+    pub(super) acl: super::acl::AclTables,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
     pub(super) by_name: HashMap<String, BTreeSet<(String, String)>>,
@@ -88,6 +97,7 @@ pub(crate) fn lower(s: &str) -> String {
 impl State {
     /// Rebuilds derived indexes after a snapshot was loaded.
     pub fn reindex(&mut self) {
+        self.acl.reindex();
         self.by_name.clear();
         for (node, svcs) in &self.services {
             for (id, s) in svcs {
@@ -121,6 +131,7 @@ impl State {
                     .collect(),
             )),
             Command::Noop => Ok(Reply::Done),
+            Command::Acl(c) => self.acl.apply(index, c, t).map(|()| Reply::Done),
             Command::Restore { state } => {
                 self.restore(index, (**state).clone());
                 t.push(WatchKey::All);
@@ -564,6 +575,7 @@ impl State {
         for names in self.service_index.keys() {
             new.service_index.insert(names.clone(), index);
         }
+        new.acl.restored_at(index);
         new.last_index = index;
         new.restore_index = index;
         *self = new;

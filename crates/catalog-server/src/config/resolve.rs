@@ -330,6 +330,26 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.checks = definitions(v, "checks", "check")?;
     addresses(v, &mut c)?;
     c.https_tls = super::tls::https(v, c.ports.https)?;
+    c.acl = super::acl::acl(v)?;
+    if c.acl.is_none() {
+        let legacy = [
+            "acl_agent_master_token",
+            "acl_agent_token",
+            "acl_default_policy",
+            "acl_down_policy",
+            "acl_enable_key_list_policy",
+            "acl_master_token",
+            "acl_token",
+        ];
+        if let Some(k) = legacy
+            .iter()
+            .find(|k| v.get(**k).is_some_and(|x| !x.is_null()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{k} is set but ACLs are not enabled: set acl {{ enabled = true }} (and prefer the acl block's keys)"
+            )));
+        }
+    }
     validate(&mut c, expect)?;
     Ok(c)
 }

@@ -19,7 +19,7 @@ pub(super) enum Support {
     NoEffect,
 }
 
-const NO_ACL: &str = "ACLs are not implemented by this agent yet: with this setting every request would still be allowed. Remove it (or set acl { enabled = false })";
+const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the pre-1.4 ACL system) is not implemented by this agent: use acl { enabled = true tokens { ... } }";
 const NO_TLS: &str = "TLS is implemented for the HTTPS listener only (tls.https, and tls.defaults' certificate files): the server port and outgoing connections are plain HTTP here. Remove it";
 const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
 const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
@@ -95,18 +95,18 @@ pub(super) fn support(key: &str) -> Support {
         // Remote exec does not exist here: Consul's default (`true`) is what this agent does.
         "disable_remote_exec" => NoEffect,
 
+        // ACLs (`config::acl`); the older top-level names are read when `acl.enabled`.
         "acl"
         | "acl_agent_master_token"
         | "acl_agent_token"
-        | "acl_datacenter"
         | "acl_default_policy"
         | "acl_down_policy"
         | "acl_enable_key_list_policy"
         | "acl_master_token"
-        | "acl_replication_token"
-        | "acl_token"
-        | "acl_ttl"
-        | "enable_acl_replication" => WhenOff(NO_ACL),
+        | "acl_token" => Implemented,
+        "acl_datacenter" | "acl_replication_token" | "acl_ttl" | "enable_acl_replication" => {
+            WhenOff(NO_ACL_REPLICATION)
+        }
 
         "verify_incoming"
         | "verify_incoming_rpc"
@@ -192,6 +192,7 @@ fn implemented_subkeys(key: &str) -> &'static [&'static str] {
 pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
     let why = match support(key) {
         Support::Implemented if key == "tls" => return tls_refusal(value),
+        Support::Implemented if key == "acl" => return super::acl::refusal(value),
         Support::Implemented => {
             let block = value.as_object()?;
             let known = implemented_subkeys(key);
@@ -300,8 +301,19 @@ mod tests {
     #[test]
     fn switched_off_features_load_and_switched_on_ones_are_refused() {
         assert_eq!(refusal("acl", &json!({"enabled": false})), None);
-        let acl = refusal("acl", &json!({"enabled": true, "default_policy": "deny"}));
-        assert!(acl.is_some_and(|m| m.starts_with("acl = { ... }: ACLs are not implemented")));
+        assert_eq!(
+            refusal("acl", &json!({"enabled": true, "default_policy": "deny"})),
+            None
+        );
+        let acl = refusal(
+            "acl",
+            &json!({"enabled": true, "tokens": {"replication": "x"}}),
+        );
+        assert!(
+            acl.is_some_and(|m| m.starts_with("acl.tokens.replication = \"x\": ACL replication"))
+        );
+        assert!(refusal("acl", &json!({"enable": true})).is_some());
+        assert!(refusal("acl_replication_token", &json!("x")).is_some());
         assert_eq!(
             refusal("tls", &json!({"defaults": {"verify_incoming": false}})),
             None

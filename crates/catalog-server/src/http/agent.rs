@@ -1,12 +1,14 @@
 //! `/v1/agent/*`: this agent's own services and checks, its member entry and `self` document,
 //! TTL updates, maintenance mode, join and leave.
 
+use super::acl::{authz, filter, recheck, sees_check, write_vetted, Token};
 use super::params::Params;
 use super::reply::{json, ok_empty, ApiError};
 use super::AppState;
 use crate::catalog::query::{agent_service_wire, check_wire};
 use crate::catalog::{registration, CheckKind, CheckRecord, Command, HealthStatus};
 use crate::health::TtlError;
+use ::acl::{Access, Resource};
 use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CheckRegistration, CheckUpdate, ServiceRegistration};
 use axum::body::Bytes;
@@ -17,13 +19,15 @@ use std::collections::BTreeMap;
 
 type Res = Result<Response, ApiError>;
 
-pub async fn self_doc(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn self_doc(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Read)?;
     Ok(json(&a.self_doc(), p.pretty() || a.config().dev))
 }
 
-pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn members(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
     let wan = p.get("wan").is_some_and(|v| !v.is_empty());
     if wan
         && p.get("segment")
@@ -34,13 +38,18 @@ pub async fn members(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
         ));
     }
     let mut members = a.members();
+    let filtered = filter(&mut members, |m| {
+        z.allows(Resource::Node, &m.name, Access::Read)
+    });
     if wan {
         for m in members.iter_mut() {
             m.name = format!("{}.{}", m.name, a.config().datacenter);
             m.port = a.config().ports.serf_wan.max(0) as u16;
         }
     }
-    Ok(json(&members, p.pretty() || a.config().dev))
+    let mut r = json(&members, p.pretty() || a.config().dev);
+    super::reply::mark_filtered(&mut r, filtered);
+    Ok(r)
 }
 
 fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
@@ -52,17 +61,28 @@ fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
     })
 }
 
-pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn services(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    Ok(json(&agent_services(&a), p.pretty() || a.config().dev))
+    let z = authz(&a, &t)?;
+    let mut svcs = agent_services(&a);
+    let before = svcs.len();
+    svcs.retain(|_, s| z.allows(Resource::Service, &s.service, Access::Read));
+    let mut r = json(&svcs, p.pretty() || a.config().dev);
+    super::reply::mark_filtered(&mut r, svcs.len() != before);
+    Ok(r)
 }
 
 pub async fn service(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
+    if let Some(svc) = agent_services(&a).get(&id) {
+        z.require(Resource::Service, &svc.service, Access::Read)?;
+    }
     let hashed = |a: &AppState| {
         agent_services(a).remove(&id).map(|svc| {
             let body = api_types::json::to_go_json(&svc, false);
@@ -107,6 +127,7 @@ pub async fn service(
     let Some((mut svc, hash)) = current else {
         return Err(ApiError::not_found(format!("unknown service ID: {id}")));
     };
+    recheck(&a, &t).require(Resource::Service, &svc.service, Access::Read)?;
     svc.content_hash = hash.clone();
     let mut r = json(&svc, p.pretty() || a.config().dev);
     if let Ok(v) = HeaderValue::from_str(&hash) {
@@ -121,11 +142,13 @@ fn fnv(b: &[u8]) -> u64 {
     })
 }
 
-pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn checks(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
-    let out: BTreeMap<String, api_types::HealthCheck> = a
-        .agent_checks()
+    let z = authz(&a, &t)?;
+    let all = a.agent_checks();
+    let out: BTreeMap<String, api_types::HealthCheck> = all
         .iter()
+        .filter(|c| sees_check(&z, &c.node, &c.service_name))
         .map(|c| {
             let mut w = check_wire(c);
             w.create_index = 0;
@@ -133,7 +156,9 @@ pub async fn checks(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
             (c.check_id.clone(), w)
         })
         .collect();
-    Ok(json(&out, p.pretty() || a.config().dev))
+    let mut r = json(&out, p.pretty() || a.config().dev);
+    super::reply::mark_filtered(&mut r, out.len() != all.len());
+    Ok(r)
 }
 
 /// Go's names in type errors (`Request decode failed: json: cannot unmarshal ...`): Consul
@@ -150,6 +175,7 @@ const CHECK_UPDATE: GoNames = GoNames::new("checkUpdate", "agent.checkUpdate");
 
 pub async fn service_register(
     State(a): State<AppState>,
+    t: Token,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Res {
@@ -159,20 +185,24 @@ pub async fn service_register(
     let replace = p.flag("replace-existing-checks").unwrap_or(false);
     let cmd = registration::agent_service(&reg, a.node(), a.allow_scripts(), replace)
         .map_err(|e| ApiError::bad_request(e.0))?;
-    a.write(cmd).await?;
+    write_vetted(&a, &t, cmd).await?;
     tracing::debug!(target: "agent", "added service: service={}", reg.name);
     Ok(ok_empty())
 }
 
-pub async fn service_deregister(State(a): State<AppState>, Path(id): Path<String>) -> Res {
+pub async fn service_deregister(
+    State(a): State<AppState>,
+    t: Token,
+    Path(id): Path<String>,
+) -> Res {
     if !agent_services(&a).contains_key(&id) {
         return Err(crate::catalog::CatalogError::UnknownService(id).into());
     }
-    a.write(Command::DeregisterService {
+    let cmd = Command::DeregisterService {
         node: a.node().to_string(),
         service_id: id,
-    })
-    .await?;
+    };
+    write_vetted(&a, &t, cmd).await?;
     Ok(ok_empty())
 }
 
@@ -187,6 +217,7 @@ fn maintenance_params(p: &Params) -> Result<(bool, String), ApiError> {
 
 async fn set_maintenance(
     a: &AppState,
+    t: &Token,
     check_id: String,
     name: &str,
     service_id: String,
@@ -209,15 +240,24 @@ async fn set_maintenance(
             check_type: CheckKind::Maintenance,
             ..Default::default()
         };
-        a.write(Command::RegisterCheck { check }).await?;
+        write_vetted(a, t, Command::RegisterCheck { check }).await?;
     } else {
-        match a
-            .write(Command::DeregisterCheck {
-                node: a.node().to_string(),
-                check_id,
-            })
-            .await
-        {
+        let cmd = Command::DeregisterCheck {
+            node: a.node().to_string(),
+            check_id,
+        };
+        if a.acl_enabled() {
+            // Needs what enabling needed, whether or not the check is there.
+            let z = authz(a, t)?;
+            match a
+                .catalog()
+                .read(|s| s.service(a.node(), &service_id).map(|x| x.name.clone()))
+            {
+                Some(name) => z.require(Resource::Service, &name, Access::Write)?,
+                None => z.require(Resource::Node, a.node(), Access::Write)?,
+            }
+        }
+        match a.write(cmd).await {
             Ok(_)
             | Err(crate::raft::WriteError::Catalog(crate::catalog::CatalogError::UnknownCheck(
                 _,
@@ -230,6 +270,7 @@ async fn set_maintenance(
 
 pub async fn service_maintenance(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
@@ -240,6 +281,7 @@ pub async fn service_maintenance(
     }
     set_maintenance(
         &a,
+        &t,
         format!("_service_maintenance:{id}"),
         "Service Maintenance Mode",
         id,
@@ -249,11 +291,12 @@ pub async fn service_maintenance(
     .await
 }
 
-pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn node_maintenance(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let (enable, reason) = maintenance_params(&p)?;
     set_maintenance(
         &a,
+        &t,
         "_node_maintenance".into(),
         "Node Maintenance Mode",
         String::new(),
@@ -263,7 +306,7 @@ pub async fn node_maintenance(State(a): State<AppState>, RawQuery(q): RawQuery) 
     .await
 }
 
-pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
+pub async fn check_register(State(a): State<AppState>, t: Token, body: Bytes) -> Res {
     let def: CheckRegistration =
         decode_body_as(&body, CHECK_DEFINITION).map_err(ApiError::decode)?;
     let cmd = registration::agent_check(&def, a.node(), a.allow_scripts())
@@ -274,7 +317,7 @@ pub async fn check_register(State(a): State<AppState>, body: Bytes) -> Res {
             def.service_id
         )));
     }
-    a.write(cmd).await?;
+    write_vetted(&a, &t, cmd).await?;
     Ok(ok_empty())
 }
 
@@ -282,19 +325,29 @@ fn unknown_check(id: &str) -> ApiError {
     crate::catalog::CatalogError::UnknownCheck(id.to_string()).into()
 }
 
-pub async fn check_deregister(State(a): State<AppState>, Path(id): Path<String>) -> Res {
+pub async fn check_deregister(State(a): State<AppState>, t: Token, Path(id): Path<String>) -> Res {
     if !a.agent_checks().iter().any(|c| c.check_id == id) {
         return Err(unknown_check(&id));
     }
-    a.write(Command::DeregisterCheck {
+    let cmd = Command::DeregisterCheck {
         node: a.node().to_string(),
         check_id: id,
-    })
-    .await?;
+    };
+    write_vetted(&a, &t, cmd).await?;
     Ok(ok_empty())
 }
 
-async fn ttl(a: &AppState, id: String, status: HealthStatus, output: String) -> Res {
+async fn ttl(a: &AppState, t: &Token, id: String, status: HealthStatus, output: String) -> Res {
+    let cmd = Command::UpdateCheck {
+        node: a.node().to_string(),
+        check_id: id.clone(),
+        status,
+        output: output.clone(),
+    };
+    if a.acl_enabled() {
+        let z = authz(a, t)?;
+        a.catalog().read(|s| s.vet(&z, &cmd))?;
+    }
     match a.checks().ttl_update(&id, status, &output) {
         Ok(()) => {}
         Err(TtlError::Unknown(_)) => return Err(unknown_check(&id)),
@@ -304,18 +357,13 @@ async fn ttl(a: &AppState, id: String, status: HealthStatus, output: String) -> 
             )))
         }
     }
-    a.write(Command::UpdateCheck {
-        node: a.node().to_string(),
-        check_id: id,
-        status,
-        output,
-    })
-    .await?;
+    a.write(cmd).await?;
     Ok(ok_empty())
 }
 
 pub async fn check_pass(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
@@ -323,11 +371,12 @@ pub async fn check_pass(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, HealthStatus::Passing, note).await
+    ttl(&a, &t, id, HealthStatus::Passing, note).await
 }
 
 pub async fn check_warn(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
@@ -335,11 +384,12 @@ pub async fn check_warn(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, HealthStatus::Warning, note).await
+    ttl(&a, &t, id, HealthStatus::Warning, note).await
 }
 
 pub async fn check_fail(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
@@ -347,10 +397,15 @@ pub async fn check_fail(
         .get("note")
         .unwrap_or("")
         .to_string();
-    ttl(&a, id, HealthStatus::Critical, note).await
+    ttl(&a, &t, id, HealthStatus::Critical, note).await
 }
 
-pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+pub async fn check_update(
+    State(a): State<AppState>,
+    t: Token,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Res {
     let u: CheckUpdate = decode_body_as(&body, CHECK_UPDATE).map_err(ApiError::decode)?;
     let Some(status) = HealthStatus::parse(&u.status) else {
         return Err(ApiError::bad_request(format!(
@@ -358,10 +413,11 @@ pub async fn check_update(State(a): State<AppState>, Path(id): Path<String>, bod
             u.status
         )));
     };
-    ttl(&a, id, status, u.output).await
+    ttl(&a, &t, id, status, u.output).await
 }
 
-pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
+pub async fn join(State(a): State<AppState>, t: Token, Path(addr): Path<String>) -> Res {
+    authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Write)?;
     match a.join(&addr).await {
         Ok(()) => Ok(ok_empty()),
         Err(e) => Err(ApiError::internal(format!(
@@ -370,7 +426,8 @@ pub async fn join(State(a): State<AppState>, Path(addr): Path<String>) -> Res {
     }
 }
 
-pub async fn leave(State(a): State<AppState>) -> Res {
+pub async fn leave(State(a): State<AppState>, t: Token) -> Res {
+    authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Write)?;
     tracing::info!(target: "agent", "Graceful leave triggered");
     a.leave_cluster()
         .await
@@ -383,7 +440,8 @@ pub async fn leave(State(a): State<AppState>) -> Res {
     Ok(ok_empty())
 }
 
-pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) -> Res {
+pub async fn force_leave(State(a): State<AppState>, t: Token, Path(node): Path<String>) -> Res {
+    authz(&a, &t)?.require(Resource::Operator, "", Access::Write)?;
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }
@@ -400,8 +458,8 @@ pub async fn force_leave(State(a): State<AppState>, Path(node): Path<String>) ->
     Ok(ok_empty())
 }
 
-pub async fn reload(State(a): State<AppState>) -> Res {
-    let _ = a;
+pub async fn reload(State(a): State<AppState>, t: Token) -> Res {
+    authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Write)?;
     Ok(ok_empty())
 }
 

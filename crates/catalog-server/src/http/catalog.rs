@@ -1,11 +1,13 @@
 //! `/v1/catalog/*` and `/v1/health/*`: catalog writes and the node, service and health reads,
 //! all blocking-capable.
 
+use super::acl::{authz, filter, recheck, sees_check, write_vetted, Token};
 use super::params::Params;
 use super::reply::{json, ApiError};
-use super::{read, respond, AppState};
+use super::{read, respond_filtered, AppState};
 use crate::catalog::{registration, CatalogError, Command};
 use crate::raft::WriteError;
+use ::acl::{Access, Resource};
 use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CatalogDeregistration, CatalogRegistration, NodeServiceList};
 use axum::body::Bytes;
@@ -27,7 +29,12 @@ const REGISTER_REQUEST: GoNames = GoNames::new("RegisterRequest", "structs.Regis
     ]);
 const DEREGISTER_REQUEST: GoNames = GoNames::new("DeregisterRequest", "structs.DeregisterRequest");
 
-pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+pub async fn register(
+    State(a): State<AppState>,
+    t: Token,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     p.check_enterprise()?;
     let reg: CatalogRegistration =
@@ -35,11 +42,16 @@ pub async fn register(State(a): State<AppState>, RawQuery(q): RawQuery, body: By
     let cmd = registration::catalog(&reg, a.datacenter())
         .map_err(|e| ApiError::internal(e.to_string()))?;
     // One command: a registration refused for any reason writes nothing.
-    a.write(cmd).await?;
+    write_vetted(&a, &t, cmd).await?;
     Ok(json(&true, p.pretty()))
 }
 
-pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+pub async fn deregister(
+    State(a): State<AppState>,
+    t: Token,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let d: CatalogDeregistration =
         decode_body_as(&body, DEREGISTER_REQUEST).map_err(ApiError::decode)?;
@@ -59,6 +71,10 @@ pub async fn deregister(State(a): State<AppState>, RawQuery(q): RawQuery, body: 
     } else {
         Command::DeregisterNode { node: d.node }
     };
+    if a.acl_enabled() {
+        let z = authz(&a, &t)?;
+        a.catalog().read(|s| s.vet(&z, &cmd))?;
+    }
     match a.write(cmd).await {
         Ok(_) => {}
         Err(WriteError::Catalog(
@@ -77,18 +93,29 @@ pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Re
     ))
 }
 
-pub async fn nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let meta = p.node_meta();
-    let ans = read(&a, &p, |s| s.q_nodes(&meta)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    let mut ans = read(&a, &p, |s| s.q_nodes(&meta)).await?;
+    let z = recheck(&a, &t);
+    let filtered = filter(&mut ans.value, |n| {
+        z.allows(Resource::Node, &n.node, Access::Read)
+    });
+    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
 }
 
-pub async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn services(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let meta = p.node_meta();
-    let ans = read(&a, &p, |s| s.q_services(&meta)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    let mut ans = read(&a, &p, |s| s.q_services(&meta)).await?;
+    let z = recheck(&a, &t);
+    let before = ans.value.len();
+    ans.value
+        .retain(|name, _| z.allows(Resource::Service, name, Access::Read));
+    let filtered = ans.value.len() != before;
+    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
 }
 
 pub async fn missing_service() -> ApiError {
@@ -105,87 +132,147 @@ pub async fn missing_state() -> ApiError {
 
 pub async fn service(
     State(a): State<AppState>,
+    t: Token,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let tags = p.all("tag");
     let meta = p.node_meta();
-    let ans = read(&a, &p, |s| s.q_catalog_service(&name, &tags, &meta)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    let mut ans = read(&a, &p, |s| s.q_catalog_service(&name, &tags, &meta)).await?;
+    let z = recheck(&a, &t);
+    let filtered = filter(&mut ans.value, |c| {
+        z.allows(Resource::Service, &c.service_name, Access::Read)
+            && z.allows(Resource::Node, &c.node, Access::Read)
+    });
+    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
+}
+
+/// A node and its services as the request may see them (`None`: not the node).
+fn visible_node(
+    a: &AppState,
+    t: &Token,
+    value: Option<(api_types::Node, Vec<api_types::NodeService>)>,
+) -> (Option<(api_types::Node, Vec<api_types::NodeService>)>, bool) {
+    let z = recheck(a, t);
+    match value {
+        Some((n, _)) if !z.allows(Resource::Node, &n.node, Access::Read) => (None, true),
+        Some((n, mut svcs)) => {
+            let filtered = filter(&mut svcs, |s| {
+                z.allows(Resource::Service, &s.service, Access::Read)
+            });
+            (Some((n, svcs)), filtered)
+        }
+        None => (None, false),
+    }
 }
 
 pub async fn node(
     State(a): State<AppState>,
+    t: Token,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
-    let body = ans.value.map(|(n, svcs)| api_types::NodeServices {
+    let (value, filtered) = visible_node(&a, &t, ans.value);
+    let body = value.map(|(n, svcs)| api_types::NodeServices {
         node: n,
         services: svcs
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect::<BTreeMap<_, _>>(),
     });
-    Ok(respond(&a, &p, ans.index, &body))
+    Ok(respond_filtered(&a, &p, ans.index, &body, filtered))
 }
 
 pub async fn node_services(
     State(a): State<AppState>,
+    t: Token,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
-    let body = ans
-        .value
-        .map(|(n, services)| NodeServiceList { node: n, services });
-    Ok(respond(&a, &p, ans.index, &body))
+    let (value, filtered) = visible_node(&a, &t, ans.value);
+    let body = value.map(|(n, services)| NodeServiceList { node: n, services });
+    Ok(respond_filtered(&a, &p, ans.index, &body, filtered))
+}
+
+/// Health checks as the request may see them.
+fn checks_reply(
+    a: &AppState,
+    t: &Token,
+    p: &Params,
+    index: u64,
+    mut checks: Vec<api_types::HealthCheck>,
+) -> Response {
+    let z = recheck(a, t);
+    let filtered = filter(&mut checks, |c| sees_check(&z, &c.node, &c.service_name));
+    respond_filtered(a, p, index, &checks, filtered)
 }
 
 pub async fn health_node(
     State(a): State<AppState>,
+    t: Token,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_health_node(&node)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
 }
 
 pub async fn health_checks(
     State(a): State<AppState>,
+    t: Token,
     Path(svc): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_health_checks(&svc)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
 }
 
 pub async fn health_service(
     State(a): State<AppState>,
+    t: Token,
     Path(svc): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let passing = p
         .flag("passing")
         .ok_or_else(|| ApiError::bad_request("Invalid value for ?passing"))?;
     let tags = p.all("tag");
     let meta = p.node_meta();
-    let ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    let mut ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;
+    let z = recheck(&a, &t);
+    let filtered = filter(&mut ans.value, |e| {
+        z.allows(Resource::Service, &e.service.service, Access::Read)
+            && z.allows(Resource::Node, &e.node.node, Access::Read)
+    });
+    for e in &mut ans.value {
+        e.checks
+            .retain(|c| sees_check(&z, &c.node, &c.service_name));
+    }
+    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
 }
 
 pub async fn health_state(
     State(a): State<AppState>,
+    t: Token,
     Path(state): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_health_state(&state)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
 }

@@ -1,10 +1,13 @@
 //! `/v1/kv/*` and `/v1/txn`: reads (exact, `?recurse`, `?keys`, `?raw`), writes with `flags`,
 //! `cas`, `acquire`, `release`, deletes, and KV transactions.
 
+use super::acl::{authz, filter, recheck, Token};
 use super::params::Params;
-use super::reply::{json, ApiError};
-use super::{meta, read, respond, AppState};
+use super::reply::{json, mark_filtered, ApiError};
+use super::{meta, read, respond, respond_filtered, AppState};
+use crate::catalog::acl::Authz;
 use crate::catalog::{Command, KvOp, KvRecord, Reply, TxnOp};
+use ::acl::{Access, Resource};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -14,23 +17,41 @@ use serde::{Deserialize, Serialize};
 
 type Res = Result<Response, ApiError>;
 
-pub async fn get_root(s: State<AppState>, q: RawQuery) -> Res {
-    get_key(s, String::new(), q).await
+pub async fn get_root(s: State<AppState>, t: Token, q: RawQuery) -> Res {
+    get_key(s, t, String::new(), q).await
 }
-pub async fn put_root(s: State<AppState>, q: RawQuery, body: Bytes) -> Res {
-    put_key(s, String::new(), q, body).await
+pub async fn put_root(s: State<AppState>, t: Token, q: RawQuery, body: Bytes) -> Res {
+    put_key(s, t, String::new(), q, body).await
 }
-pub async fn delete_root(s: State<AppState>, q: RawQuery) -> Res {
-    delete_key(s, String::new(), q).await
+pub async fn delete_root(s: State<AppState>, t: Token, q: RawQuery) -> Res {
+    delete_key(s, t, String::new(), q).await
 }
-pub async fn get(s: State<AppState>, Path(key): Path<String>, q: RawQuery) -> Res {
-    get_key(s, key, q).await
+pub async fn get(s: State<AppState>, t: Token, Path(key): Path<String>, q: RawQuery) -> Res {
+    get_key(s, t, key, q).await
 }
-pub async fn put(s: State<AppState>, Path(key): Path<String>, q: RawQuery, body: Bytes) -> Res {
-    put_key(s, key, q, body).await
+pub async fn put(
+    s: State<AppState>,
+    t: Token,
+    Path(key): Path<String>,
+    q: RawQuery,
+    body: Bytes,
+) -> Res {
+    put_key(s, t, key, q, body).await
 }
-pub async fn delete(s: State<AppState>, Path(key): Path<String>, q: RawQuery) -> Res {
-    delete_key(s, key, q).await
+pub async fn delete(s: State<AppState>, t: Token, Path(key): Path<String>, q: RawQuery) -> Res {
+    delete_key(s, t, key, q).await
+}
+
+/// Listing keys under `prefix` needs `key:list` there when `acl.enable_key_list_policy`.
+fn check_list(a: &AppState, z: &Authz, prefix: &str) -> Result<(), ApiError> {
+    if a.config()
+        .acl
+        .as_ref()
+        .is_some_and(|c| c.enable_key_list_policy)
+    {
+        z.require(Resource::Key, prefix, Access::List)?;
+    }
+    Ok(())
 }
 
 /// A key as Go prints it (bytes that were not UTF-8 in the path as U+FFFD).
@@ -46,36 +67,50 @@ fn not_found(a: &AppState, p: &Params, index: u64) -> Response {
     r
 }
 
-async fn get_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) -> Res {
+async fn get_key(State(a): State<AppState>, t: Token, key: String, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
     if p.has("keys") {
+        check_list(&a, &z, &key)?;
         let sep = p
             .get("separator")
             .or(p.get("seperator"))
             .unwrap_or("")
             .to_string();
         let mut ans = read(&a, &p, |s| s.q_kv_keys(&key, &sep)).await?;
+        let z = recheck(&a, &t);
+        let filtered = filter(&mut ans.value, |k| z.allows(Resource::Key, k, Access::Read));
         if ans.value.is_empty() && !key.is_empty() {
-            return Ok(not_found(&a, &p, ans.index));
+            let mut r = not_found(&a, &p, ans.index);
+            mark_filtered(&mut r, filtered);
+            return Ok(r);
         }
         for k in &mut ans.value {
             shown(k);
         }
-        return Ok(respond(&a, &p, ans.index, &ans.value));
+        return Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered));
     }
     if p.has("recurse") {
+        check_list(&a, &z, &key)?;
         let mut ans = read(&a, &p, |s| s.q_kv_list(&key)).await?;
+        let z = recheck(&a, &t);
+        let filtered = filter(&mut ans.value, |kv| {
+            z.allows(Resource::Key, &kv.key, Access::Read)
+        });
         if ans.value.is_empty() {
-            return Ok(not_found(&a, &p, ans.index));
+            let mut r = not_found(&a, &p, ans.index);
+            mark_filtered(&mut r, filtered);
+            return Ok(r);
         }
         for pair in &mut ans.value {
             shown(&mut pair.key);
         }
-        return Ok(respond(&a, &p, ans.index, &ans.value));
+        return Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered));
     }
     if key.is_empty() {
         return Err(ApiError::bad_request("Missing key name"));
     }
+    z.require(Resource::Key, &key, Access::Read)?;
     let ans = read(&a, &p, |s| s.q_kv_get(&key)).await?;
     let Some(mut pair) = ans.value else {
         return Ok(not_found(&a, &p, ans.index));
@@ -118,6 +153,7 @@ fn go_num_err(e: &std::num::ParseIntError) -> &'static str {
 
 async fn put_key(
     State(a): State<AppState>,
+    t: Token,
     key: String,
     RawQuery(q): RawQuery,
     body: Bytes,
@@ -127,6 +163,7 @@ async fn put_key(
     if key.is_empty() {
         return Err(ApiError::bad_request("Missing key name"));
     }
+    authz(&a, &t)?.require(Resource::Key, &key, Access::Write)?;
     let exclusive = ["cas", "acquire", "release"]
         .iter()
         .filter(|k| p.has(k))
@@ -170,7 +207,12 @@ async fn put_key(
     Ok(json(&ok, p.pretty()))
 }
 
-async fn delete_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuery) -> Res {
+async fn delete_key(
+    State(a): State<AppState>,
+    t: Token,
+    key: String,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
     p.check_enterprise()?;
     let recurse = p.has("recurse");
@@ -183,6 +225,12 @@ async fn delete_key(State(a): State<AppState>, key: String, RawQuery(q): RawQuer
     }
     if key.is_empty() && !recurse {
         return Err(ApiError::bad_request("Missing key name"));
+    }
+    let z = authz(&a, &t)?;
+    if recurse {
+        z.require_key_write_prefix(&key)?;
+    } else {
+        z.require(Resource::Key, &key, Access::Write)?;
     }
     let ok = match a.write(Command::KvDelete { key, recurse, cas }).await? {
         Reply::Bool(b) => b,
@@ -294,7 +342,28 @@ pub(super) fn txn_ops(body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
     Ok(ops)
 }
 
-pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+/// Each operation's right: reads need `key:read`, writes `key:write`, `delete-tree` write on
+/// the whole subtree. Denials are answered as Consul does, as the transaction's errors.
+fn txn_denials(z: &Authz, ops: &[TxnOp]) -> Vec<TxnErrorWire> {
+    ops.iter()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            let r = match op.verb.as_str() {
+                "get" | "get-tree" | "check-index" | "check-session" | "check-not-exists" => {
+                    z.require(Resource::Key, &op.key, Access::Read)
+                }
+                "delete-tree" => z.require_key_write_prefix(&op.key),
+                _ => z.require(Resource::Key, &op.key, Access::Write),
+            };
+            r.err().map(|e| TxnErrorWire {
+                op_index: i,
+                what: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+pub async fn txn(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery, body: Bytes) -> Res {
     let p = Params::parse(q.as_deref());
     if body.len() > a.config().txn_max_req_len {
         return Err(ApiError::new(
@@ -303,6 +372,18 @@ pub async fn txn(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) 
         ));
     }
     let ops = txn_ops(&body)?;
+    let denied = txn_denials(&authz(&a, &t)?, &ops);
+    if !denied.is_empty() {
+        let mut r = json(
+            &TxnResponse {
+                results: None,
+                errors: Some(denied),
+            },
+            p.pretty(),
+        );
+        *r.status_mut() = StatusCode::CONFLICT;
+        return Ok(r);
+    }
     match a.write(Command::Txn { ops }).await? {
         Reply::Txn(Ok(results)) => {
             let results = results

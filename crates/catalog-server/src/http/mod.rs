@@ -1,6 +1,7 @@
 //! The only module that knows axum: the whole HTTP API in one route table, thin handlers, and
 //! the listeners (client API on `-client`:`-http-port`, Raft RPC on `-bind`:`-server-port`).
 
+mod acl;
 mod agent;
 mod catalog;
 #[doc(hidden)]
@@ -111,6 +112,93 @@ pub fn router(agent: AppState) -> Router {
         )
         .route("/v1/agent/reload", only("PUT", put(agent::reload)))
         .route("/v1/agent/version", only("GET", get(agent::version)))
+        .route("/v1/agent/token/{kind}", only("PUT", put(acl::agent_token)))
+        // acl
+        .route("/v1/acl/bootstrap", only("PUT", put(acl::bootstrap)))
+        .route("/v1/acl/tokens", only("GET", get(acl::token_list)))
+        .route("/v1/acl/token", only("PUT", put(acl::token_create)))
+        .route("/v1/acl/token/self", only("GET", get(acl::token_self)))
+        .route(
+            "/v1/acl/token/{id}",
+            only(
+                "GET,PUT,DELETE",
+                get(acl::token_read)
+                    .put(acl::token_update)
+                    .delete(acl::token_delete),
+            ),
+        )
+        .route(
+            "/v1/acl/token/{id}/clone",
+            only("PUT", put(acl::token_clone)),
+        )
+        .route("/v1/acl/policies", only("GET", get(acl::policy_list)))
+        .route("/v1/acl/policy", only("PUT", put(acl::policy_create)))
+        .route(
+            "/v1/acl/policy/{id}",
+            only(
+                "GET,PUT,DELETE",
+                get(acl::policy_read)
+                    .put(acl::policy_update)
+                    .delete(acl::policy_delete),
+            ),
+        )
+        .route(
+            "/v1/acl/policy/name/{name}",
+            only("GET", get(acl::policy_read_name)),
+        )
+        .route("/v1/acl/roles", only("GET", get(acl::role_list)))
+        .route("/v1/acl/role", only("PUT", put(acl::role_create)))
+        .route(
+            "/v1/acl/role/{id}",
+            only(
+                "GET,PUT,DELETE",
+                get(acl::role_read)
+                    .put(acl::role_update)
+                    .delete(acl::role_delete),
+            ),
+        )
+        .route(
+            "/v1/acl/role/name/{name}",
+            only("GET", get(acl::role_read_name)),
+        )
+        .route(
+            "/v1/acl/templated-policies",
+            only("GET", get(acl::templated_list)),
+        )
+        .route(
+            "/v1/acl/templated-policy/name/{*name}",
+            only("GET", get(acl::templated_read)),
+        )
+        .route(
+            "/v1/acl/templated-policy/preview/{*name}",
+            only("POST", axum::routing::post(acl::templated_preview)),
+        )
+        .route("/v1/acl/auth-methods", get(acl::auth_methods_unsupported))
+        .route(
+            "/v1/acl/auth-method",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
+        .route(
+            "/v1/acl/auth-method/{*name}",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
+        .route("/v1/acl/binding-rules", get(acl::auth_methods_unsupported))
+        .route(
+            "/v1/acl/binding-rule",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
+        .route(
+            "/v1/acl/binding-rule/{*id}",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
+        .route(
+            "/v1/acl/login",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
+        .route(
+            "/v1/acl/logout",
+            axum::routing::any(acl::auth_methods_unsupported),
+        )
         // catalog
         .route("/v1/catalog/register", only("PUT", put(catalog::register)))
         .route(
@@ -241,6 +329,19 @@ pub async fn read<T>(
     Ok(crate::blocking::run(a.catalog(), blocking, q).await)
 }
 
+/// A list read's JSON answer with its query-meta headers, marked when ACLs filtered it.
+pub fn respond_filtered<T: Serialize + ?Sized>(
+    a: &Agent,
+    p: &Params,
+    index: u64,
+    value: &T,
+    filtered: bool,
+) -> Response {
+    let mut r = respond(a, p, index, value);
+    reply::mark_filtered(&mut r, filtered);
+    r
+}
+
 /// A read's JSON answer with its query-meta headers.
 pub fn respond<T: Serialize + ?Sized>(a: &Agent, p: &Params, index: u64, value: &T) -> Response {
     let mut r = reply::json(value, p.pretty() || a.config().dev);
@@ -254,6 +355,10 @@ pub fn meta(a: &Agent, p: &Params, index: u64) -> axum::http::HeaderMap {
         a.leader_addr().is_some(),
         a.last_contact_ms().unwrap_or(0),
         p.consistency_mode().word(),
+        match a.acl_policy() {
+            Some(c) if c.default_policy == ::acl::DefaultPolicy::Deny => "deny",
+            _ => "allow",
+        },
     )
 }
 

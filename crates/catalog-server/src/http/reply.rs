@@ -1,6 +1,7 @@
 //! Responses: Go-style JSON bodies, the query-meta headers of reads, and the one place where a
 //! domain error becomes an HTTP status and a plain-text body.
 
+use crate::catalog::acl::AclRefusal;
 use crate::catalog::CatalogError;
 use crate::raft::WriteError;
 use api_types::headers;
@@ -47,8 +48,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<AclRefusal> for ApiError {
+    fn from(e: AclRefusal) -> Self {
+        let status = match e {
+            AclRefusal::NotFound | AclRefusal::Denied(_) => StatusCode::FORBIDDEN,
+            AclRefusal::Missing(_) => StatusCode::NOT_FOUND,
+            AclRefusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AclRefusal::Invalid(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
+        if let CatalogError::AclBootstrapDone(_) = e {
+            return ApiError::new(StatusCode::FORBIDDEN, format!("Permission denied: {e}"));
+        }
         let status = match e {
             CatalogError::UnknownService(_)
             | CatalogError::UnknownCheck(_)
@@ -80,6 +96,7 @@ pub fn meta_headers(
     known_leader: bool,
     last_contact_ms: u64,
     consistency: &'static str,
+    default_acl_policy: &'static str,
 ) -> HeaderMap {
     let mut h = HeaderMap::new();
     let idx = index.max(1).to_string();
@@ -97,9 +114,19 @@ pub fn meta_headers(
     );
     h.insert(
         headers::DEFAULT_ACL_POLICY,
-        HeaderValue::from_static("allow"),
+        HeaderValue::from_static(default_acl_policy),
     );
     h
+}
+
+/// `X-Consul-Results-Filtered-By-ACLs: true`, when ACLs removed part of a list.
+pub fn mark_filtered(r: &mut Response, filtered: bool) {
+    if filtered {
+        r.headers_mut().insert(
+            "X-Consul-Results-Filtered-By-ACLs",
+            HeaderValue::from_static("true"),
+        );
+    }
 }
 
 /// An empty 200, the answer of agent writes.

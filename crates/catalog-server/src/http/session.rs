@@ -1,10 +1,12 @@
 //! `/v1/session/*`: create (with Consul's defaults and TTL/lock-delay rules), destroy, renew and
 //! the blocking session reads.
 
+use super::acl::{authz, respond_list, write_vetted, Token};
 use super::params::Params;
 use super::reply::{json, ApiError};
 use super::{read, respond, AppState};
 use crate::catalog::{Command, SessionRecord};
+use ::acl::{Access, Resource};
 use api_types::{parse_go_duration, ServiceCheckRef, SessionId};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -114,7 +116,12 @@ pub(super) fn create_body(body: &[u8], ttl_min: Duration) -> Result<Checked, Api
     })
 }
 
-pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Res {
+pub async fn create(
+    State(a): State<AppState>,
+    t: Token,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     let Checked {
         body: b,
@@ -147,7 +154,7 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
         create_index: 0,
         modify_index: 0,
     };
-    a.write(Command::SessionCreate { session }).await?;
+    write_vetted(&a, &t, Command::SessionCreate { session }).await?;
     if let Ok(d) = api_types::parse_duration(&b.ttl) {
         a.sessions().arm(&id, d);
     }
@@ -156,52 +163,78 @@ pub async fn create(State(a): State<AppState>, RawQuery(q): RawQuery, body: Byte
 
 pub async fn destroy(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
-    a.write(Command::SessionDestroy { id: id.clone() }).await?;
+    write_vetted(&a, &t, Command::SessionDestroy { id: id.clone() }).await?;
     a.sessions().cancel(&id);
     Ok(json(&true, p.pretty()))
 }
 
 pub async fn renew(
     State(a): State<AppState>,
+    t: Token,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_sessions(|x| x.id == id)).await?;
     let Some(s) = ans.value.first() else {
         return Err(ApiError::not_found(format!("Session id '{id}' not found")));
     };
+    z.require(Resource::Session, &s.node, Access::Write)?;
     if let Ok(d) = api_types::parse_duration(&s.ttl) {
         a.sessions().arm(&id, d);
     }
     Ok(respond(&a, &p, ans.index, &ans.value))
 }
 
-pub async fn info(State(a): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+/// Sessions as the request may see them (`session:read` on their node).
+fn sessions_reply(
+    a: &AppState,
+    t: &Token,
+    p: &Params,
+    index: u64,
+    sessions: Vec<api_types::SessionEntry>,
+) -> Response {
+    respond_list(a, p, t, index, sessions, |z, s| {
+        z.allows(Resource::Session, &s.node, Access::Read)
+    })
+}
+
+pub async fn info(
+    State(a): State<AppState>,
+    t: Token,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_sessions(|x| x.id == id)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(sessions_reply(&a, &t, &p, ans.index, ans.value))
 }
 
 pub async fn node(
     State(a): State<AppState>,
+    t: Token,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| {
         s.q_sessions(|x| x.node.eq_ignore_ascii_case(&node))
     })
     .await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(sessions_reply(&a, &t, &p, ans.index, ans.value))
 }
 
-pub async fn list(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn list(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let ans = read(&a, &p, |s| s.q_sessions(|_| true)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(sessions_reply(&a, &t, &p, ans.index, ans.value))
 }

@@ -1,16 +1,23 @@
 //! `GET /v1/snapshot` (save) and `PUT /v1/snapshot` (restore) of the whole catalog state.
 
+use super::acl::{authz, Token};
 use super::params::Params;
 use super::reply::{ok_empty, ApiError};
 use super::{meta, AppState};
 use crate::catalog::Command;
+use ::acl::{Access, Resource};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn save(
+    State(a): State<AppState>,
+    t: Token,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Acl, "", Access::Write)?;
     p.consistency()?;
     if !p.has("stale") && !a.is_leader() {
         return Err(ApiError::internal("No cluster leader"));
@@ -28,7 +35,12 @@ pub async fn save(State(a): State<AppState>, RawQuery(q): RawQuery) -> Result<Re
     Ok(r)
 }
 
-pub async fn restore(State(a): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn restore(
+    State(a): State<AppState>,
+    t: Token,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authz(&a, &t)?.require(Resource::Acl, "", Access::Write)?;
     let (m, state) = tokio::task::spawn_blocking(move || crate::snapshot::read_archive(&body))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?

@@ -1,8 +1,10 @@
 //! `/v1/status/*`, the operator views of the Raft configuration, coordinates, and `/`.
 
+use super::acl::{authz, Token};
 use super::params::Params;
 use super::reply::{json, ApiError};
 use super::AppState;
+use ::acl::{Access, Resource};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -38,8 +40,9 @@ fn server_name(a: &AppState, id: u64) -> (String, String) {
     }
 }
 
-pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn raft_configuration(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Operator, "", Access::Read)?;
     let m = a.raft_status();
     let servers: Vec<_> = voters(&a)
         .into_iter()
@@ -56,8 +59,9 @@ pub async fn raft_configuration(State(a): State<AppState>, RawQuery(q): RawQuery
     ))
 }
 
-pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn autopilot_health(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Operator, "", Access::Read)?;
     let m = a.raft_status();
     let servers: Vec<_> = voters(&a)
         .into_iter()
@@ -77,8 +81,14 @@ pub async fn autopilot_health(State(a): State<AppState>, RawQuery(q): RawQuery) 
     ))
 }
 
-pub async fn coordinate_nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn coordinate_nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
+    if !z.allows(Resource::Node, &a.config().node_name, Access::Read) {
+        let mut r = json(&Vec::<()>::new(), p.pretty() || a.config().dev);
+        super::reply::mark_filtered(&mut r, true);
+        return Ok(r);
+    }
     let v = vec![json!({"Node": a.config().node_name, "Segment": "",
         "Coord": {"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}})];
     Ok(json(&v, p.pretty() || a.config().dev))
@@ -91,8 +101,9 @@ pub async fn root(State(a): State<AppState>) -> Response {
 }
 
 /// `DELETE /v1/operator/raft/peer?address=IP:port` or `?id=<node id>`.
-pub async fn remove_peer(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+pub async fn remove_peer(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Operator, "", Access::Write)?;
     let servers = a.servers();
     let found = match (p.get("address"), p.get("id")) {
         (Some(addr), _) if !addr.is_empty() => servers.iter().find(|(_, n)| n.addr == addr),

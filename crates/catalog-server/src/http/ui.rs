@@ -4,11 +4,13 @@
 //! `/v1/internal/acl/authorize`, which answers 401 `ACL support disabled` as Consul does
 //! without ACLs.
 
+use super::acl::{authz, respond_list, Token};
 use super::params::Params;
 use super::reply::ApiError;
 use super::{meta, only, read, respond, AppState};
 use crate::agent::Agent;
 use crate::ui::{self, ShellData};
+use ::acl::{Access, Resource};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -151,11 +153,14 @@ async fn robots(State(a): State<AppState>, uri: Uri) -> Response {
     "User-agent: *\nDisallow: /\n".into_response()
 }
 
-async fn services(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+async fn services(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let dc = a.config().datacenter.clone();
     let ans = read(&a, &p, |s| s.q_ui_services(&dc)).await?;
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(respond_list(&a, &p, &t, ans.index, ans.value, |z, s| {
+        z.allows(Resource::Service, &s.name, Access::Read)
+    }))
 }
 
 /// The local node's `Meta["consul-version"]`, filled from our build as Consul fills it from
@@ -167,17 +172,26 @@ fn version_meta(a: &Agent, node: &str, meta: &mut api_types::StrMap) {
     }
 }
 
-async fn nodes(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
+async fn nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?;
     let mut ans = read(&a, &p, |s| s.q_ui_nodes()).await?;
     for n in &mut ans.value {
         version_meta(&a, &n.node, &mut n.meta);
     }
-    Ok(respond(&a, &p, ans.index, &ans.value))
+    Ok(respond_list(&a, &p, &t, ans.index, ans.value, |z, n| {
+        z.allows(Resource::Node, &n.node, Access::Read)
+    }))
 }
 
-async fn node(State(a): State<AppState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Res {
+async fn node(
+    State(a): State<AppState>,
+    t: Token,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Node, &name, Access::Read)?;
     let ans = read(&a, &p, |s| s.q_ui_node(&name)).await?;
     match ans.value {
         Some(mut n) => {
@@ -192,11 +206,65 @@ async fn missing_node() -> ApiError {
     ApiError::bad_request("Missing node name")
 }
 
-async fn authorize(RawQuery(q): RawQuery) -> Res {
+const RESOURCES: [Resource; 13] = [
+    Resource::Acl,
+    Resource::Agent,
+    Resource::Event,
+    Resource::Intention,
+    Resource::Key,
+    Resource::Keyring,
+    Resource::Mesh,
+    Resource::Node,
+    Resource::Operator,
+    Resource::Peering,
+    Resource::Query,
+    Resource::Service,
+    Resource::Session,
+];
+
+/// One permission the UI asks about (`/v1/internal/acl/authorize`).
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+struct AuthorizationCheck {
+    #[serde(rename = "Resource")]
+    resource: String,
+    #[serde(rename = "Segment")]
+    segment: String,
+    #[serde(rename = "Access")]
+    access: String,
+    #[serde(rename = "Allow")]
+    allow: bool,
+}
+
+async fn authorize(
+    State(a): State<AppState>,
+    t: Token,
+    RawQuery(q): RawQuery,
+    body: axum::body::Bytes,
+) -> Res {
     let p = Params::parse(q.as_deref());
     p.check_enterprise()?;
-    Err(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "ACL support disabled",
-    ))
+    if !a.acl_enabled() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ACL support disabled",
+        ));
+    }
+    let z = authz(&a, &t)?;
+    let mut checks: Vec<AuthorizationCheck> =
+        api_types::decode::decode_body(&body).map_err(ApiError::decode)?;
+    for c in &mut checks {
+        let resource = RESOURCES
+            .into_iter()
+            .find(|r| r.as_str() == c.resource)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid resource: {:?}", c.resource)))?;
+        let access = [Access::Read, Access::List, Access::Write]
+            .into_iter()
+            .find(|x| x.as_str() == c.access)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("Invalid access level: {:?}", c.access))
+            })?;
+        c.allow = z.allows(resource, &c.segment, access);
+    }
+    Ok(super::reply::json(&checks, p.pretty()))
 }

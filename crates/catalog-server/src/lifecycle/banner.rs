@@ -35,7 +35,7 @@ pub fn print(c: &Config, node_id: &str) {
     );
     println!("    Gossip Encryption: false");
     println!("     Auto-Encrypt-TLS: false");
-    println!("         ACLs Enabled: false");
+    println!("         ACLs Enabled: {}", c.acl.is_some());
     if c.server && c.ports.server >= 0 {
         println!(
             "          Server Addr: {}:{} (Raft over HTTP)",

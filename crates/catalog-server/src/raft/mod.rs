@@ -592,7 +592,8 @@ impl RaftNode {
     }
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the epoch (the leader stamps commands with it).
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

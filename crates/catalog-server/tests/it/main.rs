@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod acl;
 mod api;
 mod blocking;
 mod checks;

@@ -1,0 +1,192 @@
+//! ACL wire types: tokens, policies, roles and their links, in Consul's JSON shapes
+//! (`/v1/acl/*`). Requests decode into the same types with Go's rules (`decode_body`), so a
+//! create body may carry any subset of the fields.
+
+use serde::{Deserialize, Serialize};
+
+/// A token's or role's link to a policy or role: by `ID` or by `Name` in requests, both in
+/// answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclLink {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+}
+
+/// A service identity: the rules to register service `ServiceName` (and its sidecar) and read
+/// the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceIdentity {
+    #[serde(rename = "ServiceName")]
+    pub service_name: String,
+    #[serde(rename = "Datacenters", skip_serializing_if = "Vec::is_empty")]
+    pub datacenters: Vec<String>,
+}
+
+/// A node identity: the rules of an agent named `NodeName` in `Datacenter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct NodeIdentity {
+    #[serde(rename = "NodeName")]
+    pub node_name: String,
+    #[serde(rename = "Datacenter")]
+    pub datacenter: String,
+}
+
+/// The variables of a templated policy (`{"name": ...}`; Consul's JSON key is lower-case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct TemplateVariables {
+    #[serde(rename = "name", skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+/// A token's or role's use of a built-in policy template (`builtin/service`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct TemplatedPolicyRef {
+    #[serde(rename = "TemplateName")]
+    pub template_name: String,
+    #[serde(rename = "TemplateVariables", skip_serializing_if = "Option::is_none")]
+    pub template_variables: Option<TemplateVariables>,
+    #[serde(rename = "Datacenters", skip_serializing_if = "Vec::is_empty")]
+    pub datacenters: Vec<String>,
+}
+
+/// `structs.ACLToken`: the answer of token reads and writes, and (with `ExpirationTTL`) the
+/// body of `PUT /v1/acl/token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclToken {
+    #[serde(rename = "AccessorID")]
+    pub accessor_id: String,
+    #[serde(rename = "SecretID")]
+    pub secret_id: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+    #[serde(rename = "Policies", skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<AclLink>,
+    #[serde(rename = "Roles", skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<AclLink>,
+    #[serde(rename = "ServiceIdentities", skip_serializing_if = "Vec::is_empty")]
+    pub service_identities: Vec<ServiceIdentity>,
+    #[serde(rename = "NodeIdentities", skip_serializing_if = "Vec::is_empty")]
+    pub node_identities: Vec<NodeIdentity>,
+    #[serde(rename = "TemplatedPolicies", skip_serializing_if = "Vec::is_empty")]
+    pub templated_policies: Vec<TemplatedPolicyRef>,
+    #[serde(rename = "Local")]
+    pub local: bool,
+    #[serde(rename = "AuthMethod", skip_serializing_if = "String::is_empty")]
+    pub auth_method: String,
+    /// RFC 3339 time after which the token no longer resolves.
+    #[serde(rename = "ExpirationTime", skip_serializing_if = "Option::is_none")]
+    pub expiration_time: Option<String>,
+    /// Requests only: a Go duration after which the token expires.
+    #[serde(rename = "ExpirationTTL", skip_serializing_if = "String::is_empty")]
+    pub expiration_ttl: String,
+    #[serde(rename = "CreateTime")]
+    pub create_time: String,
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// `PUT /v1/acl/token/:id/clone`'s body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclTokenClone {
+    #[serde(rename = "Description")]
+    pub description: String,
+}
+
+/// `/v1/acl/bootstrap`'s answer: the token, plus its secret again as `ID` (legacy clients).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AclBootstrap {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(flatten)]
+    pub token: AclToken,
+}
+
+/// `structs.ACLPolicy`: policy reads and writes (and the body of `PUT /v1/acl/policy`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclPolicy {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+    #[serde(rename = "Rules")]
+    pub rules: String,
+    #[serde(rename = "Datacenters", skip_serializing_if = "Vec::is_empty")]
+    pub datacenters: Vec<String>,
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// `structs.ACLPolicyListStub`: one entry of `/v1/acl/policies` (no rules; `Datacenters`
+/// is `null` when unset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclPolicyStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+    #[serde(rename = "Datacenters")]
+    pub datacenters: Option<Vec<String>>,
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// `structs.ACLRole`: role reads and writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AclRole {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+    #[serde(rename = "Policies", skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<AclLink>,
+    #[serde(rename = "ServiceIdentities", skip_serializing_if = "Vec::is_empty")]
+    pub service_identities: Vec<ServiceIdentity>,
+    #[serde(rename = "NodeIdentities", skip_serializing_if = "Vec::is_empty")]
+    pub node_identities: Vec<NodeIdentity>,
+    #[serde(rename = "TemplatedPolicies", skip_serializing_if = "Vec::is_empty")]
+    pub templated_policies: Vec<TemplatedPolicyRef>,
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// `PUT /v1/agent/token/:kind`'s body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AgentTokenUpdate {
+    #[serde(rename = "Token")]
+    pub token: String,
+}

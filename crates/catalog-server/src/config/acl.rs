@@ -1,0 +1,199 @@
+//! The `acl { … }` block (and the older top-level `acl_*` keys it replaced): whether ACLs are
+//! enforced, the default policy, and the agent's tokens.
+
+use super::files::ConfigError;
+use serde_json::Value;
+
+/// ACL settings of an agent with `acl.enabled = true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclConfig {
+    /// `default_policy`: what a token may do where no rule says (`allow` by default).
+    pub default_deny: bool,
+    /// `down_policy` (`extend-cache` by default). Servers resolve tokens from their own
+    /// replicated copy of the ACL tables, so the policy for an unreachable leader never applies;
+    /// the value is validated and shown in `/v1/agent/self`.
+    pub down_policy: String,
+    /// `enable_token_persistence`: tokens set with `/v1/agent/token/*` are written to
+    /// `<data_dir>/acl-tokens.json` and loaded at start.
+    pub enable_token_persistence: bool,
+    /// `enable_key_list_policy`: listing keys (`?keys`, `?recurse`) needs `list` on the prefix.
+    pub enable_key_list_policy: bool,
+    pub tokens: AgentTokens,
+}
+
+/// `acl.tokens`: the agent's own tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentTokens {
+    /// `initial_management` (formerly `master`): a management token created by the leader.
+    pub initial_management: Option<String>,
+    /// `default`: used for requests that carry no token.
+    pub default: Option<String>,
+    /// `agent`: the agent's own operations (registering its node, anti-entropy).
+    pub agent: Option<String>,
+    /// `agent_recovery` (formerly `agent_master`): `agent:write` on this agent when the
+    /// servers are unreachable.
+    pub agent_recovery: Option<String>,
+    /// `config_file_service_registration`: registers the services of config files.
+    pub config_file_service_registration: Option<String>,
+}
+
+const KEYS: &[&str] = &[
+    "enabled",
+    "default_policy",
+    "down_policy",
+    "enable_token_persistence",
+    "enable_key_list_policy",
+    "policy_ttl",
+    "role_ttl",
+    "token_ttl",
+    "tokens",
+];
+const TOKEN_KEYS: &[&str] = &[
+    "initial_management",
+    "master",
+    "default",
+    "agent",
+    "agent_recovery",
+    "agent_master",
+    "config_file_service_registration",
+];
+
+fn invalid(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .filter(|v| !v.is_null())
+}
+
+fn string(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
+    match at(v, path) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as string",
+            path.join(".")
+        ))),
+    }
+}
+
+fn boolean(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
+    match at(v, path) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) => api_types::parse_bool(s)
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{}: cannot parse '{s}' as bool", path.join(".")))),
+        Some(other) => Err(invalid(format!(
+            "{}: cannot parse {other} as bool",
+            path.join(".")
+        ))),
+    }
+}
+
+/// The first set of `acl.<path>` and the legacy top-level key.
+fn first(v: &Value, paths: &[&[&str]]) -> Result<Option<String>, ConfigError> {
+    for p in paths {
+        if let Some(s) = string(v, p)? {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+/// Keys of the `acl` block this agent does not know or implement, as a refusal text.
+pub(super) fn refusal(value: &Value) -> Option<String> {
+    let block = value.as_object()?;
+    for (k, v) in block {
+        if !KEYS.contains(&k.as_str()) {
+            return Some(match k.as_str() {
+                "enable_token_replication" | "msp_disable_bootstrap" | "replication" => {
+                    format!("acl.{k} = {v}: ACL replication between datacenters is not implemented by this agent (one datacenter)")
+                }
+                _ => format!("acl.{k} is not a known ACL setting"),
+            });
+        }
+    }
+    if let Some(tokens) = block.get("tokens").and_then(Value::as_object) {
+        for (k, v) in tokens {
+            if !TOKEN_KEYS.contains(&k.as_str()) {
+                return Some(match k.as_str() {
+                    "replication" => format!("acl.tokens.replication = {v}: ACL replication between datacenters is not implemented by this agent (one datacenter)"),
+                    "dns" => format!("acl.tokens.dns = {v}: the DNS interface is not implemented by this agent yet"),
+                    _ => format!("acl.tokens.{k} is not a known ACL token"),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The ACL settings, `None` when ACLs are off.
+pub fn acl(v: &Value) -> Result<Option<AclConfig>, ConfigError> {
+    if !boolean(v, &["acl", "enabled"])?.unwrap_or(false) {
+        return Ok(None);
+    }
+    let default_policy =
+        first(v, &[&["acl", "default_policy"], &["acl_default_policy"]])?.unwrap_or("allow".into());
+    let default_deny = match default_policy.as_str() {
+        "allow" => false,
+        "deny" => true,
+        other => {
+            return Err(invalid(format!(
+                "Invalid ACL default policy: {other:?}. Valid options are: allow, deny"
+            )))
+        }
+    };
+    let down_policy = first(v, &[&["acl", "down_policy"], &["acl_down_policy"]])?
+        .unwrap_or("extend-cache".into());
+    if !matches!(
+        down_policy.as_str(),
+        "allow" | "deny" | "async-cache" | "extend-cache"
+    ) {
+        return Err(invalid(format!(
+            "Invalid ACL down policy: {down_policy:?}. Valid options are: allow, deny, async-cache, extend-cache"
+        )));
+    }
+    for ttl in ["policy_ttl", "role_ttl", "token_ttl"] {
+        if let Some(s) = string(v, &["acl", ttl])? {
+            api_types::parse_go_duration(&s).map_err(|e| invalid(format!("acl.{ttl}: {e}")))?;
+        }
+    }
+    let tokens = AgentTokens {
+        initial_management: first(
+            v,
+            &[
+                &["acl", "tokens", "initial_management"],
+                &["acl", "tokens", "master"],
+                &["acl_master_token"],
+            ],
+        )?,
+        default: first(v, &[&["acl", "tokens", "default"], &["acl_token"]])?,
+        agent: first(v, &[&["acl", "tokens", "agent"], &["acl_agent_token"]])?,
+        agent_recovery: first(
+            v,
+            &[
+                &["acl", "tokens", "agent_recovery"],
+                &["acl", "tokens", "agent_master"],
+                &["acl_agent_master_token"],
+            ],
+        )?,
+        config_file_service_registration: string(
+            v,
+            &["acl", "tokens", "config_file_service_registration"],
+        )?,
+    };
+    Ok(Some(AclConfig {
+        default_deny,
+        down_policy,
+        enable_token_persistence: boolean(v, &["acl", "enable_token_persistence"])?
+            .unwrap_or(false),
+        enable_key_list_policy: boolean(v, &["acl", "enable_key_list_policy"])?
+            .or(boolean(v, &["acl_enable_key_list_policy"])?)
+            .unwrap_or(false),
+        tokens,
+    }))
+}
