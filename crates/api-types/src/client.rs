@@ -493,6 +493,8 @@ fn parse_meta(h: &reqwest::header::HeaderMap) -> QueryMeta {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         known_leader: get(headers::KNOWN_LEADER).is_some_and(|v| v == "true"),
+        results_filtered_by_acls: get(headers::RESULTS_FILTERED_BY_ACLS)
+            .is_some_and(|v| v == "true"),
     }
 }
 

@@ -8,6 +8,7 @@ pub const DEFAULT_ACL_POLICY: &str = "X-Consul-Default-ACL-Policy";
 pub const CONTENT_HASH: &str = "X-Consul-ContentHash";
 pub const TOKEN: &str = "X-Consul-Token";
 pub const NAMESPACE: &str = "X-Consul-Namespace";
+pub const RESULTS_FILTERED_BY_ACLS: &str = "X-Consul-Results-Filtered-By-ACLs";
 
 /// What a read says about the data it returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,4 +19,6 @@ pub struct QueryMeta {
     pub last_contact_ms: u64,
     /// `X-Consul-KnownLeader`.
     pub known_leader: bool,
+    /// `X-Consul-Results-Filtered-By-ACLs`: the token could not see part of the answer.
+    pub results_filtered_by_acls: bool,
 }

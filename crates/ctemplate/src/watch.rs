@@ -160,6 +160,7 @@ async fn consul_view(shared: &Shared, dep: &Dependency) -> Result<(), String> {
     let mut attempt = 0u32;
     let mut allow_stale = !opts.max_stale.is_zero();
     let mut first = true;
+    let mut warned_filtered = false;
     loop {
         let start = Instant::now();
         let mut path = req.path.clone();
@@ -207,6 +208,14 @@ async fn consul_view(shared: &Shared, dep: &Dependency) -> Result<(), String> {
             continue;
         }
         allow_stale = !opts.max_stale.is_zero();
+        if meta.results_filtered_by_acls && !warned_filtered {
+            // Consul hides what the token may not read; say so once rather than render
+            // a silently shorter list.
+            crate::warn!(
+                "(view) {dep}: results were filtered by ACLs: the token lacks read permission on part of the data"
+            );
+            warned_filtered = true;
+        }
         let mut delivered = false;
         if req.blocking && meta.index < last_index {
             last_index = 0;

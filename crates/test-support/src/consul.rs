@@ -462,6 +462,11 @@ impl Consul {
         self.ip
     }
 
+    /// The ACL token this harness reads with ([`ConsulBuilder::token`]).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     pub fn node(&self) -> &str {
         &self.node
     }

@@ -5,7 +5,8 @@
 
 use super::common::consul_agent::ConsulAgent;
 use super::common::{
-    docker, hostname, registrator, require_docker, unique, wait_until, Container, Image,
+    docker, hostname, registrator, registrator_env, require_docker, unique, wait_until,
+    Container, Image,
 };
 use std::time::Duration;
 
@@ -133,4 +134,87 @@ async fn consul_tls_registers_with_a_client_certificate() {
     let endpoint = uri::resolve(&target, &env_with(false)).expect("uri");
     let refused = Consul::new(&endpoint).expect("client").ping().await;
     assert!(refused.is_err(), "answered without a client certificate");
+}
+
+/// With `acl { default_policy = "deny" }`: registrator without a token is refused (the
+/// agent's `Permission denied` in its log, nothing registered); with `CONSUL_HTTP_TOKEN` set
+/// to a token holding only `service_prefix "" { policy = "write" }` it registers the
+/// container's service.
+#[tokio::test(flavor = "multi_thread")]
+async fn registers_with_a_scoped_acl_token_and_is_refused_without_one() {
+    require_docker();
+    const MGMT: &str = "7d9f2c1e-3b4a-4c5d-8e6f-a0b1c2d3e4f5";
+    let agent = test_support::Consul::builder()
+        .dev()
+        .node(&unique("node"))
+        .token(MGMT)
+        .args([
+            "-hcl".to_string(),
+            format!(
+                r#"acl {{ enabled = true default_policy = "deny" tokens {{ initial_management = "{MGMT}" }} }}"#
+            ),
+        ])
+        .start()
+        .await;
+    let http = reqwest::Client::new();
+    let put = |path: &str, body: serde_json::Value| {
+        http.put(agent.url(path))
+            .header("X-Consul-Token", MGMT)
+            .json(&body)
+            .send()
+    };
+    let r = put(
+        "/v1/acl/policy",
+        serde_json::json!({"Name": "registrator", "Rules": "service_prefix \"\" { policy = \"write\" }"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = put(
+        "/v1/acl/token",
+        serde_json::json!({"Description": "registrator", "Policies": [{"Name": "registrator"}]}),
+    )
+    .await
+    .unwrap();
+    let token: serde_json::Value = r.json().await.unwrap();
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+    let catalog = |name: String| {
+        let http = http.clone();
+        let url = agent.url(&format!("/v1/catalog/service/{name}"));
+        async move {
+            http.get(url)
+                .header("X-Consul-Token", MGMT)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let uri = format!("consul://{}", agent.addr());
+
+    let name = unique("acl-web");
+    let image = Image::busybox(&name, "EXPOSE 80");
+    let c = Container::run(&name, &["-p", "0:80", &image.tag]);
+    // No token: refused, said in the log, nothing in the catalog.
+    let reg = registrator(&["-ip=127.0.0.1", &uri]);
+    let refused = wait_until(Duration::from_secs(20), || async {
+        reg.log().contains("register failed") && reg.log().contains("Permission denied")
+    })
+    .await;
+    assert!(refused, "no refusal logged:\n{}", reg.log());
+    assert_eq!(catalog(name.clone()).await, serde_json::json!([]));
+    drop(reg);
+    // The scoped token registers it.
+    let reg = registrator_env(&["-ip=127.0.0.1", &uri], &[("CONSUL_HTTP_TOKEN", &secret)]);
+    let port = c.host_port("80/tcp");
+    let ok = wait_until(Duration::from_secs(20), || async {
+        catalog(name.clone())
+            .await
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["ServicePort"] == port))
+    })
+    .await;
+    assert!(ok, "not registered with the token:\n{}", reg.log());
 }

@@ -295,3 +295,86 @@ async fn renders_over_https_with_a_client_certificate() {
     );
     assert!(!b.exists());
 }
+
+/// ACLs with `default_policy = "deny"`: a token holding read rules renders the tutorial's
+/// nginx template; without a token a KV read is refused with Consul's `Permission denied`,
+/// and a service list the token cannot see is reported as filtered, not silently empty.
+#[tokio::test]
+async fn renders_with_a_read_token_and_says_why_without_one() {
+    const MGMT: &str = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    let consul = Consul::start_acl(MGMT).await;
+    consul.register("web1", "nginx", 8081).await;
+    consul.register("web2", "nginx", 8082).await;
+    consul.put("greeting", "hello").await;
+    let http = reqwest::Client::new();
+    let call = |path: &str, body: serde_json::Value| {
+        http.put(consul.url(path))
+            .header("X-Consul-Token", MGMT)
+            .json(&body)
+            .send()
+    };
+    let rules = "service_prefix \"\" { policy = \"read\" }\nnode_prefix \"\" { policy = \"read\" }\nkey \"greeting\" { policy = \"read\" }";
+    let r = call("/v1/acl/policy", serde_json::json!({"Name": "ct", "Rules": rules}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = call(
+        "/v1/acl/token",
+        serde_json::json!({"Policies": [{"Name": "ct"}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nginx.ctmpl");
+    std::fs::write(&src, include_str!("nginx.ctmpl")).unwrap();
+    let key_src = dir.path().join("key.ctmpl");
+    std::fs::write(&key_src, "{{key \"greeting\"}}").unwrap();
+    let (out, key_out) = (dir.path().join("nginx.conf"), dir.path().join("key.out"));
+    let args = |token: Option<&str>, src: &std::path::Path, dst: &std::path::Path| {
+        let mut a = vec![
+            format!("-consul-addr={}", consul.addr()),
+            format!("-template={}", tpl(src, dst, None)),
+            "-once".to_string(),
+            "-consul-retry=false".to_string(),
+        ];
+        if let Some(t) = token {
+            a.push(format!("-consul-token={t}"));
+        }
+        a
+    };
+    let mut ct = Ct::start(&args(Some(&secret), &src, &out));
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    let rendered = read(&out);
+    assert!(
+        rendered.contains("server 127.0.0.1:8081;") && rendered.contains("server 127.0.0.1:8082;"),
+        "{rendered}"
+    );
+    let mut ct = Ct::start(&args(Some(&secret), &key_src, &key_out));
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert_eq!(read(&key_out), "hello");
+
+    // No token: the key is refused by name, nothing rendered.
+    std::fs::remove_file(&key_out).unwrap();
+    let mut ct = Ct::start(&args(None, &key_src, &key_out));
+    let code = ct.wait_exit(T).await;
+    assert_ne!(code, Some(0), "rendered without a token: {}", ct.stderr());
+    assert!(
+        ct.stderr().contains("Permission denied") && ct.stderr().contains("key:read"),
+        "{}",
+        ct.stderr()
+    );
+    assert!(!key_out.exists());
+    // No token: the service list comes back filtered, and the log says so.
+    let mut ct = Ct::start(&args(None, &src, &dir.path().join("anon.conf")));
+    ct.wait_exit(T).await;
+    assert!(
+        ct.stderr().contains("results were filtered by ACLs"),
+        "{}",
+        ct.stderr()
+    );
+}

@@ -72,9 +72,30 @@ impl Consul {
         (consul, port)
     }
 
-    /// A client for this agent.
+    /// Starts with `acl { enabled = true default_policy = "deny" }` and `management` as
+    /// the initial management token, which the harness's own calls use.
+    pub async fn start_acl(management: &str) -> Consul {
+        Consul(
+            Self::builder()
+                .token(management)
+                .args([
+                    "-hcl".to_string(),
+                    format!(
+                        r#"acl {{ enabled = true default_policy = "deny" tokens {{ initial_management = "{management}" }} }}"#
+                    ),
+                ])
+                .start()
+                .await,
+        )
+    }
+
+    /// A client for this agent (with its management token, when it has ACLs).
     pub fn client(&self) -> Client {
-        Client::new(&self.addr()).expect("client")
+        let c = Client::new(&self.addr()).expect("client");
+        match self.token() {
+            Some(t) => c.with_token(t),
+            None => c,
+        }
     }
 
     /// Registers service `id` named `name` at 127.0.0.1:`port`.

@@ -46,10 +46,19 @@ impl Proc {
 
 /// The `registrator` binary with `args`, talking to the default Docker socket.
 pub fn registrator(args: &[&str]) -> Proc {
+    registrator_env(args, &[])
+}
+
+/// [`registrator`] with extra environment (`CONSUL_HTTP_TOKEN`, ...).
+pub fn registrator_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(test_support::binary("registrator"));
     cmd.args(args)
         .env("DOCKER_HOST", "unix:///var/run/docker.sock")
-        .env("REGISTRATOR_LOG", "info");
+        .env("REGISTRATOR_LOG", "info")
+        .env_remove("CONSUL_HTTP_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     Proc(test_support::Process::spawn(cmd))
 }
 
