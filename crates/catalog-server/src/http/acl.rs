@@ -111,8 +111,11 @@ async fn acl_read<T>(
     .await
 }
 
+/// Writes an ACL change and waits until this server has applied it (a follower forwards
+/// the write to the leader), so that the answer, read back here, shows it.
 async fn write(a: &Agent, cmd: AclCommand) -> Result<(), ApiError> {
     a.write(Command::Acl(cmd)).await?;
+    a.read_barrier(crate::agent::Consistency::Default).await?;
     Ok(())
 }
 

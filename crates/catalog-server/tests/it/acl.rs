@@ -533,3 +533,58 @@ fn acl_settings_that_would_not_take_effect_stop_the_agent() {
         );
     }
 }
+
+/// Three servers: a policy and token written through one server are enforced by every
+/// other (the ACL tables travel through Raft like the catalog).
+#[tokio::test]
+async fn tokens_are_replicated_to_every_server() {
+    use crate::common::ReservedPort;
+    const IPS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let hcl = acl_hcl("deny", "");
+    let ports = ReservedPort::shared(&IPS);
+    let mut servers: Vec<TestServer> = IPS
+        .iter()
+        .zip(ports)
+        .enumerate()
+        .map(|(i, (ip, port))| {
+            let others: Vec<String> = IPS
+                .iter()
+                .filter(|o| *o != ip)
+                .map(|o| o.to_string())
+                .collect();
+            TestServer::new(
+                TestServer::builder()
+                    .ip(ip)
+                    .node(&format!("server{}", i + 1))
+                    .member(3, &others)
+                    .server_port(port)
+                    .token(MGMT)
+                    .args(["-hcl", &hcl])
+                    .build(),
+            )
+        })
+        .collect();
+    for s in servers.iter_mut() {
+        s.spawn();
+    }
+    for s in servers.iter_mut() {
+        s.wait_ready(Duration::from_secs(60)).await;
+    }
+    // Written on the first server (forwarded to the leader when it is a follower).
+    let kv = token_with(
+        &servers[0],
+        "kv-rep",
+        r#"key_prefix "rep/" { policy = "write" }"#,
+    )
+    .await;
+    for s in &servers {
+        // Default reads are consistent: each server has applied the token before answering.
+        let ok = crate::common::wait_until(Duration::from_secs(10), || async {
+            call(s, "PUT", "/v1/kv/rep/x", &kv, Some("1")).await.0 == 200
+        })
+        .await;
+        assert!(ok, "{} does not know the token", s.node());
+        assert_eq!(call(s, "PUT", "/v1/kv/other", &kv, Some("1")).await.0, 403);
+        assert_eq!(call(s, "PUT", "/v1/kv/rep/x", "", Some("1")).await.0, 403);
+    }
+}
