@@ -40,7 +40,8 @@ pub struct NodeIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct TemplateVariables {
-    #[serde(rename = "name", skip_serializing_if = "String::is_empty")]
+    // Go matches `name` case-insensitively; our request decoding canonicalises it to `Name`.
+    #[serde(rename = "name", alias = "Name", skip_serializing_if = "String::is_empty")]
     pub name: String,
 }
 

@@ -13,6 +13,19 @@
   var ctrl = null;
   var ICON = { passing: '\u2714', warning: '!', critical: '\u2716', none: '\u2013' };
 
+  // ACLs: the token the user gave (kept in this browser's localStorage) rides on every API
+  // request as X-Consul-Token; a page the agent refuses (403) asks for one.
+  var TOKEN_KEY = 'consul:token';
+  function token() { try { return localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
+  function setToken(t) { try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
+  var rawFetch = window.fetch.bind(window);
+  window.fetch = function (url, opts) {
+    var o = Object.assign({}, opts || {});
+    var t = token();
+    if (t) { var hd = new Headers(o.headers || {}); hd.set('X-Consul-Token', t); o.headers = hd; }
+    return rawFetch(url, o);
+  };
+
   function h(tag, attrs) {
     var el = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -99,7 +112,9 @@
       fetch(url + '&index=' + index + '&wait=' + WAIT, { signal: ctrl.signal, cache: 'no-store' })
         .then(function (r) {
           var ni = Number(r.headers.get('X-Consul-Index')) || 0;
+          if (r.headers.get('X-Consul-Results-Filtered-By-ACLs') === 'true') hiddenByAcls();
           if (r.status === 404) return { ni: ni, body: null };
+          if (r.status === 403) return r.text().then(function (t) { var e = new Error(t); e.acl = true; throw e; });
           if (!r.ok) return r.text().then(function (t) { throw new Error('HTTP ' + r.status + ': ' + t); });
           return r.json().then(function (b) { return { ni: ni, body: b }; });
         })
@@ -115,12 +130,43 @@
         })
         .catch(function (e) {
           if (my !== gen || e.name === 'AbortError') return;
+          if (e.acl) { online(); askToken(e.message); return; }
           offline(e.message || String(e), delay);
           again(delay);
           delay = Math.min(delay * 2, 10000);
         });
     }
     once();
+  }
+
+  // A list came back with entries the token may not see: say so, with a way to give one.
+  function hiddenByAcls() {
+    if (document.getElementById('acl-filtered')) return;
+    var note = h('div', { class: 'msg', id: 'acl-filtered', role: 'status' },
+      'Some entries are hidden by ACLs. ',
+      h('button', { type: 'button', id: 'acl-login', onclick: function () { askToken('Entries on this page are hidden from ' + (token() ? 'the token in use.' : 'requests without a token.')); } },
+        token() ? 'Use another token' : 'Use a token'));
+    var title = app.querySelector('h1');
+    if (title) title.after(note); else app.prepend(note);
+  }
+
+  // The agent refused this page: say why and ask for a token, then draw the page again.
+  function askToken(why) {
+    gen++;
+    page('ACL token required');
+    var input = h('input', { type: 'password', id: 'token-input', autocomplete: 'off', placeholder: 'SecretID' });
+    app.appendChild(h('form', { id: 'token-form', class: 'create', onsubmit: function (e) {
+      e.preventDefault();
+      setToken(input.value.trim());
+      route();
+    } },
+      h('div', { class: 'msg err', role: 'alert', id: 'token-why' }, why),
+      h('label', { for: 'token-input' }, token() ? 'The token in use may not see this page. Another token:' : 'This agent enforces ACLs. Token:'),
+      input,
+      h('div', { class: 'actions' },
+        h('button', { class: 'primary', type: 'submit', id: 'token-save' }, 'Use token'),
+        token() ? h('button', { type: 'button', id: 'token-clear', onclick: function () { setToken(''); route(); } }, 'Forget token') : null)));
+    input.focus();
   }
 
   function page(title, crumbs) {

@@ -248,3 +248,82 @@ async fn ui_thousand_services_in_browser() {
     assert!(filter_ms < 500.0);
     b.screenshot("services-1000").await;
 }
+
+/// With `acl { default_policy = "deny" }`: a page the agent refuses asks for a token; the
+/// token given is sent with every request after (the page draws); a list the token cannot
+/// fully see says entries are hidden, with a way to give another token.
+#[tokio::test]
+async fn ui_asks_for_a_token_under_acls() {
+    const MGMT: &str = "3e4d5c6b-7a89-4b0c-9d1e-2f3a4b5c6d7e";
+    let mut b = Browser::launch().await;
+    let acl = format!(
+        r#"acl {{ enabled = true default_policy = "deny" tokens {{ initial_management = "{MGMT}" }} }}"#
+    );
+    let mut s = crate::common::TestServer::new(
+        crate::common::TestServer::builder()
+            .node("consul-server01")
+            .token(MGMT)
+            .args(["-ui", "-hcl", &acl])
+            .build(),
+    );
+    s.start().await;
+    let r = s
+        .http
+        .put(s.url("/v1/agent/service/register"))
+        .header("X-Consul-Token", MGMT)
+        .body(r#"{"ID":"web-1","Name":"web","Port":80}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The node page needs node:read: refused, so the page asks for a token.
+    b.navigate(&s.url("/ui/dc1/nodes/consul-server01")).await;
+    b.wait_for("document.getElementById('token-form')", 10, "token prompt")
+        .await;
+    let why = b
+        .eval("document.getElementById('token-why').innerText")
+        .await;
+    assert!(
+        why.as_str().unwrap_or("").starts_with("Permission denied"),
+        "{why}"
+    );
+    b.screenshot("acl-token-prompt").await;
+    b.eval(&format!(
+        "document.getElementById('token-input').value = '{MGMT}'; document.getElementById('token-save').click()"
+    ))
+    .await;
+    b.wait_for(
+        "document.querySelector('#node-services tr[data-instance=\"web-1\"]')",
+        10,
+        "the node page with the token",
+    )
+    .await;
+
+    // Forget the token: the services list is drawn, with a note that entries are hidden.
+    b.eval("localStorage.removeItem('consul:token')").await;
+    b.navigate(&s.url("/ui/dc1/services")).await;
+    b.wait_for(
+        "document.getElementById('acl-filtered')",
+        10,
+        "hidden-by-ACLs note",
+    )
+    .await;
+    let rows = b
+        .eval("document.querySelectorAll('#services tbody tr').length")
+        .await;
+    assert_eq!(rows, 0, "anonymous sees no service");
+    b.eval("document.getElementById('acl-login').click()").await;
+    b.wait_for("document.getElementById('token-form')", 5, "token prompt")
+        .await;
+    b.eval(&format!(
+        "document.getElementById('token-input').value = '{MGMT}'; document.getElementById('token-save').click()"
+    ))
+    .await;
+    b.wait_for(
+        "document.querySelector('#services tr[data-service=\"web\"]')",
+        10,
+        "services with the token",
+    )
+    .await;
+}
