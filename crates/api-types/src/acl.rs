@@ -41,7 +41,11 @@ pub struct NodeIdentity {
 #[serde(default)]
 pub struct TemplateVariables {
     // Go matches `name` case-insensitively; our request decoding canonicalises it to `Name`.
-    #[serde(rename = "name", alias = "Name", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "name",
+        alias = "Name",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub name: String,
 }
 

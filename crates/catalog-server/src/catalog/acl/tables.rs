@@ -1,0 +1,229 @@
+//! The ACL tables and how commands change them.
+
+use super::{
+    AclCommand, PolicyRecord, RoleRecord, TokenRecord, ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID,
+};
+use crate::catalog::state::{CatalogError, Touched, WatchKey};
+use acl::Rules;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Parsed rules by policy ID: derived from the stored rules texts, never persisted.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ParsedRules(pub(super) HashMap<String, Arc<Rules>>);
+
+impl PartialEq for ParsedRules {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// The ACL tables of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AclTables {
+    pub(super) tokens: BTreeMap<String, TokenRecord>,
+    pub(super) policies: BTreeMap<String, PolicyRecord>,
+    pub(super) roles: BTreeMap<String, RoleRecord>,
+    /// The index of the bootstrap (0: not bootstrapped yet).
+    pub(super) bootstrap_index: u64,
+    /// The index of the last ACL change.
+    index: u64,
+    #[serde(skip)]
+    pub(super) by_secret: HashMap<String, String>,
+    #[serde(skip)]
+    pub(super) parsed: ParsedRules,
+}
+
+impl AclTables {
+    /// Rebuilds the derived maps after a snapshot was loaded.
+    pub(in crate::catalog) fn reindex(&mut self) {
+        self.by_secret = self
+            .tokens
+            .values()
+            .map(|t| (t.secret_id.clone(), t.accessor_id.clone()))
+            .collect();
+        self.parsed.0 = self
+            .policies
+            .values()
+            .filter_map(|p| Some((p.id.clone(), Arc::new(Rules::parse(&p.rules).ok()?))))
+            .collect();
+    }
+
+    /// A snapshot restore replaced the tables at `index`.
+    pub(in crate::catalog) fn restored_at(&mut self, index: u64) {
+        self.index = index;
+    }
+
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    pub fn bootstrap_index(&self) -> u64 {
+        self.bootstrap_index
+    }
+
+    /// Whether the built-ins (or the initial management token `initial`) are missing.
+    pub fn needs_init(&self, initial: Option<&str>) -> bool {
+        !self.policies.contains_key(GLOBAL_MANAGEMENT_ID)
+            || !self.tokens.contains_key(ANONYMOUS_ID)
+            || initial.is_some_and(|s| !self.by_secret.contains_key(s))
+    }
+
+    pub fn is_bootstrapped(&self) -> bool {
+        self.bootstrap_index != 0
+    }
+
+    fn touch(&mut self, index: u64, t: &mut Touched) {
+        self.index = index;
+        t.push(WatchKey::Acl);
+    }
+
+    fn put_token(&mut self, index: u64, mut tok: TokenRecord, t: &mut Touched) {
+        if let Some(old) = self.tokens.get(&tok.accessor_id) {
+            tok.create_index = old.create_index;
+            self.by_secret.remove(&old.secret_id.clone());
+        } else {
+            tok.create_index = index;
+        }
+        tok.modify_index = index;
+        self.by_secret
+            .insert(tok.secret_id.clone(), tok.accessor_id.clone());
+        self.tokens.insert(tok.accessor_id.clone(), tok);
+        self.touch(index, t);
+    }
+
+    fn put_policy(&mut self, index: u64, mut p: PolicyRecord, t: &mut Touched) {
+        p.create_index = self
+            .policies
+            .get(&p.id)
+            .map_or(index, |old| old.create_index);
+        p.modify_index = index;
+        match Rules::parse(&p.rules) {
+            Ok(r) => {
+                self.parsed.0.insert(p.id.clone(), Arc::new(r));
+            }
+            Err(_) => {
+                self.parsed.0.remove(&p.id);
+            }
+        }
+        self.policies.insert(p.id.clone(), p);
+        self.touch(index, t);
+    }
+
+    /// Applies an ACL command (called by `State::apply`).
+    pub(in crate::catalog) fn apply(
+        &mut self,
+        index: u64,
+        cmd: &AclCommand,
+        t: &mut Touched,
+    ) -> Result<(), CatalogError> {
+        match cmd {
+            AclCommand::Init {
+                management,
+                anonymous,
+                initial,
+            } => {
+                if !self.policies.contains_key(&management.id) {
+                    self.put_policy(index, management.clone(), t);
+                }
+                if !self.tokens.contains_key(&anonymous.accessor_id) {
+                    self.put_token(index, anonymous.clone(), t);
+                }
+                if let Some(tok) = initial {
+                    if !self.by_secret.contains_key(&tok.secret_id)
+                        && !self.tokens.contains_key(&tok.accessor_id)
+                    {
+                        self.put_token(index, tok.clone(), t);
+                    }
+                    if self.bootstrap_index == 0 {
+                        self.bootstrap_index = index;
+                    }
+                }
+                Ok(())
+            }
+            AclCommand::Bootstrap { token, reset_index } => {
+                if self.bootstrap_index != 0 && *reset_index != Some(self.bootstrap_index) {
+                    return Err(CatalogError::AclBootstrapDone(self.bootstrap_index));
+                }
+                self.bootstrap_index = index;
+                self.put_token(index, token.clone(), t);
+                Ok(())
+            }
+            AclCommand::TokenSet { token, create } => {
+                if *create && self.tokens.contains_key(&token.accessor_id) {
+                    return Err(CatalogError::AclInvalid(
+                        "Invalid Token: AccessorID is already in use".into(),
+                    ));
+                }
+                if !*create && !self.tokens.contains_key(&token.accessor_id) {
+                    return Err(CatalogError::AclInvalid(format!(
+                        "Cannot find token {:?}",
+                        token.accessor_id
+                    )));
+                }
+                if let Some(owner) = self.by_secret.get(&token.secret_id) {
+                    if owner != &token.accessor_id {
+                        return Err(CatalogError::AclInvalid(
+                            "Invalid Token: SecretID is already in use".into(),
+                        ));
+                    }
+                }
+                self.put_token(index, token.clone(), t);
+                Ok(())
+            }
+            AclCommand::TokenDelete { accessor_id } => {
+                if let Some(old) = self.tokens.remove(accessor_id) {
+                    self.by_secret.remove(&old.secret_id);
+                    self.touch(index, t);
+                }
+                Ok(())
+            }
+            AclCommand::PolicySet { policy } => {
+                if let Some(other) = self
+                    .policies
+                    .values()
+                    .find(|p| p.name == policy.name && p.id != policy.id)
+                {
+                    return Err(CatalogError::AclInvalid(format!(
+                        "Invalid Policy: A Policy with Name {:?} already exists",
+                        other.name
+                    )));
+                }
+                self.put_policy(index, policy.clone(), t);
+                Ok(())
+            }
+            AclCommand::PolicyDelete { id } => {
+                if self.policies.remove(id).is_some() {
+                    self.parsed.0.remove(id);
+                    self.touch(index, t);
+                }
+                Ok(())
+            }
+            AclCommand::RoleSet { role } => {
+                if let Some(other) = self
+                    .roles
+                    .values()
+                    .find(|r| r.name == role.name && r.id != role.id)
+                {
+                    return Err(CatalogError::AclInvalid(format!(
+                        "Invalid Role: A Role with Name {:?} already exists",
+                        other.name
+                    )));
+                }
+                let mut r = role.clone();
+                r.create_index = self.roles.get(&r.id).map_or(index, |o| o.create_index);
+                r.modify_index = index;
+                self.roles.insert(r.id.clone(), r);
+                self.touch(index, t);
+                Ok(())
+            }
+            AclCommand::RoleDelete { id } => {
+                if self.roles.remove(id).is_some() {
+                    self.touch(index, t);
+                }
+                Ok(())
+            }
+        }
+    }
+}
