@@ -12,6 +12,7 @@
 //!
 //! The endpoint methods live in the submodules, one per API area.
 
+mod acl;
 mod agent;
 mod catalog;
 mod kv;
@@ -88,15 +89,15 @@ fn env_bool(name: &str) -> Option<bool> {
 }
 
 impl ClientConfig {
-    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN` (or `CONSUL_HTTP_TOKEN_FILE`), `CONSUL_HTTP_AUTH`,
+    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN_FILE` (else `CONSUL_HTTP_TOKEN`), `CONSUL_HTTP_AUTH`,
     /// `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`,
     /// `CONSUL_CLIENT_KEY`.
     pub fn from_env() -> Self {
-        let token = env("CONSUL_HTTP_TOKEN").or_else(|| {
-            env("CONSUL_HTTP_TOKEN_FILE")
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .map(|t| t.trim().to_string())
-        });
+        // The token file wins over the token, as in Go's client.
+        let token = env("CONSUL_HTTP_TOKEN_FILE")
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| t.trim().to_string())
+            .or_else(|| env("CONSUL_HTTP_TOKEN"));
         ClientConfig {
             address: env("CONSUL_HTTP_ADDR"),
             token,
@@ -343,13 +344,22 @@ impl Client {
         &self.address
     }
 
-    fn url(&self, path: &str, mut params: Vec<(String, String)>) -> Result<Url, ClientError> {
+    fn url(&self, path: &str, params: Vec<(String, String)>) -> Result<Url, ClientError> {
+        self.url_escaped(&escape_path(path), params)
+    }
+
+    /// [`Client::url`] for a path already percent-encoded (a name whose `/` must stay `%2F`).
+    pub(crate) fn url_escaped(
+        &self,
+        escaped_path: &str,
+        mut params: Vec<(String, String)>,
+    ) -> Result<Url, ClientError> {
         if let Some(dc) = &self.datacenter {
             if !params.iter().any(|(k, _)| k == "dc") {
                 params.push(("dc".to_string(), dc.clone()));
             }
         }
-        let mut url = Url::parse(&format!("{}{}", self.base, escape_path(path)))
+        let mut url = Url::parse(&format!("{}{escaped_path}", self.base))
             .map_err(|e| ClientError::Address(self.base.clone(), e.to_string()))?;
         if !params.is_empty() {
             url.query_pairs_mut().extend_pairs(params);
@@ -366,6 +376,16 @@ impl Client {
         body: Option<Body>,
     ) -> Result<Answer, ClientError> {
         let url = self.url(path, params)?;
+        self.send_url(method, url, body).await
+    }
+
+    /// Sends one request to a built URL and reads the whole answer, whatever its status.
+    pub(crate) async fn send_url(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Body>,
+    ) -> Result<Answer, ClientError> {
         let shown = url.to_string();
         let go_method = go_method(&method);
         let mut req = self.http.request(method, url.clone());

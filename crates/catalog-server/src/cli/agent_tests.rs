@@ -228,15 +228,25 @@ fn protections_this_agent_lacks_are_refused_never_ignored() {
     let f = dir.path().join("secure.hcl");
     std::fs::write(
         &f,
-        "acl {\n  enabled = true\n  default_policy = \"deny\"\n}\n",
+        "acl {\n  enabled = true\n  default_policy = \"deny\"\n  tokens { replication = \"x\" }\n}\n",
     )
     .expect("write");
     let err = load(&["-dev", &format!("-config-file={}", f.display())]).expect_err("refused");
     assert!(
-        err.starts_with(&format!("failed to parse {}: acl = ", f.display()))
-            && err.contains("ACLs are not implemented"),
+        err.starts_with(&format!(
+            "failed to parse {}: acl.tokens.replication = ",
+            f.display()
+        )) && err.contains("ACL replication between datacenters is not implemented"),
         "{err}"
     );
+    // ACLs themselves load, and are enforced (tests/it/acl.rs).
+    let c = load(&[
+        "-dev",
+        "-hcl",
+        "acl { enabled = true default_policy = \"deny\" }",
+    ])
+    .expect("acl block");
+    assert!(c.acl.is_some_and(|a| a.default_deny));
     let err = load(&[
         "-dev",
         "-hcl",

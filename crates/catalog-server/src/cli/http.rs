@@ -48,13 +48,20 @@ impl HttpFlags {
         if let Some(a) = self.http_addr.as_deref().filter(|a| !a.is_empty()) {
             cfg.address = Some(a.to_string());
         }
-        if let Some(path) = &self.token_file {
-            let t = std::fs::read_to_string(path)
-                .map_err(|e| format!("Error loading token file: {}: {e}", path.display()))?;
-            cfg.token = Some(t.trim().to_string());
-        }
         if let Some(t) = self.token.as_deref().filter(|t| !t.is_empty()) {
             cfg.token = Some(t.to_string());
+        }
+        // As Go's client: a token file (`-token-file`, else `CONSUL_HTTP_TOKEN_FILE`) wins over
+        // a token given directly, and one that cannot be read is an error.
+        let file = self.token_file.clone().or_else(|| {
+            std::env::var_os("CONSUL_HTTP_TOKEN_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        if let Some(path) = file {
+            let t = std::fs::read_to_string(&path)
+                .map_err(|e| format!("Error loading token file: {}: {e}", path.display()))?;
+            cfg.token = Some(t.trim().to_string());
         }
         if self.ca_file.is_some() {
             cfg.ca_file.clone_from(&self.ca_file);

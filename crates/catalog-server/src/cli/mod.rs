@@ -3,6 +3,7 @@
 //! place that turns the process arguments into that code. Flags follow Go's `flag` package
 //! (see [`goflags`]); client commands share the HTTP flags in [`http`].
 
+pub mod acl;
 pub mod agent;
 pub mod catalog;
 pub mod goflags;
@@ -26,6 +27,116 @@ struct Entry {
 }
 
 const COMMANDS: &[Entry] = &[
+    Entry {
+        words: &["acl"],
+        synopsis: "Interact with Consul's ACLs",
+        run: acl::run_parent,
+    },
+    Entry {
+        words: &["acl", "bootstrap"],
+        synopsis: "Bootstrap Consul's ACL system",
+        run: acl::bootstrap::run_bootstrap,
+    },
+    Entry {
+        words: &["acl", "policy"],
+        synopsis: "Manage Consul's ACL policies",
+        run: acl::run_policy_parent,
+    },
+    Entry {
+        words: &["acl", "policy", "create"],
+        synopsis: "Create an ACL policy",
+        run: acl::policy::run_create,
+    },
+    Entry {
+        words: &["acl", "policy", "delete"],
+        synopsis: "Delete an ACL policy",
+        run: acl::policy::run_delete,
+    },
+    Entry {
+        words: &["acl", "policy", "list"],
+        synopsis: "Lists ACL policies",
+        run: acl::policy::run_list,
+    },
+    Entry {
+        words: &["acl", "policy", "read"],
+        synopsis: "Read an ACL policy",
+        run: acl::policy::run_read,
+    },
+    Entry {
+        words: &["acl", "policy", "update"],
+        synopsis: "Update an ACL policy",
+        run: acl::policy::run_update,
+    },
+    Entry {
+        words: &["acl", "role"],
+        synopsis: "Manage Consul's ACL roles",
+        run: acl::run_role_parent,
+    },
+    Entry {
+        words: &["acl", "role", "create"],
+        synopsis: "Create an ACL role",
+        run: acl::role::run_create,
+    },
+    Entry {
+        words: &["acl", "role", "delete"],
+        synopsis: "Delete an ACL role",
+        run: acl::role::run_delete,
+    },
+    Entry {
+        words: &["acl", "role", "list"],
+        synopsis: "Lists ACL roles",
+        run: acl::role::run_list,
+    },
+    Entry {
+        words: &["acl", "role", "read"],
+        synopsis: "Read an ACL role",
+        run: acl::role::run_read,
+    },
+    Entry {
+        words: &["acl", "role", "update"],
+        synopsis: "Update an ACL role",
+        run: acl::role::run_update,
+    },
+    Entry {
+        words: &["acl", "set-agent-token"],
+        synopsis: "Assign tokens for the Consul Agent's usage",
+        run: acl::bootstrap::run_set_agent_token,
+    },
+    Entry {
+        words: &["acl", "token"],
+        synopsis: "Manage Consul's ACL tokens",
+        run: acl::run_token_parent,
+    },
+    Entry {
+        words: &["acl", "token", "clone"],
+        synopsis: "Clone an ACL token",
+        run: acl::token::run_clone,
+    },
+    Entry {
+        words: &["acl", "token", "create"],
+        synopsis: "Create an ACL token",
+        run: acl::token::run_create,
+    },
+    Entry {
+        words: &["acl", "token", "delete"],
+        synopsis: "Delete an ACL token",
+        run: acl::token::run_delete,
+    },
+    Entry {
+        words: &["acl", "token", "list"],
+        synopsis: "List ACL tokens",
+        run: acl::token::run_list,
+    },
+    Entry {
+        words: &["acl", "token", "read"],
+        synopsis: "Read an ACL token",
+        run: acl::token::run_read,
+    },
+    Entry {
+        words: &["acl", "token", "update"],
+        synopsis: "Update an ACL token",
+        run: acl::token_update::run_update,
+    },
     Entry {
         words: &["agent"],
         synopsis: "Runs a Consul agent",
@@ -171,7 +282,9 @@ const COMMANDS: &[Entry] = &[
 /// Go consul's commands (and subcommands of the ones we have) that this consul does not
 /// implement: they say so on stderr and exit 1, instead of the generic usage and 127.
 const NOT_IMPLEMENTED: &[&[&str]] = &[
-    &["acl"],
+    &["acl", "auth-method"],
+    &["acl", "binding-rule"],
+    &["acl", "templated-policy"],
     &["config"],
     &["connect"],
     &["debug"],
@@ -222,17 +335,25 @@ pub fn usage() -> String {
     out
 }
 
-/// The usage of a parent command (`consul kv`): its subcommands.
+/// The usage of a parent command (`consul kv`): its subcommands, their synopses aligned four
+/// spaces after the longest name (mitchellh/cli's layout).
 pub fn parent_usage(words: &[&str]) -> String {
     let mut out = format!(
         "Usage: consul {} <subcommand> [options] [args]\n\nSubcommands:\n",
         words.join(" ")
     );
-    for e in COMMANDS
+    let subs: Vec<&Entry> = COMMANDS
         .iter()
         .filter(|e| e.words.len() == words.len() + 1 && e.words.starts_with(words))
-    {
-        out.push_str(&format!("    {:<15}{}\n", e.words[words.len()], e.synopsis));
+        .collect();
+    let width = subs
+        .iter()
+        .map(|e| e.words[words.len()].len())
+        .max()
+        .unwrap_or(0);
+    for e in subs {
+        let name = e.words[words.len()];
+        out.push_str(&format!("    {name:<width$}    {}\n", e.synopsis));
     }
     out
 }
@@ -323,7 +444,11 @@ mod tests {
             Some("kv export")
         );
         assert_eq!(not_implemented(&sv(&["kv", "get"])), None);
-        assert_eq!(run(&sv(&["acl", "token", "list"])), 1);
+        assert_eq!(run(&sv(&["acl", "auth-method", "list"])), 1);
+        assert_eq!(
+            not_implemented(&sv(&["acl", "binding-rule", "list"])).as_deref(),
+            Some("acl binding-rule")
+        );
         for w in NOT_IMPLEMENTED {
             let args: Vec<String> = w.iter().map(|s| s.to_string()).collect();
             assert!(
@@ -338,6 +463,12 @@ mod tests {
         let u = usage();
         assert!(u.contains("    members        Lists the members of a Consul cluster\n"));
         assert!(!u.contains("list-peers"));
-        assert!(parent_usage(&["kv"]).contains("    put "));
+        assert!(parent_usage(&["kv"]).contains("    put       Sets"));
+        let acl = parent_usage(&["acl"]);
+        assert!(
+            acl.contains("\n    bootstrap          Bootstrap Consul's ACL system\n")
+                && acl.contains("\n    set-agent-token    Assign tokens"),
+            "{acl}"
+        );
     }
 }

@@ -433,10 +433,11 @@ pub async fn policy_delete(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     require(&a, &t, Access::Write)?;
-    if id == state_acl::GLOBAL_MANAGEMENT_ID {
-        return Err(ApiError::internal(
-            "Delete operation not permitted on the builtin global-management policy",
-        ));
+    if let Some(builtin) = ::acl::builtin::builtin_policy(&id) {
+        return Err(ApiError::internal(format!(
+            "Delete operation not permitted on the builtin {} policy",
+            builtin.name()
+        )));
     }
     if a.catalog().read(|s| s.acl().policy(&id)).is_none() {
         return Err(ApiError::not_found("Cannot find policy to delete"));
@@ -565,7 +566,15 @@ pub async fn agent_token(
     let z = authz(&a, &t)?;
     z.require(Resource::Acl, "", Access::Write)?;
     let Some(which) = TokenKind::parse(&kind) else {
-        return Err(ApiError::not_found(format!("Token {kind:?} is unknown")));
+        return Err(match kind.as_str() {
+            "dns" => ApiError::bad_request(
+                "Token \"dns\" is not supported: the DNS interface is not implemented by this agent yet",
+            ),
+            "replication" | "acl_replication_token" => ApiError::bad_request(
+                "Token \"replication\" is not supported: ACL replication between datacenters is not implemented by this agent",
+            ),
+            _ => ApiError::not_found(format!("Token {kind:?} is unknown")),
+        });
     };
     let req: AgentTokenUpdate = decode_body(&body).map_err(ApiError::decode)?;
     a.tokens()

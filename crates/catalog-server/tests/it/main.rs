@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod acl;
+mod acl_cli;
 mod api;
 mod blocking;
 mod checks;

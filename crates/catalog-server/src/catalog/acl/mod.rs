@@ -177,6 +177,13 @@ pub fn builtins(now_ms: u64, initial_management: Option<&str>) -> AclCommand {
         rules: acl::builtin::GLOBAL_MANAGEMENT_RULES.to_string(),
         ..Default::default()
     };
+    let read_only = PolicyRecord {
+        id: acl::builtin::GLOBAL_READ_ONLY_ID.to_string(),
+        name: acl::builtin::GLOBAL_READ_ONLY_NAME.to_string(),
+        description: acl::builtin::GLOBAL_READ_ONLY_DESCRIPTION.to_string(),
+        rules: acl::builtin::GLOBAL_READ_ONLY_RULES.to_string(),
+        ..Default::default()
+    };
     let anonymous = TokenRecord {
         accessor_id: ANONYMOUS_ID.to_string(),
         secret_id: ANONYMOUS_SECRET.to_string(),
@@ -193,7 +200,7 @@ pub fn builtins(now_ms: u64, initial_management: Option<&str>) -> AclCommand {
         ..Default::default()
     });
     AclCommand::Init {
-        management,
+        policies: vec![management, read_only],
         anonymous,
         initial,
     }
@@ -217,7 +224,8 @@ pub fn bootstrap_token(now_ms: u64) -> TokenRecord {
 pub enum AclCommand {
     /// Store the built-ins when missing (the leader, when ACLs are enabled).
     Init {
-        management: PolicyRecord,
+        /// `global-management` and `builtin/global-read-only`.
+        policies: Vec<PolicyRecord>,
         anonymous: TokenRecord,
         initial: Option<TokenRecord>,
     },

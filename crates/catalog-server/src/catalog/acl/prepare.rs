@@ -1,10 +1,7 @@
 //! Consul's request bodies → records: IDs generated, links by name resolved to IDs,
 //! references and identities checked, with Consul's refusal texts.
 
-use super::{
-    AclRefusal, AclTables, PolicyRecord, RoleRecord, TokenRecord, GLOBAL_MANAGEMENT_ID,
-    RESERVED_PREFIX,
-};
+use super::{AclRefusal, AclTables, PolicyRecord, RoleRecord, TokenRecord, RESERVED_PREFIX};
 use acl::Rules;
 use api_types::acl::*;
 
@@ -297,22 +294,20 @@ impl AclTables {
             }
             None => new_uuid(),
         };
-        if req.name.is_empty() {
+        if let Some(builtin) = acl::builtin::builtin_policy(&id) {
+            // Built-ins keep their name and rules (Consul allows a new description).
+            if req.rules != builtin.rules() || req.name != builtin.name() {
+                return Err(AclRefusal::Invalid(format!(
+                    "Changing the Rules for the builtin {} policy is not permitted",
+                    builtin.name()
+                )));
+            }
+        } else if req.name.is_empty() {
             return Err(AclRefusal::Invalid("Invalid Policy: no Name is set".into()));
-        }
-        if !valid_name(&req.name) {
+        } else if !valid_name(&req.name) {
             return Err(AclRefusal::Invalid(
                 "Invalid Policy: invalid Name. Only alphanumeric characters, '-' and '_' are allowed".into(),
             ));
-        }
-        if id == GLOBAL_MANAGEMENT_ID {
-            let old = &self.policies[GLOBAL_MANAGEMENT_ID];
-            if req.rules != old.rules {
-                return Err(AclRefusal::Invalid(
-                    "Changing the Rules for the builtin global-management policy is not permitted"
-                        .into(),
-                ));
-            }
         }
         if let Some(other) = self
             .policies

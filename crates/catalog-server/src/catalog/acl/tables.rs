@@ -66,6 +66,9 @@ impl AclTables {
     /// Whether the built-ins (or the initial management token `initial`) are missing.
     pub fn needs_init(&self, initial: Option<&str>) -> bool {
         !self.policies.contains_key(GLOBAL_MANAGEMENT_ID)
+            || !self
+                .policies
+                .contains_key(acl::builtin::GLOBAL_READ_ONLY_ID)
             || !self.tokens.contains_key(ANONYMOUS_ID)
             || initial.is_some_and(|s| !self.by_secret.contains_key(s))
     }
@@ -120,12 +123,14 @@ impl AclTables {
     ) -> Result<(), CatalogError> {
         match cmd {
             AclCommand::Init {
-                management,
+                policies,
                 anonymous,
                 initial,
             } => {
-                if !self.policies.contains_key(&management.id) {
-                    self.put_policy(index, management.clone(), t);
+                for p in policies {
+                    if !self.policies.contains_key(&p.id) {
+                        self.put_policy(index, p.clone(), t);
+                    }
                 }
                 if !self.tokens.contains_key(&anonymous.accessor_id) {
                     self.put_token(index, anonymous.clone(), t);
