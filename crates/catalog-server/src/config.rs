@@ -13,7 +13,7 @@ mod tls;
 pub use acl::AclConfig;
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
-pub use tls::HttpsTls;
+pub use tls::{ListenerTls, OutgoingTls, RpcTls};
 
 use api_types::{CheckRegistration, ServiceRegistration};
 use std::collections::BTreeMap;
@@ -90,7 +90,9 @@ pub struct Config {
     pub rpc_handshake_timeout: Duration,
     pub session_ttl_min: Duration,
     /// The HTTPS listener's certificate and client verification (`ports.https` ≥ 0).
-    pub https_tls: Option<HttpsTls>,
+    pub https_tls: Option<ListenerTls>,
+    /// The server port's TLS (`tls.internal_rpc`, `verify_outgoing`, ...).
+    pub rpc_tls: RpcTls,
     /// ACL enforcement (`acl.enabled`), `None` when off.
     pub acl: Option<AclConfig>,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
@@ -156,6 +158,7 @@ impl Default for Config {
             rpc_handshake_timeout: Duration::from_secs(5),
             session_ttl_min: Duration::from_secs(10),
             https_tls: None,
+            rpc_tls: RpcTls::default(),
             acl: None,
             https_addrs: Vec::new(),
             services: Vec::new(),

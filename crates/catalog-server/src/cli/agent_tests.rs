@@ -247,15 +247,10 @@ fn protections_this_agent_lacks_are_refused_never_ignored() {
     ])
     .expect("acl block");
     assert!(c.acl.is_some_and(|a| a.default_deny));
-    let err = load(&[
-        "-dev",
-        "-hcl",
-        "tls { defaults { verify_incoming = true } }",
-    ])
-    .expect_err("refused");
+    let err = load(&["-dev", "-hcl", "auto_encrypt { tls = true }"]).expect_err("refused");
     assert!(
-        err.starts_with("failed to parse -hcl[0]: tls.defaults.verify_incoming = true: ")
-            && err.contains("the server port and outgoing connections are plain HTTP"),
+        err.starts_with("failed to parse -hcl[0]: auto_encrypt = ")
+            && err.contains("is not implemented by this agent"),
         "{err}"
     );
     let err = load(&[

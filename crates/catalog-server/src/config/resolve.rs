@@ -330,6 +330,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.checks = definitions(v, "checks", "check")?;
     addresses(v, &mut c)?;
     c.https_tls = super::tls::https(v, c.ports.https)?;
+    c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;
     if c.acl.is_none() {
         let legacy = [

@@ -20,7 +20,7 @@ pub(super) enum Support {
 }
 
 const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the pre-1.4 ACL system) is not implemented by this agent: use acl { enabled = true tokens { ... } }";
-const NO_TLS: &str = "TLS is implemented for the HTTPS listener only (tls.https, and tls.defaults' certificate files): the server port and outgoing connections are plain HTTP here. Remove it";
+const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS listener and the server port (certificate and CA files, verify_incoming, verify_outgoing, verify_server_hostname, tls_min_version; rustls' cipher suites). Remove it";
 const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
 const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
 const NO_DNS: &str = "the DNS interface is not implemented by this agent yet";
@@ -108,13 +108,12 @@ pub(super) fn support(key: &str) -> Support {
             WhenOff(NO_ACL_REPLICATION)
         }
 
+        // The server port's TLS (`config::tls::internal_rpc`).
         "verify_incoming"
         | "verify_incoming_rpc"
         | "verify_outgoing"
-        | "verify_server_hostname"
-        | "tls_cipher_suites"
-        | "auto_encrypt"
-        | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
+        | "verify_server_hostname" => Implemented,
+        "tls_cipher_suites" | "auto_encrypt" | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
 
         "encrypt" => WhenOff(NO_GOSSIP_KEY),
         // Without a key there is nothing to verify.
@@ -230,13 +229,14 @@ fn tls_refusal(value: &Value) -> Option<String> {
     let block = value.as_object()?;
     for (section, settings) in block {
         let implemented: &[&str] = match section.as_str() {
-            // `defaults` also covers the server port: its verify_incoming would ask for
-            // client certificates there, which this agent's plain-HTTP server port cannot.
-            "defaults" => &[
+            "defaults" | "internal_rpc" => &[
                 "ca_file",
                 "ca_path",
                 "cert_file",
                 "key_file",
+                "verify_incoming",
+                "verify_outgoing",
+                "verify_server_hostname",
                 "tls_min_version",
             ],
             "https" => &[
@@ -253,11 +253,11 @@ fn tls_refusal(value: &Value) -> Option<String> {
             if is_off(settings) {
                 continue;
             }
-            return Some(format!("tls.{section} = {settings}: {NO_TLS}"));
+            return Some(format!("tls.{section} = {settings} {NO_TLS}"));
         };
         for (k, v) in settings {
             if !implemented.contains(&k.as_str()) && !is_off(v) {
-                return Some(format!("tls.{section}.{k} = {v}: {NO_TLS}"));
+                return Some(format!("tls.{section}.{k} = {v} {NO_TLS}"));
             }
         }
     }
@@ -324,9 +324,14 @@ mod tests {
         );
         let https = json!({"https": {"cert_file": "/x.pem", "verify_incoming": true}});
         assert_eq!(refusal("tls", &https), None);
-        let rpc = refusal("tls", &json!({"defaults": {"verify_incoming": true}}));
-        assert!(rpc.is_some_and(|m| m.starts_with("tls.defaults.verify_incoming = true")));
-        assert!(refusal("tls", &json!({"internal_rpc": {"verify_outgoing": true}})).is_some());
+        let rpc = json!({"defaults": {"verify_incoming": true}, "internal_rpc": {"verify_outgoing": true, "verify_server_hostname": true}});
+        assert_eq!(refusal("tls", &rpc), None);
+        let suites = refusal(
+            "tls",
+            &json!({"defaults": {"tls_cipher_suites": "TLS_AES_128_GCM_SHA256"}}),
+        );
+        assert!(suites.is_some_and(|m| m.starts_with("tls.defaults.tls_cipher_suites = ")));
+        assert!(refusal("tls", &json!({"grpc": {"use_auto_cert": true}})).is_some());
         assert!(refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")).is_some());
         assert_eq!(refusal("encrypt", &json!("")), None);
         assert_eq!(refusal("disable_update_check", &json!(true)), None);

@@ -1,16 +1,17 @@
-//! The TLS settings of the HTTPS listener: `tls { defaults { … } https { … } }` (the `https`
-//! block over `defaults`) and the older top-level keys (`cert_file`, `key_file`, `ca_file`,
-//! `ca_path`, `verify_incoming`, `verify_incoming_https`, `tls_min_version`). What Consul would
-//! also apply to the server port (`internal_rpc`, `defaults.verify_incoming`) or to outgoing
-//! connections is refused by [`super::support`]: this agent's server port is plain HTTP.
+//! TLS settings: the HTTPS listener's (`tls { https { … } }` over `tls.defaults` over the older
+//! top-level keys `cert_file`, `key_file`, `ca_file`, `ca_path`, `verify_incoming_https` /
+//! `verify_incoming`, `tls_min_version`) and the server port's (`tls { internal_rpc { … } }`
+//! over `tls.defaults` over `verify_incoming_rpc` / `verify_incoming`, `verify_outgoing`,
+//! `verify_server_hostname` and the same file keys): what this server accepts on its server
+//! port and how it calls its peers there.
 
 use super::files::ConfigError;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Certificates and client verification of the HTTPS listener.
+/// Certificates and client verification of a TLS listener (HTTPS, or the server port).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpsTls {
+pub struct ListenerTls {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
     /// CA certificates that sign the client certificates accepted (`ca_file`, `ca_path`).
@@ -52,14 +53,38 @@ fn boolean(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
     }
 }
 
-/// One setting: `tls.https.<key>`, else `tls.defaults.<key>`, else the top-level `legacy` key.
-fn setting<T>(
+/// The server port's TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RpcTls {
+    /// With a certificate, the server port accepts TLS (and, without `verify_incoming`,
+    /// plain connections too, as Consul's RPC port does).
+    pub listener: Option<ListenerTls>,
+    /// `verify_outgoing`: calls to peers use TLS, their certificates checked against the CA.
+    pub outgoing: Option<OutgoingTls>,
+}
+
+/// How this server calls its peers over TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutgoingTls {
+    pub ca_files: Vec<PathBuf>,
+    /// This server's certificate and key, presented to peers that verify incoming calls.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// `verify_server_hostname`: a peer's certificate must name `server.<datacenter>.consul`;
+    /// otherwise only its chain to the CA is checked.
+    pub server_name: Option<String>,
+    pub min_version: u8,
+}
+
+/// One setting: `tls.<section>.<key>`, else `tls.defaults.<key>`, else the top-level `legacy`
+/// key.
+fn setting_in<T>(
     v: &Value,
+    section: &str,
     key: &str,
     legacy: &[&str],
     get: impl Fn(&Value, &[&str]) -> Result<Option<T>, ConfigError>,
 ) -> Result<Option<T>, ConfigError> {
-    if let Some(x) = get(v, &["tls", "https", key])? {
+    if let Some(x) = get(v, &["tls", section, key])? {
         return Ok(Some(x));
     }
     if let Some(x) = get(v, &["tls", "defaults", key])? {
@@ -73,8 +98,100 @@ fn setting<T>(
     Ok(None)
 }
 
+/// One setting of the HTTPS listener.
+fn setting<T>(
+    v: &Value,
+    key: &str,
+    legacy: &[&str],
+    get: impl Fn(&Value, &[&str]) -> Result<Option<T>, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    setting_in(v, "https", key, legacy, get)
+}
+
+/// CA files from `ca_file` and the `.pem`/`.crt` files of `ca_path`.
+fn ca_files(ca_file: Option<String>, ca_path: Option<String>) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut ca_files: Vec<PathBuf> = ca_file.into_iter().map(PathBuf::from).collect();
+    if let Some(dir) = ca_path {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| invalid(format!("Error reading ca_path {dir}: {e}")))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+            .collect();
+        found.sort();
+        ca_files.extend(found);
+    }
+    Ok(ca_files)
+}
+
+fn min_version(min: Option<&str>) -> Result<u8, ConfigError> {
+    match min {
+        None | Some("TLSv1_2") | Some("tls12") => Ok(12),
+        Some("TLSv1_3") | Some("tls13") => Ok(13),
+        Some(other @ ("TLSv1_0" | "TLSv1_1" | "tls10" | "tls11")) => Err(invalid(format!(
+            "tls_min_version {other:?} is not supported by this agent (TLS 1.2 and 1.3 only)"
+        ))),
+        Some(other) => Err(invalid(format!(
+            "tls_min_version: invalid value {other:?}; use TLSv1_2 or TLSv1_3"
+        ))),
+    }
+}
+
+/// The server port's TLS: what it accepts, and how this server calls its peers.
+pub fn internal_rpc(v: &Value, datacenter: &str) -> Result<RpcTls, ConfigError> {
+    let get = |key: &str, legacy: &[&str]| setting_in(v, "internal_rpc", key, legacy, string);
+    let flag = |key: &str, legacy: &[&str]| setting_in(v, "internal_rpc", key, legacy, boolean);
+    let cert = get("cert_file", &["cert_file"])?;
+    let key = get("key_file", &["key_file"])?;
+    let cas = ca_files(get("ca_file", &["ca_file"])?, get("ca_path", &["ca_path"])?)?;
+    let verify_incoming = flag(
+        "verify_incoming",
+        &["verify_incoming_rpc", "verify_incoming"],
+    )?
+    .unwrap_or(false);
+    let verify_hostname =
+        flag("verify_server_hostname", &["verify_server_hostname"])?.unwrap_or(false);
+    // As in Consul, checking the server's name implies checking its certificate.
+    let verify_outgoing =
+        flag("verify_outgoing", &["verify_outgoing"])?.unwrap_or(false) || verify_hostname;
+    let min = min_version(get("tls_min_version", &["tls_min_version"])?.as_deref())?;
+    let pair = match (cert, key) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "tls.internal_rpc: cert_file and key_file must be set together",
+            ))
+        }
+    };
+    if verify_incoming && (pair.is_none() || cas.is_empty()) {
+        return Err(invalid(
+            "VerifyIncoming set for the server port, but no certificate or no CA: set tls { internal_rpc { ca_file cert_file key_file } } (or tls.defaults)",
+        ));
+    }
+    if verify_outgoing && cas.is_empty() {
+        return Err(invalid(
+            "VerifyOutgoing set, but no CA: set tls { internal_rpc { ca_file } } (or tls.defaults) to the CA that signs the servers' certificates",
+        ));
+    }
+    let listener = pair.clone().map(|(cert_file, key_file)| ListenerTls {
+        cert_file,
+        key_file,
+        ca_files: cas.clone(),
+        verify_incoming,
+        min_version: min,
+    });
+    let outgoing = verify_outgoing.then(|| OutgoingTls {
+        ca_files: cas,
+        client_cert: pair,
+        server_name: verify_hostname.then(|| format!("server.{datacenter}.consul")),
+        min_version: min,
+    });
+    Ok(RpcTls { listener, outgoing })
+}
+
 /// The HTTPS listener's TLS settings, when `https_port` asks for the listener.
-pub fn https(v: &Value, https_port: i32) -> Result<Option<HttpsTls>, ConfigError> {
+pub fn https(v: &Value, https_port: i32) -> Result<Option<ListenerTls>, ConfigError> {
     let cert = setting(v, "cert_file", &["cert_file"], string)?;
     let key = setting(v, "key_file", &["key_file"], string)?;
     let ca_file = setting(v, "ca_file", &["ca_file"], string)?;
@@ -95,37 +212,14 @@ pub fn https(v: &Value, https_port: i32) -> Result<Option<HttpsTls>, ConfigError
             "the HTTPS port is set (ports.https, -https-port) but no certificate is: set tls { https { cert_file key_file } } (or tls.defaults)",
         ));
     };
-    let mut ca_files: Vec<PathBuf> = ca_file.into_iter().map(PathBuf::from).collect();
-    if let Some(dir) = ca_path {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| invalid(format!("Error reading ca_path {dir}: {e}")))?;
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
-            .collect();
-        found.sort();
-        ca_files.extend(found);
-    }
+    let ca_files = ca_files(ca_file, ca_path)?;
     if verify_incoming && ca_files.is_empty() {
         return Err(invalid(
             "VerifyIncoming set but no CA: set tls.https.ca_file (or ca_path) to the CA that signs client certificates",
         ));
     }
-    let min_version = match min.as_deref() {
-        None | Some("TLSv1_2") | Some("tls12") => 12,
-        Some("TLSv1_3") | Some("tls13") => 13,
-        Some(other @ ("TLSv1_0" | "TLSv1_1" | "tls10" | "tls11")) => {
-            return Err(invalid(format!(
-                "tls_min_version {other:?} is not supported by this agent (TLS 1.2 and 1.3 only)"
-            )))
-        }
-        Some(other) => {
-            return Err(invalid(format!(
-                "tls_min_version: invalid value {other:?}; use TLSv1_2 or TLSv1_3"
-            )))
-        }
-    };
-    Ok(Some(HttpsTls {
+    let min_version = min_version(min.as_deref())?;
+    Ok(Some(ListenerTls {
         cert_file: PathBuf::from(cert),
         key_file: PathBuf::from(key),
         ca_files,

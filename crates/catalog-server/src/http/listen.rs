@@ -165,6 +165,20 @@ async fn closed(closing: &mut Closing) {
     let _ = closing.wait_for(|c| *c).await;
 }
 
+/// What a listener speaks.
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    /// TLS only (HTTPS; the server port with `verify_incoming`).
+    Tls(tokio_rustls::TlsAcceptor),
+    /// TLS when the client opens with a TLS handshake, plain HTTP otherwise: the server port
+    /// with a certificate but without `verify_incoming`, as Consul's RPC port.
+    TlsOrPlain(tokio_rustls::TlsAcceptor),
+}
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// Serves `app` on `listener` until `closing` is set; then stops accepting, lets each
 /// connection finish the exchange it is in (idle ones close at once) and returns when all
 /// have ended.
@@ -174,7 +188,7 @@ pub async fn run(
     gate: Gate,
     limits: ConnLimits,
     what: &'static str,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    transport: Transport,
     mut closing: Closing,
 ) {
     let clients = PerClient::default();
@@ -217,9 +231,38 @@ pub async fn run(
             }
             Some(slot) => {
                 let (app, gate, closing) = (app.clone(), gate.clone(), closing.clone());
-                match tls.clone() {
-                    None => conns.spawn(serve_conn(stream, app, gate, limits, slot, closing)),
-                    Some(acceptor) => conns.spawn(async move {
+                let (acceptor, plain_too) = match &transport {
+                    Transport::Plain => {
+                        conns.spawn(serve_conn(stream, app, gate, limits, slot, closing));
+                        continue;
+                    }
+                    Transport::Tls(a) => (a.clone(), false),
+                    Transport::TlsOrPlain(a) => (a.clone(), true),
+                };
+                match plain_too {
+                    true => conns.spawn(async move {
+                        let mut first = [0u8; 1];
+                        let peeked =
+                            tokio::time::timeout(limits.handshake_timeout, stream.peek(&mut first));
+                        if !matches!(peeked.await, Ok(Ok(1))) {
+                            return;
+                        }
+                        if first[0] != TLS_HANDSHAKE {
+                            return serve_conn(stream, app, gate, limits, slot, closing).await;
+                        }
+                        let handshake =
+                            tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
+                        match handshake.await {
+                            Ok(Ok(tls)) => serve_conn(tls, app, gate, limits, slot, closing).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(target: "agent", "{what} server: TLS handshake failed: {e}")
+                            }
+                            Err(_) => {
+                                tracing::debug!(target: "agent", "{what} server: TLS handshake timed out")
+                            }
+                        }
+                    }),
+                    false => conns.spawn(async move {
                         // The handshake counts against the handshake timeout, as in Go.
                         let handshake =
                             tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));

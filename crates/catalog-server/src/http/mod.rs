@@ -412,6 +412,11 @@ pub fn serve(
         (Some(t), false) => Some(tls::acceptor(t)?),
         (None, false) => anyhow::bail!("HTTPS listeners without a TLS configuration"),
     };
+    let rpc_transport = match &agent.config().rpc_tls.listener {
+        None => listen::Transport::Plain,
+        Some(t) if t.verify_incoming => listen::Transport::Tls(tls::acceptor(t)?),
+        Some(t) => listen::Transport::TlsOrPlain(tls::acceptor(t)?),
+    };
     let tokio_listener = |l: std::net::TcpListener| -> anyhow::Result<TcpListener> {
         l.set_nonblocking(true)?;
         Ok(TcpListener::from_std(l)?)
@@ -451,7 +456,7 @@ pub fn serve(
             gate.clone(),
             limits,
             "http",
-            None,
+            listen::Transport::Plain,
             closing.clone(),
         ));
     }
@@ -462,7 +467,10 @@ pub fn serve(
             gate.clone(),
             limits,
             "https",
-            acceptor.clone(),
+            match acceptor.clone() {
+                Some(a) => listen::Transport::Tls(a),
+                None => listen::Transport::Plain,
+            },
             closing.clone(),
         ));
     }
@@ -480,7 +488,7 @@ pub fn serve(
             raft_rpc::gate(),
             limits,
             "rpc",
-            None,
+            rpc_transport,
             closing,
         ));
     }

@@ -2,7 +2,7 @@
 //! files, and with `verify_incoming` a client certificate required and checked against the
 //! configured CAs. Errors name the file, as Consul's do, and stop the agent at start.
 
-use crate::config::HttpsTls;
+use crate::config::ListenerTls;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls;
@@ -49,7 +49,7 @@ fn certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// The acceptor of the HTTPS listener.
-pub fn acceptor(t: &HttpsTls) -> Result<TlsAcceptor, TlsError> {
+pub fn acceptor(t: &ListenerTls) -> Result<TlsAcceptor, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] = if t.min_version >= 13 {
         &[&rustls::version::TLS13]

@@ -100,8 +100,9 @@ impl RaftNode {
         req: &Req,
     ) -> Result<Resp, CallError> {
         let resp = self
-            .http
-            .post(format!("http://{addr}/v1/raft/{path}"))
+            .peers
+            .http()
+            .post(self.peers.url(addr, &format!("/v1/raft/{path}")))
             .json(req)
             .send()
             .await
@@ -235,8 +236,9 @@ impl RaftNode {
     pub async fn fetch_info(&self, addr: &str) -> Result<Info, JoinError> {
         let unreachable = |e: reqwest::Error| JoinError::Unreachable(e.to_string());
         let resp = self
-            .http
-            .get(format!("http://{addr}/v1/raft/info"))
+            .peers
+            .http()
+            .get(self.peers.url(addr, "/v1/raft/info"))
             .timeout(Duration::from_secs(2))
             .send()
             .await

@@ -41,6 +41,8 @@ pub struct Core {
     store: Store,
     sm: StateMachine,
     wal_dir: PathBuf,
+    /// How openraft reaches the peers (kept for restarts).
+    network: HttpNetwork,
     live: RwLock<Live>,
     failure: Mutex<Option<StorageFailure>>,
     /// Bumped each time a new core starts: metrics watchers re-subscribe.
@@ -60,18 +62,13 @@ impl Core {
         store: Store,
         sm: StateMachine,
         wal_dir: PathBuf,
+        network: HttpNetwork,
     ) -> anyhow::Result<Arc<Core>> {
         let covered = LogStore::covered(&store, sm.snapshot_log_id().await)?;
         let wal = Wal::open(&wal_dir, covered)?;
         let log = LogStore::open(store.clone(), wal.clone(), sm.snapshot_log_id().await)?;
-        let raft = RaftHandle::new(
-            id,
-            config.clone(),
-            HttpNetwork::default(),
-            log.clone(),
-            sm.clone(),
-        )
-        .await?;
+        let raft =
+            RaftHandle::new(id, config.clone(), network.clone(), log.clone(), sm.clone()).await?;
         let (generation, _) = watch::channel(0);
         let core = Arc::new(Core {
             id,
@@ -79,6 +76,7 @@ impl Core {
             store,
             sm,
             wal_dir,
+            network,
             live: RwLock::new(Live { raft, wal, log }),
             failure: Mutex::new(None),
             generation,
@@ -182,7 +180,7 @@ impl Core {
         let raft = RaftHandle::new(
             self.id,
             self.config.clone(),
-            HttpNetwork::default(),
+            self.network.clone(),
             log.clone(),
             self.sm.clone(),
         )

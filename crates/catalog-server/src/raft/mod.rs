@@ -9,6 +9,7 @@ mod conformance;
 mod core;
 mod log_store;
 mod network;
+mod peer;
 mod state_machine;
 
 use crate::blocking::Catalog;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::core::Metrics;
 pub use self::core::{StatusWatch, StorageFailure};
 use network::HttpNetwork;
+pub use peer::{PeerClient, PeerTlsError};
 
 /// What this Raft member knows now, in the words the agent's views (`consul info`, the
 /// operator endpoints) use.
@@ -140,7 +142,8 @@ pub struct RaftNode {
     core: Arc<self::core::Core>,
     id: u64,
     me: ServerNode,
-    http: reqwest::Client,
+    /// Calls to peers' server ports (TLS with `verify_outgoing`).
+    peers: PeerClient,
     /// Servers removed from the membership (shown as `left`).
     departed: Arc<std::sync::Mutex<BTreeMap<u64, ServerNode>>>,
     /// When the leader was last heard from (ms since the epoch; 0 = never).
@@ -319,19 +322,28 @@ impl RaftNode {
             )
             .validate()?,
         );
-        let core =
-            self::core::Core::start(id, config, store.clone(), sm, raft_dir.join("wal")).await?;
+        let peers = PeerClient::new(
+            cfg.rpc_tls.outgoing.as_ref(),
+            std::time::Duration::from_secs(30),
+        )
+        .map_err(|e| anyhow::anyhow!("Failed to set up TLS for calls to other servers: {e}"))?;
+        let core = self::core::Core::start(
+            id,
+            config,
+            store.clone(),
+            sm,
+            raft_dir.join("wal"),
+            HttpNetwork::new(peers.clone()),
+        )
+        .await?;
         let (proposals, rx) = mpsc::channel(4096);
         let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
             Arc::default();
         let proposer = tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()?;
         Ok(RaftNode {
             proposer: Arc::new(std::sync::Mutex::new(Some(proposer))),
             me,
-            http,
+            peers,
             contact: Arc::default(),
             departed,
             proposal_stats,

@@ -17,11 +17,17 @@ type NodeId = u64;
 /// Builds one HTTP client per peer.
 #[derive(Clone, Default)]
 pub struct HttpNetwork {
-    client: reqwest::Client,
+    client: super::PeerClient,
+}
+
+impl HttpNetwork {
+    pub fn new(client: super::PeerClient) -> HttpNetwork {
+        HttpNetwork { client }
+    }
 }
 
 pub struct Peer {
-    client: reqwest::Client,
+    client: super::PeerClient,
     addr: String,
 }
 
@@ -47,9 +53,10 @@ impl Peer {
         req: &Req,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>> {
-        let url = format!("http://{}/v1/raft/{path}", self.addr);
+        let url = self.client.url(&self.addr, &format!("/v1/raft/{path}"));
         let resp = self
             .client
+            .http()
             .post(url)
             .timeout(option.hard_ttl())
             .json(req)

@@ -17,6 +17,7 @@ mod https;
 mod kv;
 mod lifecycle;
 mod linearizable;
+mod rpc_tls;
 mod sessions;
 mod storage;
 mod tls_cli;

@@ -5,8 +5,8 @@
 
 use super::common::consul_agent::ConsulAgent;
 use super::common::{
-    docker, hostname, registrator, registrator_env, require_docker, unique, wait_until,
-    Container, Image,
+    docker, hostname, registrator, registrator_env, require_docker, unique, wait_until, Container,
+    Image,
 };
 use std::time::Duration;
 

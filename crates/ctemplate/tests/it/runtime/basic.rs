@@ -314,9 +314,12 @@ async fn renders_with_a_read_token_and_says_why_without_one() {
             .send()
     };
     let rules = "service_prefix \"\" { policy = \"read\" }\nnode_prefix \"\" { policy = \"read\" }\nkey \"greeting\" { policy = \"read\" }";
-    let r = call("/v1/acl/policy", serde_json::json!({"Name": "ct", "Rules": rules}))
-        .await
-        .unwrap();
+    let r = call(
+        "/v1/acl/policy",
+        serde_json::json!({"Name": "ct", "Rules": rules}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     let token: serde_json::Value = call(
         "/v1/acl/token",
