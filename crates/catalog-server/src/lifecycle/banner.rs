@@ -38,8 +38,14 @@ pub fn print(c: &Config, node_id: &str) {
     println!("         ACLs Enabled: {}", c.acl.is_some());
     if c.server && c.ports.server >= 0 {
         println!(
-            "          Server Addr: {}:{} (Raft over HTTP)",
-            c.bind_addr, c.ports.server
+            "          Server Addr: {}:{} (Raft over {})",
+            c.bind_addr,
+            c.ports.server,
+            match &c.rpc_tls.listener {
+                Some(t) if t.verify_incoming => "HTTPS, verified clients",
+                Some(_) => "HTTPS or HTTP",
+                None => "HTTP",
+            }
         );
     }
     println!();
