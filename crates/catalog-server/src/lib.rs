@@ -13,6 +13,7 @@ pub mod logging;
 pub mod raft;
 pub mod snapshot;
 pub mod store;
+pub mod tls_suites;
 pub mod ui;
 pub mod version;
 pub mod wal;

@@ -113,7 +113,8 @@ pub(super) fn support(key: &str) -> Support {
         | "verify_incoming_rpc"
         | "verify_outgoing"
         | "verify_server_hostname" => Implemented,
-        "tls_cipher_suites" | "auto_encrypt" | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
+        "tls_cipher_suites" => Implemented,
+        "auto_encrypt" | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
 
         "encrypt" => WhenOff(NO_GOSSIP_KEY),
         // Without a key there is nothing to verify.
@@ -238,6 +239,7 @@ fn tls_refusal(value: &Value) -> Option<String> {
                 "verify_outgoing",
                 "verify_server_hostname",
                 "tls_min_version",
+                "tls_cipher_suites",
             ],
             "https" => &[
                 "ca_file",
@@ -246,6 +248,7 @@ fn tls_refusal(value: &Value) -> Option<String> {
                 "key_file",
                 "verify_incoming",
                 "tls_min_version",
+                "tls_cipher_suites",
             ],
             _ => &[],
         };
@@ -326,11 +329,11 @@ mod tests {
         assert_eq!(refusal("tls", &https), None);
         let rpc = json!({"defaults": {"verify_incoming": true}, "internal_rpc": {"verify_outgoing": true, "verify_server_hostname": true}});
         assert_eq!(refusal("tls", &rpc), None);
-        let suites = refusal(
+        let auto = refusal(
             "tls",
-            &json!({"defaults": {"tls_cipher_suites": "TLS_AES_128_GCM_SHA256"}}),
+            &json!({"defaults": {"verify_outgoing": true, "use_auto_cert": true}}),
         );
-        assert!(suites.is_some_and(|m| m.starts_with("tls.defaults.tls_cipher_suites = ")));
+        assert!(auto.is_some_and(|m| m.starts_with("tls.defaults.use_auto_cert = ")));
         assert!(refusal("tls", &json!({"grpc": {"use_auto_cert": true}})).is_some());
         assert!(refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")).is_some());
         assert_eq!(refusal("encrypt", &json!("")), None);

@@ -20,6 +20,8 @@ pub struct ListenerTls {
     pub verify_incoming: bool,
     /// The lowest TLS version accepted: 12 or 13 (`TLSv1_2`, `TLSv1_3`).
     pub min_version: u8,
+    /// `tls_cipher_suites`: the TLS 1.2 suites offered (Go's names; empty: rustls' defaults).
+    pub cipher_suites: Vec<String>,
 }
 
 fn invalid(msg: impl Into<String>) -> ConfigError {
@@ -73,6 +75,7 @@ pub struct OutgoingTls {
     /// otherwise only its chain to the CA is checked.
     pub server_name: Option<String>,
     pub min_version: u8,
+    pub cipher_suites: Vec<String>,
 }
 
 /// One setting: `tls.<section>.<key>`, else `tls.defaults.<key>`, else the top-level `legacy`
@@ -124,6 +127,13 @@ fn ca_files(ca_file: Option<String>, ca_path: Option<String>) -> Result<Vec<Path
     Ok(ca_files)
 }
 
+fn suites(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(v) => crate::tls_suites::parse(&v).map_err(invalid),
+    }
+}
+
 fn min_version(min: Option<&str>) -> Result<u8, ConfigError> {
     match min {
         None | Some("TLSv1_2") | Some("tls12") => Ok(12),
@@ -155,6 +165,7 @@ pub fn internal_rpc(v: &Value, datacenter: &str) -> Result<RpcTls, ConfigError> 
     let verify_outgoing =
         flag("verify_outgoing", &["verify_outgoing"])?.unwrap_or(false) || verify_hostname;
     let min = min_version(get("tls_min_version", &["tls_min_version"])?.as_deref())?;
+    let suites = suites(get("tls_cipher_suites", &["tls_cipher_suites"])?)?;
     let pair = match (cert, key) {
         (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
         (None, None) => None,
@@ -180,12 +191,14 @@ pub fn internal_rpc(v: &Value, datacenter: &str) -> Result<RpcTls, ConfigError> 
         ca_files: cas.clone(),
         verify_incoming,
         min_version: min,
+        cipher_suites: suites.clone(),
     });
     let outgoing = verify_outgoing.then(|| OutgoingTls {
         ca_files: cas,
         client_cert: pair,
         server_name: verify_hostname.then(|| format!("server.{datacenter}.consul")),
         min_version: min,
+        cipher_suites: suites,
     });
     Ok(RpcTls { listener, outgoing })
 }
@@ -204,6 +217,12 @@ pub fn https(v: &Value, https_port: i32) -> Result<Option<ListenerTls>, ConfigEr
     )?
     .unwrap_or(false);
     let min = setting(v, "tls_min_version", &["tls_min_version"], string)?;
+    let cipher_suites = suites(setting(
+        v,
+        "tls_cipher_suites",
+        &["tls_cipher_suites"],
+        string,
+    )?)?;
     if https_port < 0 {
         return Ok(None);
     }
@@ -225,6 +244,7 @@ pub fn https(v: &Value, https_port: i32) -> Result<Option<ListenerTls>, ConfigEr
         ca_files,
         verify_incoming,
         min_version,
+        cipher_suites,
     }))
 }
 

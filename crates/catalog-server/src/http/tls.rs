@@ -50,7 +50,7 @@ fn certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>,
 
 /// The acceptor of the HTTPS listener.
 pub fn acceptor(t: &ListenerTls) -> Result<TlsAcceptor, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls_suites::provider(&t.cipher_suites);
     let versions: &[&rustls::SupportedProtocolVersion] = if t.min_version >= 13 {
         &[&rustls::version::TLS13]
     } else {

@@ -98,7 +98,7 @@ impl PeerClient {
 }
 
 fn client_config(t: &OutgoingTls) -> Result<rustls::ClientConfig, PeerTlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls_suites::provider(&t.cipher_suites);
     let mut roots = rustls::RootCertStore::empty();
     for f in &t.ca_files {
         for c in pem_certs(f)? {

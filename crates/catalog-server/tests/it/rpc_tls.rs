@@ -166,8 +166,12 @@ fn server_port_tls_settings_are_checked_at_start() {
             "VerifyOutgoing set, but no CA",
         ),
         (
-            r#"tls { defaults { tls_cipher_suites = "TLS_AES_128_GCM_SHA256" } }"#,
-            "tls.defaults.tls_cipher_suites",
+            r#"tls { defaults { tls_cipher_suites = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA" } }"#,
+            "is not supported by this agent",
+        ),
+        (
+            r#"tls { https { tls_cipher_suites = "TLS_BOGUS" } }"#,
+            "unsupported cipher \"TLS_BOGUS\"",
         ),
     ] {
         let out = Command::new(test_support::binary("consul"))
@@ -221,4 +225,44 @@ async fn without_verify_incoming_the_server_port_takes_tls_and_plain() {
         .await
         .expect("TLS on the server port");
     assert_eq!(r.status(), 200);
+}
+
+/// `tls_cipher_suites` limits the TLS 1.2 suites offered (checked with `openssl s_client`).
+#[tokio::test]
+async fn cipher_suites_limit_what_tls12_offers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    consul_in(d, &["tls", "ca", "create"]);
+    consul_in(d, &["tls", "cert", "create", "-server", "-dc", "dc1"]);
+    let hcl = format!(
+        r#"tls {{ internal_rpc {{
+  ca_file = "{0}/consul-agent-ca.pem"
+  cert_file = "{0}/dc1-server-consul-0.pem"
+  key_file = "{0}/dc1-server-consul-0-key.pem"
+  tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+}} }}"#,
+        d.display()
+    );
+    let s = TestServer::start_with(&["-hcl", &hcl]).await;
+    let connect = s.server_addr().to_string();
+    let s_client = |cipher: &str| {
+        let out = Command::new("openssl")
+            .args([
+                "s_client", "-connect", &connect, "-tls1_2", "-cipher", cipher,
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("this test needs openssl (apt-get install openssl)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ok = s_client("ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert!(
+        ok.contains("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"),
+        "{ok}"
+    );
+    let refused = s_client("ECDHE-ECDSA-AES256-GCM-SHA384");
+    assert!(
+        !refused.contains("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384"),
+        "{refused}"
+    );
 }
