@@ -218,3 +218,101 @@ async fn registers_with_a_scoped_acl_token_and_is_refused_without_one() {
     .await;
     assert!(ok, "not registered with the token:\n{}", reg.log());
 }
+
+/// The issue's "done when": ACLs with `default_policy = "deny"` and HTTPS with verified client
+/// certificates at once — over `consul-tls://` with its client certificate, registrator's
+/// registry registers with a `service_prefix "" { policy = "write" }` token and is refused
+/// (Consul's 403) without one.
+#[tokio::test(flavor = "multi_thread")]
+async fn consul_tls_with_a_scoped_acl_token() {
+    use registrator::registry::{uri, Consul, Registry};
+    const MGMT: &str = "2b3c4d5e-6f70-4182-9a3b-4c5d6e7f8091";
+    let certs = tempfile::tempdir().unwrap();
+    test_support::tls::certificates(certs.path());
+    let agent = test_support::Consul::builder()
+        .token(MGMT)
+        .args(["-log-level=info".to_string(), "-https-port=0".to_string()])
+        .args([
+            "-hcl".to_string(),
+            test_support::tls::https_hcl(certs.path()),
+        ])
+        .args([
+            "-hcl".to_string(),
+            format!(
+                r#"acl {{ enabled = true default_policy = "deny" tokens {{ initial_management = "{MGMT}" }} }}"#
+            ),
+        ])
+        .start()
+        .await;
+    let mut port = None;
+    wait_until(Duration::from_secs(10), || {
+        port = test_support::tls::https_port(&agent.output());
+        let found = port.is_some();
+        async move { found }
+    })
+    .await;
+    let port = port.unwrap_or_else(|| panic!("no HTTPS listener: {}", agent.output()));
+    let http = reqwest::Client::new();
+    let put = |path: &str, body: serde_json::Value| {
+        http.put(agent.url(path))
+            .header("X-Consul-Token", MGMT)
+            .json(&body)
+            .send()
+    };
+    let r = put(
+        "/v1/acl/policy",
+        serde_json::json!({"Name": "registrator", "Rules": "service_prefix \"\" { policy = \"write\" }"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = put(
+        "/v1/acl/token",
+        serde_json::json!({"Policies": [{"Name": "registrator"}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+    let file = |name: &str| certs.path().join(name).display().to_string();
+    let env_with = |token: Option<String>| {
+        let mut vars = vec![
+            ("CONSUL_CACERT", file("ca.pem")),
+            ("CONSUL_CLIENT_CERT", file("client.pem")),
+            ("CONSUL_CLIENT_KEY", file("client-key.pem")),
+        ];
+        if let Some(t) = token {
+            vars.push(("CONSUL_HTTP_TOKEN", t));
+        }
+        move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    };
+    let target = format!("consul-tls://127.0.0.1:{port}");
+    let reg: api_types::ServiceRegistration = serde_json::from_value(serde_json::json!({
+        "ID": "acl-tls-web", "Name": "acl-tls-web", "Port": 8080, "Address": "127.0.0.1"
+    }))
+    .unwrap();
+
+    let endpoint = uri::resolve(&target, &env_with(None)).expect("uri");
+    let refused = Consul::new(&endpoint).expect("client").register(&reg).await;
+    let err = refused.expect_err("registered without a token").to_string();
+    assert!(err.contains("Permission denied"), "{err}");
+
+    let endpoint = uri::resolve(&target, &env_with(Some(secret))).expect("uri");
+    Consul::new(&endpoint)
+        .expect("client")
+        .register(&reg)
+        .await
+        .expect("register with the token over TLS");
+    let services = http
+        .get(agent.url("/v1/agent/services"))
+        .header("X-Consul-Token", MGMT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(services.contains("\"acl-tls-web\""), "{services}");
+}

@@ -381,3 +381,77 @@ async fn renders_with_a_read_token_and_says_why_without_one() {
         ct.stderr()
     );
 }
+
+/// The "done when": ACLs with `default_policy = "deny"` and HTTPS with verified client
+/// certificates at once — consul-template with a read token and its client certificate
+/// renders the tutorial's template; with the certificate but no token it renders no service.
+#[tokio::test]
+async fn renders_over_verified_https_with_an_acl_token() {
+    const MGMT: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+    let certs = tempfile::tempdir().unwrap();
+    test_support::tls::certificates(certs.path());
+    let (consul, port) = Consul::start_https_acl(certs.path(), MGMT).await;
+    consul.register("web1", "nginx", 8081).await;
+    let http = reqwest::Client::new();
+    let call = |path: &str, body: serde_json::Value| {
+        http.put(consul.url(path))
+            .header("X-Consul-Token", MGMT)
+            .json(&body)
+            .send()
+    };
+    let rules = "service_prefix \"\" { policy = \"read\" }\nnode_prefix \"\" { policy = \"read\" }";
+    let r = call(
+        "/v1/acl/policy",
+        serde_json::json!({"Name": "ct", "Rules": rules}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = call(
+        "/v1/acl/token",
+        serde_json::json!({"Policies": [{"Name": "ct"}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nginx.ctmpl");
+    std::fs::write(&src, include_str!("nginx.ctmpl")).unwrap();
+    let c = certs.path().display();
+    let args = |token: Option<&str>, dst: &std::path::Path| {
+        let mut a = vec![
+            format!("-consul-addr=127.0.0.1:{port}"),
+            "-consul-ssl".to_string(),
+            format!("-consul-ssl-ca-cert={c}/ca.pem"),
+            format!("-consul-ssl-cert={c}/client.pem"),
+            format!("-consul-ssl-key={c}/client-key.pem"),
+            format!("-template={}", tpl(&src, dst, None)),
+            "-once".to_string(),
+            "-consul-retry=false".to_string(),
+        ];
+        if let Some(t) = token {
+            a.push(format!("-consul-token={t}"));
+        }
+        a
+    };
+    let out = dir.path().join("with-token.conf");
+    let mut ct = Ct::start(&args(Some(&secret), &out));
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    assert!(
+        read(&out).contains("server 127.0.0.1:8081;"),
+        "{}",
+        read(&out)
+    );
+    let anon = dir.path().join("anonymous.conf");
+    let mut ct = Ct::start(&args(None, &anon));
+    ct.wait_exit(T).await;
+    assert!(
+        !read(&anon).contains("server 127.0.0.1:8081;"),
+        "{}",
+        read(&anon)
+    );
+    assert!(ct.stderr().contains("filtered by ACLs"), "{}", ct.stderr());
+}

@@ -89,6 +89,34 @@ impl Consul {
         )
     }
 
+    /// Starts with ACLs (`default_policy = "deny"`, `management` as the initial management
+    /// token) and an HTTPS listener requiring client certificates; returns the HTTPS port.
+    pub async fn start_https_acl(certs: &Path, management: &str) -> (Consul, u16) {
+        let consul = Consul(
+            Self::builder()
+                .token(management)
+                .args(["-log-level=info".to_string(), "-https-port=0".to_string()])
+                .args(["-hcl".to_string(), test_support::tls::https_hcl(certs)])
+                .args([
+                    "-hcl".to_string(),
+                    format!(
+                        r#"acl {{ enabled = true default_policy = "deny" tokens {{ initial_management = "{management}" }} }}"#
+                    ),
+                ])
+                .start()
+                .await,
+        );
+        let mut port = None;
+        wait_until(Duration::from_secs(10), || {
+            port = test_support::tls::https_port(&consul.output());
+            let found = port.is_some();
+            async move { found }
+        })
+        .await;
+        let port = port.unwrap_or_else(|| panic!("no HTTPS listener: {}", consul.output()));
+        (consul, port)
+    }
+
     /// A client for this agent (with its management token, when it has ACLs).
     pub fn client(&self) -> Client {
         let c = Client::new(&self.addr()).expect("client");
