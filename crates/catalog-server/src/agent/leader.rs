@@ -193,3 +193,24 @@ pub async fn tombstone_gc(agent: Arc<Agent>) {
         }
     }
 }
+
+/// While leader: every 30 s delete the ACL tokens whose expiration time has passed (they
+/// stopped resolving at that moment; this removes them from reads, as Consul's reaper does).
+pub async fn reap_expired_tokens(agent: Arc<Agent>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        if !agent.acl_enabled() || !agent.raft.is_leader() {
+            continue;
+        }
+        let now = crate::raft::now_ms();
+        let expired = agent.catalog().read(|s| s.acl().expired(now));
+        for accessor_id in expired {
+            let cmd = Command::Acl(crate::catalog::acl::AclCommand::TokenDelete { accessor_id });
+            if let Err(e) = agent.write(cmd).await {
+                tracing::warn!(target: "agent.server.acl", "failed to reap expired tokens: {e}");
+                break;
+            }
+        }
+    }
+}

@@ -81,6 +81,7 @@ impl Agent {
         let tasks = vec![
             tokio::spawn(leader::watch(self.clone())),
             tokio::spawn(leader::tombstone_gc(self.clone())),
+            tokio::spawn(leader::reap_expired_tokens(self.clone())),
             tokio::spawn(cluster::run(self.clone())),
             tokio::spawn(follow_checks(Arc::downgrade(self))),
         ];

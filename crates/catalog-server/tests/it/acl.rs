@@ -588,3 +588,51 @@ async fn tokens_are_replicated_to_every_server() {
         assert_eq!(call(s, "PUT", "/v1/kv/rep/x", "", Some("1")).await.0, 403);
     }
 }
+
+/// A token with an expiration time works until then and not after: its secret is `ACL not
+/// found` and it leaves the token list (the leader deletes it later).
+#[tokio::test]
+async fn an_expired_token_stops_resolving() {
+    let s = acl_server("deny").await;
+    let (_, _, b) = call(
+        &s,
+        "PUT",
+        "/v1/acl/policy",
+        MGMT,
+        Some(r#"{"Name":"kv","Rules":"key_prefix \"\" { policy = \"write\" }"}"#),
+    )
+    .await;
+    assert!(b.contains("kv"), "{b}");
+    let soon = time_in(Duration::from_secs(2));
+    let (st, _, b) = call(
+        &s,
+        "PUT",
+        "/v1/acl/token",
+        MGMT,
+        Some(&json!({"Policies": [{"Name": "kv"}], "ExpirationTime": soon}).to_string()),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let tok: Value = serde_json::from_str(&b).unwrap();
+    assert!(tok["ExpirationTime"].is_string(), "{b}");
+    let secret = tok["SecretID"].as_str().unwrap();
+    assert_eq!(call(&s, "PUT", "/v1/kv/e", secret, Some("1")).await.0, 200);
+    let gone = crate::common::wait_until(Duration::from_secs(10), || async {
+        call(&s, "PUT", "/v1/kv/e", secret, Some("1")).await.2 == "ACL not found"
+    })
+    .await;
+    assert!(gone, "the token still resolves after its expiration time");
+    let (_, _, list) = call(&s, "GET", "/v1/acl/tokens", MGMT, None).await;
+    assert!(!list.contains(secret), "{list}");
+}
+
+/// RFC 3339 time `d` from now.
+fn time_in(d: Duration) -> String {
+    let at = std::time::SystemTime::now() + d;
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

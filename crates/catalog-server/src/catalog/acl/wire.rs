@@ -199,11 +199,12 @@ impl AclTables {
             .collect()
     }
 
-    pub fn has_token(&self, accessor_id: &str) -> bool {
-        self.tokens.contains_key(accessor_id)
-    }
-
-    pub fn token_record(&self, accessor_id: &str) -> Option<&TokenRecord> {
-        self.tokens.get(accessor_id)
+    /// Accessors of the tokens whose expiration time has passed.
+    pub fn expired(&self, now_ms: u64) -> Vec<String> {
+        self.tokens
+            .values()
+            .filter(|t| t.expiration_ms.is_some_and(|e| e <= now_ms))
+            .map(|t| t.accessor_id.clone())
+            .collect()
     }
 }
