@@ -19,6 +19,40 @@ impl PartialEq for ParsedRules {
     }
 }
 
+/// Accessors by the SHA-256 of their secrets.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SecretIndex(HashMap<[u8; 32], String>);
+
+fn digest(secret: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+impl SecretIndex {
+    pub(super) fn insert(&mut self, secret: &str, accessor_id: &str) {
+        self.0.insert(digest(secret), accessor_id.to_string());
+    }
+
+    pub(super) fn remove(&mut self, secret: &str) {
+        self.0.remove(&digest(secret));
+    }
+
+    pub(super) fn get(&self, secret: &str) -> Option<&String> {
+        self.0.get(&digest(secret))
+    }
+
+    pub(super) fn contains_key(&self, secret: &str) -> bool {
+        self.0.contains_key(&digest(secret))
+    }
+}
+
+impl PartialEq for SecretIndex {
+    fn eq(&self, _: &Self) -> bool {
+        // Derived from the tokens, which are compared.
+        true
+    }
+}
+
 /// The ACL tables of the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AclTables {
@@ -30,7 +64,9 @@ pub struct AclTables {
     /// The index of the last ACL change.
     index: u64,
     #[serde(skip)]
-    pub(super) by_secret: HashMap<String, String>,
+    /// SHA-256 of each secret → accessor: a secret is found by its digest, so how long a
+    /// lookup takes says nothing about the stored secrets.
+    pub(super) by_secret: SecretIndex,
     #[serde(skip)]
     pub(super) parsed: ParsedRules,
 }
@@ -38,11 +74,10 @@ pub struct AclTables {
 impl AclTables {
     /// Rebuilds the derived maps after a snapshot was loaded.
     pub(in crate::catalog) fn reindex(&mut self) {
-        self.by_secret = self
-            .tokens
-            .values()
-            .map(|t| (t.secret_id.clone(), t.accessor_id.clone()))
-            .collect();
+        self.by_secret = SecretIndex::default();
+        for t in self.tokens.values() {
+            self.by_secret.insert(&t.secret_id, &t.accessor_id);
+        }
         self.parsed.0 = self
             .policies
             .values()
@@ -85,13 +120,12 @@ impl AclTables {
     fn put_token(&mut self, index: u64, mut tok: TokenRecord, t: &mut Touched) {
         if let Some(old) = self.tokens.get(&tok.accessor_id) {
             tok.create_index = old.create_index;
-            self.by_secret.remove(&old.secret_id.clone());
+            self.by_secret.remove(&old.secret_id);
         } else {
             tok.create_index = index;
         }
         tok.modify_index = index;
-        self.by_secret
-            .insert(tok.secret_id.clone(), tok.accessor_id.clone());
+        self.by_secret.insert(&tok.secret_id, &tok.accessor_id);
         self.tokens.insert(tok.accessor_id.clone(), tok);
         self.touch(index, t);
     }
