@@ -106,8 +106,12 @@ pub struct Authz {
 impl Authz {
     /// Everything allowed (ACLs disabled).
     pub fn manage_all() -> Authz {
+        // One shared authorizer: with ACLs off every request takes this path.
+        static ALL: std::sync::OnceLock<Arc<Authorizer>> = std::sync::OnceLock::new();
         Authz {
-            authorizer: Arc::new(Authorizer::manage_all()),
+            authorizer: ALL
+                .get_or_init(|| Arc::new(Authorizer::manage_all()))
+                .clone(),
             accessor_id: String::new(),
         }
     }
