@@ -342,16 +342,21 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(async {
+    let result = rt.block_on(async {
         let shutdown = crate::lifecycle::signals();
         crate::lifecycle::run(config, listeners, shutdown).await
-    }) {
+    });
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("==> {e:#}");
             1
         }
-    }
+    };
+    // `run` has awaited what it started; after a failed start, work still queued on the
+    // blocking pool must not hold the exit (dropping a runtime waits for it).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 #[cfg(test)]
