@@ -39,7 +39,10 @@ impl Heard {
     /// Records a meta record; true if it is newer than what was known.
     pub(crate) fn learn_meta(&mut self, meta: &MetaRecord) -> bool {
         let stamp = (meta.version, meta.generation);
-        let fresh = self.metas.get(&meta.name).is_none_or(|known| stamp > *known);
+        let fresh = self
+            .metas
+            .get(&meta.name)
+            .is_none_or(|known| stamp > *known);
         if fresh {
             self.metas.insert(meta.name.clone(), stamp);
             self.news.push(News::Meta(meta.clone()));

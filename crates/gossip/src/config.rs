@@ -123,7 +123,8 @@ impl Config {
     /// memberlist's suspicion timeout for a pool of `members` (the local node included).
     pub fn suspicion_timeout(&self, members: usize) -> Duration {
         let scale = (members.max(1) as f64).log10().max(1.0);
-        let micros = self.probe_interval.as_micros() as f64 * f64::from(self.suspicion_mult) * scale;
+        let micros =
+            self.probe_interval.as_micros() as f64 * f64::from(self.suspicion_mult) * scale;
         Duration::from_micros(micros.round() as u64)
     }
 

@@ -44,6 +44,9 @@ pub enum Error {
         /// How many addresses were tried.
         attempted: usize,
     },
+    /// No member by that name is known.
+    #[error("no member named {0:?}")]
+    UnknownMember(String),
     /// The local member has left the pool; a new pool is needed to rejoin.
     #[error("the local member has left the gossip pool")]
     Left,

@@ -9,6 +9,9 @@ use tokio::sync::broadcast;
 use crate::error::RecvError;
 use crate::member::MemberState;
 
+/// Consul's `UserEventSizeLimit`: the most bytes a user event's name plus payload may take.
+pub const USER_EVENT_SIZE_LIMIT: usize = 512;
+
 /// How a member changed, in Serf's event words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MemberEventKind {

@@ -42,6 +42,15 @@ impl Instance {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn at(addr: SocketAddr, name: &str, generation: u64) -> Self {
+        Self {
+            addr,
+            name: name.to_owned(),
+            generation,
+        }
+    }
+
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -48,9 +48,7 @@ enum Cipher {
 impl SecretKey {
     /// A key from its base64 text, as given to Consul's `encrypt` setting.
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| KeyError::Base64)?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| KeyError::Base64)?;
         Self::from_bytes(&bytes)
     }
 
@@ -58,15 +56,9 @@ impl SecretKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         let invalid = |_| KeyError::Length(bytes.len());
         let cipher = match bytes.len() {
-            16 => Cipher::Aes128(Box::new(
-                Aes128Gcm::new_from_slice(bytes).map_err(invalid)?,
-            )),
-            24 => Cipher::Aes192(Box::new(
-                Aes192Gcm::new_from_slice(bytes).map_err(invalid)?,
-            )),
-            32 => Cipher::Aes256(Box::new(
-                Aes256Gcm::new_from_slice(bytes).map_err(invalid)?,
-            )),
+            16 => Cipher::Aes128(Box::new(Aes128Gcm::new_from_slice(bytes).map_err(invalid)?)),
+            24 => Cipher::Aes192(Box::new(Aes192Gcm::new_from_slice(bytes).map_err(invalid)?)),
+            32 => Cipher::Aes256(Box::new(Aes256Gcm::new_from_slice(bytes).map_err(invalid)?)),
             other => return Err(KeyError::Length(other)),
         };
         Ok(Self {

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A packet for foca (`Foca::handle_data`).
-const KIND_SWIM: u8 = 0;
+/// A packet for foca (`Foca::handle_data`). Kinds avoid 1, the first byte of a sealed
+/// packet, so a sealed packet reaching a member without encryption is plainly not ours.
+const KIND_SWIM: u8 = 0x10;
 /// A [`Direct`] message, answered by the driver itself.
-const KIND_DIRECT: u8 = 1;
+const KIND_DIRECT: u8 = 0x11;
 
 /// What a member says about itself beyond its identity: node ID and tags, versioned.
 ///
@@ -77,8 +78,12 @@ pub(crate) fn encode<T: Serialize>(item: &T) -> Vec<u8> {
     postcard::to_allocvec(item).unwrap_or_default()
 }
 
+/// Decodes one item that must take all of `bytes`.
 pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
-    postcard::from_bytes(bytes).ok()
+    match postcard::take_from_bytes(bytes) {
+        Ok((item, [])) => Some(item),
+        _ => None,
+    }
 }
 
 /// Wraps foca's bytes in the envelope.
@@ -125,10 +130,17 @@ mod tests {
         let request = Direct::MetaRequest(meta(1, 1));
         let packet = direct_packet(&request);
         assert_eq!(open_packet(&packet), Some(Packet::Direct(request)));
-        assert_eq!(open_packet(&swim_packet(b"xyz")), Some(Packet::Swim(b"xyz")));
-        assert_eq!(open_packet(&[9, 1, 2]), None);
+        assert_eq!(
+            open_packet(&swim_packet(b"xyz")),
+            Some(Packet::Swim(b"xyz"))
+        );
+        assert_eq!(open_packet(&[1, 1, 2]), None);
+        assert_eq!(open_packet(&[0, 1, 2]), None);
         assert_eq!(open_packet(&[]), None);
         assert_eq!(open_packet(&[KIND_DIRECT, 200]), None);
+        let mut trailing = direct_packet(&Direct::MetaReply(meta(1, 1)));
+        trailing.push(0);
+        assert_eq!(open_packet(&trailing), None);
     }
 
     #[test]
