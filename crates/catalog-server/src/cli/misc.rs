@@ -152,3 +152,24 @@ pub fn run_reload(args: &[String]) -> i32 {
         }
     })
 }
+
+#[derive(Parser, Debug)]
+struct KeygenFlags {
+    args: Vec<String>,
+}
+
+const KEYGEN_USAGE: &str = "Usage: consul keygen\n\n  Generates a new encryption key that can be used to configure the\n  agent to encrypt traffic. The output of this command is already\n  in the proper format that the agent expects.";
+
+/// Runs `consul keygen`: a random 32-byte gossip encryption key, base64 (Consul's format).
+pub fn run_keygen(args: &[String]) -> i32 {
+    let flags: KeygenFlags = match goflags::parse("keygen", KEYGEN_USAGE, args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if !flags.args.is_empty() {
+        eprintln!("Too many arguments (expected 0, got {})", flags.args.len());
+        return 1;
+    }
+    println!("{}", gossip::keygen());
+    0
+}

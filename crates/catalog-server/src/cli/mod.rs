@@ -178,6 +178,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_join,
     },
     Entry {
+        words: &["keygen"],
+        synopsis: "Generates a new encryption key",
+        run: misc::run_keygen,
+    },
+    Entry {
         words: &["kv"],
         synopsis: "Interact with the key-value store",
         run: kv::run_parent,
@@ -291,7 +296,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["event"],
     &["exec"],
     &["intention"],
-    &["keygen"],
     &["keyring"],
     &["kv", "export"],
     &["kv", "import"],

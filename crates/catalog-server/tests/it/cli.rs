@@ -379,3 +379,23 @@ async fn typed_client_round_trip() {
         "{err}"
     );
 }
+
+/// `consul keygen` prints a fresh 32-byte key in base64, as the `encrypt` setting takes it.
+#[test]
+fn keygen_prints_a_32_byte_base64_key() {
+    use base64::Engine;
+    let run = || {
+        let out = std::process::Command::new(test_support::binary("consul"))
+            .arg("keygen")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (a, b) = (run(), run());
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(a.trim_end())
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    assert_ne!(a, b, "two keys alike");
+}
