@@ -113,6 +113,23 @@ async fn acl_read<T>(
 
 /// Writes an ACL change and waits until this server has applied it (a follower forwards
 /// the write to the leader), so that the answer, read back here, shows it.
+/// A read of one policy or role: 404 with Consul's text when there is none.
+async fn read_one<T: serde::Serialize>(
+    a: &Agent,
+    p: &Params,
+    missing: &'static str,
+    q: impl Fn(&crate::catalog::State) -> Option<T>,
+) -> Res {
+    let ans = acl_read(a, p, q).await?;
+    match ans.value {
+        Some(v) => Ok(respond(a, p, ans.index, &v)),
+        None => Err(ApiError::not_found(missing)),
+    }
+}
+
+const NO_POLICY: &str = "Requested policy does not exist: ACL not found";
+const NO_ROLE: &str = "Requested role does not exist: ACL not found";
+
 async fn write(a: &Agent, cmd: AclCommand) -> Result<(), ApiError> {
     a.write(Command::Acl(cmd)).await?;
     a.read_barrier(crate::agent::Consistency::Default).await?;
@@ -365,13 +382,7 @@ pub async fn policy_read(
     let p = Params::parse(q.as_deref());
     require(&a, &t, Access::Read)?;
     uuid_lookup(&id, "policy")?;
-    let ans = acl_read(&a, &p, move |s| s.acl().policy(&id)).await?;
-    match ans.value {
-        Some(pol) => Ok(respond(&a, &p, ans.index, &pol)),
-        None => Err(ApiError::not_found(
-            "Requested policy does not exist: ACL not found",
-        )),
-    }
+    read_one(&a, &p, NO_POLICY, move |s| s.acl().policy(&id)).await
 }
 
 pub async fn policy_read_name(
@@ -382,13 +393,7 @@ pub async fn policy_read_name(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     require(&a, &t, Access::Read)?;
-    let ans = acl_read(&a, &p, move |s| s.acl().policy_by_name(&name)).await?;
-    match ans.value {
-        Some(pol) => Ok(respond(&a, &p, ans.index, &pol)),
-        None => Err(ApiError::not_found(
-            "Requested policy does not exist: ACL not found",
-        )),
-    }
+    read_one(&a, &p, NO_POLICY, move |s| s.acl().policy_by_name(&name)).await
 }
 
 async fn policy_put(a: &Agent, p: &Params, body: &[u8], existing: Option<&str>) -> Res {
@@ -465,13 +470,7 @@ pub async fn role_read(
     let p = Params::parse(q.as_deref());
     require(&a, &t, Access::Read)?;
     uuid_lookup(&id, "role")?;
-    let ans = acl_read(&a, &p, move |s| s.acl().role(&id)).await?;
-    match ans.value {
-        Some(r) => Ok(respond(&a, &p, ans.index, &r)),
-        None => Err(ApiError::not_found(
-            "Requested role does not exist: ACL not found",
-        )),
-    }
+    read_one(&a, &p, NO_ROLE, move |s| s.acl().role(&id)).await
 }
 
 pub async fn role_read_name(
@@ -482,13 +481,7 @@ pub async fn role_read_name(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     require(&a, &t, Access::Read)?;
-    let ans = acl_read(&a, &p, move |s| s.acl().role_by_name(&name)).await?;
-    match ans.value {
-        Some(r) => Ok(respond(&a, &p, ans.index, &r)),
-        None => Err(ApiError::not_found(
-            "Requested role does not exist: ACL not found",
-        )),
-    }
+    read_one(&a, &p, NO_ROLE, move |s| s.acl().role_by_name(&name)).await
 }
 
 async fn role_put(a: &Agent, p: &Params, body: &[u8], existing: Option<&str>) -> Res {

@@ -17,6 +17,32 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The ID a policy or role write is for: the URL's (which must exist, and match the body's
+/// when the body names one), or a new one for a create.
+fn target_id(
+    what: &str,
+    in_body: &str,
+    existing: Option<&str>,
+    exists: impl Fn(&str) -> bool,
+    new_uuid: impl FnOnce() -> String,
+) -> Result<String, AclRefusal> {
+    let Some(id) = existing else {
+        return Ok(new_uuid());
+    };
+    if !in_body.is_empty() && in_body != id {
+        return Err(AclRefusal::BadRequest(format!(
+            "{what} ID in URL and payload do not match"
+        )));
+    }
+    if !exists(id) {
+        return Err(AclRefusal::Invalid(format!(
+            "cannot find {} {id:?}",
+            what.to_lowercase()
+        )));
+    }
+    Ok(id.to_string())
+}
+
 fn parse_time_ms(t: &str) -> Option<u64> {
     let dt = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
     u64::try_from(dt.unix_timestamp_nanos() / 1_000_000).ok()
@@ -280,20 +306,13 @@ impl AclTables {
         existing: Option<&str>,
         new_uuid: impl FnOnce() -> String,
     ) -> Result<PolicyRecord, AclRefusal> {
-        let id = match existing {
-            Some(id) => {
-                if !req.id.is_empty() && req.id != id {
-                    return Err(AclRefusal::BadRequest(
-                        "Policy ID in URL and payload do not match".into(),
-                    ));
-                }
-                if !self.policies.contains_key(id) {
-                    return Err(AclRefusal::Invalid(format!("cannot find policy {id:?}")));
-                }
-                id.to_string()
-            }
-            None => new_uuid(),
-        };
+        let id = target_id(
+            "Policy",
+            &req.id,
+            existing,
+            |id| self.policies.contains_key(id),
+            new_uuid,
+        )?;
         if let Some(builtin) = acl::builtin::builtin_policy(&id) {
             // Built-ins keep their name and rules (Consul allows a new description).
             if req.rules != builtin.rules() || req.name != builtin.name() {
@@ -339,20 +358,13 @@ impl AclTables {
         existing: Option<&str>,
         new_uuid: impl FnOnce() -> String,
     ) -> Result<RoleRecord, AclRefusal> {
-        let id = match existing {
-            Some(id) => {
-                if !req.id.is_empty() && req.id != id {
-                    return Err(AclRefusal::BadRequest(
-                        "Role ID in URL and payload do not match".into(),
-                    ));
-                }
-                if !self.roles.contains_key(id) {
-                    return Err(AclRefusal::Invalid(format!("cannot find role {id:?}")));
-                }
-                id.to_string()
-            }
-            None => new_uuid(),
-        };
+        let id = target_id(
+            "Role",
+            &req.id,
+            existing,
+            |id| self.roles.contains_key(id),
+            new_uuid,
+        )?;
         if req.name.is_empty() {
             return Err(AclRefusal::Invalid("Invalid Role: no Name is set".into()));
         }
