@@ -42,6 +42,8 @@ pub struct Agent {
     checks_synced: std::sync::atomic::AtomicU64,
     /// The agent's own ACL tokens (`acl.tokens`, `/v1/agent/token/*`).
     tokens: tokens::Tokens,
+    /// Tokens resolved since the last ACL change.
+    authz_cache: crate::catalog::acl::AuthzCache,
 }
 
 impl Agent {
@@ -57,6 +59,7 @@ impl Agent {
         };
         Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
             tokens,
+            authz_cache: Default::default(),
             config,
             node_id,
             raft,
@@ -166,9 +169,13 @@ impl Agent {
         if !secret.is_empty() && self.tokens.is_recovery(&secret) {
             return Ok(Authz::recovery(&self.config.node_name));
         }
-        state
-            .acl()
-            .authorize(&secret, crate::raft::now_ms(), &policy)
+        let (index, now) = (state.acl().index(), crate::raft::now_ms());
+        if let Some(z) = self.authz_cache.get(&secret, index, now) {
+            return Ok(z);
+        }
+        let z = state.acl().authorize(&secret, now, &policy)?;
+        self.authz_cache.put(&secret, index, &z);
+        Ok(z)
     }
 
     /// What a request carrying `token` may do, from the current state.

@@ -6,11 +6,13 @@
 //! time); `prepare.rs` turns Consul's request bodies into records (links by name resolved to
 //! IDs, IDs generated, references checked) before they become commands.
 
+mod cache;
 mod prepare;
 mod resolve;
 mod tables;
 mod wire;
 
+pub use cache::AuthzCache;
 pub use tables::AclTables;
 
 use super::state::State;
@@ -101,6 +103,8 @@ impl From<PermissionDenied> for AclRefusal {
 pub struct Authz {
     authorizer: Arc<Authorizer>,
     accessor_id: String,
+    /// When the token expires (its rights end then, whatever the tables say).
+    expires_ms: Option<u64>,
 }
 
 impl Authz {
@@ -113,6 +117,7 @@ impl Authz {
                 .get_or_init(|| Arc::new(Authorizer::manage_all()))
                 .clone(),
             accessor_id: String::new(),
+            expires_ms: None,
         }
     }
 
@@ -121,6 +126,7 @@ impl Authz {
         Authz {
             authorizer: Arc::new(Authorizer::new(DefaultPolicy::Deny, std::iter::empty())),
             accessor_id: accessor_id.to_string(),
+            expires_ms: None,
         }
     }
 
@@ -133,6 +139,7 @@ impl Authz {
         Authz {
             authorizer: Arc::new(Authorizer::new(DefaultPolicy::Deny, rules.as_ref())),
             accessor_id: "agent-recovery-token".to_string(),
+            expires_ms: None,
         }
     }
 

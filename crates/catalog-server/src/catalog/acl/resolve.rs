@@ -95,6 +95,7 @@ impl AclTables {
             return Ok(Authz {
                 authorizer: Arc::new(Authorizer::manage_all()),
                 accessor_id: String::new(),
+                expires_ms: None,
             });
         }
         let tok = match self.live_token(secret, now_ms) {
@@ -106,6 +107,7 @@ impl AclTables {
                         std::iter::empty(),
                     )),
                     accessor_id: ANONYMOUS_ID.to_string(),
+                    expires_ms: None,
                 })
             }
             None if !self.is_bootstrapped() => {
@@ -122,6 +124,7 @@ impl AclTables {
                 rules.iter().map(|r| r.as_ref()),
             )),
             accessor_id: tok.accessor_id.clone(),
+            expires_ms: tok.expiration_ms,
         })
     }
 
