@@ -5,12 +5,14 @@
 //! (merged layer → validated [`Config`], with Consul's error texts).
 
 pub mod acl;
+mod dns;
 mod files;
 mod resolve;
 mod support;
 mod tls;
 
 pub use acl::AclConfig;
+pub use dns::{DnsConfig, Soa};
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use resolve::{load, resolve, Sources};
 pub use tls::{ListenerTls, OutgoingTls, RpcTls};
@@ -95,6 +97,8 @@ pub struct Config {
     pub rpc_tls: RpcTls,
     /// ACL enforcement (`acl.enabled`), `None` when off.
     pub acl: Option<AclConfig>,
+    /// The DNS interface (`ports.dns` ≥ 0): domain, addresses, `dns_config`.
+    pub dns: DnsConfig,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
     pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
@@ -160,6 +164,7 @@ impl Default for Config {
             https_tls: None,
             rpc_tls: RpcTls::default(),
             acl: None,
+            dns: DnsConfig::default(),
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),

@@ -5,6 +5,7 @@ pub mod blocking;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod dns;
 pub mod health;
 pub mod http;
 pub mod lifecycle;

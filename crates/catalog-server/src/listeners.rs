@@ -1,17 +1,25 @@
 //! The agent's sockets: the client API on every `-client` address (HTTP, and HTTPS when its
-//! port is set) and, on a server, the server port on `-bind`. Bound from the config, or handed
+//! port is set; DNS over UDP and TCP on `addresses.dns`, else the client addresses) and, on a
+//! server, the server port on `-bind`. Bound from the config, or handed
 //! over by the process that started the agent (systemd's socket activation: `LISTEN_FDS`,
 //! `LISTEN_FDNAMES` naming each socket `http`, `https` or `server`, `LISTEN_PID`), so a
 //! supervisor or a test can hold the port before the agent starts.
 
 use crate::config::Config;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 
 /// The listeners an agent serves on, bound before it reports itself started.
 pub struct Listeners {
     http: Vec<TcpListener>,
     https: Vec<TcpListener>,
     server: Option<TcpListener>,
+    dns: Vec<DnsSocket>,
+}
+
+/// One address of the DNS interface: UDP and TCP on the same port.
+pub struct DnsSocket {
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
 }
 
 /// Why the sockets could not be had.
@@ -19,6 +27,11 @@ pub struct Listeners {
 pub enum ListenError {
     #[error("Error starting agent: listen tcp {addr}: bind: {source}")]
     Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("Error starting agent: listen udp {addr}: bind: {source}")]
+    BindUdp {
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -48,7 +61,14 @@ impl Listeners {
             http,
             https: Vec::new(),
             server,
+            dns: Vec::new(),
         }
+    }
+
+    /// Adds the DNS interface's sockets.
+    pub fn with_dns(mut self, dns: Vec<DnsSocket>) -> Listeners {
+        self.dns = dns;
+        self
     }
 
     /// Adds HTTPS listeners (served with the config's certificate).
@@ -92,10 +112,21 @@ impl Listeners {
             }
             None => None,
         };
+        let mut dns = Vec::new();
+        if c.ports.dns >= 0 {
+            // With port 0 the first address picks the port and the others take the same.
+            let mut port = c.ports.dns as u16;
+            for ip in &c.dns.addrs {
+                let s = bind_dns(SocketAddr::new(*ip, port))?;
+                port = s.udp.local_addr().map(|a| a.port()).unwrap_or(port);
+                dns.push(s);
+            }
+        }
         Ok(Listeners {
             http,
             https,
             server,
+            dns,
         })
     }
 
@@ -123,6 +154,19 @@ impl Listeners {
             .map(|a| a.port())
     }
 
+    /// The port the DNS interface listens on, if any.
+    pub fn dns_port(&self) -> Option<u16> {
+        self.dns
+            .first()
+            .and_then(|s| s.udp.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The DNS sockets, taken out for the DNS server (the rest go to the HTTP layer).
+    pub(crate) fn take_dns(&mut self) -> Vec<DnsSocket> {
+        std::mem::take(&mut self.dns)
+    }
+
     /// The sockets, for the HTTP layer to serve.
     pub(crate) fn into_parts(self) -> (Vec<TcpListener>, Vec<TcpListener>, Option<TcpListener>) {
         (self.http, self.https, self.server)
@@ -131,6 +175,31 @@ impl Listeners {
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
     TcpListener::bind(addr).map_err(|source| ListenError::Bind { addr, source })
+}
+
+/// UDP and TCP on `addr`; with port 0, a port free for both (the UDP socket picks it, TCP
+/// takes the same, tried again with another when TCP's is taken).
+fn bind_dns(addr: SocketAddr) -> Result<DnsSocket, ListenError> {
+    let mut tries = 0;
+    loop {
+        let udp = UdpSocket::bind(addr).map_err(|source| ListenError::BindUdp { addr, source })?;
+        let port = udp.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+        let tcp_addr = SocketAddr::new(addr.ip(), port);
+        match TcpListener::bind(tcp_addr) {
+            Ok(tcp) => return Ok(DnsSocket { udp, tcp }),
+            Err(e)
+                if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 =>
+            {
+                tries += 1;
+            }
+            Err(source) => {
+                return Err(ListenError::Bind {
+                    addr: tcp_addr,
+                    source,
+                })
+            }
+        }
+    }
 }
 
 /// Handed-over sockets by name.

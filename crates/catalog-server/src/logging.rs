@@ -78,7 +78,9 @@ pub fn init(level: &str, json: bool) {
         _ => "info",
     };
     // Our own crates at the chosen level; chatty dependencies one step quieter.
-    let filter = format!("{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn");
+    let filter = format!(
+        "{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn,hickory_server=warn,hickory_proto=warn"
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_timer(Rfc3339Millis)

@@ -312,6 +312,15 @@ impl Consul {
             format!("-http-port={}", self.http_port),
             format!("-server-port={}", self.server_port),
         ]);
+        // The DNS interface listens on 8600 by default: off unless the test asks for it
+        // (`-dns-port=0`), so agents started side by side do not collide.
+        if !self
+            .args
+            .iter()
+            .any(|x| x.trim_start_matches('-').starts_with("dns-port"))
+        {
+            a.push("-dns-port=-1".into());
+        }
         a.extend(self.args.iter().cloned());
         a
     }

@@ -221,16 +221,23 @@ impl State {
         )
     }
 
-    fn node_checks_and(&self, nkey: &str, service_id: &str) -> Vec<HealthCheck> {
+    /// The checks that decide an instance's health: its node's and its own.
+    pub(super) fn instance_checks<'a>(
+        &'a self,
+        nkey: &str,
+        service_id: &'a str,
+    ) -> impl Iterator<Item = &'a CheckRecord> + 'a {
         self.checks
             .get(nkey)
-            .map(|m| {
-                m.values()
-                    .filter(|c| c.service_id.is_empty() || c.service_id == service_id)
-                    .map(check_wire)
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(move |c| c.service_id.is_empty() || c.service_id == service_id)
+    }
+
+    fn node_checks_and(&self, nkey: &str, service_id: &str) -> Vec<HealthCheck> {
+        self.instance_checks(nkey, service_id)
+            .map(check_wire)
+            .collect()
     }
 
     pub fn q_health_service(

@@ -1,8 +1,10 @@
 //! What the agent asks of the catalog state besides the HTTP queries: its own node's
-//! registrations, whether a node or check exists, the sessions to arm, and the indexes that
-//! tell it something changed.
+//! registrations, whether a node or check exists, the sessions to arm, the indexes that
+//! tell it something changed, and what the DNS interface answers from (nodes, and service
+//! instances with their health).
 
-use super::records::{CheckRecord, ServiceRecord, SessionRecord};
+use super::health::HealthStatus;
+use super::records::{CheckRecord, NodeRecord, ServiceRecord, SessionRecord};
 use super::state::{lower, State};
 
 impl State {
@@ -34,6 +36,38 @@ impl State {
             .into_iter()
             .flat_map(|m| m.values())
             .filter(|c| c.spec.is_some())
+    }
+
+    /// Node `node` (case-insensitive).
+    pub fn node(&self, node: &str) -> Option<&NodeRecord> {
+        self.nodes.get(&lower(node))
+    }
+
+    /// The instances of service `name` (case-insensitive) with their health: the worst status
+    /// of the checks `/v1/health/service` shows with them (the node's and the instance's own;
+    /// passing when there are none).
+    pub fn instances_with_health(
+        &self,
+        name: &str,
+    ) -> Vec<(&NodeRecord, &ServiceRecord, HealthStatus)> {
+        self.instances(name)
+            .into_iter()
+            .map(|(n, s)| {
+                let worst = self
+                    .instance_checks(&lower(&n.node), &s.id)
+                    .map(|c| c.status)
+                    .fold(HealthStatus::Passing, |worst, st| match (worst, st) {
+                        (HealthStatus::Critical, _) | (_, HealthStatus::Critical) => {
+                            HealthStatus::Critical
+                        }
+                        (HealthStatus::Warning, _) | (_, HealthStatus::Warning) => {
+                            HealthStatus::Warning
+                        }
+                        _ => HealthStatus::Passing,
+                    });
+                (n, s, worst)
+            })
+            .collect()
     }
 
     /// Service instance `id` of node `node`.

@@ -67,7 +67,7 @@ pub struct AgentFlags {
     /// Sets the HTTPS API port to listen on (only -1, disabled, is accepted: no HTTPS listener here).
     #[arg(long = "https-port")]
     https_port: Option<i32>,
-    /// DNS port to use (only -1, disabled, is accepted: no DNS server here).
+    /// DNS port to use (-1 disables the DNS interface).
     #[arg(long = "dns-port")]
     dns_port: Option<i32>,
     /// Sets the gRPC API port to listen on (only -1, disabled, is accepted: no gRPC listener here).
@@ -182,12 +182,10 @@ impl AgentFlags {
     /// The command line as config sources: paths, snippets and the flags as a config layer.
     pub fn sources(&self) -> Result<Sources, String> {
         // Listeners this consul does not have: only "disabled" is the truth.
-        for (flag, port) in [("dns-port", self.dns_port), ("grpc-port", self.grpc_port)] {
-            if let Some(p) = port.filter(|p| *p >= 0) {
-                return Err(format!(
-                    "-{flag}={p}: not implemented by this consul (no such listener); only -{flag}=-1 is accepted"
-                ));
-            }
+        if let Some(p) = self.grpc_port.filter(|p| *p >= 0) {
+            return Err(format!(
+                "-grpc-port={p}: not implemented by this consul (no such listener); only -grpc-port=-1 is accepted"
+            ));
         }
         let mut m = Map::new();
         let mut put = |k: &str, v: Option<Value>| {

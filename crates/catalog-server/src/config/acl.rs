@@ -122,7 +122,7 @@ pub(super) fn refusal(value: &Value) -> Option<String> {
             if !TOKEN_KEYS.contains(&k.as_str()) {
                 return Some(match k.as_str() {
                     "replication" => format!("acl.tokens.replication = {v}: ACL replication between datacenters is not implemented by this agent (one datacenter)"),
-                    "dns" => format!("acl.tokens.dns = {v}: the DNS interface is not implemented by this agent yet"),
+                    "dns" => format!("acl.tokens.dns = {v}: a separate DNS token is not implemented by this agent: DNS answers with the default token (acl.tokens.default)"),
                     _ => format!("acl.tokens.{k} is not a known ACL token"),
                 });
             }

@@ -64,11 +64,11 @@ fn dev_layer() -> Value {
     })
 }
 
-fn invalid(msg: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(msg.into())
 }
 
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(super) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter()
         .try_fold(v, |v, k| v.get(k))
         .filter(|v| !v.is_null())
@@ -78,7 +78,7 @@ fn name(path: &[&str]) -> String {
     path.join(".")
 }
 
-fn get_str(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
+pub(super) fn get_str(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
     match at(v, path) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -91,7 +91,7 @@ fn get_str(v: &Value, path: &[&str]) -> Result<Option<String>, ConfigError> {
     }
 }
 
-fn get_bool(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
+pub(super) fn get_bool(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
     match at(v, path) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -106,7 +106,7 @@ fn get_bool(v: &Value, path: &[&str]) -> Result<Option<bool>, ConfigError> {
     }
 }
 
-fn get_int(v: &Value, path: &[&str]) -> Result<Option<i64>, ConfigError> {
+pub(super) fn get_int(v: &Value, path: &[&str]) -> Result<Option<i64>, ConfigError> {
     match at(v, path) {
         None => Ok(None),
         Some(Value::Number(n)) => n
@@ -125,7 +125,7 @@ fn get_int(v: &Value, path: &[&str]) -> Result<Option<i64>, ConfigError> {
     }
 }
 
-fn get_duration(v: &Value, path: &[&str]) -> Result<Option<Duration>, ConfigError> {
+pub(super) fn get_duration(v: &Value, path: &[&str]) -> Result<Option<Duration>, ConfigError> {
     match at(v, path) {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_u64().map(Duration::from_nanos)),
@@ -160,7 +160,7 @@ fn get_list(v: &Value, path: &[&str]) -> Result<Vec<String>, ConfigError> {
     }
 }
 
-fn parse_ip(what: &str, s: &str) -> Result<IpAddr, ConfigError> {
+pub(super) fn parse_ip(what: &str, s: &str) -> Result<IpAddr, ConfigError> {
     let t = s.trim().trim_start_matches('[').trim_end_matches(']');
     t.parse()
         .map_err(|_| invalid(format!("{what}: invalid ip address: {s}")))
@@ -329,6 +329,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.services = definitions(v, "services", "service")?;
     c.checks = definitions(v, "checks", "check")?;
     addresses(v, &mut c)?;
+    c.dns = super::dns::dns(v, &c.client_addrs)?;
     c.https_tls = super::tls::https(v, c.ports.https)?;
     c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;

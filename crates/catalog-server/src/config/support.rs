@@ -23,7 +23,7 @@ const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the p
 const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS listener and the server port (certificate and CA files, verify_incoming, verify_outgoing, verify_server_hostname, tls_min_version; rustls' cipher suites). Remove it";
 const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
 const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
-const NO_DNS: &str = "the DNS interface is not implemented by this agent yet";
+const NO_RECURSORS: &str = "forwarding DNS queries to recursors is not implemented by this agent yet: names outside the DNS domain are answered REFUSED";
 const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
 const NO_CONNECT: &str = "Connect (service mesh) is not implemented by this agent";
 const NO_TELEMETRY: &str =
@@ -130,7 +130,9 @@ pub(super) fn support(key: &str) -> Support {
         | "segment"
         | "segments" => WhenOff(NO_GOSSIP),
 
-        "domain" | "alt_domain" | "recursor" | "recursors" | "dns_config" => WhenOff(NO_DNS),
+        // The DNS interface (`config::dns`, served by `dns/`).
+        "domain" | "alt_domain" | "dns_config" => Implemented,
+        "recursor" | "recursors" => WhenOff(NO_RECURSORS),
 
         "advertise_addr_wan"
         | "advertise_addr_wan_ipv4"
@@ -180,8 +182,8 @@ fn is_off(v: &Value) -> bool {
 /// The keys of a block that this agent reads; the rest of the block follows `WhenOff`.
 fn implemented_subkeys(key: &str) -> &'static [&'static str] {
     match key {
-        "addresses" => &["http", "https"],
-        "ports" => &["http", "https", "server"],
+        "addresses" => &["http", "https", "dns"],
+        "ports" => &["http", "https", "server", "dns"],
         "performance" => &["raft_multiplier"],
         "ui_config" => &["enabled", "content_path"],
         _ => &[],
@@ -193,6 +195,7 @@ pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
     let why = match support(key) {
         Support::Implemented if key == "tls" => return tls_refusal(value),
         Support::Implemented if key == "acl" => return super::acl::refusal(value),
+        Support::Implemented if key == "dns_config" => return super::dns::refusal(value),
         Support::Implemented => {
             let block = value.as_object()?;
             let known = implemented_subkeys(key);
@@ -271,7 +274,7 @@ fn tls_refusal(value: &Value) -> Option<String> {
 fn sub_is_default(key: &str, sub: &str, v: &Value) -> bool {
     match (key, sub) {
         // The listeners this agent does not open: -1 (off) is what it does.
-        ("ports", "dns" | "https" | "grpc" | "grpc_tls" | "serf_lan" | "serf_wan") => {
+        ("ports", "https" | "grpc" | "grpc_tls" | "serf_lan" | "serf_wan") => {
             v.as_i64() == Some(-1) || v.as_str() == Some("-1")
         }
         _ => is_off(v),
@@ -280,9 +283,6 @@ fn sub_is_default(key: &str, sub: &str, v: &Value) -> bool {
 
 fn sub_reason(key: &str, sub: &str) -> Option<&'static str> {
     Some(match (key, sub) {
-        ("ports", "dns") | ("addresses", "dns") => {
-            "is refused: the DNS interface is not implemented by this agent yet (set it to -1)"
-        }
         ("ports", "https") | ("addresses", "https") => {
             "is refused: HTTPS is not implemented by this agent yet (set it to -1)"
         }
@@ -339,8 +339,15 @@ mod tests {
         assert_eq!(refusal("encrypt", &json!("")), None);
         assert_eq!(refusal("disable_update_check", &json!(true)), None);
         assert_eq!(refusal("ports", &json!({"http": 8500, "dns": -1})), None);
-        let dns = refusal("ports", &json!({"http": 8500, "dns": 8600}));
-        assert!(dns.is_some_and(|m| m.starts_with("ports.dns = 8600 is refused")));
+        assert_eq!(refusal("ports", &json!({"http": 8500, "dns": 8600})), None);
+        assert_eq!(refusal("domain", &json!("example.")), None);
+        assert_eq!(refusal("dns_config", &json!({"only_passing": true})), None);
+        let cache = refusal("dns_config", &json!({"use_cache": true}));
+        assert!(cache.is_some_and(|m| m.starts_with("dns_config.use_cache = true")));
+        let recursors = refusal("recursors", &json!(["1.1.1.1"]));
+        assert!(recursors.is_some_and(|m| m.contains("recursors") && m.contains("not implemented")));
+        let grpc = refusal("ports", &json!({"http": 8500, "grpc": 8502}));
+        assert!(grpc.is_some_and(|m| m.starts_with("ports.grpc = 8502 is refused")));
         let watch = refusal("watches", &json!([{"type": "key", "key": "x"}]));
         assert!(watch.is_some_and(|m| m.contains("watches") && m.contains("not implemented")));
         assert_eq!(refusal("performance", &json!({"raft_multiplier": 5})), None);

@@ -3,10 +3,10 @@
 use crate::config::Config;
 
 /// The startup banner, in Go consul's layout (scripts read its lines). It names only the
-/// listeners this agent opens: HTTP on the client addresses, and for a server its server port
-/// (Raft, joins and forwarding, over HTTP) on its own line. The listeners this consul does not
-/// have (gRPC, gRPC-TLS, DNS, Serf LAN and WAN) print as Go prints a disabled port, -1,
-/// whatever their configured port.
+/// listeners this agent opens: HTTP (and DNS) on the client addresses, and for a server its
+/// server port (Raft, joins and forwarding, over HTTP) on its own line. The listeners this
+/// consul does not have (gRPC, gRPC-TLS, Serf LAN and WAN) print as Go prints a disabled port,
+/// -1, whatever their configured port.
 pub fn print(c: &Config, node_id: &str) {
     // The addresses HTTP really binds (`addresses.http`, else the client addresses).
     let clients: Vec<String> = c.http_addrs.iter().map(|a| a.to_string()).collect();
@@ -24,10 +24,11 @@ pub fn print(c: &Config, node_id: &str) {
         c.bootstrap || c.dev
     );
     println!(
-        "          Client Addr: [{}] (HTTP: {}, HTTPS: {}, gRPC: -1, gRPC-TLS: -1, DNS: -1)",
+        "          Client Addr: [{}] (HTTP: {}, HTTPS: {}, gRPC: -1, gRPC-TLS: -1, DNS: {})",
         clients.join(" "),
         c.ports.http.max(-1),
         c.ports.https.max(-1),
+        c.ports.dns.max(-1),
     );
     println!(
         "         Cluster Addr: {} (LAN: -1, WAN: -1)",

@@ -30,7 +30,7 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// it to stop; returns the process exit code.
 pub async fn run(
     mut config: Config,
-    listeners: Listeners,
+    mut listeners: Listeners,
     shutdown: impl Future<Output = StopSignal>,
 ) -> anyhow::Result<i32> {
     // Port 0 (or an inherited socket) means whatever the listener got: advertise that.
@@ -43,6 +43,12 @@ pub async fn run(
     if let Some(port) = listeners.server_port() {
         config.ports.server = i32::from(port);
     }
+    match listeners.dns_port() {
+        Some(port) => config.ports.dns = i32::from(port),
+        // No sockets were handed over for DNS (in-process listeners): no DNS interface.
+        None => config.ports.dns = -1,
+    }
+    let dns_sockets = listeners.take_dns();
     let data_dir = data_dir::DataDir::open(config.data_dir.as_deref())?;
     let node_id = data_dir.node_id(config.node_id.as_deref())?;
     for w in &config.warnings {
@@ -68,6 +74,7 @@ pub async fn run(
     let agent = Agent::new(config.clone(), node_id, raft, data_dir.path().to_path_buf());
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut server = tokio::spawn(crate::http::serve(agent.clone(), listeners, closing_rx)?);
+    let dns = crate::dns::DnsServer::start(agent.clone(), dns_sockets)?;
     agent.begin().await?;
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
 
@@ -92,6 +99,7 @@ pub async fn run(
     // No new connections; parked queries answer with what they have, and the requests in
     // flight get a few seconds to finish before Raft stops under them.
     let _ = closing.send(true);
+    dns.stop().await;
     let (drained, ()) = tokio::join!(
         tokio::time::timeout(DRAIN_TIMEOUT, &mut server),
         agent.stop()

@@ -255,10 +255,10 @@ fn unsupported_is_said_not_ignored() {
         (code, err.as_str()),
         (1, "-filter: not implemented by this consul\n")
     );
-    let (code, _, err) = consul(&["agent", "-dev", "-dns-port=8600"]);
+    let (code, _, err) = consul(&["agent", "-dev", "-grpc-port=8502"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("-dns-port=8600: not implemented by this consul"),
+        err.contains("-grpc-port=8502: not implemented by this consul"),
         "{err}"
     );
     let (code, out, _) = consul(&["version"]);

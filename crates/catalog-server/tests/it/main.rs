@@ -10,6 +10,7 @@ mod checks;
 mod cli;
 mod cluster;
 mod common;
+mod dns;
 mod durability;
 mod go_json;
 mod http_server;

@@ -1,0 +1,346 @@
+//! Records built from the catalog as it is at the moment of the query, as Consul builds them:
+//! healthy instances only (critical left out, warning too with `only_passing`), shuffled per
+//! answer; A/AAAA named as asked; SRV with priority 1, the instance's weight and port, its
+//! target `<node>.node.<dc>.<domain>` (or `<hex-ip>.addr.<dc>.<domain>` for a service address
+//! of its own) and that target's address in ADDITIONAL; node meta as TXT; NS and SOA for the
+//! domain; NXDOMAIN with the SOA in AUTHORITY for what does not exist. With ACLs, an instance
+//! is answered only when the agent's default token (else anonymous) may read its service and
+//! its node.
+
+use super::names::Asked;
+use crate::agent::Agent;
+use crate::catalog::acl::Authz;
+use crate::catalog::HealthStatus;
+use crate::config::DnsConfig;
+use ::acl::{Access, Resource};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use rand::seq::SliceRandom;
+use std::net::IpAddr;
+
+/// The sections of a reply and its code.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+}
+
+/// What one query is answered with.
+pub struct Query<'a> {
+    /// The name asked, lower-case with its trailing dot.
+    pub qname: &'a str,
+    pub qtype: RecordType,
+    /// The domain the name is under (`consul.` or the alternative domain).
+    pub domain: &'a str,
+    pub asked: &'a Asked,
+}
+
+/// A healthy, readable instance, copied out of the catalog.
+struct Instance {
+    node: String,
+    node_addr: String,
+    node_meta: Vec<(String, String)>,
+    svc_addr: String,
+    port: u16,
+    weight: u16,
+}
+
+/// The reply to `q` from `agent`'s catalog.
+pub fn answer(agent: &Agent, q: &Query) -> Reply {
+    let cfg = &agent.config().dns;
+    let dc = agent.datacenter();
+    // SOA and NS questions are about the domain, whatever the name under it.
+    match (q.qtype, q.asked) {
+        (RecordType::SOA, Asked::Unknown | Asked::OtherDatacenter) => {}
+        (RecordType::SOA, _) => return domain_soa(agent, q, true),
+        (RecordType::NS, Asked::Unknown | Asked::OtherDatacenter) => {}
+        (RecordType::NS, _) => return domain_soa(agent, q, false),
+        _ => {}
+    }
+    let Ok(authz) = agent.authorize("") else {
+        return Reply {
+            rcode: ResponseCode::ServFail,
+            ..Reply::default()
+        };
+    };
+    let reply = match q.asked {
+        Asked::Service { service, tag } => {
+            let found = instances(agent, &authz, service, tag.as_deref());
+            let ttl = cfg.service_ttl(service).as_secs() as u32;
+            service_records(cfg, q, dc, found, ttl)
+        }
+        Asked::Node { .. } => node_records(agent, &authz, q),
+        Asked::Addr { ip } => {
+            let ttl = cfg.node_ttl.as_secs() as u32;
+            let mut r = Reply::default();
+            r.answers.extend(address(q.qname, *ip, q.qtype, ttl));
+            r
+        }
+        Asked::Apex | Asked::OtherDatacenter | Asked::Unknown => not_found(cfg, q.domain),
+    };
+    if reply.rcode == ResponseCode::NoError && reply.answers.is_empty() {
+        // The name exists, not with this type: NODATA, with the SOA.
+        return Reply {
+            authority: vec![soa(cfg, q.domain)],
+            ..reply
+        };
+    }
+    reply
+}
+
+/// NXDOMAIN with the SOA in AUTHORITY.
+pub fn not_found(cfg: &DnsConfig, domain: &str) -> Reply {
+    Reply {
+        rcode: ResponseCode::NXDomain,
+        authority: vec![soa(cfg, domain)],
+        ..Reply::default()
+    }
+}
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap_or_else(|_| Name::root())
+}
+
+/// The domain's SOA: `ns.<domain>`, `hostmaster.<domain>`, the serial the current time.
+fn soa(cfg: &DnsConfig, domain: &str) -> Record {
+    let serial = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    let s = cfg.soa;
+    let clamp = |v: u32| v.min(i32::MAX as u32) as i32;
+    Record::from_rdata(
+        name(domain),
+        s.min_ttl,
+        RData::SOA(SOA::new(
+            name(&format!("ns.{domain}")),
+            name(&format!("hostmaster.{domain}")),
+            serial,
+            clamp(s.refresh),
+            clamp(s.retry),
+            clamp(s.expire),
+            s.min_ttl,
+        )),
+    )
+}
+
+/// The healthy instances of `service` (with `tag`) the token may read, shuffled.
+fn instances(agent: &Agent, authz: &Authz, service: &str, tag: Option<&str>) -> Vec<Instance> {
+    let only_passing = agent.config().dns.only_passing;
+    let mut out: Vec<Instance> = agent.catalog().read(|s| {
+        s.instances_with_health(service)
+            .into_iter()
+            .filter(|(_, svc, status)| {
+                let healthy = match status {
+                    HealthStatus::Critical => false,
+                    HealthStatus::Warning => !only_passing,
+                    HealthStatus::Passing => true,
+                };
+                healthy && tag.is_none_or(|t| svc.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+            })
+            .filter(|(n, svc, _)| {
+                authz.allows(Resource::Service, &svc.name, Access::Read)
+                    && authz.allows(Resource::Node, &n.node, Access::Read)
+            })
+            .map(|(n, svc, status)| {
+                let w = &svc.weights;
+                let weight = match status {
+                    HealthStatus::Warning => w.warning,
+                    _ => w.passing,
+                };
+                Instance {
+                    node: n.node.clone(),
+                    node_addr: n.address.clone(),
+                    node_meta: meta(n.meta.as_ref()),
+                    svc_addr: svc.address.clone(),
+                    port: svc.port,
+                    weight: if w.passing == 0 && w.warning == 0 {
+                        1
+                    } else {
+                        weight.clamp(0, i64::from(u16::MAX)) as u16
+                    },
+                }
+            })
+            .collect()
+    });
+    out.shuffle(&mut rand::thread_rng());
+    out
+}
+
+fn meta(m: Option<&std::collections::BTreeMap<String, String>>) -> Vec<(String, String)> {
+    m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// An A or AAAA record for `ip` named `owner`, when `qtype` asks for that family.
+fn address(owner: &str, ip: IpAddr, qtype: RecordType, ttl: u32) -> Option<Record> {
+    let wants = |t| qtype == t || qtype == RecordType::ANY;
+    match ip {
+        IpAddr::V4(v4) if wants(RecordType::A) => {
+            Some(Record::from_rdata(name(owner), ttl, RData::A(A(v4))))
+        }
+        IpAddr::V6(v6) if wants(RecordType::AAAA) => {
+            Some(Record::from_rdata(name(owner), ttl, RData::AAAA(AAAA(v6))))
+        }
+        _ => None,
+    }
+}
+
+/// A or AAAA for `ip` whatever the question (the ADDITIONAL records of SRV and NS answers).
+fn any_address(owner: &str, ip: IpAddr, ttl: u32) -> Record {
+    address(owner, ip, RecordType::ANY, ttl).expect("ANY takes both families")
+}
+
+/// Node meta as RFC 1464 TXT records (`key=value`; `rfc1035-` keys as their bare value).
+fn meta_txt(owner: &str, meta: &[(String, String)], ttl: u32) -> Vec<Record> {
+    meta.iter()
+        .map(|(k, v)| {
+            let txt = if k.to_ascii_lowercase().starts_with("rfc1035-") {
+                v.clone()
+            } else {
+                format!(
+                    "{}={}",
+                    k.replace('`', "``").replace('=', "`="),
+                    v.replace('`', "``")
+                )
+            };
+            Record::from_rdata(name(owner), ttl, RData::TXT(TXT::new(vec![txt])))
+        })
+        .collect()
+}
+
+/// Whether `n` is usable as a DNS label (Consul skips nodes whose names are not).
+fn dns_safe(n: &str) -> bool {
+    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The hex form of an address in `<hex>.addr.<dc>.<domain>`.
+fn hex(ip: IpAddr) -> String {
+    let bytes = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, ttl: u32) -> Reply {
+    if found.is_empty() {
+        return not_found(cfg, q.domain);
+    }
+    let mut r = Reply::default();
+    let mut seen = std::collections::HashSet::new();
+    for i in &found {
+        let svc_ip = i.svc_addr.parse::<IpAddr>().ok();
+        let node_ip = i.node_addr.parse::<IpAddr>().ok();
+        // Addresses that are host names (CNAMEs in Consul) are not answered here.
+        let ip = match (i.svc_addr.is_empty(), svc_ip, node_ip) {
+            (true, _, Some(ip)) | (false, Some(ip), _) => ip,
+            _ => continue,
+        };
+        if q.qtype == RecordType::SRV {
+            if !seen.insert((i.node.clone(), ip, i.port)) {
+                continue;
+            }
+            let target = match svc_ip {
+                Some(s) if Some(s) != node_ip => format!("{}.addr.{dc}.{}", hex(s), q.domain),
+                _ if dns_safe(&i.node) => {
+                    format!("{}.node.{dc}.{}", i.node.to_lowercase(), q.domain)
+                }
+                _ => continue,
+            };
+            r.answers.push(Record::from_rdata(
+                name(q.qname),
+                ttl,
+                RData::SRV(SRV::new(1, i.weight, i.port, name(&target))),
+            ));
+            r.additional.push(any_address(&target, ip, ttl));
+            if cfg.node_meta_txt && target.contains(".node.") {
+                r.additional.extend(meta_txt(&target, &i.node_meta, ttl));
+            }
+        } else if let Some(rec) = address(q.qname, ip, q.qtype, ttl) {
+            if !seen.insert((String::new(), ip, 0)) {
+                continue;
+            }
+            r.answers.push(rec);
+            if cfg.a_record_limit > 0 && r.answers.len() >= cfg.a_record_limit {
+                break;
+            }
+        }
+    }
+    r
+}
+
+fn node_records(agent: &Agent, authz: &Authz, q: &Query) -> Reply {
+    let cfg = &agent.config().dns;
+    let Asked::Node { node } = q.asked else {
+        return not_found(cfg, q.domain);
+    };
+    let found = agent.catalog().read(|s| {
+        s.node(node)
+            .filter(|n| authz.allows(Resource::Node, &n.node, Access::Read))
+            .map(|n| (n.address.clone(), meta(n.meta.as_ref())))
+    });
+    let Some((addr, meta)) = found else {
+        return not_found(cfg, q.domain);
+    };
+    let ttl = cfg.node_ttl.as_secs() as u32;
+    let mut r = Reply::default();
+    if let Ok(ip) = addr.parse::<IpAddr>() {
+        r.answers.extend(address(q.qname, ip, q.qtype, ttl));
+    }
+    match q.qtype {
+        RecordType::ANY | RecordType::TXT => r.answers.extend(meta_txt(q.qname, &meta, ttl)),
+        _ if cfg.node_meta_txt => r.additional.extend(meta_txt(q.qname, &meta, ttl)),
+        _ => {}
+    }
+    r
+}
+
+/// SOA (with the servers as NS in AUTHORITY) or NS (the servers as answers): the servers are
+/// the healthy instances of the `consul` service, three at most.
+fn domain_soa(agent: &Agent, q: &Query, soa_asked: bool) -> Reply {
+    let cfg = &agent.config().dns;
+    let dc = agent.datacenter();
+    let ttl = cfg.node_ttl.as_secs() as u32;
+    let servers = match agent.authorize("") {
+        Ok(authz) => instances(agent, &authz, "consul", None),
+        Err(_) => Vec::new(),
+    };
+    let mut ns = Vec::new();
+    let mut extra = Vec::new();
+    for s in servers.iter().filter(|s| dns_safe(&s.node)).take(3) {
+        let Ok(ip) = s.node_addr.parse::<IpAddr>() else {
+            continue;
+        };
+        let fqdn = format!("{}.node.{dc}.{}", s.node.to_lowercase(), q.domain);
+        ns.push(Record::from_rdata(
+            name(q.domain),
+            ttl,
+            RData::NS(NS(name(&fqdn))),
+        ));
+        extra.push(any_address(&fqdn, ip, ttl));
+    }
+    if soa_asked {
+        Reply {
+            rcode: ResponseCode::NoError,
+            answers: vec![soa(cfg, q.domain)],
+            authority: ns,
+            additional: extra,
+        }
+    } else if ns.is_empty() {
+        Reply {
+            authority: vec![soa(cfg, q.domain)],
+            ..Reply::default()
+        }
+    } else {
+        Reply {
+            rcode: ResponseCode::NoError,
+            answers: ns,
+            authority: Vec::new(),
+            additional: extra,
+        }
+    }
+}

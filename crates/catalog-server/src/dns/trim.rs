@@ -1,0 +1,163 @@
+//! Cutting a reply to what its transport carries, as Consul does: over UDP without EDNS at
+//! most `udp_answer_limit` answers (never more than 8) and 512 bytes, with EDNS the client's
+//! buffer size; over TCP 64 KiB. ADDITIONAL keeps only the addresses of the SRV targets still
+//! answered. The caller sets TC when something was cut and `enable_truncate` says so.
+
+use super::answer::Reply;
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::RData;
+
+/// Consul's ceiling on answers in a UDP reply without EDNS.
+const MAX_UDP_ANSWERS: usize = 8;
+/// RFC 1035's UDP message size.
+const DEFAULT_UDP_SIZE: usize = 512;
+/// The largest UDP payload Consul sends (65535 less the IP and UDP headers' room).
+const MAX_UDP_SIZE: usize = 65535 - 68;
+/// The largest TCP reply Consul sends.
+const MAX_TCP_SIZE: usize = 65523;
+
+/// Cuts `reply` for UDP; `edns` is the client's advertised buffer size. Whether it was cut.
+pub fn udp(reply: &mut Reply, query: &Query, edns: Option<u16>, answer_limit: usize) -> bool {
+    let before = reply.answers.len();
+    let max = edns
+        .map(usize::from)
+        .filter(|s| *s > DEFAULT_UDP_SIZE)
+        .unwrap_or(DEFAULT_UDP_SIZE)
+        .min(MAX_UDP_SIZE);
+    let limit = answer_limit.min(MAX_UDP_ANSWERS);
+    if max == DEFAULT_UDP_SIZE && before > limit {
+        reply.answers.truncate(limit);
+        sync_additional(reply);
+    }
+    fit(reply, query, edns, max - 8);
+    reply.answers.len() < before
+}
+
+/// Cuts `reply` to what a TCP message carries. Whether it was cut.
+pub fn tcp(reply: &mut Reply, query: &Query, edns: Option<u16>) -> bool {
+    let before = reply.answers.len();
+    fit(reply, query, edns, MAX_TCP_SIZE);
+    reply.answers.len() < before
+}
+
+/// Drops answers (AUTHORITY first) until the encoded reply is at most `max` bytes; one answer
+/// is always kept.
+fn fit(reply: &mut Reply, query: &Query, edns: Option<u16>, max: usize) {
+    if reply.answers.len() <= 1 || size(reply, query, edns) <= max {
+        return;
+    }
+    reply.authority.clear();
+    let all = std::mem::take(&mut reply.answers);
+    let extra = std::mem::take(&mut reply.additional);
+    // The largest count that fits, by bisection: `lo` fits (or is 1), `hi` does not.
+    let (mut lo, mut hi) = (1, all.len() + 1);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        reply.answers = all[..mid].to_vec();
+        reply.additional = extra.clone();
+        sync_additional(reply);
+        if size(reply, query, edns) <= max {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    reply.answers = all[..lo].to_vec();
+    reply.additional = extra;
+    sync_additional(reply);
+}
+
+/// Keeps in ADDITIONAL the address records of the SRV targets still answered (one per
+/// target); without SRV answers nothing of it is kept once a reply was cut.
+fn sync_additional(reply: &mut Reply) {
+    let targets: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some(srv.target().to_ascii().to_lowercase()),
+            _ => None,
+        })
+        .collect();
+    let mut kept: Vec<String> = Vec::new();
+    reply.additional.retain(|r| {
+        let owner = r.name().to_ascii().to_lowercase();
+        let address = matches!(r.data(), RData::A(_) | RData::AAAA(_));
+        if address && targets.contains(&owner) && !kept.contains(&owner) {
+            kept.push(owner);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// The encoded size of `reply` as an answer to `query`.
+fn size(reply: &Reply, query: &Query, edns: Option<u16>) -> usize {
+    let mut m = Message::new();
+    m.add_query(query.clone());
+    m.add_answers(reply.answers.iter().cloned());
+    m.add_name_servers(reply.authority.iter().cloned());
+    m.add_additionals(reply.additional.iter().cloned());
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m.to_vec().map_or(usize::MAX, |v| v.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, SRV};
+    use hickory_proto::rr::{Name, Record, RecordType};
+    use std::str::FromStr;
+
+    fn srv_reply(n: usize) -> Reply {
+        let mut r = Reply::default();
+        for i in 0..n {
+            let target = Name::from_str(&format!("node-{i}.node.dc1.consul.")).unwrap();
+            r.answers.push(Record::from_rdata(
+                Name::from_str("web.service.consul.").unwrap(),
+                0,
+                RData::SRV(SRV::new(1, 1, 8000 + i as u16, target.clone())),
+            ));
+            r.additional.push(Record::from_rdata(
+                target,
+                0,
+                RData::A(A::new(10, 0, (i / 250) as u8, (i % 250) as u8)),
+            ));
+        }
+        r
+    }
+
+    fn query() -> Query {
+        Query::query(
+            Name::from_str("web.service.consul.").unwrap(),
+            RecordType::SRV,
+        )
+    }
+
+    #[test]
+    fn udp_without_edns_keeps_the_answer_limit_and_their_addresses() {
+        let mut r = srv_reply(20);
+        assert!(udp(&mut r, &query(), None, 3));
+        assert_eq!(r.answers.len(), 3);
+        assert_eq!(r.additional.len(), 3);
+        let mut small = srv_reply(2);
+        assert!(!udp(&mut small, &query(), None, 3));
+        assert_eq!(small.answers.len(), 2);
+    }
+
+    #[test]
+    fn edns_and_tcp_fit_by_size() {
+        let mut r = srv_reply(200);
+        assert!(udp(&mut r, &query(), Some(1232), 3));
+        assert!(r.answers.len() > 3 && r.answers.len() < 200);
+        assert!(size(&r, &query(), Some(1232)) <= 1232 - 8);
+        assert_eq!(r.additional.len(), r.answers.len());
+        let mut all = srv_reply(200);
+        assert!(!tcp(&mut all, &query(), None));
+        assert_eq!(all.answers.len(), 200);
+    }
+}

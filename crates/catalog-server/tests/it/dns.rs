@@ -1,0 +1,559 @@
+//! The DNS interface against a real agent (`-dns-port=0`), asked with the real `dig` (Debian's
+//! `bind9-dnsutils`) over UDP and TCP: services (A, SRV, tags, RFC 2782), nodes, SOA/NS,
+//! NXDOMAIN with the SOA, other datacenters, case, changes seen at once, truncation, ACLs,
+//! and garbage that must not stop the server.
+
+use crate::common::{wait_until, TestServer};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+const MGMT: &str = "0e6a4b7e-2f0c-4d3a-9b1e-7c5d4a3b2c1d";
+
+/// One `dig` answer, read from its text.
+#[derive(Debug, Default)]
+struct Dig {
+    status: String,
+    flags: Vec<String>,
+    answer: Vec<Vec<String>>,
+    authority: Vec<Vec<String>>,
+    additional: Vec<Vec<String>>,
+    text: String,
+}
+
+impl Dig {
+    /// The answer records of `rtype`, their data fields (after name, TTL, class, type).
+    fn data(&self, rtype: &str) -> Vec<Vec<String>> {
+        self.answer
+            .iter()
+            .filter(|r| r.get(3).is_some_and(|t| t == rtype))
+            .map(|r| r[4..].to_vec())
+            .collect()
+    }
+}
+
+/// `dig @127.0.0.1 -p <port> <args>`, parsed.
+fn dig(port: u16, args: &[&str]) -> Dig {
+    let out = Command::new("dig")
+        .arg("@127.0.0.1")
+        .arg(format!("-p{port}"))
+        .args(["+time=3", "+tries=2"])
+        .args(args)
+        .output()
+        .expect("dig: install Debian's bind9-dnsutils");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut d = Dig {
+        text: text.clone(),
+        ..Dig::default()
+    };
+    let mut section = "";
+    for line in text.lines() {
+        if let Some(rest) = line.split("status: ").nth(1) {
+            d.status = rest.split(',').next().unwrap_or("").to_string();
+        }
+        if let Some(rest) = line.strip_prefix(";; flags: ") {
+            let flags = rest.split(';').next().unwrap_or("");
+            d.flags = flags.split_whitespace().map(str::to_string).collect();
+        }
+        if line.starts_with(";; ANSWER SECTION") {
+            section = "answer";
+        } else if line.starts_with(";; AUTHORITY SECTION") {
+            section = "authority";
+        } else if line.starts_with(";; ADDITIONAL SECTION") {
+            section = "additional";
+        } else if line.trim().is_empty() || line.starts_with(';') {
+            if line.trim().is_empty() {
+                section = "";
+            }
+        } else {
+            let fields: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            match section {
+                "answer" => d.answer.push(fields),
+                "authority" => d.authority.push(fields),
+                "additional" => d.additional.push(fields),
+                _ => {}
+            }
+        }
+    }
+    assert!(!d.status.is_empty(), "dig got no answer: {text}");
+    d
+}
+
+/// The DNS port the agent bound, from its banner (`DNS: <port>`).
+fn dns_port(s: &TestServer) -> u16 {
+    let out = s.output();
+    let at = out.find("DNS: ").expect("the banner names the DNS port");
+    let digits: String = out[at + 5..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let port: u16 = digits.parse().expect("DNS port");
+    assert_ne!(port, 0, "the banner names the bound port, not 0");
+    port
+}
+
+async fn dns_server(extra: &[&str]) -> (TestServer, u16) {
+    let mut args = vec!["-dns-port=0"];
+    args.extend_from_slice(extra);
+    let s = TestServer::start_with(&args).await;
+    let port = dns_port(&s);
+    (s, port)
+}
+
+/// Registers `node` at `addr` with one instance of `service` (`id`, `port`; `tags`) and,
+/// when `status` is given, a check of that status on the instance.
+async fn register(
+    s: &TestServer,
+    node: &str,
+    addr: &str,
+    (service, id, port): (&str, &str, u16),
+    tags: &[&str],
+    status: Option<&str>,
+) {
+    let mut body = json!({
+        "Node": node, "Address": addr,
+        "Service": {"Service": service, "ID": id, "Port": port, "Tags": tags},
+    });
+    if let Some(st) = status {
+        body["Check"] =
+            json!({"CheckID": format!("{id}-check"), "Name": "c", "Status": st, "ServiceID": id});
+    }
+    let (st, text) = s.put("/v1/catalog/register", body.to_string()).await;
+    assert_eq!(st, 200, "{text}");
+}
+
+/// Three `web` instances on three nodes, the third critical; `api` on node-1 with its own
+/// address.
+async fn web(s: &TestServer) {
+    register(
+        s,
+        "node-1",
+        "10.1.0.1",
+        ("web", "web-1", 8001),
+        &["v1", "primary"],
+        Some("passing"),
+    )
+    .await;
+    register(
+        s,
+        "node-2",
+        "10.1.0.2",
+        ("web", "web-2", 8002),
+        &["v2"],
+        None,
+    )
+    .await;
+    register(
+        s,
+        "node-3",
+        "10.1.0.3",
+        ("web", "web-3", 8003),
+        &["v1"],
+        Some("critical"),
+    )
+    .await;
+    let api = json!({
+        "Node": "node-1", "Address": "10.1.0.1",
+        "Service": {"Service": "api", "ID": "api-1", "Port": 9000, "Address": "10.9.0.1"},
+    });
+    assert_eq!(s.put("/v1/catalog/register", api.to_string()).await.0, 200);
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn services_nodes_and_the_domain_over_udp_and_tcp() {
+    let (s, port) = dns_server(&[]).await;
+    web(&s).await;
+
+    for transport in ["+notcp", "+tcp"] {
+        // A: the healthy instances only (node-3 is critical).
+        let a = dig(port, &[transport, "web.service.consul", "A"]);
+        assert_eq!(a.status, "NOERROR", "{}", a.text);
+        assert!(a.flags.contains(&"aa".to_string()), "{}", a.text);
+        let ips: Vec<String> = a.data("A").into_iter().map(|d| d[0].clone()).collect();
+        assert_eq!(sorted(ips), ["10.1.0.1", "10.1.0.2"], "{}", a.text);
+        assert!(a
+            .answer
+            .iter()
+            .all(|r| r[0] == "web.service.consul." && r[1] == "0"));
+
+        // SRV: port and the node's target, its address in ADDITIONAL.
+        let srv = dig(port, &[transport, "web.service.consul", "SRV"]);
+        let mut got: Vec<(String, String, String)> = srv
+            .data("SRV")
+            .into_iter()
+            .map(|d| (d[0].clone(), d[2].clone(), d[3].clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("1".into(), "8001".into(), "node-1.node.dc1.consul.".into()),
+                ("1".into(), "8002".into(), "node-2.node.dc1.consul.".into()),
+            ],
+            "{}",
+            srv.text
+        );
+        let extra: Vec<(String, String)> = srv
+            .additional
+            .iter()
+            .filter(|r| r[3] == "A")
+            .map(|r| (r[0].clone(), r[4].clone()))
+            .collect();
+        assert!(
+            extra.contains(&("node-1.node.dc1.consul.".into(), "10.1.0.1".into())),
+            "{}",
+            srv.text
+        );
+    }
+
+    // Tags, and RFC 2782's form.
+    let v1 = dig(port, &["v1.web.service.consul", "A"]);
+    assert_eq!(v1.data("A"), [vec!["10.1.0.1".to_string()]], "{}", v1.text);
+    let rfc = dig(port, &["_web._v2.service.consul", "SRV"]);
+    assert_eq!(rfc.data("SRV").len(), 1, "{}", rfc.text);
+    assert_eq!(rfc.data("SRV")[0][2], "8002");
+    let tcp = dig(port, &["_web._tcp.service.dc1.consul", "SRV"]);
+    assert_eq!(tcp.data("SRV").len(), 2, "{}", tcp.text);
+    let none = dig(port, &["v9.web.service.consul", "A"]);
+    assert_eq!(none.status, "NXDOMAIN", "{}", none.text);
+
+    // A service address of its own: A answers it, SRV targets its addr name.
+    let api = dig(port, &["api.service.consul", "SRV"]);
+    assert_eq!(
+        api.data("SRV")[0][3],
+        "0a090001.addr.dc1.consul.",
+        "{}",
+        api.text
+    );
+    assert_eq!(
+        dig(port, &["api.service.consul"]).data("A"),
+        [vec!["10.9.0.1".to_string()]]
+    );
+
+    // Nodes; the servers' own `consul` service.
+    let node = dig(port, &["node-2.node.consul", "A"]);
+    assert_eq!(
+        node.data("A"),
+        [vec!["10.1.0.2".to_string()]],
+        "{}",
+        node.text
+    );
+    let consul = dig(port, &["consul.service.consul", "A"]);
+    assert_eq!(
+        consul.data("A"),
+        [vec!["127.0.0.1".to_string()]],
+        "{}",
+        consul.text
+    );
+    let addr = dig(port, &["0a010002.addr.dc1.consul", "A"]);
+    assert_eq!(
+        addr.data("A"),
+        [vec!["10.1.0.2".to_string()]],
+        "{}",
+        addr.text
+    );
+
+    // Case does not matter; the answer is named in lower case.
+    let upper = dig(port, &["WEB.Service.DC1.Consul", "A"]);
+    assert_eq!(upper.data("A").len(), 2, "{}", upper.text);
+
+    // SOA and NS of the domain.
+    let soa = dig(port, &["consul", "SOA"]);
+    assert_eq!(soa.status, "NOERROR", "{}", soa.text);
+    let d = &soa.data("SOA")[0];
+    assert_eq!(d[0], "ns.consul.");
+    assert_eq!(d[1], "hostmaster.consul.");
+    assert_eq!(d[3..], ["3600", "600", "86400", "0"], "{}", soa.text);
+    assert_eq!(soa.authority[0][3], "NS", "{}", soa.text);
+    assert_eq!(soa.authority[0][4], "test-node.node.dc1.consul.");
+    let ns = dig(port, &["consul", "NS"]);
+    assert_eq!(
+        ns.data("NS"),
+        [vec!["test-node.node.dc1.consul.".to_string()]],
+        "{}",
+        ns.text
+    );
+
+    // What does not exist: NXDOMAIN with the SOA; another datacenter too.
+    for name in [
+        "nope.service.consul",
+        "nope.node.consul",
+        "web.service.dc2.consul",
+        "whatever.consul",
+    ] {
+        let nx = dig(port, &[name, "A"]);
+        assert_eq!(nx.status, "NXDOMAIN", "{name}: {}", nx.text);
+        assert_eq!(nx.authority.len(), 1, "{name}: {}", nx.text);
+        assert_eq!(nx.authority[0][3], "SOA", "{name}: {}", nx.text);
+    }
+    // A known name without records of the type: NODATA with the SOA.
+    let aaaa = dig(port, &["web.service.consul", "AAAA"]);
+    assert_eq!(aaaa.status, "NOERROR", "{}", aaaa.text);
+    assert!(
+        aaaa.answer.is_empty() && aaaa.authority[0][3] == "SOA",
+        "{}",
+        aaaa.text
+    );
+    // Outside the domain, without recursors: REFUSED, as Consul answers.
+    let outside = dig(port, &["example.com", "A"]);
+    assert_eq!(outside.status, "REFUSED", "{}", outside.text);
+}
+
+#[tokio::test]
+async fn answers_follow_the_catalog_at_once() {
+    let (s, port) = dns_server(&[]).await;
+    assert_eq!(dig(port, &["live.service.consul"]).status, "NXDOMAIN");
+    register(&s, "n1", "10.2.0.1", ("live", "live-1", 80), &[], None).await;
+    assert_eq!(dig(port, &["live.service.consul"]).data("A").len(), 1);
+    register(
+        &s,
+        "n2",
+        "10.2.0.2",
+        ("live", "live-2", 80),
+        &[],
+        Some("passing"),
+    )
+    .await;
+    assert_eq!(dig(port, &["live.service.consul"]).data("A").len(), 2);
+    // Turning critical removes it, passing brings it back.
+    register(
+        &s,
+        "n2",
+        "10.2.0.2",
+        ("live", "live-2", 80),
+        &[],
+        Some("critical"),
+    )
+    .await;
+    assert_eq!(dig(port, &["live.service.consul"]).data("A").len(), 1);
+    let body = json!({"Node": "n1", "ServiceID": "live-1"});
+    assert_eq!(
+        s.put("/v1/catalog/deregister", body.to_string()).await.0,
+        200
+    );
+    assert_eq!(dig(port, &["live.service.consul"]).status, "NXDOMAIN");
+}
+
+#[tokio::test]
+async fn many_instances_are_cut_over_udp_and_whole_over_tcp() {
+    let (s, port) = dns_server(&["-hcl", "dns_config { enable_truncate = true }"]).await;
+    for i in 0..40 {
+        let (node, addr, id) = (
+            format!("m{i}"),
+            format!("10.3.0.{}", i + 1),
+            format!("many-{i}"),
+        );
+        register(&s, &node, &addr, ("many", &id, 80), &[], None).await;
+    }
+    // Without EDNS: udp_answer_limit (3) answers, TC set (dig +ignore keeps the UDP reply).
+    let udp = dig(port, &["+noedns", "+ignore", "many.service.consul", "SRV"]);
+    assert!(udp.flags.contains(&"tc".to_string()), "{}", udp.text);
+    assert_eq!(udp.data("SRV").len(), 3, "{}", udp.text);
+    // Shuffled per answer: some other instance leads within a few tries.
+    let first = udp.data("SRV")[0][3].clone();
+    assert!(
+        (0..20).any(
+            |_| dig(port, &["+noedns", "+ignore", "many.service.consul", "SRV"]).data("SRV")[0][3]
+                != first
+        ),
+        "answers are shuffled"
+    );
+    // With EDNS, as many as fit the client's buffer.
+    let edns = dig(
+        port,
+        &["+bufsize=1232", "+ignore", "many.service.consul", "SRV"],
+    );
+    let n = edns.data("SRV").len();
+    assert!(n > 3 && n < 40, "{n}: {}", edns.text);
+    // dig retries a truncated reply over TCP: the whole answer.
+    let retried = dig(port, &["+noedns", "many.service.consul", "SRV"]);
+    assert_eq!(retried.data("SRV").len(), 40, "{}", retried.text);
+    let tcp = dig(port, &["+tcp", "many.service.consul", "A"]);
+    assert_eq!(tcp.data("A").len(), 40, "{}", tcp.text);
+    assert!(!tcp.flags.contains(&"tc".to_string()));
+}
+
+#[tokio::test]
+async fn acls_hide_instances_until_the_default_token_may_read_them() {
+    let hcl = format!(
+        r#"acl {{
+  enabled = true
+  default_policy = "deny"
+  tokens {{ initial_management = "{MGMT}" }}
+}}"#
+    );
+    let mut s = TestServer::new(
+        TestServer::builder()
+            .token(MGMT)
+            .args(["-dns-port=0", "-hcl", &hcl])
+            .build(),
+    );
+    s.start().await;
+    let port = dns_port(&s);
+    let put = |path: &'static str, body: serde_json::Value| {
+        let req = s
+            .http
+            .put(s.url(path))
+            .header("X-Consul-Token", MGMT)
+            .body(body.to_string());
+        async move {
+            let r = req.send().await.unwrap();
+            let st = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            assert_eq!(st, 200, "{path}: {text}");
+            text
+        }
+    };
+    put(
+        "/v1/catalog/register",
+        json!({"Node": "a1", "Address": "10.4.0.1", "Service": {"Service": "secret", "Port": 1}}),
+    )
+    .await;
+    let hidden = dig(port, &["secret.service.consul"]);
+    assert_eq!(hidden.status, "NXDOMAIN", "{}", hidden.text);
+
+    put(
+        "/v1/acl/policy",
+        json!({"Name": "dns", "Rules": r#"service_prefix "" { policy = "read" } node_prefix "" { policy = "read" }"#}),
+    )
+    .await;
+    let token = put(
+        "/v1/acl/token",
+        json!({"Description": "dns", "Policies": [{"Name": "dns"}]}),
+    )
+    .await;
+    let secret = serde_json::from_str::<serde_json::Value>(&token).unwrap()["SecretID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put("/v1/agent/token/default", json!({"Token": secret})).await;
+    let shown = dig(port, &["secret.service.consul"]);
+    assert_eq!(
+        shown.data("A"),
+        [vec!["10.4.0.1".to_string()]],
+        "{}",
+        shown.text
+    );
+    let node = dig(port, &["a1.node.consul"]);
+    assert_eq!(
+        node.data("A"),
+        [vec!["10.4.0.1".to_string()]],
+        "{}",
+        node.text
+    );
+}
+
+#[tokio::test]
+async fn garbage_does_not_stop_the_server() {
+    let (s, port) = dns_server(&[]).await;
+    register(&s, "g1", "10.5.0.1", ("sturdy", "sturdy-1", 80), &[], None).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // A valid query to cut short and to damage.
+    let query: [u8; 37] = [
+        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 6, b's', b't',
+        b'u', b'r', b'd', b'y', 7, b's', b'e', b'r', b'v', b'i', b'c', b'e', 6, b'c', b'o', b'n',
+        b's', b'u', b'l', 0, 0x00, 0x01,
+    ];
+    let mut packets: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff],
+        query[..5].to_vec(),
+        query[..20].to_vec(),
+        // A compression pointer pointing at itself.
+        [&query[..12], &[0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01]].concat(),
+        // Twelve bytes of header claiming 65535 questions.
+        vec![0, 1, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0],
+    ];
+    let mut seed: u32 = 0x2545_f491;
+    for len in [3usize, 12, 40, 300, 1400] {
+        let bytes = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            })
+            .collect();
+        packets.push(bytes);
+    }
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    for p in &packets {
+        udp.send_to(p, addr).unwrap();
+        let mut buf = [0u8; 4096];
+        // FORMERR or nothing; either way the server goes on.
+        if let Ok((n, _)) = udp.recv_from(&mut buf) {
+            assert!(n >= 12, "a reply has at least a header");
+        }
+    }
+    for p in &packets {
+        let Ok(mut tcp) = std::net::TcpStream::connect(addr) else {
+            panic!("the TCP listener stopped");
+        };
+        tcp.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let _ = tcp.write_all(&(p.len() as u16).to_be_bytes());
+        let _ = tcp.write_all(p);
+        let mut buf = [0u8; 4096];
+        let _ = tcp.read(&mut buf);
+    }
+    // A length prefix announcing 64 KiB and then too little, and a 64 KiB message of noise.
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.write_all(&[0xff, 0xff]).unwrap();
+    tcp.write_all(&[0u8; 100]).unwrap();
+    drop(tcp);
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    tcp.write_all(&[0xff, 0xff]).unwrap();
+    let _ = tcp.write_all(&vec![0x41u8; 0xffff]);
+    let _ = tcp.read(&mut [0u8; 512]);
+    drop(tcp);
+
+    // Still answering, over both transports.
+    let ok = wait_until(Duration::from_secs(5), || async {
+        dig(port, &["sturdy.service.consul"]).data("A").len() == 1
+    })
+    .await;
+    assert!(ok, "the server answers after the garbage");
+    assert_eq!(
+        dig(port, &["+tcp", "sturdy.service.consul"])
+            .data("A")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn the_dns_port_can_be_switched_off_and_refused_settings_are_named() {
+    let run = |args: &[&str]| {
+        Command::new(test_support::binary("consul"))
+            .args(["agent", "-dev", "-http-port=0"])
+            .args(args)
+            .output()
+            .expect("consul agent")
+    };
+    for (hcl, says) in [
+        (r#"recursors = ["127.0.0.1"]"#, "recursors"),
+        ("dns_config { use_cache = true }", "dns_config.use_cache"),
+        (
+            "dns_config { allow_stale = false }",
+            "dns_config.allow_stale",
+        ),
+    ] {
+        let out = run(&["-dns-port=-1", "-hcl", hcl]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{hcl}");
+        assert!(
+            err.contains(says) && err.contains("not implemented"),
+            "{hcl}: {err}"
+        );
+    }
+}
