@@ -21,13 +21,21 @@ impl Client {
 
     /// `GET /v1/agent/members?segment=_all`, or the WAN pool (`?wan=1`).
     pub async fn agent_members(&self, wan: bool) -> Result<(Vec<Member>, QueryMeta), ClientError> {
+        self.agent_members_with(wan, &QueryOptions::default()).await
+    }
+
+    /// [`agent_members`](Self::agent_members) with query options (`q.filter` for `?filter=`).
+    pub async fn agent_members_with(
+        &self,
+        wan: bool,
+        q: &QueryOptions,
+    ) -> Result<(Vec<Member>, QueryMeta), ClientError> {
         let extra: &[(&str, &str)] = if wan {
             &[("wan", "1")]
         } else {
             &[("segment", "_all")]
         };
-        self.get_json("/v1/agent/members", &QueryOptions::default(), extra)
-            .await
+        self.get_json("/v1/agent/members", q, extra).await
     }
 
     /// `GET /v1/agent/services`: the services registered with this agent, by ID.

@@ -82,7 +82,7 @@ struct NodesFlags {
     #[arg(long)]
     service: Option<String>,
     /// Filter to use with the request.
-    #[arg(long, help_heading = goflags::REFUSED)]
+    #[arg(long)]
     filter: Option<String>,
     args: Vec<String>,
 }
@@ -190,7 +190,7 @@ struct ServicesFlags {
     #[arg(long)]
     tags: bool,
     /// Filter to use with the request.
-    #[arg(long, help_heading = goflags::REFUSED)]
+    #[arg(long)]
     filter: Option<String>,
     args: Vec<String>,
 }

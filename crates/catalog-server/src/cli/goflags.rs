@@ -15,7 +15,7 @@
 //! Every flag carries a one-line description (its doc comment), printed by `-h` under the flag
 //! as Consul does. A flag Consul has but this consul does not implement is declared with
 //! `help_heading = goflags::REFUSED`: `-h` lists it as such and [`parse`] refuses it when given
-//! (`-filter: not implemented by this consul`, exit 1) instead of accepting and ignoring it.
+//! (`-near: not implemented by this consul`, exit 1) instead of accepting and ignoring it.
 
 use clap::builder::ValueParser;
 use clap::{Command, FromArgMatches};

@@ -33,7 +33,7 @@ struct Flags {
     #[arg(long, help_heading = goflags::REFUSED)]
     partition: Option<String>,
     /// Filter to use with the request.
-    #[arg(long, help_heading = goflags::REFUSED)]
+    #[arg(long)]
     filter: Option<String>,
     args: Vec<String>,
 }
@@ -59,8 +59,12 @@ pub fn run(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let q = api_types::client::QueryOptions {
+        filter: flags.filter.clone(),
+        ..Default::default()
+    };
     super::block_on(async move {
-        match client.agent_members(flags.wan).await {
+        match client.agent_members_with(flags.wan, &q).await {
             Ok((members, _)) => match render(members, flags.detailed, &re) {
                 Some(out) => {
                     println!("{out}");

@@ -2,6 +2,7 @@
 //! TTL updates, maintenance mode, join and leave.
 
 use super::acl::{authz, filter, recheck, sees_check, write_vetted, Token};
+use super::filter as expr;
 use super::params::Params;
 use super::reply::{json, ok_empty, ApiError};
 use super::AppState;
@@ -37,6 +38,7 @@ pub async fn members(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery)
             "Cannot provide a segment with wan=true",
         ));
     }
+    let f = expr::from_params(&p, expr::member())?;
     let mut members = a.members();
     let filtered = filter(&mut members, |m| {
         z.allows(Resource::Node, &m.name, Access::Read)
@@ -47,6 +49,7 @@ pub async fn members(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery)
             m.port = a.config().ports.serf_wan.max(0) as u16;
         }
     }
+    let members = expr::apply(f.as_ref(), members)?;
     let mut r = json(&members, p.pretty() || a.config().dev);
     super::reply::mark_filtered(&mut r, filtered);
     Ok(r)
@@ -64,11 +67,14 @@ fn agent_services(a: &AppState) -> BTreeMap<String, api_types::AgentService> {
 pub async fn services(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let z = authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::agent_service())?;
     let mut svcs = agent_services(&a);
     let before = svcs.len();
     svcs.retain(|_, s| z.allows(Resource::Service, &s.service, Access::Read));
+    let acl_filtered = svcs.len() != before;
+    let svcs = expr::apply_values(f.as_ref(), svcs)?;
     let mut r = json(&svcs, p.pretty() || a.config().dev);
-    super::reply::mark_filtered(&mut r, svcs.len() != before);
+    super::reply::mark_filtered(&mut r, acl_filtered);
     Ok(r)
 }
 
@@ -145,6 +151,7 @@ fn fnv(b: &[u8]) -> u64 {
 pub async fn checks(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let z = authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::agent_check())?;
     let all = a.agent_checks();
     let out: BTreeMap<String, api_types::HealthCheck> = all
         .iter()
@@ -156,8 +163,10 @@ pub async fn checks(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) 
             (c.check_id.clone(), w)
         })
         .collect();
+    let acl_filtered = out.len() != all.len();
+    let out = expr::apply_values(f.as_ref(), out)?;
     let mut r = json(&out, p.pretty() || a.config().dev);
-    super::reply::mark_filtered(&mut r, out.len() != all.len());
+    super::reply::mark_filtered(&mut r, acl_filtered);
     Ok(r)
 }
 

@@ -2,9 +2,11 @@
 //! all blocking-capable.
 
 use super::acl::{authz, filter, recheck, sees_check, write_vetted, Token};
+use super::filter as expr;
 use super::params::Params;
 use super::reply::{json, ApiError};
 use super::{read, respond_filtered, AppState};
+use crate::catalog::query::Answer;
 use crate::catalog::{registration, CatalogError, Command};
 use crate::raft::WriteError;
 use ::acl::{Access, Resource};
@@ -13,7 +15,7 @@ use api_types::{CatalogDeregistration, CatalogRegistration, NodeServiceList};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 type Res = Result<Response, ApiError>;
 
@@ -96,26 +98,59 @@ pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Re
 pub async fn nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::node())?;
     let meta = p.node_meta();
     let mut ans = read(&a, &p, |s| s.q_nodes(&meta)).await?;
     let z = recheck(&a, &t);
     let filtered = filter(&mut ans.value, |n| {
         z.allows(Resource::Node, &n.node, Access::Read)
     });
-    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
+    let nodes = expr::apply(f.as_ref(), ans.value)?;
+    Ok(respond_filtered(&a, &p, ans.index, &nodes, filtered))
 }
 
 pub async fn services(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    // Consul filters the service instances (structs.ServiceNode), then groups them by name.
+    let f = expr::from_params(&p, expr::service_node())?;
     let meta = p.node_meta();
-    let mut ans = read(&a, &p, |s| s.q_services(&meta)).await?;
+    let by_instance = f.is_some();
+    let ans = read(&a, &p, |s| {
+        let names = s.q_services(&meta);
+        let instances: Vec<_> = match by_instance {
+            true => names
+                .value
+                .keys()
+                .flat_map(|n| s.q_catalog_service(n, &[], &meta).value)
+                .collect(),
+            false => Vec::new(),
+        };
+        Answer {
+            value: (names.value, instances),
+            index: names.index,
+            watch: names.watch,
+        }
+    })
+    .await?;
+    let (mut services, instances) = ans.value;
+    if by_instance {
+        let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for i in expr::apply(f.as_ref(), instances)? {
+            tags.entry(i.service_name)
+                .or_default()
+                .extend(i.service_tags);
+        }
+        services = tags
+            .into_iter()
+            .map(|(name, t)| (name, t.into_iter().collect()))
+            .collect();
+    }
     let z = recheck(&a, &t);
-    let before = ans.value.len();
-    ans.value
-        .retain(|name, _| z.allows(Resource::Service, name, Access::Read));
-    let filtered = ans.value.len() != before;
-    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
+    let before = services.len();
+    services.retain(|name, _| z.allows(Resource::Service, name, Access::Read));
+    let filtered = services.len() != before;
+    Ok(respond_filtered(&a, &p, ans.index, &services, filtered))
 }
 
 pub async fn missing_service() -> ApiError {
@@ -138,6 +173,7 @@ pub async fn service(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::service_node())?;
     let tags = p.all("tag");
     let meta = p.node_meta();
     let mut ans = read(&a, &p, |s| s.q_catalog_service(&name, &tags, &meta)).await?;
@@ -146,7 +182,8 @@ pub async fn service(
         z.allows(Resource::Service, &c.service_name, Access::Read)
             && z.allows(Resource::Node, &c.node, Access::Read)
     });
-    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
+    let instances = expr::apply(f.as_ref(), ans.value)?;
+    Ok(respond_filtered(&a, &p, ans.index, &instances, filtered))
 }
 
 /// A node and its services as the request may see them (`None`: not the node).
@@ -176,15 +213,19 @@ pub async fn node(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::node_service())?;
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
     let (value, filtered) = visible_node(&a, &t, ans.value);
-    let body = value.map(|(n, svcs)| api_types::NodeServices {
-        node: n,
-        services: svcs
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect::<BTreeMap<_, _>>(),
-    });
+    let body = match value {
+        Some((n, svcs)) => Some(api_types::NodeServices {
+            node: n,
+            services: expr::apply(f.as_ref(), svcs)?
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect::<BTreeMap<_, _>>(),
+        }),
+        None => None,
+    };
     Ok(respond_filtered(&a, &p, ans.index, &body, filtered))
 }
 
@@ -196,23 +237,32 @@ pub async fn node_services(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::node_service())?;
     let ans = read(&a, &p, |s| s.q_catalog_node(&node)).await?;
     let (value, filtered) = visible_node(&a, &t, ans.value);
-    let body = value.map(|(n, services)| NodeServiceList { node: n, services });
+    let body = match value {
+        Some((n, services)) => Some(NodeServiceList {
+            node: n,
+            services: expr::apply(f.as_ref(), services)?,
+        }),
+        None => None,
+    };
     Ok(respond_filtered(&a, &p, ans.index, &body, filtered))
 }
 
-/// Health checks as the request may see them.
+/// Health checks as the request may see them, then as its `?filter=` keeps them.
 fn checks_reply(
     a: &AppState,
     t: &Token,
     p: &Params,
+    f: Option<&bexpr::Filter>,
     index: u64,
     mut checks: Vec<api_types::HealthCheck>,
-) -> Response {
+) -> Res {
     let z = recheck(a, t);
     let filtered = filter(&mut checks, |c| sees_check(&z, &c.node, &c.service_name));
-    respond_filtered(a, p, index, &checks, filtered)
+    let checks = expr::apply(f, checks)?;
+    Ok(respond_filtered(a, p, index, &checks, filtered))
 }
 
 pub async fn health_node(
@@ -223,8 +273,9 @@ pub async fn health_node(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::health_check())?;
     let ans = read(&a, &p, |s| s.q_health_node(&node)).await?;
-    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
+    checks_reply(&a, &t, &p, f.as_ref(), ans.index, ans.value)
 }
 
 pub async fn health_checks(
@@ -235,8 +286,9 @@ pub async fn health_checks(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::health_check())?;
     let ans = read(&a, &p, |s| s.q_health_checks(&svc)).await?;
-    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
+    checks_reply(&a, &t, &p, f.as_ref(), ans.index, ans.value)
 }
 
 pub async fn health_service(
@@ -247,6 +299,7 @@ pub async fn health_service(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::check_service_node())?;
     let passing = p
         .flag("passing")
         .ok_or_else(|| ApiError::bad_request("Invalid value for ?passing"))?;
@@ -262,7 +315,8 @@ pub async fn health_service(
         e.checks
             .retain(|c| sees_check(&z, &c.node, &c.service_name));
     }
-    Ok(respond_filtered(&a, &p, ans.index, &ans.value, filtered))
+    let entries = expr::apply(f.as_ref(), ans.value)?;
+    Ok(respond_filtered(&a, &p, ans.index, &entries, filtered))
 }
 
 pub async fn health_state(
@@ -273,6 +327,7 @@ pub async fn health_state(
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
+    let f = expr::from_params(&p, expr::health_check())?;
     let ans = read(&a, &p, |s| s.q_health_state(&state)).await?;
-    Ok(checks_reply(&a, &t, &p, ans.index, ans.value))
+    checks_reply(&a, &t, &p, f.as_ref(), ans.index, ans.value)
 }

@@ -4,6 +4,7 @@
 mod acl;
 mod agent;
 mod catalog;
+mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gopath;

@@ -12,6 +12,7 @@ mod cluster;
 mod common;
 mod dns;
 mod durability;
+mod filter;
 mod go_json;
 mod http_server;
 mod https;
