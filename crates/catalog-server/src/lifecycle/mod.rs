@@ -33,6 +33,12 @@ pub async fn run(
     mut listeners: Listeners,
     shutdown: impl Future<Output = StopSignal>,
 ) -> anyhow::Result<i32> {
+    if !config.server {
+        // Running Raft anyway would make a "client" a voting server of whatever it joins.
+        anyhow::bail!(
+            "client mode (an agent without -server) is not implemented by this agent yet: run the agent with -server (or -dev), and point registrator and consul-template at a server's HTTP API"
+        );
+    }
     // Port 0 (or an inherited socket) means whatever the listener got: advertise that.
     if let Some(port) = listeners.http_port() {
         config.ports.http = i32::from(port);
