@@ -2,7 +2,7 @@
 //! which Consul turns into a synthetic policy whose rules are generated here; and the name
 //! checks Consul applies to identities, policies, roles and auth methods.
 
-use crate::gostr::quote;
+use api_types::go_quote as quote;
 
 /// Rules of a service identity's synthetic policy: write on the service and its sidecar
 /// proxy, read on all services and nodes (to discover them).

@@ -18,7 +18,6 @@ mod access;
 mod authorizer;
 pub mod builtin;
 mod errors;
-mod gostr;
 pub mod identity;
 mod rules;
 pub mod templated;

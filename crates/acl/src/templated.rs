@@ -2,8 +2,8 @@
 //! roles by name (`builtin/service` with `name = "web"`), listed and read through
 //! `/v1/acl/templated-policies`.
 
-use crate::gostr::quote;
 use crate::identity::{self, SyntheticPolicy};
+use api_types::go_quote as quote;
 
 /// JSON schema of the variables of templates that need a name.
 pub const NAME_SCHEMA: &str = r##"{

@@ -6,8 +6,6 @@
 
 use thiserror::Error;
 
-use crate::go;
-
 /// The text Consul puts in front of a filter creation error
 /// (`bexpr.CreateFilter` wraps its evaluator error with it).
 pub const CONSUL_ERROR_PREFIX: &str = "Failed to create boolean expression evaluator: ";
@@ -26,20 +24,20 @@ pub enum Error {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// A selector names no field of the item type; `selector` is the prefix up to the bad part.
-    #[error("Selector {} is not valid", go::quote(selector))]
+    #[error("Selector {} is not valid", api_types::go_quote(selector))]
     InvalidSelector { selector: String },
     /// The field exists but the operator does not apply to its type.
     #[error(
         "Invalid match operator {} for selector {}",
-        go::quote(op),
-        go::quote(selector)
+        api_types::go_quote(op),
+        api_types::go_quote(selector)
     )]
     InvalidOperator { op: &'static str, selector: String },
     /// The literal cannot be converted to the field's type.
     #[error(
         "Failed to coerce value {} for selector {}: {reason}",
-        go::quote(value),
-        go::quote(selector)
+        api_types::go_quote(value),
+        api_types::go_quote(selector)
     )]
     Coerce {
         value: String,
@@ -49,7 +47,7 @@ pub enum Error {
     /// The right-hand side of `matches` is not a valid regular expression.
     #[error(
         "Failed to compile regular expression {}: {reason}",
-        go::quote(pattern)
+        api_types::go_quote(pattern)
     )]
     Regex { pattern: String, reason: String },
 }
@@ -70,15 +68,15 @@ pub enum EvalError {
     /// The operator does not apply to the JSON type found at the selector.
     #[error(
         "Invalid match operator {} for selector {}",
-        go::quote(op),
-        go::quote(selector)
+        api_types::go_quote(op),
+        api_types::go_quote(selector)
     )]
     InvalidOperator { op: &'static str, selector: String },
     /// The literal cannot be converted to the type of the value found at the selector.
     #[error(
         "Failed to coerce value {} for selector {}: {reason}",
-        go::quote(value),
-        go::quote(selector)
+        api_types::go_quote(value),
+        api_types::go_quote(selector)
     )]
     Coerce {
         value: String,
@@ -88,7 +86,7 @@ pub enum EvalError {
     /// The selector continues past a scalar.
     #[error(
         "Value at selector {} with type {kind} does not support nested field selection",
-        go::quote(selector)
+        api_types::go_quote(selector)
     )]
     NotNested {
         selector: String,

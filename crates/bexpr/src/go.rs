@@ -2,40 +2,6 @@
 //! (every `%q` in an error message), `strconv.Unquote` (string literals), and the `strconv.Parse*`
 //! functions that coerce a raw literal to a field's type, with their `NumError` texts.
 
-use std::fmt::Write as _;
-
-/// `strconv.Quote`: a double-quoted Go string literal.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// `strconv.Unquote` for the two literal forms the grammar produces: `"..."` and `` `...` ``.
 /// The error text is Go's `strconv.ErrSyntax`.
 pub(crate) fn unquote(lit: &str) -> Result<String, &'static str> {
@@ -135,7 +101,7 @@ fn num_error(func: &str, s: &str, range: bool) -> String {
     } else {
         "invalid syntax"
     };
-    format!("strconv.{func}: parsing {}: {why}", quote(s))
+    format!("strconv.{func}: parsing {}: {why}", api_types::go_quote(s))
 }
 
 /// `strconv.ParseBool`.
@@ -274,13 +240,6 @@ pub(crate) fn parse_float(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quote_matches_go() {
-        assert_eq!(quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
-        assert_eq!(quote("\u{1}"), r#""\x01""#);
-        assert_eq!(quote("é"), "\"é\"");
-    }
 
     #[test]
     fn unquote_matches_go() {

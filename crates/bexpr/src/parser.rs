@@ -177,7 +177,7 @@ impl<'a> Parser<'a> {
 
     fn lit(&mut self, s: &str) -> bool {
         let start = self.pos;
-        let want = go::quote(s);
+        let want = api_types::go_quote(s);
         if self.rest().starts_with(s) {
             self.pos += s.len();
             self.fail_at(true, start, &want);

@@ -45,7 +45,7 @@ pub(super) fn first(text: &str) -> Option<String> {
                     if !seen.insert(key.clone()) {
                         return Some(format!(
                             "The argument {} at {line}:{col} was already set. Each argument can only be defined once",
-                            crate::gostr::quote(&key)
+                            api_types::go_quote(&key)
                         ));
                     }
                 }

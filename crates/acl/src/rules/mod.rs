@@ -12,7 +12,7 @@ mod syntax;
 mod tests;
 
 use crate::access::{Level, Resource};
-use crate::gostr::quote;
+use api_types::go_quote as quote;
 use syntax::Node;
 
 /// A parsed and validated rules text: the rules of one policy.

@@ -105,9 +105,7 @@ pub fn help_to_stderr<T: clap::CommandFactory>(name: &'static str, usage: &str) 
 }
 
 /// Go's `%q` for the quoted names and IDs in messages.
-pub fn quote(s: &str) -> String {
-    format!("{s:?}")
-}
+pub use api_types::go_quote as quote;
 
 #[cfg(test)]
 mod tests {

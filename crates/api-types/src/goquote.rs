@@ -1,11 +1,12 @@
-//! Go's quoting of a string (`%q`, `strconv.Quote`), as Consul's messages print names and
-//! policy values.
+//! Go's quoting of a string (`%q`, `strconv.Quote`), as Consul prints names, selectors and
+//! values in its messages. One copy for the workspace (the template engine keeps its own: it
+//! names no Consul crate).
 
 use std::fmt::Write;
 
 /// `s` between double quotes with Go's escapes: `\"`, `\\`, `\n`, `\t`, ..., `\x1b` for other
 /// ASCII controls and `\u00a0`-style escapes for other non-printing characters.
-pub(crate) fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -50,6 +51,8 @@ mod tests {
             ("\u{1b}[0m", r#""\x1b[0m""#),
             ("naïve", "\"naïve\""),
             ("nb\u{a0}sp", r#""nb\u00a0sp""#),
+            ("\u{1}", r#""\x01""#),
+            ("é", "\"é\""),
         ];
         for (input, want) in table {
             assert_eq!(quote(input), want);
