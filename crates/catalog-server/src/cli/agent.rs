@@ -134,7 +134,7 @@ pub struct AgentFlags {
     #[arg(long)]
     domain: Option<String>,
     /// Alternate domain to use for DNS interface.
-    #[arg(long = "alt-domain", help_heading = goflags::REFUSED)]
+    #[arg(long = "alt-domain")]
     alt_domain: Option<String>,
     /// Address of an upstream DNS server. Can be specified multiple times.
     #[arg(long)]
@@ -221,6 +221,7 @@ impl AgentFlags {
         put("pid_file", self.pid_file.clone().map(Value::from));
         put("encrypt", self.encrypt.clone().map(Value::from));
         put("domain", self.domain.clone().map(Value::from));
+        put("alt_domain", self.alt_domain.clone().map(Value::from));
         put(
             "default_query_time",
             self.default_query_time.clone().map(Value::from),

@@ -557,3 +557,16 @@ fn the_dns_port_can_be_switched_off_and_refused_settings_are_named() {
         );
     }
 }
+
+/// `-domain` and `-alt-domain`: names are answered under both, and the old default is not.
+#[tokio::test]
+async fn domain_and_alt_domain_flags() {
+    let (s, port) = dns_server(&["-domain=corp.", "-alt-domain=alt.example."]).await;
+    register(&s, "n1", "10.0.0.9", ("api", "api-1", 8080), &[], None).await;
+    for name in ["api.service.corp", "api.service.alt.example"] {
+        let d = dig(port, &[name, "A"]);
+        assert_eq!(d.status, "NOERROR", "{name}: {}", d.text);
+        assert_eq!(d.data("A"), vec![vec!["10.0.0.9".to_string()]], "{name}");
+    }
+    assert_eq!(dig(port, &["api.service.consul", "A"]).status, "REFUSED");
+}
