@@ -9,6 +9,7 @@
 
 mod answer;
 mod names;
+mod reverse;
 mod trim;
 
 use crate::agent::Agent;
@@ -100,6 +101,19 @@ impl Handler {
             cfg.alt_domain.as_deref(),
             self.agent.datacenter(),
         );
+        if let Some(ip) = reverse::parse(&qname) {
+            let reply = reverse::answer(&self.agent, &qname, query.query_type(), ip, &cfg.domain);
+            header.set_authoritative(true);
+            header.set_response_code(reply.rcode);
+            let response = builder.build(
+                header,
+                reply.answers.iter(),
+                reply.authority.iter(),
+                std::iter::empty(),
+                reply.additional.iter(),
+            );
+            return send(&mut handle, response, header).await;
+        }
         let names::Parsed::Inside { domain, asked } = parsed else {
             header.set_response_code(ResponseCode::Refused);
             return send(&mut handle, builder.build_no_records(header), header).await;

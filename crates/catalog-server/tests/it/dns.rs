@@ -570,3 +570,32 @@ async fn domain_and_alt_domain_flags() {
     }
     assert_eq!(dig(port, &["api.service.consul", "A"]).status, "REFUSED");
 }
+
+/// PTR for a node's address and for a service's own address (`dig -x`).
+#[tokio::test]
+async fn reverse_lookups_name_nodes_and_services() {
+    let (s, port) = dns_server(&[]).await;
+    register(&s, "rev-node", "10.1.2.3", ("db", "db-1", 5432), &[], None).await;
+    let d = dig(port, &["-x", "10.1.2.3"]);
+    assert_eq!(d.status, "NOERROR", "{}", d.text);
+    assert_eq!(
+        d.data("PTR"),
+        vec![vec!["rev-node.node.dc1.consul.".to_string()]],
+        "{}",
+        d.text
+    );
+    let body = serde_json::json!({
+        "Node": "rev-node", "Address": "10.1.2.3",
+        "Service": {"Service": "cache", "ID": "cache-1", "Port": 6379, "Address": "10.9.9.9"}
+    });
+    let (st, b) = s.put("/v1/catalog/register", body.to_string()).await;
+    assert_eq!(st, 200, "{b}");
+    let d = dig(port, &["-x", "10.9.9.9"]);
+    assert_eq!(
+        d.data("PTR"),
+        vec![vec!["cache.service.dc1.consul.".to_string()]],
+        "{}",
+        d.text
+    );
+    assert_eq!(dig(port, &["-x", "10.200.0.1"]).status, "NXDOMAIN");
+}
