@@ -176,6 +176,15 @@ impl Client {
             .await
     }
 
+    /// `PUT /v1/agent/maintenance?enable=&reason=`: the node's maintenance mode.
+    pub async fn node_maintenance(&self, enable: bool, reason: &str) -> Result<(), ClientError> {
+        let mut p = vec![("enable".to_string(), enable.to_string())];
+        if !reason.is_empty() {
+            p.push(("reason".into(), reason.into()));
+        }
+        self.put_unit("/v1/agent/maintenance", p, None).await
+    }
+
     /// Raw `GET` helper for agent endpoints without a typed method.
     pub async fn agent_get_value(
         &self,

@@ -297,10 +297,13 @@ impl Agent {
         checks
     }
 
-    /// The checks this agent runs, as the catalog holds them.
+    /// The checks this agent runs, and its maintenance checks, as the catalog holds them.
     fn run_checks(&self) -> Vec<CheckRecord> {
-        self.catalog()
-            .read(|s| s.agent_checks(&self.config.node_name).cloned().collect())
+        self.catalog().read(|s| {
+            s.agent_listed_checks(&self.config.node_name)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Restarts/stops check runners to match the catalog, and notes the registrations index

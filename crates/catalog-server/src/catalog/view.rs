@@ -38,6 +38,16 @@ impl State {
             .filter(|c| c.spec.is_some())
     }
 
+    /// What `/v1/agent/checks` lists for node `node`: the checks the agent runs and its
+    /// maintenance-mode checks.
+    pub fn agent_listed_checks(&self, node: &str) -> impl Iterator<Item = &CheckRecord> {
+        self.checks
+            .get(&lower(node))
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|c| c.spec.is_some() || c.check_type == super::CheckKind::Maintenance)
+    }
+
     /// Node `node` (case-insensitive).
     pub fn node(&self, node: &str) -> Option<&NodeRecord> {
         self.nodes.get(&lower(node))

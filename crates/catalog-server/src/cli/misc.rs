@@ -173,3 +173,124 @@ pub fn run_keygen(args: &[String]) -> i32 {
     println!("{}", gossip::keygen());
     0
 }
+
+#[derive(Parser, Debug)]
+struct MaintFlags {
+    #[command(flatten)]
+    http: HttpFlags,
+    /// Enable maintenance mode.
+    #[arg(long)]
+    enable: bool,
+    /// Disable maintenance mode.
+    #[arg(long)]
+    disable: bool,
+    /// Text describing the maintenance reason.
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// Control maintenance mode for a specific service ID.
+    #[arg(long, default_value = "")]
+    service: String,
+    args: Vec<String>,
+}
+
+const MAINT_USAGE: &str = "Usage: consul maint [options]\n\n  Places a node or service into maintenance mode. During maintenance mode,\n  the node or service will be excluded from all queries through the DNS\n  or API interfaces, effectively taking it out of the pool of available\n  nodes. This is done by registering an additional critical health check.\n\n  When enabling maintenance mode for a node or service, you may optionally\n  specify a reason string. This string will appear in the \"Notes\" field\n  of the critical health check which is registered against the node or\n  service. If no reason is provided, a default value will be used.\n\n  Maintenance mode is persistent, and will be restored in the event of an\n  agent restart. It is therefore required to disable maintenance mode on\n  a given node or service before it will be placed back into the pool.\n\n  By default, we operate on the node as a whole. By specifying the\n  \"-service\" argument, this behavior can be changed to enable or disable\n  only a specific service.\n\n  If no arguments are given, the agent's maintenance status will be shown.\n  This will return blank if nothing is currently under maintenance.";
+
+/// Runs `consul maint`: lists, enables or disables node or service maintenance mode.
+pub fn run_maint(args: &[String]) -> i32 {
+    let f: MaintFlags = match goflags::parse("maint", MAINT_USAGE, args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if !f.args.is_empty() {
+        eprintln!("Too many arguments (expected 0, got {})", f.args.len());
+        return 1;
+    }
+    if f.enable && f.disable {
+        eprintln!("Only one of -enable or -disable may be provided");
+        return 1;
+    }
+    if !f.enable && !f.reason.is_empty() {
+        eprintln!("Reason may only be provided with -enable");
+        return 1;
+    }
+    if !f.enable && !f.disable && !f.service.is_empty() {
+        eprintln!("Service requires either -enable or -disable");
+        return 1;
+    }
+    let Ok(client) = client_or_exit(&f.http) else {
+        return 1;
+    };
+    super::block_on(async move {
+        let node = match client.agent_self().await {
+            Ok((v, _)) => v["Config"]["NodeName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            Err(e) => {
+                eprintln!("Error querying Consul agent: {e}");
+                return 1;
+            }
+        };
+        if !f.enable && !f.disable {
+            let checks = match client.agent_checks(&Default::default()).await {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    eprintln!("Error getting checks: {e}");
+                    return 1;
+                }
+            };
+            for c in checks.values() {
+                if c.check_id == "_node_maintenance" {
+                    println!("Node:\n  Name:   {node}\n  Reason: {}\n", c.notes);
+                } else if c.check_id.starts_with("_service_maintenance:") {
+                    println!(
+                        "Service:\n  ID:     {}\n  Reason: {}\n",
+                        c.service_id, c.notes
+                    );
+                }
+            }
+            return 0;
+        }
+        let (what, done) = match (f.enable, f.service.is_empty()) {
+            (true, true) => (
+                "enabling node",
+                "Node maintenance is now enabled".to_string(),
+            ),
+            (false, true) => (
+                "disabling node",
+                "Node maintenance is now disabled".to_string(),
+            ),
+            (true, false) => (
+                "enabling service",
+                format!(
+                    "Service maintenance is now enabled for {}",
+                    api_types::go_quote(&f.service)
+                ),
+            ),
+            (false, false) => (
+                "disabling service",
+                format!(
+                    "Service maintenance is now disabled for {}",
+                    api_types::go_quote(&f.service)
+                ),
+            ),
+        };
+        let r = if f.service.is_empty() {
+            client.node_maintenance(f.enable, &f.reason).await
+        } else {
+            client
+                .service_maintenance(&f.service, f.enable, &f.reason)
+                .await
+        };
+        match r {
+            Ok(()) => {
+                println!("{done}");
+                0
+            }
+            Err(e) => {
+                eprintln!("Error {what} maintenance: {e}");
+                1
+            }
+        }
+    })
+}

@@ -208,6 +208,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_leave,
     },
     Entry {
+        words: &["maint"],
+        synopsis: "Controls node or service maintenance mode",
+        run: misc::run_maint,
+    },
+    Entry {
         words: &["members"],
         synopsis: "Lists the members of a Consul cluster",
         run: members::run,
@@ -302,7 +307,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["lock"],
     &["login"],
     &["logout"],
-    &["maint"],
     &["monitor"],
     &["operator", "area"],
     &["operator", "autopilot"],

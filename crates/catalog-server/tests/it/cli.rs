@@ -423,3 +423,68 @@ fn an_agent_without_server_is_refused_not_made_a_server() {
         "{err}"
     );
 }
+
+/// `consul maint`: node and service maintenance on and off, listed with Consul's layout, and
+/// its argument errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn maint_enables_lists_and_disables() {
+    let s = TestServer::start().await;
+    let (st, b) = s
+        .put(
+            "/v1/agent/service/register",
+            r#"{"ID":"web-1","Name":"web","Port":80}"#,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let cli = |args: &[&str]| tokio::task::block_in_place(|| s.cli(args));
+    assert_eq!(cli(&["maint"]), (0, String::new(), String::new()));
+    assert_eq!(
+        cli(&["maint", "-enable", "-reason", "kernel upgrade"]),
+        (0, "Node maintenance is now enabled\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&["maint", "-enable", "-service", "web-1"]),
+        (
+            0,
+            "Service maintenance is now enabled for \"web-1\"\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, _) = cli(&["maint"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Node:\n  Name:   test-node\n  Reason: kernel upgrade\n\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Service:\n  ID:     web-1\n  Reason: "),
+        "{out}"
+    );
+    let health = s.json("/v1/health/service/web?passing").await;
+    assert_eq!(health, serde_json::json!([]), "in maintenance, not passing");
+    assert_eq!(
+        cli(&["maint", "-disable"]).1,
+        "Node maintenance is now disabled\n"
+    );
+    assert_eq!(
+        cli(&["maint", "-disable", "-service=web-1"]).1,
+        "Service maintenance is now disabled for \"web-1\"\n"
+    );
+    assert_eq!(cli(&["maint"]).1, "");
+    for (args, err) in [
+        (
+            &["maint", "-enable", "-disable"][..],
+            "Only one of -enable or -disable may be provided\n",
+        ),
+        (
+            &["maint", "-reason=x"],
+            "Reason may only be provided with -enable\n",
+        ),
+        (
+            &["maint", "-service=web-1"],
+            "Service requires either -enable or -disable\n",
+        ),
+    ] {
+        assert_eq!(cli(args), (1, String::new(), err.to_string()), "{args:?}");
+    }
+}
