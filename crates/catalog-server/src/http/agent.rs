@@ -482,3 +482,181 @@ pub async fn version(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     });
     Ok(json(&v, p.pretty() || a.config().dev))
 }
+
+/// `/v1/agent/health/service/...`: one instance's checks (its own and the node's) summed up.
+#[derive(serde::Serialize)]
+struct ServiceChecksInfo {
+    #[serde(rename = "AggregatedStatus")]
+    aggregated_status: String,
+    #[serde(rename = "Service")]
+    service: Option<api_types::AgentService>,
+    #[serde(rename = "Checks")]
+    checks: Option<Vec<api_types::HealthCheck>>,
+}
+
+/// Consul's `AggregatedStatus`: maintenance over critical over warning over passing; a status
+/// it does not know makes the whole unknown (`""`).
+fn aggregated_status(checks: &[api_types::HealthCheck]) -> String {
+    let (mut maint, mut critical, mut warning) = (false, false, false);
+    for c in checks {
+        if c.check_id == "_node_maintenance" || c.check_id.starts_with("_service_maintenance:") {
+            maint = true;
+            continue;
+        }
+        match c.status.as_str() {
+            "passing" => {}
+            "warning" => warning = true,
+            "critical" => critical = true,
+            _ => return String::new(),
+        }
+    }
+    match (maint, critical, warning) {
+        (true, _, _) => "maintenance",
+        (_, true, _) => "critical",
+        (_, _, true) => "warning",
+        _ => "passing",
+    }
+    .to_string()
+}
+
+/// The status code Consul answers for an aggregated status.
+fn status_code(status: &str) -> axum::http::StatusCode {
+    match status {
+        "passing" => axum::http::StatusCode::OK,
+        "warning" => axum::http::StatusCode::TOO_MANY_REQUESTS,
+        _ => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The agent's checks of instance `id` and of its node, as Consul's agent lists them there.
+fn instance_health(a: &AppState, svc: api_types::AgentService) -> ServiceChecksInfo {
+    let checks: Vec<api_types::HealthCheck> = a
+        .agent_checks()
+        .iter()
+        .filter(|c| c.service_id.is_empty() || c.service_id == svc.id)
+        .map(|c| {
+            let w = check_wire(c);
+            api_types::HealthCheck {
+                node: w.node,
+                check_id: w.check_id,
+                name: w.name,
+                status: w.status,
+                notes: w.notes,
+                output: w.output,
+                service_id: w.service_id,
+                service_name: w.service_name,
+                service_tags: w.service_tags,
+                ..Default::default()
+            }
+        })
+        .collect();
+    ServiceChecksInfo {
+        aggregated_status: aggregated_status(&checks),
+        service: Some(svc),
+        checks: Some(checks),
+    }
+}
+
+/// Whether the answer is asked as text (`?format=text` or `Accept: text/plain`).
+fn wants_text(p: &Params, headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    accept || p.get("format") == Some("text")
+}
+
+fn health_reply<T: serde::Serialize>(
+    code: axum::http::StatusCode,
+    text: Option<String>,
+    body: &T,
+    pretty: bool,
+) -> Response {
+    let mut r = match text {
+        Some(t) => {
+            use axum::response::IntoResponse;
+            ([(axum::http::header::CONTENT_TYPE, "text/plain")], t).into_response()
+        }
+        None => json(body, pretty),
+    };
+    *r.status_mut() = code;
+    r
+}
+
+pub async fn health_service_id(
+    State(a): State<AppState>,
+    t: Token,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let p = Params::parse(q.as_deref());
+    let z = authz(&a, &t)?;
+    let text = wants_text(&p, &headers);
+    let pretty = p.pretty() || a.config().dev;
+    let Some(svc) = agent_services(&a).remove(&id) else {
+        let reason = format!("ServiceId {id} not found");
+        let body = ServiceChecksInfo {
+            aggregated_status: "critical".into(),
+            service: None,
+            checks: None,
+        };
+        return Ok(health_reply(
+            axum::http::StatusCode::NOT_FOUND,
+            text.then_some(reason),
+            &body,
+            pretty,
+        ));
+    };
+    z.require(Resource::Service, &svc.service, Access::Read)?;
+    let info = instance_health(&a, svc);
+    let code = status_code(&info.aggregated_status);
+    Ok(health_reply(
+        code,
+        text.then(|| info.aggregated_status.clone()),
+        &info,
+        pretty,
+    ))
+}
+
+pub async fn health_service_name(
+    State(a): State<AppState>,
+    t: Token,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Service, &name, Access::Read)?;
+    let text = wants_text(&p, &headers);
+    let mut code = axum::http::StatusCode::NOT_FOUND;
+    let mut status = format!("ServiceName {name} Not Found");
+    let mut all = Vec::new();
+    for svc in agent_services(&a)
+        .into_values()
+        .filter(|s| s.service == name)
+    {
+        let info = instance_health(&a, svc);
+        let scode = status_code(&info.aggregated_status);
+        // The worst of them: passing 200 < warning 429 < critical 503.
+        if code == axum::http::StatusCode::NOT_FOUND || code.as_u16() < scode.as_u16() {
+            code = scode;
+            status = info.aggregated_status.clone();
+        }
+        all.push(info);
+    }
+    Ok(health_reply(
+        code,
+        text.then_some(status),
+        &all,
+        p.pretty() || a.config().dev,
+    ))
+}
+
+pub async fn missing_service_id() -> ApiError {
+    ApiError::bad_request("Missing serviceID")
+}
+
+pub async fn missing_service_name() -> ApiError {
+    ApiError::bad_request("Missing service Name")
+}

@@ -113,6 +113,22 @@ pub fn router(agent: AppState) -> Router {
         )
         .route("/v1/agent/reload", only("PUT", put(agent::reload)))
         .route("/v1/agent/version", only("GET", get(agent::version)))
+        .route(
+            "/v1/agent/health/service/id/{*id}",
+            only("GET", get(agent::health_service_id)),
+        )
+        .route(
+            "/v1/agent/health/service/id/",
+            only("GET", get(agent::missing_service_id)),
+        )
+        .route(
+            "/v1/agent/health/service/name/{*name}",
+            only("GET", get(agent::health_service_name)),
+        )
+        .route(
+            "/v1/agent/health/service/name/",
+            only("GET", get(agent::missing_service_name)),
+        )
         .route("/v1/agent/token/{kind}", only("PUT", put(acl::agent_token)))
         // acl
         .route("/v1/acl/bootstrap", only("PUT", put(acl::bootstrap)))

@@ -175,3 +175,64 @@ async fn ttl_check_updates_and_expires() {
         .await;
     assert_eq!((st, body.as_str()), (400, "Invalid check status: 'bogus'"));
 }
+
+/// `/v1/agent/health/service/id/:id` and `/name/:name`: the aggregated status of an instance's
+/// checks and the node's, as 200/429/503 (404 when unknown), JSON or `?format=text`.
+#[tokio::test]
+async fn agent_health_by_service_id_and_name() {
+    let s = TestServer::start().await;
+    for (id, status) in [("web-1", "passing"), ("web-2", "warning")] {
+        let body = format!(
+            r#"{{"ID":"{id}","Name":"web","Port":80,"Check":{{"TTL":"60s","Status":"{status}"}}}}"#
+        );
+        let (st, b) = s.put("/v1/agent/service/register", body).await;
+        assert_eq!(st, 200, "{b}");
+    }
+    let (st, _, body) = s.get_full("/v1/agent/health/service/id/web-1").await;
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["AggregatedStatus"], "passing");
+    assert_eq!(v["Service"]["ID"], "web-1");
+    assert_eq!(v["Checks"][0]["CheckID"], "service:web-1");
+    assert_eq!(
+        s.get("/v1/agent/health/service/id/web-2?format=text")
+            .await
+            .unwrap(),
+        (429, "warning".to_string())
+    );
+    let (st, _, body) = s.get_full("/v1/agent/health/service/name/web").await;
+    assert_eq!(st, 429, "the worst of the two: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{body}");
+    s.put("/v1/agent/check/fail/service:web-1", "").await;
+    assert_eq!(
+        s.get("/v1/agent/health/service/name/web?format=text")
+            .await
+            .unwrap(),
+        (503, "critical".to_string())
+    );
+    s.put("/v1/agent/maintenance?enable=true", "").await;
+    assert_eq!(
+        s.get("/v1/agent/health/service/id/web-2?format=text")
+            .await
+            .unwrap(),
+        (503, "maintenance".to_string())
+    );
+    assert_eq!(
+        s.get("/v1/agent/health/service/id/nope?format=text")
+            .await
+            .unwrap(),
+        (404, "ServiceId nope not found".to_string())
+    );
+    let (st, body) = s.get("/v1/agent/health/service/id/nope").await.unwrap();
+    assert_eq!(st, 404);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["AggregatedStatus"], "critical");
+    assert!(v["Service"].is_null() && v["Checks"].is_null(), "{body}");
+    assert_eq!(
+        s.get("/v1/agent/health/service/name/nope?format=text")
+            .await
+            .unwrap(),
+        (404, "ServiceName nope Not Found".to_string())
+    );
+}
