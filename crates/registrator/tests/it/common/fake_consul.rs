@@ -115,9 +115,20 @@ impl FakeConsul {
                 l.set_nonblocking(true).expect("nonblocking");
                 tokio::net::TcpListener::from_std(l).expect("fake consul listener")
             }
-            None => tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .expect("bind fake consul"),
+            None => {
+                // Port 0 at the start; the same port again after a stop that could not hold it.
+                let mut tries = 0;
+                loop {
+                    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                        Ok(l) => break l,
+                        Err(_) if tries < 50 && port != 0 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => panic!("bind fake consul on port {port}: {e}"),
+                    }
+                }
+            }
         };
         self.port = listener.local_addr().expect("addr").port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -144,9 +155,19 @@ impl FakeConsul {
                 panic!("fake consul did not stop");
             }
         }
+        // Hold the port while stopped (connections refused, nobody else listens on it). Once
+        // released, another test's outgoing connection may briefly use the number as its
+        // ephemeral port: retry a while; if it stays taken, `restart` binds it again later.
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-        self.held =
-            Some(test_support::ReservedPort::at(addr).expect("hold the port while stopped"));
+        for _ in 0..50 {
+            match test_support::ReservedPort::at(addr) {
+                Ok(held) => {
+                    self.held = Some(held);
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Listens again on the same port with the same state.
