@@ -143,6 +143,7 @@ impl Agent {
                 ::acl::DefaultPolicy::Allow
             },
             initial_management: acl.tokens.initial_management.clone(),
+            datacenter: self.config.datacenter.clone(),
         })
     }
 

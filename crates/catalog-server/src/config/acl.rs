@@ -9,9 +9,9 @@ use serde_json::Value;
 pub struct AclConfig {
     /// `default_policy`: what a token may do where no rule says (`allow` by default).
     pub default_deny: bool,
-    /// `down_policy` (`extend-cache` by default). Servers resolve tokens from their own
-    /// replicated copy of the ACL tables, so the policy for an unreachable leader never applies;
-    /// the value is validated and shown in `/v1/agent/self`.
+    /// `down_policy` (`extend-cache` by default), validated. Every agent is a server that
+    /// resolves tokens from its own replicated copy of the ACL tables, so the policy for an
+    /// unreachable leader never applies here.
     pub down_policy: String,
     /// `enable_token_persistence`: tokens set with `/v1/agent/token/*` are written to
     /// `<data_dir>/acl-tokens.json` and loaded at start.

@@ -52,7 +52,6 @@ impl From<AclRefusal> for ApiError {
     fn from(e: AclRefusal) -> Self {
         let status = match e {
             AclRefusal::NotFound | AclRefusal::Denied(_) => StatusCode::FORBIDDEN,
-            AclRefusal::Missing(_) => StatusCode::NOT_FOUND,
             AclRefusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             AclRefusal::Invalid(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -636,3 +636,38 @@ fn time_in(d: Duration) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// A policy or identity restricted to other datacenters grants nothing in this one.
+#[tokio::test]
+async fn policies_and_identities_of_other_datacenters_grant_nothing_here() {
+    let s = acl_server("deny").await;
+    let mut secrets = Vec::new();
+    for (name, dcs) in [("here", json!(["dc1"])), ("there", json!(["dc2"]))] {
+        let body = json!({"Name": name, "Datacenters": dcs, "Rules": "key_prefix \"\" { policy = \"write\" }"});
+        let (st, _, b) = call(&s, "PUT", "/v1/acl/policy", MGMT, Some(&body.to_string())).await;
+        assert_eq!(st, 200, "{b}");
+        let body = json!({"Policies": [{"Name": name}]});
+        let (_, _, b) = call(&s, "PUT", "/v1/acl/token", MGMT, Some(&body.to_string())).await;
+        let v: Value = serde_json::from_str(&b).unwrap();
+        secrets.push(v["SecretID"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        call(&s, "PUT", "/v1/kv/dc", &secrets[0], Some("1")).await.0,
+        200
+    );
+    assert_eq!(
+        call(&s, "PUT", "/v1/kv/dc", &secrets[1], Some("1")).await.0,
+        403
+    );
+    let web = json!({"Name": "web", "Port": 80}).to_string();
+    for (dcs, want) in [(json!(["dc1"]), 200), (json!(["dc2"]), 403)] {
+        let body = json!({"ServiceIdentities": [{"ServiceName": "web", "Datacenters": dcs}]});
+        let (_, _, b) = call(&s, "PUT", "/v1/acl/token", MGMT, Some(&body.to_string())).await;
+        let v: Value = serde_json::from_str(&b).unwrap();
+        let secret = v["SecretID"].as_str().unwrap();
+        let st = call(&s, "PUT", "/v1/agent/service/register", secret, Some(&web))
+            .await
+            .0;
+        assert_eq!(st, want, "service identity in {dcs}");
+    }
+}

@@ -81,9 +81,6 @@ pub enum AclRefusal {
     /// 403.
     #[error("{0}")]
     Denied(String),
-    /// 404.
-    #[error("{0}")]
-    Missing(String),
     /// 400: the request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -176,6 +173,8 @@ impl Authz {
 pub struct AclPolicyConfig {
     pub default_policy: DefaultPolicy,
     pub initial_management: Option<String>,
+    /// This agent's datacenter: policies and identities restricted to others do not apply.
+    pub datacenter: String,
 }
 
 /// The records of the built-ins every ACL-enabled cluster holds: the `global-management`

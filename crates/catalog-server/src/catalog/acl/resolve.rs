@@ -18,27 +18,37 @@ impl AclTables {
         }
     }
 
+    /// The rules of identities and templated policies that apply in datacenter `dc` (one
+    /// restricted to other datacenters grants nothing here, as in Consul).
     fn identity_rules(
         services: &[ServiceIdentity],
         nodes: &[NodeIdentity],
         templated: &[TemplatedPolicyRef],
+        dc: &str,
         out: &mut Vec<Arc<Rules>>,
     ) {
         let texts = services
             .iter()
+            .filter(|s| applies_in(&s.datacenters, dc))
             .map(|s| acl::identity::service_identity_rules(&s.service_name))
             .chain(
                 nodes
                     .iter()
+                    .filter(|n| n.datacenter == dc)
                     .map(|n| acl::identity::node_identity_rules(&n.node_name)),
             )
-            .chain(templated.iter().filter_map(|tp| {
-                let name = tp
-                    .template_variables
-                    .as_ref()
-                    .map_or("", |v| v.name.as_str());
-                acl::templated::rules(&tp.template_name, name)
-            }));
+            .chain(
+                templated
+                    .iter()
+                    .filter(|tp| applies_in(&tp.datacenters, dc))
+                    .filter_map(|tp| {
+                        let name = tp
+                            .template_variables
+                            .as_ref()
+                            .map_or("", |v| v.name.as_str());
+                        acl::templated::rules(&tp.template_name, name)
+                    }),
+            );
         for text in texts {
             if let Ok(r) = Rules::parse(&text) {
                 out.push(Arc::new(r));
@@ -46,7 +56,7 @@ impl AclTables {
         }
     }
 
-    fn token_rules(&self, tok: &TokenRecord) -> Vec<Arc<Rules>> {
+    fn token_rules(&self, tok: &TokenRecord, dc: &str) -> Vec<Arc<Rules>> {
         let mut out = Vec::new();
         let mut policy_ids: Vec<&String> = tok.policies.iter().collect();
         for rid in &tok.roles {
@@ -56,12 +66,17 @@ impl AclTables {
                     &role.service_identities,
                     &role.node_identities,
                     &role.templated_policies,
+                    dc,
                     &mut out,
                 );
             }
         }
         for id in policy_ids {
-            if let Some(r) = self.parsed.0.get(id) {
+            let here = self
+                .policies
+                .get(id)
+                .is_some_and(|p| applies_in(&p.datacenters, dc));
+            if let (true, Some(r)) = (here, self.parsed.0.get(id)) {
                 out.push(r.clone());
             }
         }
@@ -69,6 +84,7 @@ impl AclTables {
             &tok.service_identities,
             &tok.node_identities,
             &tok.templated_policies,
+            dc,
             &mut out,
         );
         out
@@ -117,7 +133,7 @@ impl AclTables {
             }
             None => return Err(AclRefusal::NotFound),
         };
-        let rules = self.token_rules(tok);
+        let rules = self.token_rules(tok, &config.datacenter);
         Ok(Authz {
             authorizer: Arc::new(Authorizer::new(
                 config.default_policy,
@@ -127,10 +143,9 @@ impl AclTables {
             expires_ms: tok.expiration_ms,
         })
     }
+}
 
-    /// The accessor of a live token with this secret.
-    pub fn accessor_of(&self, secret: &str, now_ms: u64) -> Option<&str> {
-        self.live_token(secret, now_ms)
-            .map(|t| t.accessor_id.as_str())
-    }
+/// Whether something restricted to `datacenters` (empty: everywhere) applies in `dc`.
+fn applies_in(datacenters: &[String], dc: &str) -> bool {
+    datacenters.is_empty() || datacenters.iter().any(|d| d == dc)
 }
