@@ -98,10 +98,6 @@ impl Tokens {
         self.read().default.clone()
     }
 
-    pub fn agent_token(&self) -> Option<String> {
-        self.read().agent.clone()
-    }
-
     /// Whether `secret` is this agent's recovery token.
     pub fn is_recovery(&self, secret: &str) -> bool {
         self.read()

@@ -28,7 +28,8 @@ pub struct AgentTokens {
     pub initial_management: Option<String>,
     /// `default`: used for requests that carry no token.
     pub default: Option<String>,
-    /// `agent`: the agent's own operations (registering its node, anti-entropy).
+    /// `agent`: the agent's own operations. Kept and persisted; this agent's own writes do not
+    /// go through the HTTP API, so it restricts nothing yet (it will for client mode).
     pub agent: Option<String>,
     /// `agent_recovery` (formerly `agent_master`): `agent:write` on this agent when the
     /// servers are unreachable.
