@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 use test_support::{activation, http_get, wait_until_blocking};
@@ -63,12 +64,17 @@ fn consul_unit_config_is_accepted_by_the_binary() {
     std::fs::write(conf.join("consul.hcl"), text).unwrap();
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let serf = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = http.local_addr().unwrap().port();
     let config_dir = format!("-config-dir={}", conf.display());
     let mut cmd = activation::command(
         bin("consul"),
         ["agent", config_dir.as_str()],
-        &[("http", &http), ("server", &server)],
+        &[
+            ("http", http.as_fd()),
+            ("server", server.as_fd()),
+            ("serf_lan", serf.as_fd()),
+        ],
     )
     .unwrap();
     let log = dir.path().join("consul.log");
@@ -76,7 +82,7 @@ fn consul_unit_config_is_accepted_by_the_binary() {
     cmd.stderr(std::process::Stdio::inherit());
     let mut child = Reaped(cmd.spawn().unwrap());
     drop(cmd);
-    drop((http, server));
+    drop((http, server, serf));
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let get = |path: &str| http_get(addr, path, Duration::from_secs(5)).ok();
     let mut self_doc = String::new();

@@ -7,6 +7,7 @@
 pub mod acl;
 mod dns;
 mod files;
+mod gossip;
 mod resolve;
 mod support;
 mod tls;
@@ -14,6 +15,7 @@ mod tls;
 pub use acl::AclConfig;
 pub use dns::{DnsConfig, Soa};
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
+pub use gossip::GossipConfig;
 pub use resolve::{load, resolve, Sources};
 pub use tls::{ListenerTls, OutgoingTls, RpcTls};
 
@@ -99,6 +101,8 @@ pub struct Config {
     pub acl: Option<AclConfig>,
     /// The DNS interface (`ports.dns` ≥ 0): domain, addresses, `dns_config`.
     pub dns: DnsConfig,
+    /// The LAN gossip pool on `ports.serf_lan`: bind address, key, tuning.
+    pub gossip: GossipConfig,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
     pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
@@ -165,6 +169,11 @@ impl Default for Config {
             rpc_tls: RpcTls::default(),
             acl: None,
             dns: DnsConfig::default(),
+            gossip: GossipConfig {
+                bind: IpAddr::from([127, 0, 0, 1]),
+                pool: ::gossip::Config::lan(),
+                encrypted: false,
+            },
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),

@@ -1,9 +1,10 @@
 //! The agent's sockets: the client API on every `-client` address (HTTP, and HTTPS when its
 //! port is set; DNS over UDP and TCP on `addresses.dns`, else the client addresses) and, on a
-//! server, the server port on `-bind`. Bound from the config, or handed
-//! over by the process that started the agent (systemd's socket activation: `LISTEN_FDS`,
-//! `LISTEN_FDNAMES` naming each socket `http`, `https` or `server`, `LISTEN_PID`), so a
-//! supervisor or a test can hold the port before the agent starts.
+//! server, the server port on `-bind`; the LAN gossip socket (UDP, `ports.serf_lan` on
+//! `serf_lan`/`-bind`). Bound from the config, or handed over by the process that started the
+//! agent (systemd's socket activation: `LISTEN_FDS`, `LISTEN_FDNAMES` naming each socket
+//! `http`, `https`, `server` or `serf_lan`, `LISTEN_PID`), so a supervisor or a test can hold
+//! the port before the agent starts.
 
 use crate::config::Config;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -14,6 +15,7 @@ pub struct Listeners {
     https: Vec<TcpListener>,
     server: Option<TcpListener>,
     dns: Vec<DnsSocket>,
+    serf_lan: Option<UdpSocket>,
 }
 
 /// One address of the DNS interface: UDP and TCP on the same port.
@@ -43,11 +45,11 @@ pub enum ListenError {
     },
     #[error(
         "Error starting agent: inherited socket {index} is named {name:?} in LISTEN_FDNAMES; \
-         this agent takes sockets named \"http\", \"https\" (client API) or \"server\" (server port)"
+         this agent takes sockets named \"http\", \"https\" (client API), \"server\" (server port) or \"serf_lan\" (gossip, UDP)"
     )]
     UnknownName { index: usize, name: String },
-    #[error("Error starting agent: {0} sockets named \"server\" were handed over; give one")]
-    TwoServers(usize),
+    #[error("Error starting agent: {count} sockets named {name:?} were handed over; give one")]
+    TwoOf { name: &'static str, count: usize },
     #[error("Error starting agent: a socket named \"server\" was handed to an agent that is not a server")]
     ServerOnClient,
     #[error("Error starting agent: a socket named \"https\" was handed over but the HTTPS port is not set (ports.https, -https-port)")]
@@ -62,7 +64,14 @@ impl Listeners {
             https: Vec::new(),
             server,
             dns: Vec::new(),
+            serf_lan: None,
         }
+    }
+
+    /// Adds the LAN gossip socket.
+    pub fn with_serf_lan(mut self, socket: UdpSocket) -> Listeners {
+        self.serf_lan = Some(socket);
+        self
     }
 
     /// Adds the DNS interface's sockets.
@@ -85,9 +94,19 @@ impl Listeners {
             mut http,
             mut https,
             mut server,
+            mut serf_lan,
         } = inherited()?;
         if server.len() > 1 {
-            return Err(ListenError::TwoServers(server.len()));
+            return Err(ListenError::TwoOf {
+                name: "server",
+                count: server.len(),
+            });
+        }
+        if serf_lan.len() > 1 {
+            return Err(ListenError::TwoOf {
+                name: "serf_lan",
+                count: serf_lan.len(),
+            });
         }
         if !server.is_empty() && !c.server {
             return Err(ListenError::ServerOnClient);
@@ -112,6 +131,17 @@ impl Listeners {
             }
             None => None,
         };
+        let serf_lan = match serf_lan.pop() {
+            Some(s) => Some(s),
+            None if c.ports.serf_lan >= 0 => {
+                let addr = SocketAddr::new(c.gossip.bind, c.ports.serf_lan as u16);
+                Some(
+                    UdpSocket::bind(addr)
+                        .map_err(|source| ListenError::BindUdp { addr, source })?,
+                )
+            }
+            None => None,
+        };
         let mut dns = Vec::new();
         if c.ports.dns >= 0 {
             // With port 0 the first address picks the port and the others take the same.
@@ -127,6 +157,7 @@ impl Listeners {
             https,
             server,
             dns,
+            serf_lan,
         })
     }
 
@@ -160,6 +191,19 @@ impl Listeners {
             .first()
             .and_then(|s| s.udp.local_addr().ok())
             .map(|a| a.port())
+    }
+
+    /// The gossip socket's port, if there is one.
+    pub fn serf_lan_port(&self) -> Option<u16> {
+        self.serf_lan
+            .as_ref()
+            .and_then(|s| s.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The gossip socket, taken out for the gossip pool.
+    pub(crate) fn take_serf_lan(&mut self) -> Option<UdpSocket> {
+        self.serf_lan.take()
     }
 
     /// The DNS sockets, taken out for the DNS server (the rest go to the HTTP layer).
@@ -207,6 +251,7 @@ struct Inherited {
     http: Vec<TcpListener>,
     https: Vec<TcpListener>,
     server: Vec<TcpListener>,
+    serf_lan: Vec<UdpSocket>,
 }
 
 /// The sockets in `LISTEN_FDS`, split by their `LISTEN_FDNAMES` name (unnamed ones serve
@@ -218,8 +263,20 @@ fn inherited() -> Result<Inherited, ListenError> {
     std::env::remove_var("LISTEN_FDNAMES");
     let mut fds = listenfd::ListenFd::from_env();
     let (mut http, mut https, mut server) = (Vec::new(), Vec::new(), Vec::new());
+    let mut serf_lan = Vec::new();
     for index in 0..fds.len() {
         let name = names.get(index).cloned().unwrap_or_else(|| "http".into());
+        if name == "serf_lan" {
+            let s = fds
+                .take_udp_socket(index)
+                .map_err(|source| ListenError::Inherited {
+                    index,
+                    name: name.clone(),
+                    source,
+                })?;
+            serf_lan.extend(s);
+            continue;
+        }
         let l = fds
             .take_tcp_listener(index)
             .map_err(|source| ListenError::Inherited {
@@ -239,5 +296,6 @@ fn inherited() -> Result<Inherited, ListenError> {
         http,
         https,
         server,
+        serf_lan,
     })
 }

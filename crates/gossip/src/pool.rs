@@ -52,6 +52,29 @@ impl Pool {
         let socket = UdpSocket::bind(bind)
             .await
             .map_err(|source| Error::Bind { addr: bind, source })?;
+        Self::run(config, socket, bind, me)
+    }
+
+    /// [`Pool::start`] on a socket the caller bound (handed over by a supervisor, systemd's
+    /// socket activation, or a test holding the port).
+    pub fn start_on(
+        config: Config,
+        socket: std::net::UdpSocket,
+        me: Member,
+    ) -> Result<Self, Error> {
+        config.validate()?;
+        me.validate()?;
+        let bind = socket
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let socket = socket
+            .set_nonblocking(true)
+            .and_then(|()| UdpSocket::from_std(socket))
+            .map_err(|source| Error::Bind { addr: bind, source })?;
+        Self::run(config, socket, bind, me)
+    }
+
+    fn run(config: Config, socket: UdpSocket, bind: SocketAddr, me: Member) -> Result<Self, Error> {
         let local_addr = socket
             .local_addr()
             .map_err(|source| Error::Bind { addr: bind, source })?;

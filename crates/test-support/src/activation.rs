@@ -10,8 +10,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::net::TcpListener;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -27,7 +26,7 @@ pub const FIRST_FD: RawFd = 3;
 pub fn command<S: AsRef<OsStr>>(
     program: impl AsRef<OsStr>,
     args: impl IntoIterator<Item = S>,
-    sockets: &[(&str, &TcpListener)],
+    sockets: &[(&str, BorrowedFd<'_>)],
 ) -> io::Result<Command> {
     command_with_prefix::<&OsStr, S>(&[], program, args, sockets)
 }
@@ -38,7 +37,7 @@ pub fn command_with_prefix<P: AsRef<OsStr>, S: AsRef<OsStr>>(
     prefix: &[P],
     program: impl AsRef<OsStr>,
     args: impl IntoIterator<Item = S>,
-    sockets: &[(&str, &TcpListener)],
+    sockets: &[(&str, BorrowedFd<'_>)],
 ) -> io::Result<Command> {
     if sockets.len() > MAX_SOCKETS {
         return Err(io::Error::other(format!(
@@ -56,7 +55,7 @@ pub fn command_with_prefix<P: AsRef<OsStr>, S: AsRef<OsStr>>(
     }
     let owned: Vec<OwnedFd> = sockets
         .iter()
-        .map(|(_, l)| l.try_clone().map(OwnedFd::from))
+        .map(|(_, fd)| fd.try_clone_to_owned())
         .collect::<io::Result<_>>()?;
     let names: Vec<&str> = sockets.iter().map(|(n, _)| *n).collect();
 
@@ -115,6 +114,7 @@ fn install(cmd: &mut Command, fds: Vec<OwnedFd>) {
 mod tests {
     use super::*;
     use crate::ReservedPort;
+    use std::os::fd::AsFd;
 
     fn link(fd: RawFd) -> String {
         std::fs::read_link(format!("/proc/self/fd/{fd}"))
@@ -127,10 +127,14 @@ mod tests {
         let a = ReservedPort::loopback().listen().expect("listen");
         let b = ReservedPort::loopback().listen().expect("listen");
         let script = r#"echo "$LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$"; readlink /proc/$$/fd/3 /proc/$$/fd/4; [ -e /proc/$$/fd/5 ] && echo leaked; true"#;
-        let out = command("/bin/sh", ["-c", script], &[("http", &a), ("server", &b)])
-            .expect("command")
-            .output()
-            .expect("run");
+        let out = command(
+            "/bin/sh",
+            ["-c", script],
+            &[("http", a.as_fd()), ("server", b.as_fd())],
+        )
+        .expect("command")
+        .output()
+        .expect("run");
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
         let first: Vec<&str> = lines[0].split(' ').collect();

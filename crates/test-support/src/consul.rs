@@ -1,8 +1,8 @@
 //! Our `consul` binary as a child of a test or a bench, on sockets the caller bound.
 //!
-//! The HTTP listener and (it is always a server here) the server-port listener are bound by
-//! this process ([`ReservedPort`]) and handed to the agent as fds 3 and 4 with
-//! `LISTEN_FDNAMES=http:server` ([`crate::activation`]); the agent adopts them instead of
+//! The HTTP listener, the server-port listener and the gossip socket (UDP, the server port's
+//! number) are bound by this process ([`ReservedPort`]) and handed to the agent as fds 3, 4
+//! and 5 with `LISTEN_FDNAMES=http:server:serf_lan` ([`crate::activation`]); the agent adopts them instead of
 //! binding. `-http-port`, `-server-port`, `-bind` and `-client` are passed too, so what the
 //! agent prints and advertises matches. The parent closes its copies once the child runs: when
 //! the agent dies its ports refuse connections, and a restart binds the same ports again
@@ -19,6 +19,7 @@ use crate::process::{create, dump, read, send_signal, DUMP_LINES};
 use crate::ReservedPort;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -37,6 +38,9 @@ pub enum Mode {
     Expect { servers: usize, join: Vec<String> },
     /// `-server` alone: waits to be joined (`consul join`).
     Server,
+    /// A client agent (no `-server`) joining `join` (`-retry-join=` each). It is handed no
+    /// server-port socket; its gossip port is still the reserved server port's number.
+    Client { join: Vec<String> },
 }
 
 /// What became of a wait for readiness.
@@ -301,6 +305,9 @@ impl Consul {
                 a.extend(join.iter().map(|j| format!("-retry-join={j}")));
             }
             Mode::Server => a.push("-server".into()),
+            Mode::Client { join } => {
+                a.extend(join.iter().map(|j| format!("-retry-join={j}")));
+            }
         }
         if self.mode != Mode::Dev {
             a.push(format!("-data-dir={}", self.data_dir.display()));
@@ -311,7 +318,19 @@ impl Consul {
             format!("-node={}", self.node),
             format!("-http-port={}", self.http_port),
             format!("-server-port={}", self.server_port),
+            // Gossip on the server port's number, over UDP: `-retry-join=<ip>` finds it.
+            format!("-serf-lan-port={}", self.server_port),
         ]);
+        let joins = matches!(&self.mode,
+            Mode::Expect { join, .. } | Mode::Client { join } if !join.is_empty());
+        if joins
+            && !self
+                .args
+                .iter()
+                .any(|x| x.trim_start_matches('-').starts_with("retry-interval"))
+        {
+            a.push("-retry-interval=1s".into());
+        }
         // The DNS interface listens on 8600 by default: off unless the test asks for it
         // (`-dns-port=0`), so agents started side by side do not collide.
         if !self
@@ -358,19 +377,20 @@ impl Consul {
                 panic!("cannot create data dir {}: {e}", self.data_dir.display())
             });
         }
-        let listen = |p: ReservedPort| {
-            let addr = p.addr();
-            p.listen()
-                .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"))
-        };
-        let (http, server) = (listen(http), listen(server));
-        let mut cmd = crate::activation::command_with_prefix(
-            &self.prefix,
-            &self.bin,
-            self.args(),
-            &[("http", &http), ("server", &server)],
-        )
-        .unwrap_or_else(|e| panic!("cannot hand the sockets over: {e}"));
+        let (http_addr, server_addr) = (http.addr(), server.addr());
+        let http = http
+            .listen()
+            .unwrap_or_else(|e| panic!("cannot listen on {http_addr}: {e}"));
+        let (server, serf) = server
+            .listen_with_udp()
+            .unwrap_or_else(|e| panic!("cannot listen on {server_addr}: {e}"));
+        let mut sockets = vec![("http", http.as_fd()), ("serf_lan", serf.as_fd())];
+        if !matches!(self.mode, Mode::Client { .. }) {
+            sockets.push(("server", server.as_fd()));
+        }
+        let mut cmd =
+            crate::activation::command_with_prefix(&self.prefix, &self.bin, self.args(), &sockets)
+                .unwrap_or_else(|e| panic!("cannot hand the sockets over: {e}"));
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(create(&self.stdout))
@@ -431,9 +451,11 @@ impl Consul {
                 return Ready::Exited(st);
             }
             let (addr, node, token) = (self.http_addr(), self.node.clone(), self.token.clone());
-            let ok = tokio::task::spawn_blocking(move || probe(addr, &node, token.as_deref()))
-                .await
-                .unwrap_or(false);
+            let server = !matches!(self.mode, Mode::Client { .. });
+            let ok =
+                tokio::task::spawn_blocking(move || probe(addr, &node, token.as_deref(), server))
+                    .await
+                    .unwrap_or(false);
             if ok {
                 return Ready::Serving(t0.elapsed());
             }
@@ -464,7 +486,12 @@ impl Consul {
     /// One probe: `GET /v1/status/leader` names a leader and `GET /v1/catalog/node/<node>`
     /// lists the agent's own `consul` service (blocking, up to a few seconds).
     pub fn is_ready(&self) -> bool {
-        probe(self.http_addr(), &self.node, self.token.as_deref())
+        probe(
+            self.http_addr(),
+            &self.node,
+            self.token.as_deref(),
+            !matches!(self.mode, Mode::Client { .. }),
+        )
     }
 
     pub fn ip(&self) -> IpAddr {
@@ -682,7 +709,7 @@ impl Drop for Consul {
 }
 
 /// The readiness probe: a leader, and the node's own registration.
-fn probe(addr: SocketAddr, node: &str, token: Option<&str>) -> bool {
+fn probe(addr: SocketAddr, node: &str, token: Option<&str>, server: bool) -> bool {
     let t = Duration::from_secs(2);
     let leader = matches!(
         crate::http_get(addr, "/v1/status/leader", t),
@@ -698,6 +725,11 @@ fn probe(addr: SocketAddr, node: &str, token: Option<&str>) -> bool {
                 },
                 t
             ),
-            Ok((200, body)) if body.contains("\"consul\"")
+            // A server carries the `consul` service; a client's node is there once synced.
+            Ok((200, body)) if if server {
+                body.contains("\"consul\"")
+            } else {
+                body.contains(&format!("\"Node\":\"{node}\""))
+            }
         )
 }

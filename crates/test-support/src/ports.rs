@@ -3,14 +3,17 @@
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 
 /// A TCP port held on an address: bound, not listening (a connection to it is refused), until
 /// [`ReservedPort::listen`] turns it into the listener a child inherits. Nobody else can bind
-/// it meanwhile, so a test can hand out the address before the server starts.
+/// it meanwhile, so a test can hand out the address before the server starts. The UDP port
+/// of the same number is held too: our consul gossips on it ([`ReservedPort::listen_with_udp`]),
+/// so agents that join each other at `<ip>:<port>` find both.
 #[derive(Debug)]
 pub struct ReservedPort {
     socket: Socket,
+    udp: UdpSocket,
     addr: SocketAddr,
 }
 
@@ -25,8 +28,15 @@ impl ReservedPort {
         let ip: IpAddr = ip
             .parse()
             .unwrap_or_else(|e| panic!("{ip:?} is not an IP address: {e}"));
-        bind(SocketAddr::new(ip, 0), false)
-            .unwrap_or_else(|e| panic!("cannot bind a TCP port on {ip}: {e}"))
+        let mut last = None;
+        for _ in 0..100 {
+            match bind(SocketAddr::new(ip, 0), false) {
+                Ok(p) => return p,
+                // The UDP port of the number TCP got was taken: another number.
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("cannot bind a TCP and UDP port on {ip}: {last:?}")
     }
 
     /// Exactly `addr`, for a restart on the port a server had (SO_REUSEADDR, so the dead
@@ -77,6 +87,12 @@ impl ReservedPort {
         self.socket.listen(1024)?;
         Ok(self.socket.into())
     }
+
+    /// The TCP socket, listening, and the UDP socket of the same port.
+    pub fn listen_with_udp(self) -> io::Result<(TcpListener, UdpSocket)> {
+        self.socket.listen(1024)?;
+        Ok((self.socket.into(), self.udp))
+    }
 }
 
 /// Binds a TCP socket (close-on-exec, as every socket here). `reuse` before binding: for a
@@ -95,7 +111,16 @@ fn bind(addr: SocketAddr, reuse: bool) -> io::Result<ReservedPort> {
         .local_addr()?
         .as_socket()
         .ok_or_else(|| io::Error::other("bound socket has no IP address"))?;
-    Ok(ReservedPort { socket, addr })
+    let udp = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse {
+        udp.set_reuse_address(true)?;
+    }
+    udp.bind(&addr.into())?;
+    Ok(ReservedPort {
+        socket,
+        udp: udp.into(),
+        addr,
+    })
 }
 
 /// A port that was free on 127.0.0.1 a moment ago: bound to port 0, read, closed.

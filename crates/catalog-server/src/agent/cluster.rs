@@ -1,281 +1,341 @@
-//! Servers finding each other: `-retry-join`/`-join` addresses are polled on their server port;
-//! with `-bootstrap-expect=N` the server with the lowest ID bootstraps Raft once N servers know
-//! each other; a server that meets an existing cluster asks to join it. The same loop keeps a
-//! last-seen time per server, which `consul members` reports as `alive`/`failed`/`left`, and the
-//! leader mirrors into each server's catalog node (`serfHealth`) the way Consul's leader mirrors
-//! gossip membership.
+//! Agents finding each other and the catalog following them, as Consul does from Serf:
+//! `-join`/`-retry-join` addresses are joined over gossip (retried every `retry_interval`, at
+//! most `retry_max` times); a server that is not yet in a Raft cluster looks at the servers the
+//! gossip pool lists (tag `role=consul`, `port`), bootstraps once `-bootstrap-expect` of them
+//! are known, or asks an existing cluster to take it in. The leader reconciles the pool's
+//! members into the catalog: an alive member's node and `serfHealth` (passing), a failed one's
+//! `serfHealth` critical, a left one deregistered (a server removed from Raft too), a reaped
+//! one deregistered.
 
+use super::serf::{is_alive, server_addr, wire_member, STORAGE_TAG};
 use super::Agent;
 use crate::catalog::{CheckRecord, Command, HealthStatus, NodeRecord};
 use crate::raft::ServerNode;
 use api_types::Member;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use gossip::{MemberState, MemberStatus};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// A server is `failed` when not heard from for this long.
-const FAILED_AFTER: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(500);
+/// How long a pool must have run before a node it does not list is taken for reaped: long
+/// enough to have heard of every member after a restart.
+const REAP_GRACE: Duration = Duration::from_secs(60);
+const SERF_CHECK: &str = "serfHealth";
 
-/// What this server knows of the others.
-#[derive(Default)]
-pub struct Peers {
-    seen: Mutex<HashMap<u64, (ServerNode, Instant)>>,
-    /// Servers whose storage refuses writes, and why.
-    storage: Mutex<HashMap<u64, String>>,
-}
-
-impl Peers {
-    fn saw(&self, id: u64, node: ServerNode, storage_error: Option<String>) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, (node, Instant::now()));
-        let mut storage = self.storage.lock().unwrap_or_else(|p| p.into_inner());
-        match storage_error {
-            Some(e) => storage.insert(id, e),
-            None => storage.remove(&id),
-        };
-    }
-
-    fn storage_error(&self, id: u64) -> Option<String> {
-        self.storage
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .cloned()
-    }
-
-    fn alive(&self, id: u64) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .is_some_and(|(_, at)| at.elapsed() < FAILED_AFTER)
-    }
-}
-
-/// `host`, `host:port` or `[v6]:port` → the server-port address to poll.
-pub fn server_addr(join: &str, default_port: i32) -> String {
-    if join.parse::<std::net::Ipv6Addr>().is_ok() {
-        return format!("[{join}]:{default_port}");
-    }
-    let has_port = if join.starts_with('[') {
-        join.contains("]:")
-    } else {
-        join.matches(':').count() == 1
-    };
-    if has_port {
-        join.to_string()
-    } else {
-        format!("{join}:{default_port}")
-    }
-}
-
-/// Runs for the agent's life: joining, bootstrap-expect, liveness, leader mirroring.
+/// Runs for the agent's life: joining, bootstrap-expect, the storage tag, leader reconciling.
 pub async fn run(agent: Arc<Agent>) {
-    let c = &agent.config;
-    let targets: Vec<String> = c
-        .retry_join
-        .iter()
-        .map(|j| server_addr(j, c.ports.server))
-        .collect();
-    let mut last_mirror = Instant::now() - Duration::from_secs(60);
+    tokio::spawn(join(agent.clone()));
     loop {
-        let me = agent.raft.info();
-        let mut candidates: BTreeMap<u64, ServerNode> = BTreeMap::new();
-        candidates.insert(me.id, me.node.clone());
-        let mut member_of_cluster: Option<String> = None;
-        let mut addrs: Vec<String> = targets.clone();
-        addrs.extend(
-            me.voters
-                .iter()
-                .filter(|(id, _)| **id != me.id)
-                .map(|(_, n)| n.addr.clone()),
-        );
-        addrs.sort();
-        addrs.dedup();
-        for addr in addrs.iter().filter(|a| **a != me.node.addr) {
-            if let Ok(info) = agent.raft.fetch_info(addr).await {
-                agent
-                    .peers
-                    .saw(info.id, info.node.clone(), info.storage_error.clone());
-                if info.initialized {
-                    member_of_cluster.get_or_insert(addr.clone());
-                } else {
-                    candidates.insert(info.id, info.node);
-                }
+        if let Some(raft) = agent.server() {
+            agent
+                .serf
+                .set_storage_error(raft.storage_failure().map(|f| f.reason))
+                .await;
+            if !raft.info().initialized {
+                discover(&agent).await;
+            } else if raft.is_leader() {
+                reconcile(&agent).await;
             }
-        }
-        if !me.initialized {
-            if let Some(addr) = member_of_cluster {
-                match agent.raft.request_join(&addr).await {
-                    Ok(()) => tracing::info!(target: "agent", "Joined cluster through {addr}"),
-                    Err(e) => tracing::debug!(target: "agent", "join through {addr} failed: {e}"),
-                }
-            } else if c.bootstrap_expect > 1
-                && candidates.len() as u32 >= c.bootstrap_expect
-                && candidates.keys().next() == Some(&me.id)
-            {
-                tracing::info!(target: "agent.server", "found expected number of peers, bootstrapping cluster: peers={}",
-                    candidates.values().map(|n| n.addr.clone()).collect::<Vec<_>>().join(","));
-                if let Err(e) = agent.raft.initialize(candidates).await {
-                    tracing::warn!(target: "agent.server", "bootstrap failed: {e}");
-                }
-            }
-        }
-        if agent.raft.is_leader() && last_mirror.elapsed() >= Duration::from_secs(2) {
-            mirror(&agent).await;
-            last_mirror = Instant::now();
         }
         tokio::time::sleep(TICK).await;
     }
 }
 
-/// The leader registers every other server's node, `serfHealth` and `consul` service, and
-/// marks a server that stopped answering critical, as Consul's leader does from gossip.
-async fn mirror(agent: &Arc<Agent>) {
-    let me = agent.raft.info();
-    for (id, node) in me.voters.iter().filter(|(id, _)| **id != me.id) {
-        let alive = agent.peers.alive(*id);
-        let addr = node
-            .addr
-            .rsplit_once(':')
-            .map(|(h, _)| h.trim_matches(['[', ']']))
-            .unwrap_or(&node.addr);
-        let port = node
-            .addr
-            .rsplit_once(':')
-            .and_then(|(_, p)| p.parse::<u16>().ok())
-            .unwrap_or(8300);
-        let mut tagged = BTreeMap::new();
-        for k in ["lan", "lan_ipv4", "wan", "wan_ipv4"] {
-            tagged.insert(k.to_string(), addr.to_string());
+/// Joins the `-join`/`-retry-join` addresses until one answers.
+async fn join(agent: Arc<Agent>) {
+    let c = agent.config();
+    if c.retry_join.is_empty() {
+        return;
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        tracing::info!(target: "agent", "Joining cluster...: cluster=LAN");
+        tracing::info!(target: "agent", "(LAN) joining: lan_addresses=[{}]", c.retry_join.join(" "));
+        match agent.serf.join(&c.retry_join).await {
+            Ok(n) => {
+                tracing::info!(target: "agent", "(LAN) joined: number_of_nodes={n}");
+                tracing::info!(target: "agent", "Join cluster completed. Synced with initial agents: cluster=LAN num_agents={n}");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(target: "agent", "(LAN) couldn't join: number_of_nodes=0 error=\"{e}\"");
+                if c.retry_max > 0 && attempt >= c.retry_max {
+                    tracing::error!(target: "agent", "Join cluster failed, will not retry: cluster=LAN error=\"max join retry exhausted\"");
+                    return;
+                }
+                tracing::warn!(target: "agent", "Join cluster failed, will retry: cluster=LAN retry_interval={} error=\"{e}\"",
+                    api_types::format_go_duration(c.retry_interval.as_nanos() as i64));
+            }
         }
-        let mut meta = BTreeMap::new();
-        meta.insert("consul-network-segment".to_string(), String::new());
-        meta.insert(
-            "consul-version".to_string(),
-            crate::version::VERSION.to_string(),
-        );
-        let record = NodeRecord {
-            id: node.node_id.clone(),
-            node: node.name.clone(),
-            address: addr.to_string(),
-            datacenter: agent.config.datacenter.clone(),
-            tagged_addresses: Some(tagged),
-            meta: Some(meta),
-            create_index: 0,
-            modify_index: 0,
-        };
-        let (status, output) = if alive {
-            (HealthStatus::Passing, "Agent alive and reachable")
-        } else {
-            (HealthStatus::Critical, "Agent not live or unreachable")
-        };
-        let exists = agent.catalog().read(|s| s.has_node(&node.name));
-        let mut cmds = vec![Command::RegisterNode {
-            node: record,
-            skip_node_update: exists && !alive,
-        }];
-        cmds.push(Command::RegisterCheck {
-            check: CheckRecord {
-                node: node.name.clone(),
-                check_id: "serfHealth".into(),
-                name: "Serf Health Status".into(),
-                status,
-                output: output.into(),
-                ..Default::default()
-            },
-        });
-        cmds.push(Command::RegisterService {
-            node: node.name.clone(),
-            service: super::leader::consul_service(port),
-            checks: vec![],
-            replace_existing_checks: false,
-        });
-        // A server whose disk refuses writes gets a critical check of its own until it heals.
-        let storage_check = agent
-            .catalog()
-            .read(|s| s.has_check(&node.name, super::STORAGE_CHECK_ID));
-        match agent.peers.storage_error(*id) {
-            Some(why) if alive => cmds.push(Command::RegisterCheck {
-                check: super::storage_check(&node.name, &why),
-            }),
-            _ if storage_check => cmds.push(Command::DeregisterCheck {
-                node: node.name.clone(),
-                check_id: super::STORAGE_CHECK_ID.into(),
-            }),
-            _ => {}
+        tokio::time::sleep(c.retry_interval).await;
+    }
+}
+
+/// A server outside any Raft cluster: bootstraps with the servers gossip lists once
+/// `-bootstrap-expect` of them are known, or joins the cluster one of them is in.
+async fn discover(agent: &Arc<Agent>) {
+    let Some(raft) = agent.server() else { return };
+    let c = agent.config();
+    let me = raft.info();
+    let mut candidates: BTreeMap<u64, ServerNode> = BTreeMap::new();
+    candidates.insert(me.id, me.node.clone());
+    let mut member_of_cluster: Option<String> = None;
+    for m in agent.serf.members().await {
+        if m.name() == c.node_name || !is_alive(&m) {
+            continue;
         }
+        let Some(addr) = server_addr(&m, &c.datacenter) else {
+            continue;
+        };
+        if let Ok(info) = raft.fetch_info(&addr).await {
+            if info.initialized {
+                member_of_cluster.get_or_insert(addr);
+            } else {
+                candidates.insert(info.id, info.node);
+            }
+        }
+    }
+    if let Some(addr) = member_of_cluster {
+        match raft.request_join(&addr).await {
+            Ok(()) => tracing::info!(target: "agent", "Joined cluster through {addr}"),
+            Err(e) => tracing::debug!(target: "agent", "join through {addr} failed: {e}"),
+        }
+    } else if c.bootstrap_expect > 1
+        && candidates.len() as u32 >= c.bootstrap_expect
+        && candidates.keys().next() == Some(&me.id)
+    {
+        tracing::info!(target: "agent.server", "found expected number of peers, bootstrapping cluster: peers={}",
+            candidates.values().map(|n| n.addr.clone()).collect::<Vec<_>>().join(","));
+        if let Err(e) = raft.initialize(candidates).await {
+            tracing::warn!(target: "agent.server", "bootstrap failed: {e}");
+        }
+    }
+}
+
+/// The leader brings the catalog in line with the pool (only what differs is written).
+async fn reconcile(agent: &Arc<Agent>) {
+    let Some(raft) = agent.server() else { return };
+    let c = agent.config();
+    let members = agent.serf.members().await;
+    let mut listed = BTreeSet::new();
+    for m in &members {
+        listed.insert(m.name().to_lowercase());
+        if m.name().eq_ignore_ascii_case(&c.node_name)
+            || m.member().tag("dc") != Some(&c.datacenter)
+        {
+            continue;
+        }
+        let cmds = match m.status() {
+            MemberStatus::Alive | MemberStatus::Suspect => alive(agent, m),
+            MemberStatus::Failed => failed(agent, m),
+            MemberStatus::Left => {
+                left_server(agent, m).await;
+                left(agent, m)
+            }
+        };
         for cmd in cmds {
-            if let Err(e) = agent.raft.propose(cmd).await {
-                tracing::debug!(target: "agent.server", "failed to reconcile member {}: {e}", node.name);
+            if let Err(e) = raft.propose(cmd).await {
+                tracing::debug!(target: "agent.server", "failed to reconcile member {}: {e}", m.name());
                 break;
             }
         }
     }
-    // Servers that left are removed from the catalog.
-    let left: Vec<ServerNode> = agent.raft.departed().into_values().collect();
-    for node in left {
-        let present = agent.catalog().read(|s| s.has_node(&node.name));
-        if present {
-            let _ = agent
-                .raft
-                .propose(Command::DeregisterNode {
-                    node: node.name.clone(),
-                })
-                .await;
+    // Members the pool has forgotten (reaped), once it has run long enough to know them all;
+    // without gossip, the servers that left Raft.
+    let mut gone: Vec<String> = Vec::new();
+    if agent.serf.enabled() && agent.serf.uptime() >= REAP_GRACE {
+        gone = agent.catalog().read(|s| s.nodes_with_check(SERF_CHECK));
+        gone.retain(|n| !listed.contains(&n.to_lowercase()));
+    }
+    for node in raft.departed().into_values() {
+        if !listed.contains(&node.name.to_lowercase()) {
+            gone.push(node.name);
         }
+    }
+    for node in gone {
+        if node.eq_ignore_ascii_case(&c.node_name) || !agent.catalog().read(|s| s.has_node(&node)) {
+            continue;
+        }
+        tracing::info!(target: "agent.server", "deregistering reaped member: member={node}");
+        let _ = raft.propose(Command::DeregisterNode { node }).await;
+    }
+}
+
+fn member_node(agent: &Agent, m: &MemberState) -> NodeRecord {
+    let ip = m.member().addr().ip().to_string();
+    let mut tagged = BTreeMap::new();
+    for k in ["lan", "lan_ipv4", "wan", "wan_ipv4"] {
+        tagged.insert(k.to_string(), ip.clone());
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("consul-network-segment".to_string(), String::new());
+    let version = m
+        .member()
+        .tag("build")
+        .and_then(|b| b.split(':').next())
+        .unwrap_or(crate::version::VERSION);
+    meta.insert("consul-version".to_string(), version.to_string());
+    NodeRecord {
+        id: m.member().id().to_string(),
+        node: m.name().to_string(),
+        address: ip,
+        datacenter: agent.config().datacenter.clone(),
+        tagged_addresses: Some(tagged),
+        meta: Some(meta),
+        create_index: 0,
+        modify_index: 0,
+    }
+}
+
+fn serf_check(node: &str, status: HealthStatus) -> CheckRecord {
+    let output = match status {
+        HealthStatus::Passing => "Agent alive and reachable",
+        _ => "Agent not live or unreachable",
+    };
+    CheckRecord {
+        node: node.to_string(),
+        check_id: SERF_CHECK.into(),
+        name: "Serf Health Status".into(),
+        status,
+        output: output.into(),
+        ..Default::default()
+    }
+}
+
+/// An alive member: its node at its address, `serfHealth` passing; a server's `consul`
+/// service, and its storage check while its tag says the disk refuses writes.
+fn alive(agent: &Agent, m: &MemberState) -> Vec<Command> {
+    let name = m.name();
+    let ip = m.member().addr().ip().to_string();
+    let server_port = server_addr(m, &agent.config().datacenter)
+        .and_then(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()));
+    let storage = m.member().tag(STORAGE_TAG);
+    agent.catalog().read(|s| {
+        let mut cmds = Vec::new();
+        if s.node(name).is_none_or(|n| n.address != ip) {
+            cmds.push(Command::RegisterNode {
+                node: member_node(agent, m),
+                skip_node_update: false,
+            });
+        }
+        if s.check(name, SERF_CHECK)
+            .is_none_or(|c| c.status != HealthStatus::Passing)
+        {
+            cmds.push(Command::RegisterCheck {
+                check: serf_check(name, HealthStatus::Passing),
+            });
+        }
+        if let Some(port) = server_port {
+            if s.service(name, "consul").is_none_or(|x| x.port != port) {
+                cmds.push(Command::RegisterService {
+                    node: name.to_string(),
+                    service: super::leader::consul_service(port),
+                    checks: vec![],
+                    replace_existing_checks: false,
+                });
+            }
+        }
+        let present = s.check(name, super::STORAGE_CHECK_ID);
+        match storage {
+            Some(why) => {
+                let check = super::storage_check(name, why);
+                if present.is_none_or(|c| c.output != check.output) {
+                    cmds.push(Command::RegisterCheck { check });
+                }
+            }
+            None if present.is_some() => cmds.push(Command::DeregisterCheck {
+                node: name.to_string(),
+                check_id: super::STORAGE_CHECK_ID.into(),
+            }),
+            None => {}
+        }
+        cmds
+    })
+}
+
+/// A failed member: its `serfHealth` critical (its services leave the passing lists).
+fn failed(agent: &Agent, m: &MemberState) -> Vec<Command> {
+    let name = m.name();
+    agent.catalog().read(|s| {
+        let mut cmds = Vec::new();
+        let exists = s.has_node(name);
+        if !exists {
+            cmds.push(Command::RegisterNode {
+                node: member_node(agent, m),
+                skip_node_update: false,
+            });
+        }
+        if s.check(name, SERF_CHECK)
+            .is_none_or(|c| c.status != HealthStatus::Critical)
+        {
+            tracing::info!(target: "agent.server", "member failed, marking health critical: member={name}");
+            cmds.push(Command::RegisterCheck {
+                check: serf_check(name, HealthStatus::Critical),
+            });
+        }
+        cmds
+    })
+}
+
+/// A member that left: deregistered.
+fn left(agent: &Agent, m: &MemberState) -> Vec<Command> {
+    let name = m.name();
+    if !agent.catalog().read(|s| s.has_node(name)) {
+        return Vec::new();
+    }
+    tracing::info!(target: "agent.server", "deregistering member: member={name} reason=left");
+    vec![Command::DeregisterNode {
+        node: name.to_string(),
+    }]
+}
+
+/// A server that left the pool (gracefully or forced) leaves Raft too.
+async fn left_server(agent: &Agent, m: &MemberState) {
+    let Some(raft) = agent.server() else { return };
+    let voters = raft.info().voters;
+    let Some((id, _)) = voters
+        .iter()
+        .find(|(id, n)| n.name.eq_ignore_ascii_case(m.name()) && **id != raft.id())
+    else {
+        return;
+    };
+    tracing::info!(target: "agent.server", "removing server that left: server={}", m.name());
+    if let Err(e) = raft.remove_via_leader(*id).await {
+        tracing::warn!(target: "agent.server", "failed to remove server {}: {e}", m.name());
     }
 }
 
 impl Agent {
-    /// Every server this agent knows: itself, the voters, and those that left.
-    pub fn members(&self) -> Vec<Member> {
-        let me = self.raft.info();
-        let template = self.member();
-        let mut out = vec![template.clone()];
-        let as_member = |id: u64, node: &ServerNode, status: u8| {
-            let mut m = template.clone();
-            m.name = node.name.clone();
-            m.addr = node
-                .addr
-                .rsplit_once(':')
-                .map(|(h, _)| h.trim_matches(['[', ']']).to_string())
-                .unwrap_or_default();
-            m.tags.insert("id".into(), node.node_id.clone());
-            if let Some((_, p)) = node.addr.rsplit_once(':') {
-                m.tags.insert("port".into(), p.to_string());
-            }
-            m.tags.remove("bootstrap");
-            m.status = status;
-            let _ = id;
-            m
+    /// Every member of the LAN pool, this agent included, in `/v1/agent/members`' shape, and
+    /// the servers that left Raft the pool no longer lists (which Raft remembers across a
+    /// restart, when a new pool has not heard of them).
+    pub async fn members(&self) -> Vec<Member> {
+        let members = self.serf.members().await;
+        let mut out: Vec<Member> = if members.is_empty() {
+            vec![self.member()]
+        } else {
+            members.iter().map(wire_member).collect()
         };
-        for (id, node) in me.voters.iter().filter(|(id, _)| **id != me.id) {
-            out.push(as_member(
-                *id,
-                node,
-                if self.peers.alive(*id) { 1 } else { 4 },
-            ));
-        }
-        for (id, node) in self.raft.departed().iter() {
-            if *id != me.id && !me.voters.contains_key(id) {
-                out.push(as_member(*id, node, 3));
+        if let Some(raft) = self.server() {
+            let template = self.member();
+            for node in raft.departed().into_values() {
+                if out.iter().any(|m| m.name.eq_ignore_ascii_case(&node.name)) {
+                    continue;
+                }
+                let mut m = template.clone();
+                m.name = node.name.clone();
+                if let Some((host, port)) = node.addr.rsplit_once(':') {
+                    m.addr = host.trim_matches(['[', ']']).to_string();
+                    m.tags.insert("port".into(), port.to_string());
+                }
+                m.tags.insert("id".into(), node.node_id.clone());
+                m.tags.remove("bootstrap");
+                m.status = 3;
+                out.push(m);
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn join_addresses_default_to_the_server_port() {
-        assert_eq!(super::server_addr("127.0.0.2", 8300), "127.0.0.2:8300");
-        assert_eq!(super::server_addr("127.0.0.2:9300", 8300), "127.0.0.2:9300");
-        assert_eq!(super::server_addr("[::1]:9300", 8300), "[::1]:9300");
-        assert_eq!(super::server_addr("::1", 8300), "[::1]:8300");
     }
 }

@@ -35,10 +35,11 @@ pub fn consul_service(port: u16) -> ServiceRecord {
 
 /// Follows Raft metrics; each time this server becomes leader, reconciles.
 pub async fn watch(agent: Arc<Agent>) {
-    let mut metrics = agent.raft.watch();
+    let Some(raft) = agent.server() else { return };
+    let mut metrics = raft.watch();
     let mut was_leader = false;
     loop {
-        let leader = agent.raft.is_leader();
+        let leader = raft.is_leader();
         if leader && !was_leader {
             tracing::info!(target: "agent.server", "cluster leadership acquired");
             if let Err(e) = reconcile(&agent).await {
@@ -54,7 +55,7 @@ pub async fn watch(agent: Arc<Agent>) {
     }
 }
 
-fn self_node(agent: &Agent) -> NodeRecord {
+pub(super) fn self_node(agent: &Agent) -> NodeRecord {
     let c = &agent.config;
     let addr = c.advertise_addr.to_string();
     let mut tagged = BTreeMap::new();
@@ -106,17 +107,36 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
         ..Default::default()
     };
     agent.write(Command::RegisterCheck { check: serf }).await?;
-    if c.server {
-        let consul = consul_service(c.ports.server.max(0) as u16);
-        agent
-            .write(Command::RegisterService {
-                node: node.clone(),
-                service: consul,
-                checks: vec![],
-                replace_existing_checks: false,
-            })
-            .await?;
-    }
+    let consul = consul_service(c.ports.server.max(0) as u16);
+    agent
+        .write(Command::RegisterService {
+            node: node.clone(),
+            service: consul,
+            checks: vec![],
+            replace_existing_checks: false,
+        })
+        .await?;
+    register_definitions(agent).await?;
+    agent.sessions.arm_all();
+    Ok(())
+}
+
+/// A client at start: its node and its config files' services and checks, in its own state
+/// (the leader gives it `serfHealth` when it sees it in the gossip pool).
+pub async fn register_self(agent: &Arc<Agent>) -> anyhow::Result<()> {
+    agent
+        .write(Command::RegisterNode {
+            node: self_node(agent),
+            skip_node_update: false,
+        })
+        .await?;
+    register_definitions(agent).await
+}
+
+/// The services and checks of the config files, registered on this agent's node.
+async fn register_definitions(agent: &Arc<Agent>) -> anyhow::Result<()> {
+    let c = &agent.config;
+    let node = c.node_name.clone();
     for reg in &c.services {
         match crate::catalog::registration::service_records(
             reg,
@@ -152,7 +172,6 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
             }
         }
     }
-    agent.sessions.arm_all();
     Ok(())
 }
 
@@ -169,7 +188,7 @@ pub async fn tombstone_gc(agent: Arc<Agent>) {
     let mut tick = tokio::time::interval(TOMBSTONE_GC_TICK);
     loop {
         tick.tick().await;
-        if !agent.raft.is_leader() {
+        if !agent.is_leader() {
             marks.clear();
             continue;
         }
@@ -200,7 +219,7 @@ pub async fn reap_expired_tokens(agent: Arc<Agent>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
         tick.tick().await;
-        if !agent.acl_enabled() || !agent.raft.is_leader() {
+        if !agent.acl_enabled() || !agent.is_leader() {
             continue;
         }
         let now = crate::raft::now_ms();

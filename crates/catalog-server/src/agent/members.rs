@@ -13,35 +13,11 @@ impl Agent {
     /// This agent's serf member entry.
     pub fn member(&self) -> Member {
         let c = &self.config;
-        let mut tags = BTreeMap::new();
-        let mut tag = |k: &str, v: String| {
-            tags.insert(k.to_string(), v);
-        };
-        tag("acls", if c.acl.is_some() { "1" } else { "0" }.into());
-        if c.bootstrap || c.dev {
-            tag("bootstrap", "1".into());
-        }
-        if c.bootstrap_expect > 0 {
-            tag("expect", c.bootstrap_expect.to_string());
-        }
-        tag("build", format!("{VERSION}:{REVISION}"));
-        tag("dc", c.datacenter.clone());
-        tag("ft_fs", "1".into());
-        tag("ft_si", "1".into());
-        tag("id", self.node_id.clone());
-        tag("port", c.ports.server.to_string());
-        tag("raft_vsn", "3".into());
-        tag("role", if c.server { "consul" } else { "node" }.into());
-        tag("segment", String::new());
-        tag("vsn", "2".into());
-        tag("vsn_max", "3".into());
-        tag("vsn_min", "2".into());
-        tag("wan_join_port", c.ports.serf_wan.to_string());
         Member {
             name: c.node_name.clone(),
             addr: c.advertise_addr.to_string(),
             port: c.ports.serf_lan.max(0) as u16,
-            tags,
+            tags: super::serf::tags(c, &self.node_id),
             status: if self.leaving() { 3 } else { 1 },
             protocol_min: 1,
             protocol_max: 5,
@@ -53,9 +29,13 @@ impl Agent {
     }
 
     /// `Stats` of `/v1/agent/self`: sections of string values, as `consul info` prints them.
-    pub fn stats(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    pub async fn stats(&self) -> BTreeMap<String, BTreeMap<String, String>> {
         let c = &self.config;
-        let m = self.raft.status();
+        let pool = self.members().await;
+        let count = |status: u8| pool.iter().filter(|m| m.status == status).count();
+        let (alive, left, failed) = (count(1), count(3), count(4));
+        let m = self.raft_status();
+        let raft = self.server();
         let (services, checks, ttls, monitors) = self.catalog().read(|s| {
             let services = s.agent_services(&c.node_name).count();
             let cs: Vec<_> = s.agent_checks(&c.node_name).collect();
@@ -66,8 +46,8 @@ impl Agent {
                 .count();
             (services, cs.len(), ttls, monitors)
         });
-        let leader_addr = self.raft.leader_addr().unwrap_or_default();
-        let is_leader = m.leader == Some(self.raft.id());
+        let leader_addr = self.leader_addr().unwrap_or_default();
+        let is_leader = self.is_leader();
         let last_log = m.last_log_index;
         let applied = m.applied_index;
         let snap = m.snapshot;
@@ -100,21 +80,23 @@ impl Agent {
                 ("services", services.to_string()),
             ],
         );
-        let failure = self.raft.storage_failure();
-        section(
-            "storage",
-            vec![
-                (
-                    "status",
-                    s(if failure.is_some() { "failing" } else { "ok" }),
-                ),
-                ("error", failure.map(|f| f.reason).unwrap_or_default()),
-                (
-                    "snapshot_error",
-                    self.raft.snapshot_failure().unwrap_or_default(),
-                ),
-            ],
-        );
+        if let Some(raft) = raft {
+            let failure = raft.storage_failure();
+            section(
+                "storage",
+                vec![
+                    (
+                        "status",
+                        s(if failure.is_some() { "failing" } else { "ok" }),
+                    ),
+                    ("error", failure.map(|f| f.reason).unwrap_or_default()),
+                    (
+                        "snapshot_error",
+                        raft.snapshot_failure().unwrap_or_default(),
+                    ),
+                ],
+            );
+        }
         section(
             "build",
             vec![
@@ -151,7 +133,7 @@ impl Agent {
                 ("fsm_pending", s("0")),
                 (
                     "last_contact",
-                    match self.raft.last_contact_ms() {
+                    match self.last_contact_ms() {
                         Some(0) if is_leader => s("0"),
                         Some(ms) => api_types::format_go_duration(ms as i64 * 1_000_000),
                         None => s("never"),
@@ -171,10 +153,22 @@ impl Agent {
                 ("latest_configuration_index", s("0")),
                 ("num_peers", num_peers.to_string()),
                 // Ours, beyond Consul's keys: durability and group-commit counters.
-                ("fsyncs", self.raft.wal().sync_stats().0.to_string()),
-                ("synced_appends", self.raft.wal().sync_stats().1.to_string()),
-                ("proposals", self.raft.proposal_stats().0.to_string()),
-                ("proposal_batches", self.raft.proposal_stats().1.to_string()),
+                (
+                    "fsyncs",
+                    raft.map_or(0, |r| r.wal().sync_stats().0).to_string(),
+                ),
+                (
+                    "synced_appends",
+                    raft.map_or(0, |r| r.wal().sync_stats().1).to_string(),
+                ),
+                (
+                    "proposals",
+                    raft.map_or(0, |r| r.proposal_stats().0).to_string(),
+                ),
+                (
+                    "proposal_batches",
+                    raft.map_or(0, |r| r.proposal_stats().1).to_string(),
+                ),
                 ("protocol_version", s("3")),
                 ("protocol_version_max", s("3")),
                 ("protocol_version_min", s("0")),
@@ -209,34 +203,44 @@ impl Agent {
         );
         let serf = vec![
             ("coordinate_resets", s("0")),
-            ("encrypted", s("false")),
+            ("encrypted", c.gossip.encrypted.to_string()),
             ("event_queue", s("0")),
             ("event_time", s("1")),
-            ("failed", s("0")),
+            ("failed", failed.to_string()),
             ("health_score", s("0")),
             ("intent_queue", s("0")),
-            ("left", s("0")),
+            ("left", left.to_string()),
             ("member_time", s("1")),
-            ("members", s("1")),
+            ("members", (alive + left + failed).to_string()),
             ("query_queue", s("0")),
             ("query_time", s("1")),
         ];
         section("serf_lan", serf.clone());
-        if c.server {
+        if raft.is_some() {
             section("serf_wan", serf);
+        } else {
+            // A client: no Raft; Consul's `consul` section says how many servers it knows.
+            out.remove("raft");
+            let servers = pool
+                .iter()
+                .filter(|m| m.status == 1 && m.tags.get("role").is_some_and(|r| r == "consul"))
+                .count();
+            let consul = out.entry("consul".into()).or_default();
+            consul.retain(|k, _| k == "acl" || k == "server");
+            consul.insert("known_servers".into(), servers.to_string());
         }
         out
     }
 
     fn peer_node_id(&self, raft_id: u64) -> String {
-        match self.raft.info().voters.get(&raft_id) {
+        match self.servers().get(&raft_id) {
             Some(n) => n.node_id.clone(),
             None => format!("{raft_id:016x}"),
         }
     }
 
     /// `/v1/agent/self`.
-    pub fn self_doc(&self) -> SelfDoc {
+    pub async fn self_doc(&self) -> SelfDoc {
         let c = &self.config;
         SelfDoc {
             config: json!({
@@ -268,7 +272,7 @@ impl Agent {
             }),
             coord: json!({"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}),
             member: self.member(),
-            stats: self.stats(),
+            stats: self.stats().await,
             meta: {
                 let mut m = self.config.node_meta.clone();
                 m.insert("consul-network-segment".into(), String::new());

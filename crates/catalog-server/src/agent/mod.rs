@@ -2,11 +2,15 @@
 //! behind one closed type, [`Agent`]. Starting and stopping it with its listeners is
 //! [`crate::lifecycle`]'s work.
 
+mod anti_entropy;
 pub mod cluster;
 mod leader;
+pub mod local;
 mod members;
+pub mod serf;
 mod sessions;
 pub mod tokens;
+pub mod upstream;
 
 use crate::blocking::Catalog;
 use crate::catalog::acl::{AclPolicyConfig, AclRefusal, Authz};
@@ -30,10 +34,10 @@ pub use sessions::SessionTimers;
 pub struct Agent {
     config: Config,
     node_id: String,
-    raft: RaftNode,
+    role: Role,
     checks: CheckRunner,
     sessions: SessionTimers,
-    peers: cluster::Peers,
+    serf: serf::Serf,
     data_dir: PathBuf,
     shutdown: Notify,
     leaving: AtomicBool,
@@ -46,9 +50,25 @@ pub struct Agent {
     authz_cache: crate::catalog::acl::AuthzCache,
 }
 
+/// What kind of agent this is: a server (a Raft member holding the catalog) or a client (its
+/// own services and checks, kept in step with the servers; everything else asked of them).
+pub enum Role {
+    Server(RaftNode),
+    Client {
+        local: Box<local::LocalNode>,
+        upstream: upstream::Upstream,
+    },
+}
+
 impl Agent {
-    /// The agent of `config` on the Raft member `raft` (started, not yet serving).
-    pub fn new(config: Config, node_id: String, raft: RaftNode, data_dir: PathBuf) -> Arc<Agent> {
+    /// The agent of `config` in `role` (started, not yet serving).
+    pub fn new(
+        config: Config,
+        node_id: String,
+        role: Role,
+        serf: serf::Serf,
+        data_dir: PathBuf,
+    ) -> Arc<Agent> {
         let tokens = match &config.acl {
             Some(acl) => tokens::Tokens::load(
                 acl.tokens.clone(),
@@ -62,10 +82,10 @@ impl Agent {
             authz_cache: Default::default(),
             config,
             node_id,
-            raft,
+            role,
             checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
             sessions: SessionTimers::new(weak.clone()),
-            peers: cluster::Peers::default(),
+            serf,
             data_dir,
             shutdown: Notify::new(),
             leaving: AtomicBool::new(false),
@@ -78,16 +98,28 @@ impl Agent {
     /// tombstone GC, cluster discovery, and check runners following this node's checks.
     pub async fn begin(self: &Arc<Self>) -> anyhow::Result<()> {
         let c = &self.config;
-        if c.bootstrap || c.dev || c.bootstrap_expect == 1 {
-            self.raft.bootstrap().await?;
-        }
-        let tasks = vec![
-            tokio::spawn(leader::watch(self.clone())),
-            tokio::spawn(leader::tombstone_gc(self.clone())),
-            tokio::spawn(leader::reap_expired_tokens(self.clone())),
-            tokio::spawn(cluster::run(self.clone())),
-            tokio::spawn(follow_checks(Arc::downgrade(self))),
-        ];
+        let tasks = match &self.role {
+            Role::Server(raft) => {
+                if c.bootstrap || c.dev || c.bootstrap_expect == 1 {
+                    raft.bootstrap().await?;
+                }
+                vec![
+                    tokio::spawn(leader::watch(self.clone())),
+                    tokio::spawn(leader::tombstone_gc(self.clone())),
+                    tokio::spawn(leader::reap_expired_tokens(self.clone())),
+                    tokio::spawn(cluster::run(self.clone())),
+                    tokio::spawn(follow_checks(Arc::downgrade(self))),
+                ]
+            }
+            Role::Client { .. } => {
+                leader::register_self(self).await?;
+                vec![
+                    tokio::spawn(cluster::run(self.clone())),
+                    tokio::spawn(anti_entropy::run(self.clone())),
+                    tokio::spawn(follow_checks(Arc::downgrade(self))),
+                ]
+            }
+        };
         self.sync_checks();
         self.tasks
             .lock()
@@ -112,11 +144,15 @@ impl Agent {
             t.abort();
             let _ = t.await;
         }
+        self.serf.shutdown().await;
     }
 
-    /// Stops Raft and makes the metadata durable: the last step of a shutdown.
+    /// Stops Raft and makes the metadata durable: the last step of a shutdown (a client's
+    /// state was persisted as it changed).
     pub async fn close(&self) {
-        self.raft.shutdown().await;
+        if let Role::Server(raft) = &self.role {
+            raft.shutdown().await;
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -205,77 +241,150 @@ impl Agent {
         &self.data_dir
     }
 
+    /// The catalog this agent answers from: the replicated one on a server, the agent's own
+    /// node on a client.
     pub fn catalog(&self) -> &Catalog {
-        self.raft.catalog()
+        match &self.role {
+            Role::Server(raft) => raft.catalog(),
+            Role::Client { local, .. } => local.catalog(),
+        }
     }
 
-    /// The Raft member, for the server port's RPC endpoints.
-    pub fn raft(&self) -> &RaftNode {
-        &self.raft
+    /// Whether this agent is a server.
+    pub fn is_server(&self) -> bool {
+        matches!(self.role, Role::Server(_))
     }
 
-    /// Writes `cmd` through Raft; once applied, the check runners follow it when it changed
-    /// this agent's node.
+    /// Writes `cmd` through Raft (a client: into its own state, which anti-entropy copies to
+    /// the servers); once applied, the check runners follow it when it changed this agent's
+    /// node.
     pub async fn write(&self, cmd: Command) -> Result<crate::catalog::Reply, WriteError> {
         let mine = cmd.touches_node(&self.config.node_name);
-        let reply = self.raft.write(cmd).await;
+        let reply = match &self.role {
+            Role::Server(raft) => raft.write(cmd).await,
+            Role::Client { local, .. } => local.apply(cmd),
+        };
         if mine && reply.is_ok() {
             self.sync_checks();
         }
         reply
     }
 
-    /// Makes the next read see what `consistency` promises (nothing to wait for when stale).
+    /// Makes the next read see what `consistency` promises (nothing to wait for when stale,
+    /// or on a client, whose own state is all it reads).
     pub async fn read_barrier(&self, consistency: Consistency) -> Result<(), WriteError> {
+        let Some(raft) = self.server() else {
+            return Ok(());
+        };
         match consistency {
             Consistency::Stale => Ok(()),
-            Consistency::Default => self.raft.read_barrier(false).await,
-            Consistency::Consistent => self.raft.read_barrier(true).await,
+            Consistency::Default => raft.read_barrier(false).await,
+            Consistency::Consistent => raft.read_barrier(true).await,
         }
     }
 
     /// The leader's server address, if one is known.
     pub fn leader_addr(&self) -> Option<String> {
-        self.raft.leader_addr()
+        self.server().and_then(RaftNode::leader_addr)
     }
 
     pub fn is_leader(&self) -> bool {
-        self.raft.is_leader()
+        self.server().is_some_and(RaftNode::is_leader)
     }
 
     /// Milliseconds since the leader was last heard from (0 on the leader).
     pub fn last_contact_ms(&self) -> Option<u64> {
-        self.raft.last_contact_ms()
+        self.server().and_then(RaftNode::last_contact_ms)
     }
 
-    /// What this server's Raft member knows now.
+    /// What this server's Raft member knows now (nothing on a client).
     pub fn raft_status(&self) -> crate::raft::Status {
-        self.raft.status()
+        self.server().map(RaftNode::status).unwrap_or_default()
     }
 
     /// The voting servers, by Raft id.
     pub fn servers(&self) -> std::collections::BTreeMap<u64, crate::raft::ServerNode> {
-        self.raft.info().voters
+        self.server()
+            .map(|raft| raft.info().voters)
+            .unwrap_or_default()
     }
 
-    /// Joins the cluster a server at `addr` (as `-join` takes it) belongs to.
-    pub async fn join(&self, addr: &str) -> Result<(), crate::raft::cluster::JoinError> {
-        let target = cluster::server_addr(addr, self.config.ports.server);
-        self.raft.join_addr(&target).await
+    /// This agent's Raft member when it is a server.
+    pub fn server(&self) -> Option<&RaftNode> {
+        match &self.role {
+            Role::Server(raft) => Some(raft),
+            Role::Client { .. } => None,
+        }
     }
 
-    /// Leaves the cluster gracefully (when it has other voters), as `consul leave` does.
+    /// A client's own state and its way to the servers.
+    pub fn client(&self) -> Option<(&local::LocalNode, &upstream::Upstream)> {
+        match &self.role {
+            Role::Server(_) => None,
+            Role::Client { local, upstream } => Some((&**local, upstream)),
+        }
+    }
+
+    /// This agent's membership of the gossip pool.
+    pub fn serf(&self) -> &serf::Serf {
+        &self.serf
+    }
+
+    /// Joins the gossip pool through the agent at `addr` (`host`, `host:port`), as
+    /// `consul join` does; a server outside a Raft cluster then joins the servers it finds.
+    pub async fn join(&self, addr: &str) -> Result<(), serf::SerfJoinError> {
+        self.serf.join(&[addr.to_string()]).await.map(|_| ())
+    }
+
+    /// Leaves gracefully, as `consul leave` does: a server leaves Raft (when it has other
+    /// voters), then the agent leaves the gossip pool.
     pub async fn leave_cluster(&self) -> Result<(), WriteError> {
-        let info = self.raft.info();
-        if info.voters.len() > 1 && info.voters.contains_key(&self.raft.id()) {
-            self.raft.leave_cluster().await?;
+        if let Some(raft) = self.server() {
+            let info = raft.info();
+            if info.voters.len() > 1 && info.voters.contains_key(&raft.id()) {
+                raft.leave_cluster().await?;
+            }
+        }
+        if let Err(e) = self.serf.leave().await {
+            tracing::warn!(target: "agent", "failed to leave the gossip pool: {e}");
         }
         Ok(())
     }
 
     /// Removes server `id` from the Raft membership, through the leader.
     pub async fn remove_server(&self, id: u64) -> Result<(), WriteError> {
-        self.raft.remove_via_leader(id).await
+        match self.server() {
+            Some(raft) => raft.remove_via_leader(id).await,
+            None => Err(WriteError::NoLeader),
+        }
+    }
+
+    /// Consul's force-leave: a failed member of the pool is marked left everywhere (and
+    /// deregistered by the leader); a server is removed from Raft too. `false` when no
+    /// member or server has that name.
+    pub async fn force_leave(&self, node: &str) -> Result<bool, WriteError> {
+        let member = self
+            .serf
+            .members()
+            .await
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(node));
+        if let Some(m) = &member {
+            if let Err(e) = self.serf.force_leave(m.name()).await {
+                tracing::warn!(target: "agent", "force-leave of {node} failed: {e}");
+            }
+        }
+        let server = self.server().and_then(|raft| {
+            raft.info()
+                .voters
+                .into_iter()
+                .find(|(_, n)| n.name.eq_ignore_ascii_case(node))
+                .map(|(id, _)| id)
+        });
+        if let (Some(raft), Some(id)) = (self.server(), server) {
+            raft.remove_via_leader(id).await?;
+        }
+        Ok(member.is_some() || server.is_some())
     }
 
     /// The check runners (TTL updates).
@@ -292,7 +401,7 @@ impl Agent {
     /// refuses writes.
     pub fn agent_checks(&self) -> Vec<CheckRecord> {
         let mut checks = self.run_checks();
-        if let Some(f) = self.raft.storage_failure() {
+        if let Some(f) = self.server().and_then(RaftNode::storage_failure) {
             checks.push(storage_check(&self.config.node_name, &f.reason));
         }
         checks
@@ -337,6 +446,11 @@ impl Agent {
     pub fn allow_scripts(&self) -> bool {
         self.config.enable_script_checks
     }
+}
+
+/// The server-port path that takes a client's anti-entropy sync.
+pub fn anti_entropy_path() -> &'static str {
+    anti_entropy::SYNC_PATH
 }
 
 /// How fresh a read must be: Consul's `?stale`, default, and `?consistent` modes.

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod command;
 pub mod health;
 mod kv;
+pub mod node_sync;
 pub mod query;
 pub mod records;
 pub mod registration;

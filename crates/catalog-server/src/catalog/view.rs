@@ -20,6 +20,37 @@ impl State {
             .is_some_and(|m| m.contains_key(check_id))
     }
 
+    /// Check `check_id` of node `node`.
+    pub fn check(&self, node: &str, check_id: &str) -> Option<&CheckRecord> {
+        self.checks.get(&lower(node)).and_then(|m| m.get(check_id))
+    }
+
+    /// The names of the nodes carrying check `check_id` (`serfHealth`: the gossip members the
+    /// leader registered).
+    pub fn nodes_with_check(&self, check_id: &str) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|(_, m)| m.contains_key(check_id))
+            .filter_map(|(key, _)| self.nodes.get(key).map(|n| n.node.clone()))
+            .collect()
+    }
+
+    /// Every service instance of node `node`.
+    pub fn services_of(&self, node: &str) -> impl Iterator<Item = &ServiceRecord> {
+        self.services
+            .get(&lower(node))
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
+    /// Every check of node `node`.
+    pub fn checks_of(&self, node: &str) -> impl Iterator<Item = &CheckRecord> {
+        self.checks
+            .get(&lower(node))
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
     /// The services registered through node `node`'s agent (its API and config files).
     pub fn agent_services(&self, node: &str) -> impl Iterator<Item = &ServiceRecord> {
         self.services

@@ -127,7 +127,7 @@ pub struct AgentFlags {
     /// Path to file to store agent PID.
     #[arg(long = "pid-file")]
     pid_file: Option<String>,
-    /// Provides the gossip encryption key (recorded; there is no gossip to encrypt here).
+    /// Provides the gossip encryption key.
     #[arg(long)]
     encrypt: Option<String>,
     /// Domain to use for DNS interface.
@@ -167,7 +167,7 @@ pub struct AgentFlags {
     #[arg(long = "auto-reload-config", value_parser = goflags::go_bool, help_heading = goflags::REFUSED)]
     auto_reload_config: Option<bool>,
     /// Address to bind Serf LAN listeners to.
-    #[arg(long = "serf-lan-bind", help_heading = goflags::REFUSED)]
+    #[arg(long = "serf-lan-bind")]
     serf_lan_bind: Option<String>,
     /// Address to bind Serf WAN listeners to.
     #[arg(long = "serf-wan-bind", help_heading = goflags::REFUSED)]
@@ -220,6 +220,7 @@ impl AgentFlags {
         put("retry_max", self.retry_max.map(Value::from));
         put("pid_file", self.pid_file.clone().map(Value::from));
         put("encrypt", self.encrypt.clone().map(Value::from));
+        put("serf_lan", self.serf_lan_bind.clone().map(Value::from));
         put("domain", self.domain.clone().map(Value::from));
         put("alt_domain", self.alt_domain.clone().map(Value::from));
         put(

@@ -253,12 +253,18 @@ fn protections_this_agent_lacks_are_refused_never_ignored() {
             && err.contains("is not implemented by this agent"),
         "{err}"
     );
-    let err = load(&[
+    let c = load(&[
         "-dev",
         "-encrypt=pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+        "-serf-lan-bind=127.0.0.9",
+        "-serf-lan-port=9301",
     ])
-    .expect_err("refused");
-    assert!(err.starts_with("encrypt = "), "{err}");
+    .expect("gossip flags");
+    assert!(c.gossip.encrypted && c.gossip.pool.keyring.is_some());
+    assert_eq!(c.gossip.bind.to_string(), "127.0.0.9");
+    assert_eq!(c.ports.serf_lan, 9301);
+    let err = load(&["-dev", "-encrypt=c2hvcnQ="]).expect_err("refused");
+    assert!(err.contains("encrypt has invalid key"), "{err}");
     // Switched off, the same blocks load: configs written for Consul keep working.
     assert!(load(&["-dev", "-hcl", "acl { enabled = false }"]).is_ok());
     assert!(load(&["-dev", "-hcl", "disable_update_check = true"]).is_ok());

@@ -21,8 +21,7 @@ pub(super) enum Support {
 
 const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the pre-1.4 ACL system) is not implemented by this agent: use acl { enabled = true tokens { ... } }";
 const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS listener and the server port (certificate and CA files, verify_incoming, verify_outgoing, verify_server_hostname, tls_min_version; rustls' cipher suites). Remove it";
-const NO_GOSSIP: &str = "gossip (Serf) is not implemented by this agent: agents and servers meet over the server port (-retry-join)";
-const NO_GOSSIP_KEY: &str = "gossip encryption is not implemented by this agent (it has no gossip): the key would protect nothing. Remove it";
+const NO_GOSSIP: &str = "is not implemented by this agent: its gossip is one LAN pool (serf_lan, gossip_lan, encrypt, reconnect_timeout)";
 const NO_RECURSORS: &str = "forwarding DNS queries to recursors is not implemented by this agent yet: names outside the DNS domain are answered REFUSED";
 const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
 const NO_CONNECT: &str = "Connect (service mesh) is not implemented by this agent";
@@ -116,17 +115,18 @@ pub(super) fn support(key: &str) -> Support {
         "tls_cipher_suites" => Implemented,
         "auto_encrypt" | "enable_agent_tls_for_checks" => WhenOff(NO_TLS),
 
-        "encrypt" => WhenOff(NO_GOSSIP_KEY),
-        // Without a key there is nothing to verify.
-        "encrypt_verify_incoming" | "encrypt_verify_outgoing" => NoEffect,
-        "serf_lan"
-        | "serf_lan_allowed_cidrs"
+        // The LAN gossip pool (`config::gossip`).
+        "encrypt"
+        | "encrypt_verify_incoming"
+        | "encrypt_verify_outgoing"
+        | "serf_lan"
+        | "gossip_lan"
+        | "reconnect_timeout" => Implemented,
+        "serf_lan_allowed_cidrs"
         | "serf_wan"
         | "serf_wan_allowed_cidrs"
-        | "gossip_lan"
         | "gossip_wan"
         | "advertise_reconnect_timeout"
-        | "reconnect_timeout"
         | "segment"
         | "segments" => WhenOff(NO_GOSSIP),
 
@@ -183,7 +183,7 @@ fn is_off(v: &Value) -> bool {
 fn implemented_subkeys(key: &str) -> &'static [&'static str] {
     match key {
         "addresses" => &["http", "https", "dns"],
-        "ports" => &["http", "https", "server", "dns"],
+        "ports" => &["http", "https", "server", "dns", "serf_lan"],
         "performance" => &["raft_multiplier"],
         "ui_config" => &["enabled", "content_path"],
         _ => &[],
@@ -274,7 +274,7 @@ fn tls_refusal(value: &Value) -> Option<String> {
 fn sub_is_default(key: &str, sub: &str, v: &Value) -> bool {
     match (key, sub) {
         // The listeners this agent does not open: -1 (off) is what it does.
-        ("ports", "https" | "grpc" | "grpc_tls" | "serf_lan" | "serf_wan") => {
+        ("ports", "https" | "grpc" | "grpc_tls" | "serf_wan") => {
             v.as_i64() == Some(-1) || v.as_str() == Some("-1")
         }
         _ => is_off(v),
@@ -289,8 +289,8 @@ fn sub_reason(key: &str, sub: &str) -> Option<&'static str> {
         ("ports", "grpc" | "grpc_tls") | ("addresses", "grpc" | "grpc_tls") => {
             "is refused: gRPC is not implemented by this agent (set it to -1)"
         }
-        ("ports", "serf_lan" | "serf_wan") => {
-            "is refused: gossip (Serf) is not implemented by this agent (set it to -1)"
+        ("ports", "serf_wan") => {
+            "is refused: WAN gossip (several datacenters) is not implemented by this agent (set it to -1)"
         }
         _ => return None,
     })
@@ -335,8 +335,13 @@ mod tests {
         );
         assert!(auto.is_some_and(|m| m.starts_with("tls.defaults.use_auto_cert = ")));
         assert!(refusal("tls", &json!({"grpc": {"use_auto_cert": true}})).is_some());
-        assert!(refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")).is_some());
-        assert_eq!(refusal("encrypt", &json!("")), None);
+        assert_eq!(
+            refusal("encrypt", &json!("c2VjcmV0c2VjcmV0c2VjcmV0MQ==")),
+            None
+        );
+        assert!(refusal("serf_lan_allowed_cidrs", &json!(["10.0.0.0/8"])).is_some());
+        assert!(refusal("ports", &json!({"serf_wan": 8302})).is_some());
+        assert_eq!(refusal("ports", &json!({"serf_lan": 8301})), None);
         assert_eq!(refusal("disable_update_check", &json!(true)), None);
         assert_eq!(refusal("ports", &json!({"http": 8500, "dns": -1})), None);
         assert_eq!(refusal("ports", &json!({"http": 8500, "dns": 8600})), None);

@@ -23,7 +23,7 @@ type Res = Result<Response, ApiError>;
 pub async fn self_doc(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Read)?;
-    Ok(json(&a.self_doc(), p.pretty() || a.config().dev))
+    Ok(json(&a.self_doc().await, p.pretty() || a.config().dev))
 }
 
 pub async fn members(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
@@ -39,7 +39,7 @@ pub async fn members(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery)
         ));
     }
     let f = expr::from_params(&p, expr::member())?;
-    let mut members = a.members();
+    let mut members = a.members().await;
     let filtered = filter(&mut members, |m| {
         z.allows(Resource::Node, &m.name, Access::Read)
     });
@@ -454,16 +454,11 @@ pub async fn force_leave(State(a): State<AppState>, t: Token, Path(node): Path<S
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }
-    let servers = a.servers();
-    let Some((id, _)) = servers
-        .iter()
-        .find(|(_, n)| n.name.eq_ignore_ascii_case(&node))
-    else {
+    if !a.force_leave(&node).await? {
         return Err(ApiError::internal(format!(
             "agent: No node found with name '{node}'"
         )));
-    };
-    a.remove_server(*id).await?;
+    }
     Ok(ok_empty())
 }
 

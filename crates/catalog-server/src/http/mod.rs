@@ -5,6 +5,7 @@ mod acl;
 mod agent;
 mod catalog;
 mod filter;
+mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gopath;
@@ -56,8 +57,36 @@ fn only(allowed: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppSt
     })
 }
 
-/// The client API.
+/// The client API: on a server, all of it; on a client, `/v1/agent/*` answered here and
+/// the rest forwarded to a server.
 pub fn router(agent: AppState) -> Router {
+    let api = if agent.is_server() {
+        agent_routes()
+            .merge(cluster_routes())
+            .fallback(unknown_path)
+    } else {
+        agent_routes().fallback(forward::forward)
+    };
+    api.route("/", get(ui::root))
+        .merge(ui::routes(&agent.config().ui_content_path))
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .with_state(agent)
+}
+
+/// The server port's share of the API: what clients forward, and their anti-entropy.
+fn server_port_api(agent: AppState) -> Router {
+    cluster_routes()
+        .route(
+            crate::agent::anti_entropy_path(),
+            only("PUT", put(forward::agent_sync)),
+        )
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .with_state(agent)
+}
+
+/// `/v1/agent/*`: this agent's own state, answered by whichever agent is asked.
+fn agent_routes() -> Router<AppState> {
     Router::new()
         // agent
         .route("/v1/agent/self", only("GET", get(agent::self_doc)))
@@ -130,6 +159,11 @@ pub fn router(agent: AppState) -> Router {
             only("GET", get(agent::missing_service_name)),
         )
         .route("/v1/agent/token/{kind}", only("PUT", put(acl::agent_token)))
+}
+
+/// What servers answer from the replicated catalog (a client forwards it).
+fn cluster_routes() -> Router<AppState> {
+    Router::new()
         // acl
         .route("/v1/acl/bootstrap", only("PUT", put(acl::bootstrap)))
         .route("/v1/acl/tokens", only("GET", get(acl::token_list)))
@@ -317,11 +351,6 @@ pub fn router(agent: AppState) -> Router {
             "/v1/coordinate/nodes",
             only("GET", get(status::coordinate_nodes)),
         )
-        .route("/", get(ui::root))
-        .merge(ui::routes(&agent.config().ui_content_path))
-        .fallback(unknown_path)
-        .layer(DefaultBodyLimit::max(BODY_MAX))
-        .with_state(agent)
 }
 
 async fn unknown_path(uri: Uri) -> ApiError {
@@ -491,7 +520,7 @@ pub fn serve(
             closing.clone(),
         ));
     }
-    if let Some(l) = server {
+    if let (Some(l), Some(raft)) = (server, agent.server()) {
         let limits = listen::ConnLimits {
             // Peers' HTTP clients open a connection per concurrent call (forwarded writes
             // included), so the server port has no per-client cap.
@@ -499,10 +528,20 @@ pub fn serve(
             handshake_timeout: c.rpc_handshake_timeout,
             idle_timeout: listen::IDLE_TIMEOUT,
         };
+        let app = raft_rpc::router(raft.clone()).merge(server_port_api(agent.clone()));
+        let client_gate = client_gate(c);
+        let raft_gate = raft_rpc::gate();
+        let gate: listen::Gate = std::sync::Arc::new(move |req| {
+            if req.uri().path().starts_with("/v1/raft/") {
+                raft_gate(req)
+            } else {
+                client_gate(req)
+            }
+        });
         tasks.spawn(listen::run(
             l,
-            raft_rpc::router(agent.raft().clone()),
-            raft_rpc::gate(),
+            app,
+            gate,
             limits,
             "rpc",
             rpc_transport,

@@ -5,8 +5,8 @@ use crate::config::Config;
 /// The startup banner, in Go consul's layout (scripts read its lines). It names only the
 /// listeners this agent opens: HTTP (and DNS) on the client addresses, and for a server its
 /// server port (Raft, joins and forwarding, over HTTP) on its own line. The listeners this
-/// consul does not have (gRPC, gRPC-TLS, Serf LAN and WAN) print as Go prints a disabled port,
-/// -1, whatever their configured port.
+/// consul does not have (gRPC, gRPC-TLS, Serf WAN) print as Go prints a disabled port, -1,
+/// whatever their configured port.
 pub fn print(c: &Config, node_id: &str) {
     // The addresses HTTP really binds (`addresses.http`, else the client addresses).
     let clients: Vec<String> = c.http_addrs.iter().map(|a| a.to_string()).collect();
@@ -31,10 +31,11 @@ pub fn print(c: &Config, node_id: &str) {
         c.ports.dns.max(-1),
     );
     println!(
-        "         Cluster Addr: {} (LAN: -1, WAN: -1)",
-        c.advertise_addr
+        "         Cluster Addr: {} (LAN: {}, WAN: -1)",
+        c.advertise_addr,
+        c.ports.serf_lan.max(-1)
     );
-    println!("    Gossip Encryption: false");
+    println!("    Gossip Encryption: {}", c.gossip.encrypted);
     println!("     Auto-Encrypt-TLS: false");
     println!("         ACLs Enabled: {}", c.acl.is_some());
     if c.server && c.ports.server >= 0 {

@@ -7,7 +7,9 @@ mod banner;
 mod data_dir;
 pub(crate) mod notify;
 
-use crate::agent::Agent;
+use crate::agent::local::LocalNode;
+use crate::agent::upstream::Upstream;
+use crate::agent::{Agent, Role};
 use crate::config::Config;
 use crate::listeners::Listeners;
 use crate::raft::RaftNode;
@@ -33,12 +35,6 @@ pub async fn run(
     mut listeners: Listeners,
     shutdown: impl Future<Output = StopSignal>,
 ) -> anyhow::Result<i32> {
-    if !config.server {
-        // Running Raft anyway would make a "client" a voting server of whatever it joins.
-        anyhow::bail!(
-            "client mode (an agent without -server) is not implemented by this agent yet: run the agent with -server (or -dev), and point registrator and consul-template at a server's HTTP API"
-        );
-    }
     // Port 0 (or an inherited socket) means whatever the listener got: advertise that.
     if let Some(port) = listeners.http_port() {
         config.ports.http = i32::from(port);
@@ -55,6 +51,12 @@ pub async fn run(
         None => config.ports.dns = -1,
     }
     let dns_sockets = listeners.take_dns();
+    match listeners.serf_lan_port() {
+        Some(port) => config.ports.serf_lan = i32::from(port),
+        // No gossip socket was handed over (in-process listeners): a pool of one.
+        None => config.ports.serf_lan = -1,
+    }
+    let serf_socket = listeners.take_serf_lan();
     let data_dir = data_dir::DataDir::open(config.data_dir.as_deref())?;
     let node_id = data_dir.node_id(config.node_id.as_deref())?;
     for w in &config.warnings {
@@ -65,19 +67,36 @@ pub async fn run(
         std::fs::write(pid, std::process::id().to_string())?;
     }
 
-    let me = crate::raft::ServerNode {
-        addr: format!("{}:{}", config.advertise_addr, config.ports.server),
-        name: config.node_name.clone(),
-        node_id: node_id.clone(),
+    let role = if config.server {
+        let me = crate::raft::ServerNode {
+            addr: format!("{}:{}", config.advertise_addr, config.ports.server),
+            name: config.node_name.clone(),
+            node_id: node_id.clone(),
+        };
+        let raft = RaftNode::start(
+            &data_dir.path().join("raft"),
+            raft_id(&node_id),
+            me,
+            &config,
+        )
+        .await?;
+        Role::Server(raft)
+    } else {
+        Role::Client {
+            local: Box::new(LocalNode::open(
+                config.data_dir.as_ref().map(|_| data_dir.path()),
+            )?),
+            upstream: Upstream::new(&config)?,
+        }
     };
-    let raft = RaftNode::start(
-        &data_dir.path().join("raft"),
-        raft_id(&node_id),
-        me,
-        &config,
-    )
-    .await?;
-    let agent = Agent::new(config.clone(), node_id, raft, data_dir.path().to_path_buf());
+    let serf = crate::agent::serf::Serf::start(&config, &node_id, serf_socket)?;
+    let agent = Agent::new(
+        config.clone(),
+        node_id,
+        role,
+        serf,
+        data_dir.path().to_path_buf(),
+    );
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut server = tokio::spawn(crate::http::serve(agent.clone(), listeners, closing_rx)?);
     let dns = crate::dns::DnsServer::start(agent.clone(), dns_sockets)?;
@@ -184,7 +203,12 @@ fn raft_id(node_id: &str) -> u64 {
 
 /// Tells systemd we are ready once a leader is known (the listeners are already bound).
 async fn notify_when_ready(agent: Arc<Agent>) {
-    let mut status = agent.raft().watch();
+    let Some(raft) = agent.server() else {
+        // A client serves its own state at once.
+        notify::send("READY=1");
+        return;
+    };
+    let mut status = raft.watch();
     loop {
         if status.current().leader.is_some() {
             notify::send("READY=1");

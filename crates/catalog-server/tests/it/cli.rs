@@ -330,11 +330,27 @@ async fn banner_names_only_open_listeners() {
         if *port == -1 {
             continue;
         }
-        std::net::TcpStream::connect(addr.as_str())
-            .unwrap_or_else(|e| panic!("the banner names {name} at {addr}, but: {e}\n{log}"));
+        if name == "LAN" {
+            // Gossip is UDP: a closed port answers ICMP (refused), an open one says nothing
+            // to a stray datagram.
+            let probe = std::net::UdpSocket::bind((s.ip(), 0)).unwrap();
+            probe.connect(addr.as_str()).unwrap();
+            probe.send(b"?").unwrap();
+            probe
+                .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                .unwrap();
+            let refused = matches!(probe.recv(&mut [0u8; 64]), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+            assert!(
+                !refused,
+                "the banner names LAN at {addr}, but nothing listens there\n{log}"
+            );
+        } else {
+            std::net::TcpStream::connect(addr.as_str())
+                .unwrap_or_else(|e| panic!("the banner names {name} at {addr}, but: {e}\n{log}"));
+        }
         open += 1;
     }
-    assert_eq!(open, 2, "HTTP and the server port: {named:?}");
+    assert_eq!(open, 3, "HTTP, the server port and gossip: {named:?}");
     assert_eq!(server_addr, format!("{}:{}", s.ip(), s.server_port()));
     assert!(
         client.contains(&format!("(HTTP: {}, ", s.http_port())),

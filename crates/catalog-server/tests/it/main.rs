@@ -8,6 +8,7 @@ mod api;
 mod blocking;
 mod checks;
 mod cli;
+mod clients;
 mod cluster;
 mod common;
 mod dns;

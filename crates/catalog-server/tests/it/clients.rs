@@ -1,0 +1,326 @@
+//! Client agents: three servers on 127.0.0.1-3 and two clients on 127.0.0.4-5, each a real
+//! process joining over gossip. `consul members` on any agent lists all five; a service
+//! registered on a client is in the catalog under the client's node, with the check the client
+//! runs; a killed client turns critical within the failure-detection window and recovers when
+//! restarted (its registrations kept in its data dir); reads, writes and blocking queries go
+//! through a client, also across a leader change; `consul leave` on a client makes it `left`.
+
+use crate::common::{wait_until, Mode, ReservedPort, TestServer};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SERVERS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+const CLIENTS: [&str; 2] = ["127.0.0.4", "127.0.0.5"];
+
+/// Three servers and two clients sharing one port number (TCP server port, UDP gossip), so
+/// each joins the others at `<ip>`.
+async fn cluster() -> (Vec<TestServer>, Vec<TestServer>) {
+    let all: Vec<&str> = SERVERS.iter().chain(CLIENTS.iter()).copied().collect();
+    let mut ports = ReservedPort::shared(&all).into_iter();
+    let mut servers = Vec::new();
+    for (i, ip) in SERVERS.iter().enumerate() {
+        let others: Vec<String> = SERVERS
+            .iter()
+            .filter(|o| *o != ip)
+            .map(|o| o.to_string())
+            .collect();
+        let mut s = TestServer::member(
+            ip,
+            &format!("server{}", i + 1),
+            ports.next().expect("port"),
+            3,
+            &others,
+        );
+        s.spawn();
+        servers.push(s);
+    }
+    for s in servers.iter_mut() {
+        let ready = s.wait_ready(Duration::from_secs(60)).await;
+        assert!(
+            matches!(ready, test_support::Ready::Serving(_)),
+            "{} {ready:?}: {}",
+            s.node(),
+            s.output()
+        );
+    }
+    let mut clients = Vec::new();
+    for (i, ip) in CLIENTS.iter().enumerate() {
+        // Each client knows one server; gossip tells it the rest.
+        let join = vec![SERVERS[i].to_string()];
+        let mut c = TestServer::new(
+            TestServer::builder()
+                .ip(ip)
+                .node(&format!("client{}", i + 1))
+                .mode(Mode::Client { join })
+                .server_port(ports.next().expect("port"))
+                .build(),
+        );
+        c.start().await;
+        clients.push(c);
+    }
+    (servers, clients)
+}
+
+/// `consul members` as (name, status, type) rows.
+fn members(agent: &TestServer) -> Vec<(String, String, String)> {
+    let (code, out, err) = agent.cli(&["members"]);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[2].to_string(), f[3].to_string())
+        })
+        .collect()
+}
+
+async fn passing_nodes(agent: &TestServer, service: &str) -> Vec<String> {
+    match agent
+        .get(&format!("/v1/health/service/{service}?passing"))
+        .await
+    {
+        Ok((200, body)) => serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e["Node"]["Node"].as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_join_register_fail_recover_and_leave() {
+    let (mut servers, mut clients) = cluster().await;
+
+    // Every agent lists all five, with their type.
+    for agent in servers.iter().chain(clients.iter()) {
+        let ok = wait_until(Duration::from_secs(20), || async {
+            let m = members(agent);
+            m.len() == 5 && m.iter().all(|(_, status, _)| status == "alive")
+        })
+        .await;
+        assert!(ok, "{}: {:?}", agent.node(), members(agent));
+        let m = members(agent);
+        for (name, _, kind) in &m {
+            let want = if name.starts_with("server") {
+                "server"
+            } else {
+                "client"
+            };
+            assert_eq!(kind, want, "{m:?}");
+        }
+    }
+
+    // A service with a TTL check registered on client1 lands under client1's node.
+    let svc = json!({
+        "Name": "web", "ID": "web-1", "Port": 8080, "Tags": ["v1"],
+        "Check": {"CheckID": "web-ttl", "TTL": "600s"}
+    });
+    let (code, body) = clients[0]
+        .put("/v1/agent/service/register", svc.to_string())
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = clients[0].put("/v1/agent/check/pass/web-ttl", "").await;
+    assert_eq!(code, 200, "{body}");
+    let listed = wait_until(Duration::from_secs(10), || async {
+        passing_nodes(&servers[1], "web").await == ["client1"]
+    })
+    .await;
+    assert!(
+        listed,
+        "web on client1 not passing on a server: {:?}\n{}",
+        servers[1].get("/v1/health/service/web").await,
+        clients[0].output()
+    );
+    let local = clients[0].json("/v1/agent/services").await;
+    assert_eq!(local["web-1"]["Port"], 8080, "{local}");
+    assert_eq!(clients[1].json("/v1/agent/services").await, json!({}));
+
+    // The catalog is read and written through a client; a blocking query through it wakes.
+    let (code, _) = clients[1].put("/v1/kv/through/client", "yes").await;
+    assert_eq!(code, 200);
+    let (_, headers, body) = clients[0].get_full("/v1/kv/through/client").await;
+    assert!(body.contains("\"Key\":\"through/client\""), "{body}");
+    let index: u64 = headers["X-Consul-Index"].to_str().unwrap().parse().unwrap();
+    let waiting = {
+        let http = clients[0].http.clone();
+        let url = clients[0].url(&format!("/v1/kv/through/client?index={index}&wait=20s"));
+        tokio::spawn(async move { http.get(url).send().await.unwrap().text().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        servers[2].put("/v1/kv/through/client", "changed").await.0,
+        200
+    );
+    let woke = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the blocking query through the client wakes")
+        .unwrap();
+    assert!(woke.contains("Y2hhbmdlZA=="), "{woke}");
+
+    // kill -9 client1: its service turns critical within the detection window.
+    clients[0].kill9();
+    let t0 = Instant::now();
+    let dropped = wait_until(Duration::from_secs(30), || async {
+        passing_nodes(&servers[0], "web").await.is_empty()
+    })
+    .await;
+    assert!(dropped, "client1's service still passing after its death");
+    let detected = t0.elapsed();
+    let serf: Value = servers[0].json("/v1/health/node/client1").await;
+    let serf_health = serf
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["CheckID"] == "serfHealth").cloned())
+        .unwrap_or_default();
+    assert_eq!(serf_health["Status"], "critical", "{serf}");
+    let failed = wait_until(Duration::from_secs(10), || async {
+        members(&servers[2])
+            .iter()
+            .any(|(n, s, _)| n == "client1" && s == "failed")
+    })
+    .await;
+    assert!(failed, "{:?}", members(&servers[2]));
+    eprintln!("client1's service left the passing list {detected:?} after kill -9");
+
+    // Restarted on its data dir, client1 comes back with the service it had.
+    clients[0].start().await;
+    let back = wait_until(Duration::from_secs(30), || async {
+        passing_nodes(&servers[0], "web").await == ["client1"]
+    })
+    .await;
+    assert!(
+        back,
+        "web did not recover: {:?}\n{}",
+        servers[0].get("/v1/health/service/web").await,
+        clients[0].output()
+    );
+
+    // The leader dies: clients keep answering through the other servers.
+    let leader_addr = servers[0].json("/v1/status/leader").await;
+    let leader = SERVERS
+        .iter()
+        .position(|ip| {
+            leader_addr
+                .as_str()
+                .is_some_and(|a| a.starts_with(&format!("{ip}:")))
+        })
+        .expect("leader is one of the servers");
+    servers[leader].kill9();
+    let survived = wait_until(Duration::from_secs(30), || async {
+        clients[1].put("/v1/kv/after/leader", "ok").await.0 == 200
+    })
+    .await;
+    assert!(
+        survived,
+        "writes through a client fail after the leader's death"
+    );
+    let (code, body) = clients[0].get("/v1/kv/after/leader?raw").await.unwrap();
+    assert_eq!((code, body.as_str()), (200, "ok"));
+
+    // `consul leave` on client2: it is `left` for the others, and out of the catalog.
+    let (code, out, err) = clients[1].cli(&["leave"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Graceful leave complete\n"),
+        "{err}"
+    );
+    let alive = (leader + 1) % 3;
+    let left = wait_until(Duration::from_secs(15), || async {
+        members(&servers[alive])
+            .iter()
+            .any(|(n, s, _)| n == "client2" && s == "left")
+    })
+    .await;
+    assert!(left, "{:?}", members(&servers[alive]));
+    let gone = wait_until(Duration::from_secs(15), || async {
+        servers[alive]
+            .get("/v1/catalog/node/client2")
+            .await
+            .is_ok_and(|r| r.1 == "null")
+    })
+    .await;
+    assert!(
+        gone,
+        "{:?}",
+        servers[alive].get("/v1/catalog/node/client2").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_without_servers_says_so_and_refuses_what_it_cannot_do() {
+    let mut lone = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.6")
+            .node("lonely")
+            .mode(Mode::Client { join: vec![] })
+            .build(),
+    );
+    lone.spawn();
+    let ok = wait_until(Duration::from_secs(20), || async {
+        lone.get("/v1/agent/self")
+            .await
+            .is_ok_and(|(c, _)| c == 200)
+    })
+    .await;
+    assert!(ok, "{}", lone.output());
+    let (code, body) = lone.get("/v1/catalog/services").await.unwrap();
+    assert_eq!((code, body.as_str()), (500, "No known Consul servers"));
+    let me = lone.json("/v1/agent/self").await;
+    assert_eq!(me["Config"]["Server"], false);
+    assert_eq!(
+        me["Stats"]["consul"]["known_servers"], "0",
+        "{}",
+        me["Stats"]
+    );
+    assert!(me["Stats"].get("raft").is_none());
+    // Its own registrations work without servers, and wait for them.
+    let (code, _) = lone
+        .put("/v1/agent/service/register", r#"{"Name":"solo"}"#)
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        lone.json("/v1/agent/services").await["solo"]["Service"],
+        "solo"
+    );
+
+    // What a client does not do is refused by name.
+    for (flags, says) in [
+        (
+            vec!["-hcl", "acl { enabled = true }"],
+            "acl.enabled on a client agent",
+        ),
+        (
+            vec!["-dns-port=8600"],
+            "the DNS interface of a client agent",
+        ),
+        (
+            vec!["-hcl", "ports { dns = 8600 }"],
+            "the DNS interface of a client agent",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = format!("-data-dir={}", dir.path().display());
+        // Bounded: an agent that accepted the flags would run on.
+        let out = std::process::Command::new("timeout")
+            .args(["20", &test_support::binary("consul").display().to_string()])
+            .args([
+                "agent",
+                data_dir.as_str(),
+                "-bind=127.0.0.1",
+                "-http-port=-1",
+            ])
+            .args(["-serf-lan-port=0", "-node=refused"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+}
