@@ -185,6 +185,25 @@ impl Client {
         self.put_unit("/v1/agent/maintenance", p, None).await
     }
 
+    /// `PUT /v1/event/fire/:name` with filters (empty: none) and a payload; the event's ID.
+    pub async fn event_fire(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        filters: [(&str, &str); 3],
+    ) -> Result<String, ClientError> {
+        let p: Vec<(String, String)> = filters
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let path = format!("/v1/event/fire/{}", super::escape_path(name));
+        let body = (!payload.is_empty()).then(|| super::Body::raw(payload));
+        let a = self.send_ok(Method::PUT, &path, p, body).await?;
+        let v: serde_json::Value = super::decode(&a.body)?;
+        Ok(v["ID"].as_str().unwrap_or_default().to_string())
+    }
+
     /// Raw `GET` helper for agent endpoints without a typed method.
     pub async fn agent_get_value(
         &self,

@@ -4,6 +4,7 @@
 
 mod anti_entropy;
 pub mod cluster;
+pub mod events;
 mod leader;
 pub mod local;
 mod members;
@@ -38,6 +39,8 @@ pub struct Agent {
     checks: CheckRunner,
     sessions: SessionTimers,
     serf: serf::Serf,
+    /// The user events this agent kept.
+    events: events::EventLog,
     data_dir: PathBuf,
     shutdown: Notify,
     leaving: AtomicBool,
@@ -86,6 +89,7 @@ impl Agent {
             checks: CheckRunner::new(Arc::new(Sink(weak.clone()))),
             sessions: SessionTimers::new(weak.clone()),
             serf,
+            events: Default::default(),
             data_dir,
             shutdown: Notify::new(),
             leaving: AtomicBool::new(false),
@@ -108,6 +112,7 @@ impl Agent {
                     tokio::spawn(leader::tombstone_gc(self.clone())),
                     tokio::spawn(leader::reap_expired_tokens(self.clone())),
                     tokio::spawn(cluster::run(self.clone())),
+                    tokio::spawn(events::run(self.clone())),
                     tokio::spawn(follow_checks(Arc::downgrade(self))),
                 ]
             }
@@ -116,6 +121,7 @@ impl Agent {
                 vec![
                     tokio::spawn(cluster::run(self.clone())),
                     tokio::spawn(anti_entropy::run(self.clone())),
+                    tokio::spawn(events::run(self.clone())),
                     tokio::spawn(follow_checks(Arc::downgrade(self))),
                 ]
             }

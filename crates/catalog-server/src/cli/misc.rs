@@ -294,3 +294,78 @@ pub fn run_maint(args: &[String]) -> i32 {
         }
     })
 }
+
+#[derive(Parser, Debug)]
+struct EventFlags {
+    #[command(flatten)]
+    http: HttpFlags,
+    /// Name of the event.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Regular expression to filter on node names.
+    #[arg(long, default_value = "")]
+    node: String,
+    /// Regular expression to filter on service instances.
+    #[arg(long, default_value = "")]
+    service: String,
+    /// Regular expression to filter on service tags. Must be used with -service.
+    #[arg(long, default_value = "")]
+    tag: String,
+    args: Vec<String>,
+}
+
+const EVENT_USAGE: &str = "Usage: consul event [options] [payload]\n\n  Dispatches a custom user event across a datacenter. An event must provide\n  a name, but a payload is optional. Events support filtering using\n  regular expressions on node name, service, and tag definitions.";
+
+/// Runs `consul event`: fires a user event through the agent; prints its ID.
+pub fn run_event(args: &[String]) -> i32 {
+    let f: EventFlags = match goflags::parse("event", EVENT_USAGE, args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if f.name.is_empty() {
+        eprintln!("Event name must be specified\n\n{EVENT_USAGE}");
+        return 1;
+    }
+    for (what, re) in [("node", &f.node), ("service", &f.service), ("tag", &f.tag)] {
+        if let Err(e) = regex::Regex::new(re) {
+            eprintln!("Failed to compile {what} filter regexp: {e}");
+            return 1;
+        }
+    }
+    if !f.tag.is_empty() && f.service.is_empty() {
+        eprintln!("Cannot provide tag filter without service filter.");
+        return 1;
+    }
+    let payload = match f.args.as_slice() {
+        [] => Vec::new(),
+        [p] => p.clone().into_bytes(),
+        _ => {
+            eprintln!("Too many command line arguments.\n\n{EVENT_USAGE}");
+            return 1;
+        }
+    };
+    let Ok(client) = client_or_exit(&f.http) else {
+        return 1;
+    };
+    super::block_on(async move {
+        if let Err(e) = client.agent_self().await {
+            eprintln!("Error querying Consul agent: {e}");
+            return 1;
+        }
+        let filters = [
+            ("node", f.node.as_str()),
+            ("service", f.service.as_str()),
+            ("tag", f.tag.as_str()),
+        ];
+        match client.event_fire(&f.name, payload, filters).await {
+            Ok(id) => {
+                println!("Event ID: {id}");
+                0
+            }
+            Err(e) => {
+                eprintln!("Error firing event: {e}");
+                1
+            }
+        }
+    })
+}

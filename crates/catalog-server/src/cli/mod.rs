@@ -168,6 +168,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_force_leave,
     },
     Entry {
+        words: &["event"],
+        synopsis: "Fire a new event",
+        run: misc::run_event,
+    },
+    Entry {
         words: &["info"],
         synopsis: "Provides debugging information for operators.",
         run: info::run,
@@ -298,7 +303,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["config"],
     &["connect"],
     &["debug"],
-    &["event"],
     &["exec"],
     &["intention"],
     &["keyring"],

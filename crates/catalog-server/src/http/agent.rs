@@ -449,8 +449,24 @@ pub async fn leave(State(a): State<AppState>, t: Token) -> Res {
     Ok(ok_empty())
 }
 
-pub async fn force_leave(State(a): State<AppState>, t: Token, Path(node): Path<String>) -> Res {
+pub async fn force_leave(
+    State(a): State<AppState>,
+    t: Token,
+    Path(node): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
     authz(&a, &t)?.require(Resource::Operator, "", Access::Write)?;
+    let p = Params::parse(q.as_deref());
+    if p.has("prune") {
+        return Err(ApiError::bad_request(
+            "prune is not implemented by this agent: a force-left member stays listed as left until it is reaped (24h)",
+        ));
+    }
+    if p.has("wan") {
+        return Err(ApiError::bad_request(
+            "wan is not implemented by this agent: it has no WAN gossip pool",
+        ));
+    }
     if node.eq_ignore_ascii_case(a.node()) {
         return Err(ApiError::internal("agent: cannot force leave ourself"));
     }

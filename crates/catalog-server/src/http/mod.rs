@@ -4,6 +4,7 @@
 mod acl;
 mod agent;
 mod catalog;
+mod event;
 mod filter;
 mod forward;
 #[doc(hidden)]
@@ -159,6 +160,10 @@ fn agent_routes() -> Router<AppState> {
             only("GET", get(agent::missing_service_name)),
         )
         .route("/v1/agent/token/{kind}", only("PUT", put(acl::agent_token)))
+        // user events: each agent fires into the pool and keeps its own list
+        .route("/v1/event/fire/{*name}", only("PUT", put(event::fire)))
+        .route("/v1/event/fire/", only("PUT", put(event::missing_name)))
+        .route("/v1/event/list", only("GET", get(event::list)))
 }
 
 /// What servers answer from the replicated catalog (a client forwards it).

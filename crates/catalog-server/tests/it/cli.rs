@@ -416,30 +416,6 @@ fn keygen_prints_a_32_byte_base64_key() {
     assert_ne!(a, b, "two keys alike");
 }
 
-/// An agent without `-server` is refused at start (client mode does not exist yet): running
-/// Raft anyway would make it a voting server of whatever cluster it joined.
-#[test]
-fn an_agent_without_server_is_refused_not_made_a_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(test_support::binary("consul"))
-        .args([
-            "agent",
-            "-http-port=0",
-            "-server-port=0",
-            "-dns-port=-1",
-            "-data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("client mode (an agent without -server) is not implemented"),
-        "{err}"
-    );
-}
-
 /// `consul maint`: node and service maintenance on and off, listed with Consul's layout, and
 /// its argument errors.
 #[tokio::test(flavor = "multi_thread")]

@@ -160,6 +160,76 @@ async fn clients_join_register_fail_recover_and_leave() {
         .unwrap();
     assert!(woke.contains("Y2hhbmdlZA=="), "{woke}");
 
+    // A user event fired through client2 reaches every agent; filters pick who keeps it.
+    let (code, out, err) = clients[1].cli(&["event", "-name=deploy", "v2"]);
+    assert_eq!(code, 0, "{err}");
+    let id = out
+        .trim()
+        .strip_prefix("Event ID: ")
+        .expect(&out)
+        .to_string();
+    for agent in servers.iter().chain(clients.iter()) {
+        let got = wait_until(Duration::from_secs(10), || async {
+            agent
+                .json("/v1/event/list?name=deploy")
+                .await
+                .as_array()
+                .is_some_and(|l| {
+                    l.iter()
+                        .any(|e| e["ID"] == id.as_str() && e["Payload"] == "djI=")
+                })
+        })
+        .await;
+        assert!(
+            got,
+            "{} did not get the event: {}",
+            agent.node(),
+            agent.json("/v1/event/list").await
+        );
+    }
+    // A blocking list on client1 wakes when an event for it arrives.
+    let (_, headers, _) = clients[0].get_full("/v1/event/list?name=web-only").await;
+    let index = headers["X-Consul-Index"].to_str().unwrap().to_string();
+    assert_eq!(index, "1", "no event yet: index 1");
+    let waiting = {
+        let http = clients[0].http.clone();
+        let url = clients[0].url(&format!(
+            "/v1/event/list?name=web-only&index={index}&wait=20s"
+        ));
+        tokio::spawn(async move { http.get(url).send().await.unwrap().text().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (code, body) = servers[2]
+        .put("/v1/event/fire/web-only?service=^web$&tag=v1", "")
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let fired: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(fired["ServiceFilter"], "^web$");
+    assert_eq!(fired["Payload"], Value::Null);
+    let woke = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the blocking event list wakes")
+        .unwrap();
+    let woke: Value = serde_json::from_str(&woke).unwrap();
+    assert_eq!(woke[0]["ID"], fired["ID"], "{woke}");
+    // Only client1 runs a `web` tagged v1: the others do not keep it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for agent in [&servers[0], &servers[2], &clients[1]] {
+        assert_eq!(
+            agent.json("/v1/event/list?name=web-only").await,
+            json!([]),
+            "{}",
+            agent.node()
+        );
+    }
+    let (code, body) = servers[0].put("/v1/event/fire/x?tag=v1", "").await;
+    assert_eq!(
+        (code, body.as_str()),
+        (500, "Cannot provide tag filter without service filter")
+    );
+    let (code, body) = servers[0].put("/v1/event/fire/", "").await;
+    assert_eq!((code, body.as_str()), (400, "Missing name"));
+
     // kill -9 client1: its service turns critical within the detection window.
     clients[0].kill9();
     let t0 = Instant::now();
@@ -183,6 +253,20 @@ async fn clients_join_register_fail_recover_and_leave() {
     .await;
     assert!(failed, "{:?}", members(&servers[2]));
     eprintln!("client1's service left the passing list {detected:?} after kill -9");
+
+    // force-leave turns the failed client `left` everywhere; -prune is refused by name.
+    let (code, _, err) = servers[0].cli(&["force-leave", "client1"]);
+    assert_eq!(code, 0, "{err}");
+    let forced = wait_until(Duration::from_secs(10), || async {
+        members(&servers[1])
+            .iter()
+            .any(|(n, s, _)| n == "client1" && s == "left")
+    })
+    .await;
+    assert!(forced, "{:?}", members(&servers[1]));
+    let (code, _, err) = servers[0].cli(&["force-leave", "-prune", "client1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("prune is not implemented"), "{err}");
 
     // Restarted on its data dir, client1 comes back with the service it had.
     clients[0].start().await;
