@@ -14,6 +14,8 @@ Config: the same as upstream's CONSUL_LOCAL_CONFIG and `agent -dev` command, exc
   * "-client=0.0.0.0" becomes 127.0.0.1 (upstream needs 0.0.0.0 for Docker's port mapping;
     here the test talks to the loopback only), and the HTTP and server ports are free loopback
     ports picked here instead of Docker's mapping of 8500.
+  * the gossip port (UDP) is the server port's number, so agents started one after another
+    never collide on 8301.
   * "-log-level trace" is kept; the agent's output goes to logs/<test name>.log as upstream's.
 """
 
@@ -63,6 +65,8 @@ def _start(request, acl_master_token: str | None):
         "performance": {"raft_multiplier": 1},
         "enable_script_checks": True,
     }
+    # Gossip (UDP) on the server port's number, not the default 8301 another agent may hold.
+    config["ports"]["serf_lan"] = config["ports"]["server"]
     if acl_master_token:
         config["acl"] = {"enabled": True, "tokens": {"initial_management": acl_master_token}}
     port = config["ports"]["http"]
