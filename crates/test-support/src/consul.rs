@@ -384,10 +384,12 @@ impl Consul {
         let (server, serf) = server
             .listen_with_udp()
             .unwrap_or_else(|e| panic!("cannot listen on {server_addr}: {e}"));
-        let mut sockets = vec![("http", http.as_fd()), ("serf_lan", serf.as_fd())];
+        // fds 3, 4, 5: http, server (a client has none), serf_lan.
+        let mut sockets = vec![("http", http.as_fd())];
         if !matches!(self.mode, Mode::Client { .. }) {
             sockets.push(("server", server.as_fd()));
         }
+        sockets.push(("serf_lan", serf.as_fd()));
         let mut cmd =
             crate::activation::command_with_prefix(&self.prefix, &self.bin, self.args(), &sockets)
                 .unwrap_or_else(|e| panic!("cannot hand the sockets over: {e}"));
