@@ -3,7 +3,6 @@
 //! minute, which also undoes what others wrote to its node through `/v1/catalog/register`.
 //! The server writes only what differs (`catalog::node_sync`).
 
-use super::upstream::NO_SERVERS;
 use super::Agent;
 use crate::catalog::node_sync::NodeSync;
 use std::sync::Arc;
@@ -61,35 +60,9 @@ pub async fn run(agent: Arc<Agent>) {
 
 /// Sends `want` to a server: the one that last answered, else any other alive one.
 async fn push(agent: &Agent, want: &NodeSync) -> Result<(), String> {
-    let Some((_, upstream)) = agent.client() else {
-        return Ok(());
-    };
-    let mut last = NO_SERVERS.to_string();
-    for server in upstream.servers(agent.serf()).await {
-        let url = upstream.http().url(&server, SYNC_PATH);
-        let sent = upstream
-            .http()
-            .http()
-            .put(url)
-            .json(want)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                upstream.worked(&server);
-                return Ok(());
-            }
-            Ok(r) => {
-                let status = r.status();
-                let body = r.text().await.unwrap_or_default();
-                return Err(format!("{server}: {status}: {}", body.trim()));
-            }
-            Err(e) => {
-                upstream.failed(&server);
-                last = format!("{server}: {e}");
-            }
-        }
-    }
-    Err(last)
+    let body = serde_json::to_vec(want).map_err(|e| e.to_string())?;
+    agent
+        .call_servers(reqwest::Method::PUT, SYNC_PATH, Some(body))
+        .await
+        .map(|_| ())
 }

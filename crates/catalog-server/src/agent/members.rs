@@ -270,7 +270,7 @@ impl Agent {
                 "SessionTTLMin": "10s",
                 "UIConfig": {"Enabled": c.ui},
             }),
-            coord: json!({"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}),
+            coord: serde_json::to_value(self.coordinate()).unwrap_or_default(),
             member: self.member(),
             stats: self.stats().await,
             meta: {

@@ -4,6 +4,7 @@
 
 mod anti_entropy;
 pub mod cluster;
+pub mod coordinates;
 pub mod events;
 mod leader;
 pub mod local;
@@ -41,6 +42,8 @@ pub struct Agent {
     serf: serf::Serf,
     /// The user events this agent kept.
     events: events::EventLog,
+    /// This agent's network coordinate.
+    coordinates: coordinates::Coordinates,
     data_dir: PathBuf,
     shutdown: Notify,
     leaving: AtomicBool,
@@ -90,6 +93,7 @@ impl Agent {
             sessions: SessionTimers::new(weak.clone()),
             serf,
             events: Default::default(),
+            coordinates: Default::default(),
             data_dir,
             shutdown: Notify::new(),
             leaving: AtomicBool::new(false),
@@ -113,6 +117,7 @@ impl Agent {
                     tokio::spawn(leader::reap_expired_tokens(self.clone())),
                     tokio::spawn(cluster::run(self.clone())),
                     tokio::spawn(events::run(self.clone())),
+                    tokio::spawn(coordinates::run(self.clone())),
                     tokio::spawn(follow_checks(Arc::downgrade(self))),
                 ]
             }
@@ -122,6 +127,7 @@ impl Agent {
                     tokio::spawn(cluster::run(self.clone())),
                     tokio::spawn(anti_entropy::run(self.clone())),
                     tokio::spawn(events::run(self.clone())),
+                    tokio::spawn(coordinates::run(self.clone())),
                     tokio::spawn(follow_checks(Arc::downgrade(self))),
                 ]
             }
@@ -329,6 +335,11 @@ impl Agent {
             Role::Server(_) => None,
             Role::Client { local, upstream } => Some((&**local, upstream)),
         }
+    }
+
+    /// This agent's network coordinate now.
+    pub fn coordinate(&self) -> crate::catalog::coordinate::Coord {
+        self.coordinates.current()
     }
 
     /// This agent's membership of the gossip pool.

@@ -142,6 +142,11 @@ impl Serf {
         self.pool.as_ref().map(Pool::user_events)
     }
 
+    /// Probe round trips as they are measured (none without a pool).
+    pub fn rtt_samples(&self) -> Option<gossip::Subscription<gossip::RttSample>> {
+        self.pool.as_ref().map(Pool::rtt_samples)
+    }
+
     /// Whether encryption is on, and the installed keys.
     pub fn keys(&self) -> Option<Vec<gossip::SecretKey>> {
         self.pool.as_ref().and_then(|p| p.keys().ok())

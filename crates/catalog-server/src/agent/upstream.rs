@@ -75,3 +75,52 @@ impl Upstream {
         }
     }
 }
+
+impl super::Agent {
+    /// A request to a server's server port (a client's own calls: anti-entropy, coordinates):
+    /// the last good server first, the next one when a server cannot be reached; the body of a
+    /// 2xx answer, else what went wrong.
+    pub async fn call_servers(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, String> {
+        let Some((_, upstream)) = self.client() else {
+            return Err("not a client agent".into());
+        };
+        let mut last = NO_SERVERS.to_string();
+        for server in upstream.servers(self.serf()).await {
+            let mut req = upstream
+                .http()
+                .http()
+                .request(method.clone(), upstream.http().url(&server, path))
+                .timeout(std::time::Duration::from_secs(30));
+            if let Some(b) = &body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.clone());
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {
+                    upstream.worked(&server);
+                    return r
+                        .bytes()
+                        .await
+                        .map(|b| b.to_vec())
+                        .map_err(|e| e.to_string());
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    return Err(format!("{server}: {status}: {}", text.trim()));
+                }
+                Err(e) => {
+                    upstream.failed(&server);
+                    last = format!("{server}: {e}");
+                }
+            }
+        }
+        Err(last)
+    }
+}

@@ -102,6 +102,11 @@ pub enum Command {
     Restore {
         state: Box<super::State>,
     },
+    /// Nodes' network coordinates (`PUT /v1/coordinate/update`); those of unknown nodes are
+    /// dropped.
+    UpdateCoordinates {
+        updates: Vec<(String, super::coordinate::Coord)>,
+    },
     /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
     /// reply, in order.
     Batch(Vec<Command>),
@@ -130,6 +135,7 @@ impl Command {
             | Command::Txn { .. }
             | Command::Noop
             | Command::Acl(_)
+            | Command::UpdateCoordinates { .. }
             | Command::ReapTombstones { .. } => false,
         }
     }

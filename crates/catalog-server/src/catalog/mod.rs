@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod command;
+pub mod coordinate;
 pub mod health;
 mod kv;
 pub mod node_sync;

@@ -22,6 +22,8 @@ pub enum WatchKey {
     KvPrefix(String),
     /// The ACL tables.
     Acl,
+    /// The network coordinates.
+    Coordinates,
     /// Everything (the state was replaced by a snapshot restore).
     All,
 }
@@ -59,6 +61,8 @@ pub struct Indexes {
     pub checks: u64,
     pub kv: u64,
     pub sessions: u64,
+    #[serde(default)]
+    pub coordinates: u64,
 }
 
 /// The whole catalog. `nodes`/`services`/`checks` are keyed by lower-cased node name.
@@ -83,6 +87,9 @@ pub struct State {
     /// Tokens, policies and roles.
     #[serde(default)]
     pub(super) acl: super::acl::AclTables,
+    /// Lower-cased node name → its network coordinate.
+    #[serde(default)]
+    pub(super) coordinates: BTreeMap<String, super::coordinate::CoordinateEntry>,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
     pub(super) by_name: HashMap<String, BTreeSet<(String, String)>>,
@@ -192,6 +199,10 @@ impl State {
                 Ok(Reply::Bool(true))
             }
             Command::Txn { ops } => Ok(self.txn(index, ops, now_ms, t)),
+            Command::UpdateCoordinates { updates } => {
+                self.update_coordinates(index, updates, t);
+                Ok(Reply::Done)
+            }
         }
     }
 
@@ -459,6 +470,7 @@ impl State {
             self.index.checks = index;
             t.push(WatchKey::Checks);
         }
+        self.drop_coordinate(index, &nkey, t);
         let ids: Vec<String> = self
             .sessions
             .values()
@@ -568,6 +580,7 @@ impl State {
             checks: index,
             kv: index,
             sessions: index,
+            coordinates: index,
         };
         for v in new.service_index.values_mut() {
             *v = index;

@@ -98,6 +98,9 @@ impl State {
             Command::Acl(_) | Command::Restore { .. } => {
                 z.require(Resource::Acl, "", Access::Write)
             }
+            Command::UpdateCoordinates { updates } => updates
+                .iter()
+                .try_for_each(|(node, _)| z.require(Resource::Node, node, Access::Write)),
             Command::Noop | Command::ReapTombstones { .. } => Ok(()),
         }
     }

@@ -89,7 +89,7 @@ pub fn run_leave(args: &[String]) -> i32 {
 struct ForceLeaveFlags {
     #[command(flatten)]
     http: HttpFlags,
-    /// Remove agent forcibly from list of members (force-leave always does here: it removes the server from the Raft configuration).
+    /// Remove agent forcibly from list of members (refused: a force-left member stays listed as left until it is reaped).
     #[arg(long)]
     prune: bool,
     /// Exclusively leave the agent from the WAN serf pool.
@@ -367,5 +367,112 @@ pub fn run_event(args: &[String]) -> i32 {
                 1
             }
         }
+    })
+}
+
+#[derive(Parser, Debug)]
+struct RttFlags {
+    #[command(flatten)]
+    http: HttpFlags,
+    /// Use WAN coordinates instead of LAN coordinates.
+    #[arg(long)]
+    wan: bool,
+    args: Vec<String>,
+}
+
+const RTT_USAGE: &str = "Usage: consul rtt [options] node1 [node2]\n\n  Estimates the round trip time between two nodes using Consul's network\n  coordinate model of the cluster.\n\n  At least one node name is required. If the second node name isn't given, it\n  is set to the agent's node name. Note that these are node names as known to\n  Consul as \"consul members\" would show, not IP addresses.\n\n  By default, the two nodes are assumed to be nodes in the local datacenter\n  and the LAN coordinates are used. If the -wan option is given, then the WAN\n  coordinates are used, and the node names must be suffixed by a period and\n  the datacenter (eg. \"myserver.dc1\").";
+
+/// Runs `consul rtt`: the estimated round trip between two nodes' LAN coordinates (the
+/// second defaults to the agent's node), or between servers' with `-wan`.
+pub fn run_rtt(args: &[String]) -> i32 {
+    let f: RttFlags = match goflags::parse("rtt", RTT_USAGE, args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if f.args.is_empty() || f.args.len() > 2 {
+        eprintln!("One or two node names must be specified\n\n{RTT_USAGE}");
+        return 1;
+    }
+    let wan = f.wan;
+    let Ok(client) = client_or_exit(&f.http) else {
+        return 1;
+    };
+    super::block_on(async move {
+        let mut nodes = f.args.clone();
+        if nodes.len() < 2 {
+            match client.agent_self().await {
+                Ok((v, _)) => {
+                    let node = v["Config"]["NodeName"].as_str().unwrap_or_default();
+                    let dc = v["Config"]["Datacenter"].as_str().unwrap_or_default();
+                    nodes.push(if wan {
+                        format!("{node}.{dc}")
+                    } else {
+                        node.to_string()
+                    });
+                }
+                Err(e) => {
+                    eprintln!("Unable to look up agent info: {e}");
+                    return 1;
+                }
+            }
+        }
+        let (path, source) = if wan {
+            if nodes.iter().any(|n| n.split('.').count() != 2) {
+                eprintln!("Node names must be specified as <node name>.<datacenter> with -wan");
+                return 1;
+            }
+            ("/v1/coordinate/datacenters", "WAN")
+        } else {
+            ("/v1/coordinate/nodes", "LAN")
+        };
+        let listed = match client.agent_get_value(path, &Default::default()).await {
+            Ok((v, _)) => v,
+            Err(e) => {
+                eprintln!("Error getting coordinates: {e}");
+                return 1;
+            }
+        };
+        let entries: Vec<serde_json::Value> = if wan {
+            listed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|dc| dc["Coordinates"].as_array().cloned().unwrap_or_default())
+                .collect()
+        } else {
+            listed.as_array().cloned().unwrap_or_default()
+        };
+        let find = |name: &str| {
+            entries
+                .iter()
+                .find(|e| {
+                    e["Node"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
+                .and_then(|e| {
+                    serde_json::from_value::<crate::catalog::coordinate::Coord>(e["Coord"].clone())
+                        .ok()
+                })
+        };
+        let (Some(c1), Some(c2)) = (find(&nodes[0]), find(&nodes[1])) else {
+            let missing = if find(&nodes[0]).is_none() {
+                &nodes[0]
+            } else {
+                &nodes[1]
+            };
+            eprintln!(
+                "Could not find a coordinate for node {}",
+                api_types::go_quote(missing)
+            );
+            return 1;
+        };
+        println!(
+            "Estimated {} <-> {} rtt: {:.3} ms (using {source} coordinates)",
+            nodes[0],
+            nodes[1],
+            c1.distance_to(&c2) * 1000.0
+        );
+        0
     })
 }

@@ -248,6 +248,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_reload,
     },
     Entry {
+        words: &["rtt"],
+        synopsis: "Estimates network round trip time between nodes",
+        run: misc::run_rtt,
+    },
+    Entry {
         words: &["snapshot"],
         synopsis: "Saves, restores and inspects snapshots of Consul server state",
         run: snapshot::run_parent,
@@ -318,7 +323,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["operator", "usage"],
     &["peering"],
     &["resource"],
-    &["rtt"],
     &["services"],
     &["snapshot", "agent"],
     &["snapshot", "decode"],

@@ -105,6 +105,7 @@ pub async fn nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -
     let filtered = filter(&mut ans.value, |n| {
         z.allows(Resource::Node, &n.node, Access::Read)
     });
+    near(&a, &p, &mut ans.value, |n| &n.node);
     let nodes = expr::apply(f.as_ref(), ans.value)?;
     Ok(respond_filtered(&a, &p, ans.index, &nodes, filtered))
 }
@@ -182,8 +183,23 @@ pub async fn service(
         z.allows(Resource::Service, &c.service_name, Access::Read)
             && z.allows(Resource::Node, &c.node, Access::Read)
     });
+    near(&a, &p, &mut ans.value, |c| &c.node);
     let instances = expr::apply(f.as_ref(), ans.value)?;
     Ok(respond_filtered(&a, &p, ans.index, &instances, filtered))
+}
+
+/// `?near=<node>` (`_agent`: this agent's node): nearest first by the estimated round trip
+/// between network coordinates, those without one last; without a coordinate for the origin
+/// the order stays as it was, as Consul's does.
+fn near<T>(a: &AppState, p: &Params, items: &mut [T], node_of: impl Fn(&T) -> &str) {
+    let Some(origin) = p.get("near").filter(|n| !n.is_empty()) else {
+        return;
+    };
+    let origin = if origin == "_agent" { a.node() } else { origin };
+    a.catalog().read(|s| {
+        let rtt = s.rtt_from(origin);
+        crate::catalog::coordinate::sort_near(items, |x| rtt(node_of(x)));
+    });
 }
 
 /// A node and its services as the request may see them (`None`: not the node).
@@ -261,6 +277,7 @@ fn checks_reply(
 ) -> Res {
     let z = recheck(a, t);
     let filtered = filter(&mut checks, |c| sees_check(&z, &c.node, &c.service_name));
+    near(a, p, &mut checks, |c| &c.node);
     let checks = expr::apply(f, checks)?;
     Ok(respond_filtered(a, p, index, &checks, filtered))
 }
@@ -315,6 +332,7 @@ pub async fn health_service(
         e.checks
             .retain(|c| sees_check(&z, &c.node, &c.service_name));
     }
+    near(&a, &p, &mut ans.value, |e| &e.node.node);
     let entries = expr::apply(f.as_ref(), ans.value)?;
     Ok(respond_filtered(&a, &p, ans.index, &entries, filtered))
 }

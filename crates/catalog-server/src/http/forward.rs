@@ -39,11 +39,16 @@ pub async fn forward(State(a): State<AppState>, req: Request) -> Response {
             return ApiError::bad_request(format!("reading the request body: {e}")).into_response()
         }
     };
-    let path = parts
+    let mut path = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
+    // `?near=_agent` means this agent, not the server that answers.
+    if path.contains("near=_agent") {
+        let me: String = form_urlencoded::byte_serialize(a.node().as_bytes()).collect();
+        path = path.replace("near=_agent", &format!("near={me}"));
+    }
     let mut last = NO_SERVERS.to_string();
     for server in upstream.servers(a.serf()).await {
         let mut out = upstream

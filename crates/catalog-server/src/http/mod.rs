@@ -4,6 +4,7 @@
 mod acl;
 mod agent;
 mod catalog;
+mod coordinate;
 mod event;
 mod filter;
 mod forward;
@@ -352,9 +353,18 @@ fn cluster_routes() -> Router<AppState> {
             "/v1/operator/autopilot/health",
             only("GET", get(status::autopilot_health)),
         )
+        .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
         .route(
-            "/v1/coordinate/nodes",
-            only("GET", get(status::coordinate_nodes)),
+            "/v1/coordinate/node/{*node}",
+            only("GET", get(coordinate::node)),
+        )
+        .route(
+            "/v1/coordinate/datacenters",
+            only("GET", get(coordinate::datacenters)),
+        )
+        .route(
+            "/v1/coordinate/update",
+            only("PUT", put(coordinate::update)),
         )
 }
 

@@ -81,19 +81,6 @@ pub async fn autopilot_health(State(a): State<AppState>, t: Token, RawQuery(q): 
     ))
 }
 
-pub async fn coordinate_nodes(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
-    let p = Params::parse(q.as_deref());
-    let z = authz(&a, &t)?;
-    if !z.allows(Resource::Node, &a.config().node_name, Access::Read) {
-        let mut r = json(&Vec::<()>::new(), p.pretty() || a.config().dev);
-        super::reply::mark_filtered(&mut r, true);
-        return Ok(r);
-    }
-    let v = vec![json!({"Node": a.config().node_name, "Segment": "",
-        "Coord": {"Vec": [0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}})];
-    Ok(json(&v, p.pretty() || a.config().dev))
-}
-
 pub async fn root(State(a): State<AppState>) -> Response {
     let _ = a;
     "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart."

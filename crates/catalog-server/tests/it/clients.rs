@@ -113,6 +113,96 @@ async fn clients_join_register_fail_recover_and_leave() {
         }
     }
 
+    // Every agent publishes its network coordinate; `consul rtt` and `?near=` use them.
+    let all_coords = wait_until(Duration::from_secs(40), || async {
+        servers[0]
+            .json("/v1/coordinate/nodes")
+            .await
+            .as_array()
+            .is_some_and(|l| l.len() == 5)
+    })
+    .await;
+    assert!(
+        all_coords,
+        "{}",
+        servers[0].json("/v1/coordinate/nodes").await
+    );
+    let c = clients[1].json("/v1/coordinate/node/client1").await;
+    assert_eq!(c[0]["Node"], "client1", "{c}");
+    assert_eq!(
+        c[0]["Coord"]["Vec"].as_array().map(Vec::len),
+        Some(8),
+        "{c}"
+    );
+    assert_eq!(
+        clients[1].get("/v1/coordinate/node/nope").await.unwrap().0,
+        404
+    );
+    let (code, out, err) = clients[0].cli(&["rtt", "server1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Estimated server1 <-> client1 rtt: ")
+            && out.trim_end().ends_with(" ms (using LAN coordinates)"),
+        "{out}"
+    );
+    let (code, _, err) = clients[0].cli(&["rtt", "nope"]);
+    assert_eq!(
+        (code, err.trim()),
+        (1, "Could not find a coordinate for node \"nope\"")
+    );
+    let near: Value = clients[0].json("/v1/catalog/nodes?near=_agent").await;
+    assert_eq!(near.as_array().map(Vec::len), Some(5), "{near}");
+    // External nodes: `alpha` far, `omega` close, `mid` without a coordinate. By name the
+    // catalog lists alpha, mid, omega; near client1: omega, alpha, then mid.
+    const EXTERNAL: [&str; 3] = ["alpha", "mid", "omega"];
+    for (name, x) in [("alpha", Some(0.5)), ("omega", Some(0.001)), ("mid", None)] {
+        let reg = json!({"Node": name, "Address": "10.9.9.9"});
+        assert_eq!(
+            servers[0]
+                .put("/v1/catalog/register", reg.to_string())
+                .await
+                .0,
+            200
+        );
+        if let Some(x) = x {
+            let mut v = vec![0.0; 8];
+            v[0] = x;
+            let upd = json!({"Node": name, "Coord": {"Vec": v, "Error": 0.1, "Adjustment": 0.0, "Height": 1e-5}});
+            let (code, body) = clients[1]
+                .put("/v1/coordinate/update", upd.to_string())
+                .await;
+            assert_eq!(code, 200, "{body}");
+        }
+    }
+    let order = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["Node"].as_str().unwrap().to_string())
+            .filter(|n| EXTERNAL.contains(&n.as_str()))
+            .collect()
+    };
+    let sorted = wait_until(Duration::from_secs(10), || async {
+        order(servers[2].json("/v1/catalog/nodes?near=client1").await) == ["omega", "alpha", "mid"]
+    })
+    .await;
+    assert!(
+        sorted,
+        "{:?}",
+        order(servers[2].json("/v1/catalog/nodes?near=client1").await)
+    );
+    assert_eq!(order(servers[2].json("/v1/catalog/nodes").await), EXTERNAL);
+    for name in EXTERNAL {
+        let dereg = json!({"Node": name});
+        assert_eq!(
+            servers[0]
+                .put("/v1/catalog/deregister", dereg.to_string())
+                .await
+                .0,
+            200
+        );
+    }
+
     // A service with a TTL check registered on client1 lands under client1's node.
     let svc = json!({
         "Name": "web", "ID": "web-1", "Port": 8080, "Tags": ["v1"],
