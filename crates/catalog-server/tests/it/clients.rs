@@ -224,6 +224,29 @@ async fn clients_join_register_fail_recover_and_leave() {
         servers[1].get("/v1/health/service/web").await,
         clients[0].output()
     );
+    // consul-template, talking to client2, renders the passing `web` instances.
+    let ct_dir = tempfile::tempdir().unwrap();
+    let (tmpl, out) = (
+        ct_dir.path().join("in.ctmpl"),
+        ct_dir.path().join("out.txt"),
+    );
+    std::fs::write(
+        &tmpl,
+        "{{range service \"web\"}}{{.Node}}:{{.Port}}\n{{end}}",
+    )
+    .unwrap();
+    let mut ct = {
+        let mut cmd = std::process::Command::new(test_support::binary("consul-template"));
+        cmd.arg(format!("-consul-addr={}", clients[1].http_addr()))
+            .arg(format!("-template={}:{}", tmpl.display(), out.display()));
+        test_support::Process::spawn(cmd)
+    };
+    let rendered = || std::fs::read_to_string(&out).unwrap_or_default();
+    let has_web = wait_until(Duration::from_secs(15), || async {
+        rendered() == "client1:8080\n"
+    })
+    .await;
+    assert!(has_web, "rendered {:?}\n{}", rendered(), ct.output());
     let local = clients[0].json("/v1/agent/services").await;
     assert_eq!(local["web-1"]["Port"], 8080, "{local}");
     assert_eq!(clients[1].json("/v1/agent/services").await, json!({}));
@@ -329,6 +352,15 @@ async fn clients_join_register_fail_recover_and_leave() {
     .await;
     assert!(dropped, "client1's service still passing after its death");
     let detected = t0.elapsed();
+    let dropped_from_render =
+        wait_until(Duration::from_secs(10), || async { rendered().is_empty() }).await;
+    assert!(
+        dropped_from_render,
+        "consul-template still renders {:?}\n{}",
+        rendered(),
+        ct.output()
+    );
+    let rerendered = t0.elapsed();
     let serf: Value = servers[0].json("/v1/health/node/client1").await;
     let serf_health = serf
         .as_array()
@@ -342,7 +374,7 @@ async fn clients_join_register_fail_recover_and_leave() {
     })
     .await;
     assert!(failed, "{:?}", members(&servers[2]));
-    eprintln!("client1's service left the passing list {detected:?} after kill -9");
+    eprintln!("client1's service left the passing list {detected:?} after kill -9, consul-template's render {rerendered:?}");
 
     // force-leave turns the failed client `left` everywhere; -prune is refused by name.
     let (code, _, err) = servers[0].cli(&["force-leave", "client1"]);
@@ -370,6 +402,12 @@ async fn clients_join_register_fail_recover_and_leave() {
         servers[0].get("/v1/health/service/web").await,
         clients[0].output()
     );
+    let rendered_again = wait_until(Duration::from_secs(10), || async {
+        rendered() == "client1:8080\n"
+    })
+    .await;
+    assert!(rendered_again, "rendered {:?}\n{}", rendered(), ct.output());
+    ct.kill();
 
     // The leader dies: clients keep answering through the other servers.
     let leader_addr = servers[0].json("/v1/status/leader").await;
