@@ -4,9 +4,9 @@
 //! by name, never accepted and ignored.
 
 use super::files::ConfigError;
-use super::resolve::{at, get_bool, get_duration, get_int, get_str, invalid, parse_ip};
+use super::resolve::{at, get_bool, get_duration, get_int, get_list, get_str, invalid, parse_ip};
 use serde_json::Value;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// How the DNS interface answers.
@@ -34,6 +34,14 @@ pub struct DnsConfig {
     pub node_meta_txt: bool,
     /// `dns_config.soa`: the timers of the SOA record.
     pub soa: Soa,
+    /// `recursors` (`-recursor`): where names outside the domain are asked, port 53 unless
+    /// given.
+    pub recursors: Vec<SocketAddr>,
+    /// `dns_config.recursor_timeout`: how long each recursor gets (2s).
+    pub recursor_timeout: Duration,
+    /// `dns_config.recursor_strategy = "random"`: recursors asked in a random order, not in
+    /// the order given.
+    pub recursor_random: bool,
 }
 
 /// The SOA record's timers, in seconds.
@@ -64,6 +72,9 @@ impl Default for DnsConfig {
                 expire: 86400,
                 min_ttl: 0,
             },
+            recursors: Vec::new(),
+            recursor_timeout: Duration::from_secs(2),
+            recursor_random: false,
         }
     }
 }
@@ -97,6 +108,7 @@ const KEYS: &[&str] = &[
     "enable_truncate",
     "enable_additional_node_meta_txt",
     "recursor_timeout",
+    "recursor_strategy",
     "soa",
 ];
 
@@ -185,6 +197,39 @@ pub fn dns(v: &Value, client: &[IpAddr]) -> Result<DnsConfig, ConfigError> {
             expire: soa("expire", d.soa.expire)?,
             min_ttl: soa("min_ttl", d.soa.min_ttl)?,
         },
+        recursors: get_list(v, &["recursors"])?
+            .iter()
+            .map(|r| recursor(r))
+            .collect::<Result<_, _>>()?,
+        recursor_timeout: match get_duration(v, &["dns_config", "recursor_timeout"])? {
+            Some(t) if t.is_zero() => {
+                return Err(invalid("dns_config.recursor_timeout must be positive"))
+            }
+            Some(t) => t,
+            None => d.recursor_timeout,
+        },
+        recursor_random: match get_str(v, &["dns_config", "recursor_strategy"])?.as_deref() {
+            None | Some("") | Some("sequential") => false,
+            Some("random") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                "dns_config.recursor_strategy: {other:?} is not one of \"sequential\", \"random\""
+            )))
+            }
+        },
+    })
+}
+
+/// `ip`, `ip:port`, `[v6]:port`: a recursor's address, port 53 by default.
+fn recursor(text: &str) -> Result<SocketAddr, ConfigError> {
+    let t = text.trim();
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    t.parse::<SocketAddr>().map_err(|_| {
+        invalid(format!(
+            "Invalid recursor address: {text:?}: an IP address, with an optional port"
+        ))
     })
 }
 

@@ -139,7 +139,7 @@ pub(super) fn get_duration(v: &Value, path: &[&str]) -> Result<Option<Duration>,
     }
 }
 
-fn get_list(v: &Value, path: &[&str]) -> Result<Vec<String>, ConfigError> {
+pub(super) fn get_list(v: &Value, path: &[&str]) -> Result<Vec<String>, ConfigError> {
     match at(v, path) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items

@@ -22,7 +22,6 @@ pub(super) enum Support {
 const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the pre-1.4 ACL system) is not implemented by this agent: use acl { enabled = true tokens { ... } }";
 const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS listener and the server port (certificate and CA files, verify_incoming, verify_outgoing, verify_server_hostname, tls_min_version; rustls' cipher suites). Remove it";
 const NO_GOSSIP: &str = "is not implemented by this agent: its gossip is one LAN pool (serf_lan, gossip_lan, encrypt, reconnect_timeout)";
-const NO_RECURSORS: &str = "forwarding DNS queries to recursors is not implemented by this agent yet: names outside the DNS domain are answered REFUSED";
 const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
 const NO_CONNECT: &str = "Connect (service mesh) is not implemented by this agent";
 const NO_TELEMETRY: &str =
@@ -132,7 +131,7 @@ pub(super) fn support(key: &str) -> Support {
 
         // The DNS interface (`config::dns`, served by `dns/`).
         "domain" | "alt_domain" | "dns_config" => Implemented,
-        "recursor" | "recursors" => WhenOff(NO_RECURSORS),
+        "recursor" | "recursors" => Implemented,
 
         "advertise_addr_wan"
         | "advertise_addr_wan_ipv4"
@@ -349,8 +348,7 @@ mod tests {
         assert_eq!(refusal("dns_config", &json!({"only_passing": true})), None);
         let cache = refusal("dns_config", &json!({"use_cache": true}));
         assert!(cache.is_some_and(|m| m.starts_with("dns_config.use_cache = true")));
-        let recursors = refusal("recursors", &json!(["1.1.1.1"]));
-        assert!(recursors.is_some_and(|m| m.contains("recursors") && m.contains("not implemented")));
+        assert_eq!(refusal("recursors", &json!(["1.1.1.1"])), None);
         let grpc = refusal("ports", &json!({"http": 8500, "grpc": 8502}));
         assert!(grpc.is_some_and(|m| m.starts_with("ports.grpc = 8502 is refused")));
         let watch = refusal("watches", &json!([{"type": "key", "key": "x"}]));

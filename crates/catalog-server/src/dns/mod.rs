@@ -4,11 +4,13 @@
 //! hickory. [`names`] reads what a name asks, [`answer`] builds the records from the catalog
 //! at the moment of the query (no cache), [`trim`] cuts a reply to its transport.
 //!
-//! Names outside the domain are answered REFUSED (no recursors here), as Consul does without
-//! recursors; a message that is not a single standard query gets REFUSED or NOTIMP.
+//! Names outside the domain go to the `recursors` ([`recurse`]), and are answered REFUSED
+//! without any, as Consul does; a message that is not a single standard query gets REFUSED or
+//! NOTIMP.
 
 mod answer;
 mod names;
+mod recurse;
 mod reverse;
 mod trim;
 
@@ -115,8 +117,33 @@ impl Handler {
             return send(&mut handle, response, header).await;
         }
         let names::Parsed::Inside { domain, asked } = parsed else {
-            header.set_response_code(ResponseCode::Refused);
-            return send(&mut handle, builder.build_no_records(header), header).await;
+            if cfg.recursors.is_empty() {
+                header.set_response_code(ResponseCode::Refused);
+                return send(&mut handle, builder.build_no_records(header), header).await;
+            }
+            let r = recurse::ask(
+                &cfg.recursors,
+                cfg.recursor_random,
+                cfg.recursor_timeout,
+                query.original(),
+                request.protocol(),
+            )
+            .await;
+            header.set_recursion_available(true);
+            header.set_response_code(r.rcode);
+            let Some(m) = r.message else {
+                return send(&mut handle, builder.build_no_records(header), header).await;
+            };
+            header.set_authoritative(m.authoritative());
+            header.set_truncated(m.truncated());
+            let response = builder.build(
+                header,
+                m.answers().iter(),
+                m.name_servers().iter(),
+                std::iter::empty(),
+                m.additionals().iter(),
+            );
+            return send(&mut handle, response, header).await;
         };
         let q = answer::Query {
             qname: &qname,

@@ -599,3 +599,123 @@ async fn reverse_lookups_name_nodes_and_services() {
     );
     assert_eq!(dig(port, &["-x", "10.200.0.1"]).status, "NXDOMAIN");
 }
+
+/// A real dnsmasq on a loopback port, answering `www.example.test` (10.1.2.3) and NXDOMAIN for
+/// the rest of `example.test`; refuses everything else (no upstream).
+struct Dnsmasq {
+    /// Killed and reaped when dropped.
+    _process: test_support::Process,
+    port: u16,
+}
+
+fn dnsmasq() -> Dnsmasq {
+    let port = test_support::free_port();
+    let mut cmd = Command::new("dnsmasq");
+    cmd.args([
+        "--no-daemon",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=127.0.0.1",
+        "--local=/example.test/",
+        "--address=/www.example.test/10.1.2.3",
+        "--user=root",
+        "--pid-file=",
+    ])
+    .arg(format!("--port={port}"));
+    let process = test_support::Process::spawn(cmd);
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        Command::new("dig")
+            .args([
+                "@127.0.0.1",
+                &format!("-p{port}"),
+                "+time=1",
+                "+tries=1",
+                "www.example.test",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("10.1.2.3"))
+    });
+    assert!(
+        ready,
+        "dnsmasq did not answer (install Debian's dnsmasq): {}",
+        process.output()
+    );
+    Dnsmasq {
+        _process: process,
+        port,
+    }
+}
+
+/// Names outside the domain go to the recursors in order: an unreachable one is skipped, the
+/// first NOERROR/NXDOMAIN answer comes back with recursion available, over UDP and TCP; with
+/// no recursor answering, SERVFAIL. Names inside the domain never go out.
+#[tokio::test(flavor = "multi_thread")]
+async fn recursors_answer_names_outside_the_domain() {
+    let upstream = dnsmasq();
+    let dead = test_support::free_port();
+    let (s, port) = dns_server(&[
+        &format!("-recursor=127.0.0.1:{dead}"),
+        &format!("-recursor=127.0.0.1:{}", upstream.port),
+        "-hcl",
+        "dns_config { recursor_timeout = \"1s\" }",
+    ])
+    .await;
+    for transport in ["+notcp", "+tcp"] {
+        let d = dig(port, &[transport, "www.example.test", "A"]);
+        assert_eq!(d.status, "NOERROR", "{}", d.text);
+        assert_eq!(
+            d.data("A"),
+            vec![vec!["10.1.2.3".to_string()]],
+            "{}",
+            d.text
+        );
+        assert!(d.flags.contains(&"ra".to_string()), "{:?}", d.flags);
+        let nx = dig(port, &[transport, "nope.example.test", "A"]);
+        assert_eq!(nx.status, "NXDOMAIN", "{}", nx.text);
+    }
+    // Inside the domain the catalog answers, recursors or not.
+    let own = dig(port, &["consul.service.consul", "A"]);
+    assert_eq!(own.status, "NOERROR", "{}", own.text);
+    assert!(!own.answer.is_empty(), "{}", own.text);
+    drop(s);
+    drop(upstream);
+
+    let (_s, port) = dns_server(&[
+        &format!("-recursor=127.0.0.1:{dead}"),
+        "-hcl",
+        "dns_config { recursor_timeout = \"1s\" }",
+    ])
+    .await;
+    let d = dig(port, &["www.example.test", "A"]);
+    assert_eq!(d.status, "SERVFAIL", "{}", d.text);
+}
+
+#[test]
+fn bad_recursor_settings_are_refused() {
+    for (flags, says) in [
+        (vec!["-recursor=not-an-ip"], "Invalid recursor address"),
+        (
+            vec![
+                "-recursor=127.0.0.1",
+                "-hcl",
+                "dns_config { recursor_strategy = \"fastest\" }",
+            ],
+            "recursor_strategy",
+        ),
+    ] {
+        let out = Command::new(test_support::binary("consul"))
+            .args(["agent", "-dev", "-http-port=0"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+}
