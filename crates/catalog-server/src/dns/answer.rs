@@ -3,7 +3,8 @@
 //! answer; A/AAAA named as asked; SRV with priority 1, the instance's weight and port, its
 //! target `<node>.node.<dc>.<domain>` (or `<hex-ip>.addr.<dc>.<domain>` for a service address
 //! of its own) and that target's address in ADDITIONAL; node meta as TXT; NS and SOA for the
-//! domain; NXDOMAIN with the SOA in AUTHORITY for what does not exist. With ACLs, an instance
+//! domain; NXDOMAIN with the SOA in AUTHORITY for what does not exist. An address that is a
+//! host name is answered with a CNAME to it (A, AAAA, ANY), or as the SRV's target. With ACLs, an instance
 //! is answered only when the agent's default token (else anonymous) may read its service and
 //! its node.
 
@@ -14,7 +15,7 @@ use crate::catalog::HealthStatus;
 use crate::config::DnsConfig;
 use ::acl::{Access, Resource};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::seq::SliceRandom;
 use std::net::IpAddr;
@@ -235,10 +236,20 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
     for i in &found {
         let svc_ip = i.svc_addr.parse::<IpAddr>().ok();
         let node_ip = i.node_addr.parse::<IpAddr>().ok();
-        // Addresses that are host names (CNAMEs in Consul) are not answered here.
         let ip = match (i.svc_addr.is_empty(), svc_ip, node_ip) {
             (true, _, Some(ip)) | (false, Some(ip), _) => ip,
-            _ => continue,
+            _ => {
+                // A host name: a CNAME to it, or the SRV's target, as Consul answers.
+                let host = if i.svc_addr.is_empty() {
+                    &i.node_addr
+                } else {
+                    &i.svc_addr
+                };
+                if let Some(rec) = by_host_name(q, host, i, ttl, &mut seen) {
+                    r.answers.push(rec);
+                }
+                continue;
+            }
         };
         if q.qtype == RecordType::SRV {
             if !seen.insert((i.node.clone(), ip, i.port)) {
@@ -273,6 +284,39 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
     r
 }
 
+/// The record of an instance whose address is the host name `host`: for SRV, the SRV with
+/// the host name as target; for A, AAAA and ANY, a CNAME to it. `None` for an address that
+/// is not a usable name, or one answered already.
+fn by_host_name(
+    q: &Query,
+    host: &str,
+    i: &Instance,
+    ttl: u32,
+    seen: &mut std::collections::HashSet<(String, IpAddr, u16)>,
+) -> Option<Record> {
+    let target = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))).ok()?;
+    let unspecified = IpAddr::from([0, 0, 0, 0]);
+    match q.qtype {
+        RecordType::SRV => seen
+            .insert((format!("{}/{host}", i.node), unspecified, i.port))
+            .then(|| {
+                Record::from_rdata(
+                    name(q.qname),
+                    ttl,
+                    RData::SRV(SRV::new(1, i.weight, i.port, target)),
+                )
+            }),
+        RecordType::A | RecordType::AAAA | RecordType::ANY => seen
+            .insert((host.to_lowercase(), unspecified, 0))
+            .then(|| cname(q.qname, target, ttl)),
+        _ => None,
+    }
+}
+
+fn cname(owner: &str, target: Name, ttl: u32) -> Record {
+    Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(target)))
+}
+
 fn node_records(agent: &Agent, authz: &Authz, q: &Query) -> Reply {
     let cfg = &agent.config().dns;
     let Asked::Node { node } = q.asked else {
@@ -290,6 +334,11 @@ fn node_records(agent: &Agent, authz: &Authz, q: &Query) -> Reply {
     let mut r = Reply::default();
     if let Ok(ip) = addr.parse::<IpAddr>() {
         r.answers.extend(address(q.qname, ip, q.qtype, ttl));
+    } else if matches!(q.qtype, RecordType::A | RecordType::AAAA | RecordType::ANY) {
+        // A node whose address is a host name: a CNAME to it.
+        if let Ok(target) = Name::from_ascii(format!("{}.", addr.trim_end_matches('.'))) {
+            r.answers.push(cname(q.qname, target, ttl));
+        }
     }
     match q.qtype {
         RecordType::ANY | RecordType::TXT => r.answers.extend(meta_txt(q.qname, &meta, ttl)),

@@ -719,3 +719,46 @@ fn bad_recursor_settings_are_refused() {
         assert!(text.contains(says), "{text}");
     }
 }
+
+/// An address that is a host name: a CNAME to it for A questions (service and node), the
+/// host name as the SRV target.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_name_addresses_are_cnames() {
+    let (s, port) = dns_server(&[]).await;
+    register(
+        &s,
+        "ext",
+        "db.example.test",
+        ("db", "db-1", 5432),
+        &[],
+        None,
+    )
+    .await;
+    let a = dig(port, &["db.service.consul", "A"]);
+    assert_eq!(a.status, "NOERROR", "{}", a.text);
+    assert_eq!(
+        a.data("CNAME"),
+        vec![vec!["db.example.test.".to_string()]],
+        "{}",
+        a.text
+    );
+    let srv = dig(port, &["db.service.consul", "SRV"]);
+    assert_eq!(
+        srv.data("SRV"),
+        vec![vec![
+            "1".to_string(),
+            "1".into(),
+            "5432".into(),
+            "db.example.test.".into()
+        ]],
+        "{}",
+        srv.text
+    );
+    let node = dig(port, &["ext.node.consul", "A"]);
+    assert_eq!(
+        node.data("CNAME"),
+        vec![vec!["db.example.test.".to_string()]],
+        "{}",
+        node.text
+    );
+}
