@@ -15,6 +15,7 @@ mod dns;
 mod durability;
 mod filter;
 mod go_json;
+mod haproxy;
 mod http_server;
 mod https;
 mod kv;
