@@ -536,3 +536,48 @@ async fn a_client_without_servers_says_so_and_refuses_what_it_cannot_do() {
         assert!(text.contains(says), "{text}");
     }
 }
+
+/// `encrypt`: agents sharing the key gossip; one with another key is not let in (and its join
+/// fails), so it never shows in `consul members`.
+#[tokio::test(flavor = "multi_thread")]
+async fn gossip_encryption_keeps_out_an_agent_with_another_key() {
+    let key = gossip::keygen();
+    let other = gossip::keygen();
+    let server = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.7")
+            .node("enc-server")
+            .arg(format!("-encrypt={key}"))
+            .build(),
+    );
+    let mut server = server;
+    server.start().await;
+    let join = vec![format!("127.0.0.7:{}", server.server_port())];
+    let mut friend = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.8")
+            .node("friend")
+            .mode(Mode::Client { join: join.clone() })
+            .arg(format!("-encrypt={key}"))
+            .build(),
+    );
+    friend.start().await;
+    let mut stranger = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.9")
+            .node("stranger")
+            .mode(Mode::Client { join })
+            .arg(format!("-encrypt={other}"))
+            .build(),
+    );
+    stranger.spawn();
+    let refused = wait_until(Duration::from_secs(30), || async {
+        stranger.output().contains("(LAN) couldn't join")
+    })
+    .await;
+    assert!(refused, "{}", stranger.output());
+    let names: Vec<String> = members(&server).into_iter().map(|m| m.0).collect();
+    assert_eq!(names, ["enc-server", "friend"], "{names:?}");
+    let info = server.json("/v1/agent/self").await;
+    assert_eq!(info["Stats"]["serf_lan"]["encrypted"], "true");
+}
