@@ -335,7 +335,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;
     if !c.server {
-        client_limits(v, &mut c)?;
+        client_limits(&c)?;
     }
     if c.acl.is_none() {
         let legacy = [
@@ -462,24 +462,12 @@ fn addresses(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// What a client agent does not do yet: resolve ACL tokens itself, answer DNS. Asked for,
-/// they are refused; DNS, on by default, is off on a client (the startup log says so).
-fn client_limits(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
+/// What a client agent does not do yet: resolve ACL tokens itself. Asked for, it is refused.
+fn client_limits(c: &Config) -> Result<(), ConfigError> {
     if c.acl.is_some() {
         return Err(invalid(
             "acl.enabled on a client agent (without -server) is not implemented by this agent yet: clients cannot resolve tokens. Enable ACLs on the servers only, or run this agent with -server",
         ));
-    }
-    if get_int(v, &["ports", "dns"])?.is_some_and(|p| p >= 0) {
-        return Err(invalid(
-            "ports.dns: the DNS interface of a client agent (without -server) is not implemented by this agent yet: ask a server's DNS port (set -dns-port=-1 here)",
-        ));
-    }
-    if c.ports.dns >= 0 {
-        c.ports.dns = -1;
-        c.warnings.push(
-            "the DNS interface is off on client agents (not implemented yet): ask a server's DNS port".into(),
-        );
     }
     Ok(())
 }

@@ -9,7 +9,6 @@
 //! its node.
 
 use super::names::Asked;
-use crate::agent::Agent;
 use crate::catalog::acl::Authz;
 use crate::catalog::HealthStatus;
 use crate::config::DnsConfig;
@@ -27,6 +26,16 @@ pub struct Reply {
     pub answers: Vec<Record>,
     pub authority: Vec<Record>,
     pub additional: Vec<Record>,
+}
+
+/// What answers are built from: a catalog (the agent's own on a server; on a client, one
+/// filled from a server for this question), what the agent's default token may read (`None`:
+/// it did not resolve, SERVFAIL), the DNS settings and the datacenter.
+pub struct Source<'a> {
+    pub catalog: &'a crate::blocking::Catalog,
+    pub authz: Option<Authz>,
+    pub cfg: &'a DnsConfig,
+    pub dc: &'a str,
 }
 
 /// What one query is answered with.
@@ -49,19 +58,19 @@ struct Instance {
     weight: u16,
 }
 
-/// The reply to `q` from `agent`'s catalog.
-pub fn answer(agent: &Agent, q: &Query) -> Reply {
-    let cfg = &agent.config().dns;
-    let dc = agent.datacenter();
+/// The reply to `q` from `src`'s catalog.
+pub fn answer(src: &Source, q: &Query) -> Reply {
+    let cfg = src.cfg;
+    let dc = src.dc;
     // SOA and NS questions are about the domain, whatever the name under it.
     match (q.qtype, q.asked) {
         (RecordType::SOA, Asked::Unknown | Asked::OtherDatacenter) => {}
-        (RecordType::SOA, _) => return domain_soa(agent, q, true),
+        (RecordType::SOA, _) => return domain_soa(src, q, true),
         (RecordType::NS, Asked::Unknown | Asked::OtherDatacenter) => {}
-        (RecordType::NS, _) => return domain_soa(agent, q, false),
+        (RecordType::NS, _) => return domain_soa(src, q, false),
         _ => {}
     }
-    let Ok(authz) = agent.authorize("") else {
+    let Some(authz) = src.authz.as_ref() else {
         return Reply {
             rcode: ResponseCode::ServFail,
             ..Reply::default()
@@ -69,11 +78,11 @@ pub fn answer(agent: &Agent, q: &Query) -> Reply {
     };
     let reply = match q.asked {
         Asked::Service { service, tag } => {
-            let found = instances(agent, &authz, service, tag.as_deref());
+            let found = instances(src, authz, service, tag.as_deref());
             let ttl = cfg.service_ttl(service).as_secs() as u32;
             service_records(cfg, q, dc, found, ttl)
         }
-        Asked::Node { .. } => node_records(agent, &authz, q),
+        Asked::Node { .. } => node_records(src, authz, q),
         Asked::Addr { ip } => {
             let ttl = cfg.node_ttl.as_secs() as u32;
             let mut r = Reply::default();
@@ -129,9 +138,9 @@ fn soa(cfg: &DnsConfig, domain: &str) -> Record {
 }
 
 /// The healthy instances of `service` (with `tag`) the token may read, shuffled.
-fn instances(agent: &Agent, authz: &Authz, service: &str, tag: Option<&str>) -> Vec<Instance> {
-    let only_passing = agent.config().dns.only_passing;
-    let mut out: Vec<Instance> = agent.catalog().read(|s| {
+fn instances(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> Vec<Instance> {
+    let only_passing = src.cfg.only_passing;
+    let mut out: Vec<Instance> = src.catalog.read(|s| {
         s.instances_with_health(service)
             .into_iter()
             .filter(|(_, svc, status)| {
@@ -317,12 +326,12 @@ fn cname(owner: &str, target: Name, ttl: u32) -> Record {
     Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(target)))
 }
 
-fn node_records(agent: &Agent, authz: &Authz, q: &Query) -> Reply {
-    let cfg = &agent.config().dns;
+fn node_records(src: &Source, authz: &Authz, q: &Query) -> Reply {
+    let cfg = src.cfg;
     let Asked::Node { node } = q.asked else {
         return not_found(cfg, q.domain);
     };
-    let found = agent.catalog().read(|s| {
+    let found = src.catalog.read(|s| {
         s.node(node)
             .filter(|n| authz.allows(Resource::Node, &n.node, Access::Read))
             .map(|n| (n.address.clone(), meta(n.meta.as_ref())))
@@ -350,13 +359,13 @@ fn node_records(agent: &Agent, authz: &Authz, q: &Query) -> Reply {
 
 /// SOA (with the servers as NS in AUTHORITY) or NS (the servers as answers): the servers are
 /// the healthy instances of the `consul` service, three at most.
-fn domain_soa(agent: &Agent, q: &Query, soa_asked: bool) -> Reply {
-    let cfg = &agent.config().dns;
-    let dc = agent.datacenter();
+fn domain_soa(src: &Source, q: &Query, soa_asked: bool) -> Reply {
+    let cfg = src.cfg;
+    let dc = src.dc;
     let ttl = cfg.node_ttl.as_secs() as u32;
-    let servers = match agent.authorize("") {
-        Ok(authz) => instances(agent, &authz, "consul", None),
-        Err(_) => Vec::new(),
+    let servers = match src.authz.as_ref() {
+        Some(authz) => instances(src, authz, "consul", None),
+        None => Vec::new(),
     };
     let mut ns = Vec::new();
     let mut extra = Vec::new();

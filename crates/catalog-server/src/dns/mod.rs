@@ -11,6 +11,7 @@
 mod answer;
 mod names;
 mod recurse;
+mod remote;
 mod reverse;
 mod trim;
 
@@ -103,8 +104,14 @@ impl Handler {
             cfg.alt_domain.as_deref(),
             self.agent.datacenter(),
         );
+        let dc = self.agent.datacenter();
         if let Some(ip) = reverse::parse(&qname) {
-            let reply = reverse::answer(&self.agent, &qname, query.query_type(), ip, &cfg.domain);
+            let Some(catalog) = self.catalog(remote::Needs::AllNodes).await else {
+                header.set_response_code(ResponseCode::ServFail);
+                return send(&mut handle, builder.build_no_records(header), header).await;
+            };
+            let src = self.source(catalog.as_ref(), cfg, dc);
+            let reply = reverse::answer(&src, &qname, query.query_type(), ip, &cfg.domain);
             header.set_authoritative(true);
             header.set_response_code(reply.rcode);
             let response = builder.build(
@@ -151,7 +158,16 @@ impl Handler {
             domain: &domain,
             asked: &asked,
         };
-        let mut reply = answer::answer(&self.agent, &q);
+        let soa_or_ns = matches!(
+            query.query_type(),
+            hickory_proto::rr::RecordType::SOA | hickory_proto::rr::RecordType::NS
+        );
+        let Some(catalog) = self.catalog(remote::Needs::of(&asked, soa_or_ns)).await else {
+            header.set_response_code(ResponseCode::ServFail);
+            return send(&mut handle, builder.build_no_records(header), header).await;
+        };
+        let src = self.source(catalog.as_ref(), cfg, dc);
+        let mut reply = answer::answer(&src, &q);
         let cut = match request.protocol() {
             Protocol::Udp => trim::udp(&mut reply, query.original(), edns, cfg.udp_answer_limit),
             _ => trim::tcp(&mut reply, query.original(), edns),
@@ -167,6 +183,51 @@ impl Handler {
             reply.additional.iter(),
         );
         send(&mut handle, response, header).await
+    }
+}
+
+/// The catalog an answer comes from: the agent's own on a server, a catalog filled from a
+/// server for this question on a client (`None` when no server answered).
+enum Held<'a> {
+    Own(&'a crate::blocking::Catalog),
+    Fetched(crate::blocking::Catalog),
+}
+
+impl Held<'_> {
+    fn as_ref(&self) -> &crate::blocking::Catalog {
+        match self {
+            Held::Own(c) => c,
+            Held::Fetched(c) => c,
+        }
+    }
+}
+
+impl Handler {
+    async fn catalog(&self, needs: remote::Needs<'_>) -> Option<Held<'_>> {
+        if self.agent.is_server() {
+            return Some(Held::Own(self.agent.catalog()));
+        }
+        remote::fetch(&self.agent, needs).await.map(Held::Fetched)
+    }
+
+    fn source<'a>(
+        &self,
+        catalog: &'a crate::blocking::Catalog,
+        cfg: &'a crate::config::DnsConfig,
+        dc: &'a str,
+    ) -> answer::Source<'a> {
+        let authz = if self.agent.is_server() {
+            self.agent.authorize("").ok()
+        } else {
+            // The server applied its ACLs to what it handed over.
+            Some(crate::catalog::acl::Authz::manage_all())
+        };
+        answer::Source {
+            catalog,
+            authz,
+            cfg,
+            dc,
+        }
     }
 }
 

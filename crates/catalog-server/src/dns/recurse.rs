@@ -29,43 +29,21 @@ pub async fn ask(
     if random {
         order.shuffle(&mut rand::thread_rng());
     }
-    let mut req = Message::new();
-    req.set_id(rand::random())
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query)
-        .set_recursion_desired(true)
-        .add_query(query.clone());
-    let Ok(bytes) = req.to_vec() else {
-        return Recursed {
-            rcode: ResponseCode::ServFail,
-            message: None,
-        };
-    };
     for r in order {
-        let answer = match protocol {
-            Protocol::Udp => tokio::time::timeout(timeout, udp(r, &bytes)).await,
-            _ => tokio::time::timeout(timeout, tcp(r, &bytes)).await,
-        };
-        let reply = match answer {
-            Ok(Ok(b)) => Message::from_vec(&b).ok(),
-            Ok(Err(e)) => {
+        match exchange(r, query, protocol, timeout).await {
+            Ok(m) => {
+                let rcode = m.response_code();
+                if rcode == ResponseCode::NoError || rcode == ResponseCode::NXDomain {
+                    return Recursed {
+                        rcode,
+                        message: Some(m),
+                    };
+                }
+                tracing::debug!(target: "agent.dns", "recursor {r} answered {rcode}");
+            }
+            Err(e) => {
                 tracing::error!(target: "agent.dns", "recurse failed: error=\"{e}\" recursor={r}");
-                None
             }
-            Err(_) => {
-                tracing::error!(target: "agent.dns", "recurse failed: error=\"timeout\" recursor={r}");
-                None
-            }
-        };
-        if let Some(m) = reply.filter(|m| m.id() == req.id()) {
-            let rcode = m.response_code();
-            if rcode == ResponseCode::NoError || rcode == ResponseCode::NXDomain {
-                return Recursed {
-                    rcode,
-                    message: Some(m),
-                };
-            }
-            tracing::debug!(target: "agent.dns", "recursor {r} answered {rcode}");
         }
     }
     tracing::error!(target: "agent.dns", "all resolvers failed for question={}", query.name());
@@ -73,6 +51,33 @@ pub async fn ask(
         rcode: ResponseCode::ServFail,
         message: None,
     }
+}
+
+/// Sends `query` to the DNS server at `to` (recursion desired) over `protocol`, and reads its
+/// answer within `timeout`.
+pub async fn exchange(
+    to: SocketAddr,
+    query: &Query,
+    protocol: Protocol,
+    timeout: Duration,
+) -> std::io::Result<Message> {
+    let mut req = Message::new();
+    req.set_id(rand::random())
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(query.clone());
+    let bytes = req.to_vec().map_err(std::io::Error::other)?;
+    let answer = match protocol {
+        Protocol::Udp => tokio::time::timeout(timeout, udp(to, &bytes)).await,
+        _ => tokio::time::timeout(timeout, tcp(to, &bytes)).await,
+    }
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "timeout"))??;
+    let m = Message::from_vec(&answer).map_err(std::io::Error::other)?;
+    if m.id() != req.id() {
+        return Err(std::io::Error::other("the answer is for another question"));
+    }
+    Ok(m)
 }
 
 async fn udp(to: SocketAddr, msg: &[u8]) -> std::io::Result<Vec<u8>> {

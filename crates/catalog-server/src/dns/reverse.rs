@@ -3,8 +3,7 @@
 //! and the services registered with that address of their own
 //! (`<service>.service.<dc>.<domain>.`) that the agent's default token may read.
 
-use super::answer::{not_found, Reply};
-use crate::agent::Agent;
+use super::answer::{not_found, Reply, Source};
 use ::acl::{Access, Resource};
 use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -45,14 +44,14 @@ pub fn parse(qname: &str) -> Option<IpAddr> {
 }
 
 /// The PTR answer for `ip`, names under `domain`.
-pub fn answer(agent: &Agent, qname: &str, qtype: RecordType, ip: IpAddr, domain: &str) -> Reply {
-    let cfg = &agent.config().dns;
-    let dc = agent.datacenter();
-    let Ok(authz) = agent.authorize("") else {
+pub fn answer(src: &Source, qname: &str, qtype: RecordType, ip: IpAddr, domain: &str) -> Reply {
+    let cfg = src.cfg;
+    let dc = src.dc;
+    let Some(authz) = src.authz.as_ref() else {
         return not_found(cfg, domain);
     };
     let addr = ip.to_string();
-    let targets: Vec<String> = agent.catalog().read(|s| {
+    let targets: Vec<String> = src.catalog.read(|s| {
         let mut out: Vec<String> = s
             .q_nodes(&[])
             .value
