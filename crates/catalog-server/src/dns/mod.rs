@@ -190,7 +190,7 @@ impl Handler {
 /// server for this question on a client (`None` when no server answered).
 enum Held<'a> {
     Own(&'a crate::blocking::Catalog),
-    Fetched(crate::blocking::Catalog),
+    Fetched(Box<crate::blocking::Catalog>),
 }
 
 impl Held<'_> {
@@ -207,7 +207,9 @@ impl Handler {
         if self.agent.is_server() {
             return Some(Held::Own(self.agent.catalog()));
         }
-        remote::fetch(&self.agent, needs).await.map(Held::Fetched)
+        remote::fetch(&self.agent, needs)
+            .await
+            .map(|c| Held::Fetched(Box::new(c)))
     }
 
     fn source<'a>(
