@@ -160,6 +160,12 @@ node_prefix "" { policy = "read" }"#,
     .await;
     let operator_read = token_with(&s, "operator-read", r#"operator = "read""#).await;
     let acl_read = token_with(&s, "acl-read", r#"acl = "read""#).await;
+    let event_write = token_with(
+        &s,
+        "event-write",
+        r#"event_prefix "deploy" { policy = "write" }"#,
+    )
+    .await;
 
     // Who, request, body, expected: one line a case.
     const MATRIX: &str = "
@@ -219,6 +225,12 @@ node_prefix "" { policy = "read" }"#,
         acl-read       PUT    /v1/acl/policy                   policy   deny
         acl-read       GET    /v1/snapshot                     -        deny
         management     GET    /v1/snapshot                     -        allow
+        anonymous      PUT    /v1/event/fire/deploy            -        deny
+        event-write    PUT    /v1/event/fire/deploy            -        allow
+        event-write    PUT    /v1/event/fire/other             -        deny
+        anonymous      PUT    /v1/coordinate/update            coord    deny
+        web-write      PUT    /v1/coordinate/update            coord    deny
+        management     PUT    /v1/coordinate/update            coord    allow
     ";
     let tokens: std::collections::HashMap<&str, &str> = [
         ("anonymous", ""),
@@ -231,6 +243,7 @@ node_prefix "" { policy = "read" }"#,
         ("session-write", session_write.as_str()),
         ("operator-read", operator_read.as_str()),
         ("acl-read", acl_read.as_str()),
+        ("event-write", event_write.as_str()),
         ("management", MGMT),
     ]
     .into();
@@ -240,6 +253,11 @@ node_prefix "" { policy = "read" }"#,
         ("db", json!({"Name": "db", "Port": 82}).to_string()),
         ("session", json!({"Name": "s", "Checks": []}).to_string()),
         ("policy", json!({"Name": "nope", "Rules": ""}).to_string()),
+        (
+            "coord",
+            json!({"Node": "test-node", "Coord": {"Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}})
+                .to_string(),
+        ),
     ]
     .into();
     let mut failures = Vec::new();
