@@ -199,6 +199,24 @@ fn address(owner: &str, ip: IpAddr, qtype: RecordType, ttl: u32) -> Option<Recor
     }
 }
 
+/// [`address`] with the owner already parsed.
+fn wanted_address(owner: &Name, ip: IpAddr, qtype: RecordType, ttl: u32) -> Option<Record> {
+    let wants = |t| qtype == t || qtype == RecordType::ANY;
+    match ip {
+        IpAddr::V4(_) if !wants(RecordType::A) => None,
+        IpAddr::V6(_) if !wants(RecordType::AAAA) => None,
+        _ => Some(address_record(owner.clone(), ip, ttl)),
+    }
+}
+
+/// The A or AAAA record of `ip` named `owner`.
+fn address_record(owner: Name, ip: IpAddr, ttl: u32) -> Record {
+    match ip {
+        IpAddr::V4(v4) => Record::from_rdata(owner, ttl, RData::A(A(v4))),
+        IpAddr::V6(v6) => Record::from_rdata(owner, ttl, RData::AAAA(AAAA(v6))),
+    }
+}
+
 /// A or AAAA for `ip` whatever the question (the ADDITIONAL records of SRV and NS answers).
 fn any_address(owner: &str, ip: IpAddr, ttl: u32) -> Record {
     address(owner, ip, RecordType::ANY, ttl).expect("ANY takes both families")
@@ -242,6 +260,7 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
     }
     let mut r = Reply::default();
     let mut seen = std::collections::HashSet::new();
+    let owner = name(q.qname);
     for i in &found {
         let svc_ip = i.svc_addr.parse::<IpAddr>().ok();
         let node_ip = i.node_addr.parse::<IpAddr>().ok();
@@ -271,16 +290,17 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
                 }
                 _ => continue,
             };
+            let target_name = name(&target);
             r.answers.push(Record::from_rdata(
-                name(q.qname),
+                owner.clone(),
                 ttl,
-                RData::SRV(SRV::new(1, i.weight, i.port, name(&target))),
+                RData::SRV(SRV::new(1, i.weight, i.port, target_name.clone())),
             ));
-            r.additional.push(any_address(&target, ip, ttl));
+            r.additional.push(address_record(target_name, ip, ttl));
             if cfg.node_meta_txt && target.contains(".node.") {
                 r.additional.extend(meta_txt(&target, &i.node_meta, ttl));
             }
-        } else if let Some(rec) = address(q.qname, ip, q.qtype, ttl) {
+        } else if let Some(rec) = wanted_address(&owner, ip, q.qtype, ttl) {
             if !seen.insert((String::new(), ip, 0)) {
                 continue;
             }

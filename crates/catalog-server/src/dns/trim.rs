@@ -5,7 +5,8 @@
 
 use super::answer::Reply;
 use hickory_proto::op::{Edns, Message, Query};
-use hickory_proto::rr::RData;
+use hickory_proto::rr::{Name, RData, Record};
+use std::collections::{HashMap, HashSet};
 
 /// Consul's ceiling on answers in a UDP reply without EDNS.
 const MAX_UDP_ANSWERS: usize = 8;
@@ -49,13 +50,13 @@ fn fit(reply: &mut Reply, query: &Query, edns: Option<u16>, max: usize) {
     reply.authority.clear();
     let all = std::mem::take(&mut reply.answers);
     let extra = std::mem::take(&mut reply.additional);
+    let addresses = first_addresses(&extra);
     // The largest count that fits, by bisection: `lo` fits (or is 1), `hi` does not.
     let (mut lo, mut hi) = (1, all.len() + 1);
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
         reply.answers = all[..mid].to_vec();
-        reply.additional = extra.clone();
-        sync_additional(reply);
+        reply.additional = additional_for(&reply.answers, &addresses);
         if size(reply, query, edns) <= max {
             lo = mid;
         } else {
@@ -63,32 +64,40 @@ fn fit(reply: &mut Reply, query: &Query, edns: Option<u16>, max: usize) {
         }
     }
     reply.answers = all[..lo].to_vec();
-    reply.additional = extra;
-    sync_additional(reply);
+    reply.additional = additional_for(&reply.answers, &addresses);
+}
+
+/// The first address record of each owner in `additional`.
+fn first_addresses(additional: &[Record]) -> HashMap<Name, Record> {
+    let mut out = HashMap::new();
+    for r in additional {
+        if matches!(r.data(), RData::A(_) | RData::AAAA(_)) {
+            out.entry(r.name().to_lowercase())
+                .or_insert_with(|| r.clone());
+        }
+    }
+    out
+}
+
+/// The address records of the SRV targets among `answers`, one per target, in answer order.
+fn additional_for(answers: &[Record], addresses: &HashMap<Name, Record>) -> Vec<Record> {
+    let mut seen = HashSet::new();
+    answers
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some(srv.target().to_lowercase()),
+            _ => None,
+        })
+        .filter(|t| seen.insert(t.clone()))
+        .filter_map(|t| addresses.get(&t).cloned())
+        .collect()
 }
 
 /// Keeps in ADDITIONAL the address records of the SRV targets still answered (one per
 /// target); without SRV answers nothing of it is kept once a reply was cut.
 fn sync_additional(reply: &mut Reply) {
-    let targets: Vec<String> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::SRV(srv) => Some(srv.target().to_ascii().to_lowercase()),
-            _ => None,
-        })
-        .collect();
-    let mut kept: Vec<String> = Vec::new();
-    reply.additional.retain(|r| {
-        let owner = r.name().to_ascii().to_lowercase();
-        let address = matches!(r.data(), RData::A(_) | RData::AAAA(_));
-        if address && targets.contains(&owner) && !kept.contains(&owner) {
-            kept.push(owner);
-            true
-        } else {
-            false
-        }
-    });
+    let addresses = first_addresses(&reply.additional);
+    reply.additional = additional_for(&reply.answers, &addresses);
 }
 
 /// The encoded size of `reply` as an answer to `query`.
