@@ -6,10 +6,13 @@
 //! template prefix), and execution against the catalog (healthy instances, `IgnoreCheckIDs`,
 //! `OnlyPassing`, `NodeMeta`, `ServiceMeta`, `Tags` with `!` negation).
 
+use super::acl::{AclRefusal, Authz};
 use super::health::HealthStatus;
 use super::query::{check_wire, node_service_wire, node_wire};
 use super::state::{lower, CatalogError, State, Touched, WatchKey};
+use ::acl::{Access, Resource};
 use api_types::ServiceEntry;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -463,6 +466,91 @@ impl State {
                     .collect(),
             })
             .collect()
+    }
+}
+
+/// One execution of a query.
+pub struct Run<'a> {
+    pub id_or_name: &'a str,
+    /// The request's token (the query's own, when it has one, is used instead).
+    pub token: &'a str,
+    /// The request's origin node (`?near=`), before the query's `Near`; `_agent` is
+    /// `agent_node`.
+    pub near: Option<&'a str>,
+    pub agent_node: &'a str,
+    /// At most this many instances (0: all).
+    pub limit: usize,
+}
+
+/// What executing a query answers: the rendered query and the instances its token may read,
+/// shuffled, sorted near the origin and cut to the limit.
+pub struct Executed {
+    pub query: PreparedQuery,
+    pub nodes: Vec<ServiceEntry>,
+    /// Whether ACLs removed instances.
+    pub filtered: bool,
+}
+
+/// Why a query could not be run.
+pub enum RunError {
+    /// Consul's text (a template that fails to render, ...).
+    Query(String),
+    Acl(AclRefusal),
+}
+
+impl State {
+    /// Resolves and executes a query as Consul's `PreparedQuery.Execute` does (local
+    /// datacenter only). `Ok(None)`: no such query.
+    pub fn run_prepared_query(
+        &self,
+        run: &Run,
+        authorize: impl FnOnce(&str) -> Result<Authz, AclRefusal>,
+    ) -> Result<Option<Executed>, RunError> {
+        let Some(query) = self
+            .resolve_prepared_query(run.id_or_name, "")
+            .map_err(RunError::Query)?
+        else {
+            return Ok(None);
+        };
+        let token = if query.token.is_empty() {
+            run.token
+        } else {
+            query.token.as_str()
+        };
+        let z = authorize(token).map_err(RunError::Acl)?;
+        let mut nodes = self.execute_prepared_query(&query);
+        let before = nodes.len();
+        nodes.retain(|e| {
+            z.allows(Resource::Service, &e.service.service, Access::Read)
+                && z.allows(Resource::Node, &e.node.node, Access::Read)
+        });
+        let filtered = nodes.len() != before;
+        nodes.shuffle(&mut rand::thread_rng());
+        let origin = run
+            .near
+            .filter(|n| !n.is_empty())
+            .or(Some(query.service.near.as_str()).filter(|n| !n.is_empty()))
+            .map(|n| if n == "_agent" { run.agent_node } else { n });
+        if let Some(origin) = origin {
+            let rtt = self.rtt_from(origin);
+            super::coordinate::sort_near(&mut nodes, |e| rtt(&e.node.node));
+            // The origin itself first, when it is among the first ten.
+            if let Some(i) = nodes
+                .iter()
+                .take(10)
+                .position(|e| e.node.node.eq_ignore_ascii_case(origin))
+            {
+                nodes.swap(0, i);
+            }
+        }
+        if run.limit > 0 {
+            nodes.truncate(run.limit);
+        }
+        Ok(Some(Executed {
+            query,
+            nodes,
+            filtered,
+        }))
     }
 }
 

@@ -12,7 +12,7 @@ use super::reply::{json, ok_empty, ApiError};
 use super::{read, respond, respond_filtered, AppState};
 use crate::agent::Agent;
 use crate::catalog::acl::Authz;
-use crate::catalog::prepared_query::{PreparedQuery, REDACTED};
+use crate::catalog::prepared_query::{Executed, PreparedQuery, Run, RunError, REDACTED};
 use crate::catalog::query::Answer;
 use crate::catalog::{Command, WatchKey};
 use ::acl::{Access, Resource};
@@ -22,7 +22,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use rand::seq::SliceRandom;
 use serde::Serialize;
 
 type Res = Result<Response, ApiError>;
@@ -364,16 +363,8 @@ async fn prepare(a: &Agent, p: &Params) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What executing a query answers: the rendered query and its instances, filtered by the
-/// query's token (else the request's), shuffled, sorted near the origin, cut to the limit.
-pub struct Executed {
-    pub query: PreparedQuery,
-    pub nodes: Vec<ServiceEntry>,
-    pub filtered: bool,
-}
-
-/// Resolves and runs query `id_or_name` for `token`; `near` is the request's origin node
-/// (`_agent`: this agent). `Ok(None)`: no such query.
+/// Resolves and runs query `id_or_name` for the request's `token`, sorted near `near` (the
+/// request's origin node; `_agent`: this agent). `Ok(None)`: no such query.
 pub fn run(
     a: &Agent,
     id_or_name: &str,
@@ -381,53 +372,19 @@ pub fn run(
     near: Option<&str>,
     limit: usize,
 ) -> Result<Option<Executed>, ApiError> {
-    let found = a
-        .catalog()
-        .read(|s| s.resolve_prepared_query(id_or_name, ""))
-        .map_err(ApiError::internal)?;
-    let Some(query) = found else {
-        return Ok(None);
+    let run = Run {
+        id_or_name,
+        token,
+        near,
+        agent_node: a.node(),
+        limit,
     };
-    let token = if query.token.is_empty() {
-        token
-    } else {
-        query.token.as_str()
-    };
-    let z = a.authorize(token)?;
-    let mut nodes = a.catalog().read(|s| s.execute_prepared_query(&query));
-    let before = nodes.len();
-    nodes.retain(|e| {
-        z.allows(Resource::Service, &e.service.service, Access::Read)
-            && z.allows(Resource::Node, &e.node.node, Access::Read)
-    });
-    let filtered = nodes.len() != before;
-    nodes.shuffle(&mut rand::thread_rng());
-    let origin = near
-        .filter(|n| !n.is_empty())
-        .or(Some(query.service.near.as_str()).filter(|n| !n.is_empty()))
-        .map(|n| if n == "_agent" { a.node() } else { n });
-    if let Some(origin) = origin {
-        a.catalog().read(|s| {
-            let rtt = s.rtt_from(origin);
-            crate::catalog::coordinate::sort_near(&mut nodes, |e| rtt(&e.node.node));
-        });
-        // The origin itself first, when it is among the first ten.
-        if let Some(i) = nodes
-            .iter()
-            .take(10)
-            .position(|e| e.node.node.eq_ignore_ascii_case(origin))
-        {
-            nodes.swap(0, i);
-        }
-    }
-    if limit > 0 {
-        nodes.truncate(limit);
-    }
-    Ok(Some(Executed {
-        query,
-        nodes,
-        filtered,
-    }))
+    a.catalog()
+        .read(|s| s.run_prepared_query(&run, |t| a.authorize_in(s, t)))
+        .map_err(|e| match e {
+            RunError::Query(m) => ApiError::internal(m),
+            RunError::Acl(r) => r.into(),
+        })
 }
 
 async fn execute(a: AppState, t: Token, id: &str, q: Option<String>) -> Res {
