@@ -192,6 +192,26 @@ async fn crud_with_consuls_shapes_and_errors() {
         assert_eq!((st, body.as_str()), (404, "Query not found"), "{path}");
     }
     assert_eq!(s.json("/v1/query").await, json!([]));
+
+    // A query tied to a session goes with it.
+    let (st, body) = s.put("/v1/session/create", "{}").await;
+    assert_eq!(st, 200, "{body}");
+    let session = serde_json::from_str::<Value>(&body).unwrap()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = create(
+        &s,
+        json!({"Name": "tied", "Session": session, "Service": {"Service": "a"}}),
+    )
+    .await;
+    assert_eq!(
+        s.json(&format!("/v1/query/{id}")).await[0]["Session"],
+        session
+    );
+    let (st, _) = s.put(&format!("/v1/session/destroy/{session}"), "").await;
+    assert_eq!(st, 200);
+    assert_eq!(s.get(&format!("/v1/query/{id}")).await.unwrap().0, 404);
 }
 
 #[tokio::test]
@@ -467,4 +487,26 @@ async fn dns_answers_query_names() {
         let d = dig(port, &[name, "A"]);
         assert_eq!(d.status, "NXDOMAIN", "{name}: {}", d.text);
     }
+}
+
+#[tokio::test]
+async fn the_list_blocks_until_a_query_changes() {
+    let s = TestServer::start().await;
+    let (_, headers, _) = s.get_full("/v1/query").await;
+    let idx: u64 = headers["x-consul-index"].to_str().unwrap().parse().unwrap();
+    let url = s.url(&format!("/v1/query?index={idx}&wait=20s"));
+    let http = s.http.clone();
+    let parked = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let r = http.get(url).send().await.unwrap();
+        let index = r.headers()["x-consul-index"].to_str().unwrap().to_string();
+        (started.elapsed(), index, r.text().await.unwrap())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!parked.is_finished(), "the list did not block");
+    let id = create(&s, json!({"Name": "late", "Service": {"Service": "a"}})).await;
+    let (took, index, body) = parked.await.unwrap();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(index.parse::<u64>().unwrap() > idx);
+    assert!(body.contains(&id), "{body}");
 }
