@@ -202,15 +202,9 @@ fn query_records(agent: &Agent, q: &Query, query: &str) -> Reply {
     let ttl = if ex.query.dns.ttl.is_empty() {
         cfg.service_ttl(&ex.query.service.service).as_secs() as u32
     } else {
-        match api_types::parse_go_duration(&ex.query.dns.ttl) {
-            Ok(ns) => (ns.max(0) / 1_000_000_000) as u32,
-            Err(_) => {
-                return Reply {
-                    rcode: ResponseCode::ServFail,
-                    ..Reply::default()
-                }
-            }
-        }
+        // A TTL that does not parse (refused at write) is 0, as Consul's is.
+        api_types::parse_go_duration(&ex.query.dns.ttl)
+            .map_or(0, |ns| (ns.max(0) / 1_000_000_000) as u32)
     };
     let found = ex
         .nodes
