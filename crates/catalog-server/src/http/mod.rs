@@ -361,12 +361,10 @@ fn cluster_routes() -> Router<AppState> {
         )
         .route(
             "/v1/query/{*rest}",
-            only(
-                "GET,PUT,DELETE",
-                get(query::get_specific)
-                    .put(query::update)
-                    .delete(query::delete),
-            ),
+            get(query::get_specific)
+                .put(query::update)
+                .delete(query::delete)
+                .fallback(query::fallback),
         )
         .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
         .route(

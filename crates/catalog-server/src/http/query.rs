@@ -20,8 +20,8 @@ use api_types::decode::{decode_body_as, GoNames};
 use api_types::ServiceEntry;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 type Res = Result<Response, ApiError>;
@@ -161,11 +161,27 @@ fn split(rest: &str) -> (&str, Option<&str>) {
     (rest, None)
 }
 
-fn not_allowed(method: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("method {method} not allowed"),
-    )
+/// Consul's 405 (and the answer to OPTIONS) for a path under `/v1/query/`: `/execute` and
+/// `/explain` take GET only.
+fn other_method(m: &Method, rest: &str) -> Response {
+    let allow = match split(rest).1 {
+        Some(_) => "OPTIONS,GET",
+        None => "OPTIONS,GET,PUT,DELETE",
+    };
+    let (status, body) = if *m == Method::OPTIONS {
+        (StatusCode::OK, String::new())
+    } else {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {m} not allowed"),
+        )
+    };
+    (status, [(axum::http::header::ALLOW, allow)], body).into_response()
+}
+
+/// Methods the route does not take.
+pub async fn fallback(m: Method, Path(rest): Path<String>) -> Response {
+    other_method(&m, &rest)
 }
 
 pub async fn update(
@@ -178,7 +194,7 @@ pub async fn update(
 ) -> Res {
     let (id, verb) = split(&rest);
     if verb.is_some() {
-        return Err(not_allowed("PUT"));
+        return Ok(other_method(&Method::PUT, &rest));
     }
     let p = Params::parse(q.as_deref());
     p.check_dc(a.datacenter())?;
@@ -205,7 +221,7 @@ pub async fn delete(
 ) -> Res {
     let (id, verb) = split(&rest);
     if verb.is_some() {
-        return Err(not_allowed("DELETE"));
+        return Ok(other_method(&Method::DELETE, &rest));
     }
     let p = Params::parse(q.as_deref());
     p.check_dc(a.datacenter())?;

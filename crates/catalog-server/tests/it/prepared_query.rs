@@ -179,6 +179,24 @@ async fn crud_with_consuls_shapes_and_errors() {
     assert_eq!(st, 400);
     assert!(text.starts_with("Request decode failed: "), "{text}");
 
+    // Methods: /execute and /explain take GET only.
+    for (method, path, allow) in [
+        ("OPTIONS", format!("/v1/query/{id}/execute"), "OPTIONS,GET"),
+        ("PUT", format!("/v1/query/{id}/explain"), "OPTIONS,GET"),
+        ("POST", format!("/v1/query/{id}"), "OPTIONS,GET,PUT,DELETE"),
+        ("DELETE", "/v1/query".to_string(), "OPTIONS,GET,POST"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = s.http.request(m, s.url(&path)).send().await.unwrap();
+        let want = if method == "OPTIONS" { 200 } else { 405 };
+        assert_eq!(r.status().as_u16(), want, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let body = r.text().await.unwrap();
+        if want == 405 {
+            assert_eq!(body, format!("method {method} not allowed"));
+        }
+    }
+
     // Delete, then nothing is found.
     let (st, body) = send(&s, "DELETE", &format!("/v1/query/{id}"), None).await;
     assert_eq!((st, body.as_str()), (200, ""));
