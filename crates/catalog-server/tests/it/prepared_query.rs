@@ -178,6 +178,18 @@ async fn crud_with_consuls_shapes_and_errors() {
     let (st, _, text) = call(&s, "POST", "/v1/query", "", Some("{")).await;
     assert_eq!(st, 400);
     assert!(text.starts_with("Request decode failed: "), "{text}");
+    let (st, _, text) = call(&s, "POST", "/v1/query", "", Some(r#"{"Service": "web"}"#)).await;
+    assert_eq!((st, text.as_str()), (400, "Request decode failed: json: cannot unmarshal string into Go struct field PreparedQuery.Service of type structs.ServiceQuery"));
+    let (st, _, text) = call(
+        &s,
+        "POST",
+        "/v1/query",
+        "",
+        Some(r#"{"Service": {"OnlyPassing": "yes"}}"#),
+    )
+    .await;
+    // Go names the innermost struct and the whole field path.
+    assert_eq!((st, text.as_str()), (400, "Request decode failed: json: cannot unmarshal string into Go struct field ServiceQuery.Service.OnlyPassing of type bool"));
 
     // Methods: /execute and /explain take GET only.
     for (method, path, allow) in [
