@@ -541,7 +541,6 @@ fn the_dns_port_can_be_switched_off_and_refused_settings_are_named() {
             .expect("consul agent")
     };
     for (hcl, says) in [
-        (r#"recursors = ["127.0.0.1"]"#, "recursors"),
         ("dns_config { use_cache = true }", "dns_config.use_cache"),
         (
             "dns_config { allow_stale = false }",
