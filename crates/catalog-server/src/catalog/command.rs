@@ -107,6 +107,14 @@ pub enum Command {
     UpdateCoordinates {
         updates: Vec<(String, super::coordinate::Coord)>,
     },
+    /// Create or replace a prepared query (by its ID).
+    PreparedQuerySet {
+        query: super::prepared_query::PreparedQuery,
+    },
+    /// Delete a prepared query.
+    PreparedQueryDelete {
+        id: String,
+    },
     /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
     /// reply, in order.
     Batch(Vec<Command>),
@@ -136,6 +144,8 @@ impl Command {
             | Command::Noop
             | Command::Acl(_)
             | Command::UpdateCoordinates { .. }
+            | Command::PreparedQuerySet { .. }
+            | Command::PreparedQueryDelete { .. }
             | Command::ReapTombstones { .. } => false,
         }
     }

@@ -10,6 +10,7 @@ pub mod coordinate;
 pub mod health;
 mod kv;
 pub mod node_sync;
+pub mod prepared_query;
 pub mod query;
 pub mod records;
 pub mod registration;

@@ -56,6 +56,7 @@ impl State {
         };
         self.index.sessions = index;
         t.push(WatchKey::Sessions);
+        self.prepared_queries_of_session(index, id, t);
         let held: Vec<String> = self
             .kv
             .values()

@@ -24,6 +24,8 @@ pub enum WatchKey {
     Acl,
     /// The network coordinates.
     Coordinates,
+    /// The prepared queries.
+    PreparedQueries,
     /// Everything (the state was replaced by a snapshot restore).
     All,
 }
@@ -51,6 +53,9 @@ pub enum CatalogError {
     AclBootstrapDone(u64),
     #[error("{0}")]
     AclInvalid(String),
+    /// A prepared query the state refused (Consul's state-store texts).
+    #[error("{0}")]
+    PreparedQuery(String),
 }
 
 /// Per-table raft indexes.
@@ -63,6 +68,8 @@ pub struct Indexes {
     pub sessions: u64,
     #[serde(default)]
     pub coordinates: u64,
+    #[serde(default)]
+    pub prepared_queries: u64,
 }
 
 /// The whole catalog. `nodes`/`services`/`checks` are keyed by lower-cased node name.
@@ -90,6 +97,9 @@ pub struct State {
     /// Lower-cased node name → its network coordinate.
     #[serde(default)]
     pub(super) coordinates: BTreeMap<String, super::coordinate::CoordinateEntry>,
+    /// Prepared queries by ID.
+    #[serde(default)]
+    pub(super) prepared_queries: BTreeMap<String, super::prepared_query::PreparedQuery>,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
     pub(super) by_name: HashMap<String, BTreeSet<(String, String)>>,
@@ -201,6 +211,13 @@ impl State {
             Command::Txn { ops } => Ok(self.txn(index, ops, now_ms, t)),
             Command::UpdateCoordinates { updates } => {
                 self.update_coordinates(index, updates, t);
+                Ok(Reply::Done)
+            }
+            Command::PreparedQuerySet { query } => self
+                .prepared_query_set(index, query, t)
+                .map(|()| Reply::Done),
+            Command::PreparedQueryDelete { id } => {
+                self.prepared_query_delete(index, id, t);
                 Ok(Reply::Done)
             }
         }
@@ -581,6 +598,7 @@ impl State {
             kv: index,
             sessions: index,
             coordinates: index,
+            prepared_queries: index,
         };
         for v in new.service_index.values_mut() {
             *v = index;

@@ -101,7 +101,23 @@ impl State {
             Command::UpdateCoordinates { updates } => updates
                 .iter()
                 .try_for_each(|(node, _)| z.require(Resource::Node, node, Access::Write)),
+            // `query:write` on the new definition's name and on the one it replaces, when
+            // prefix rules apply to them (Consul's `GetACLPrefix`).
+            Command::PreparedQuerySet { query } => {
+                if let Some(p) = query.acl_prefix() {
+                    z.require(Resource::Query, p, Access::Write)?;
+                }
+                self.vet_existing_query(z, &query.id)
+            }
+            Command::PreparedQueryDelete { id } => self.vet_existing_query(z, id),
             Command::Noop | Command::ReapTombstones { .. } => Ok(()),
+        }
+    }
+
+    fn vet_existing_query(&self, z: &Authz, id: &str) -> Result<(), AclRefusal> {
+        match self.prepared_query(id).and_then(|q| q.acl_prefix()) {
+            Some(p) => z.require(Resource::Query, p, Access::Write),
+            None => Ok(()),
         }
     }
 

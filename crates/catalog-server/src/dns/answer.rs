@@ -9,7 +9,9 @@
 //! its node.
 
 use super::names::Asked;
+use crate::agent::Agent;
 use crate::catalog::acl::Authz;
+use crate::catalog::prepared_query::Run;
 use crate::catalog::HealthStatus;
 use crate::config::DnsConfig;
 use ::acl::{Access, Resource};
@@ -33,6 +35,8 @@ pub struct Reply {
 /// it did not resolve, SERVFAIL), the DNS settings and the datacenter.
 pub struct Source<'a> {
     pub catalog: &'a crate::blocking::Catalog,
+    /// The server agent that runs prepared queries (`None` on a client).
+    pub queries: Option<&'a Agent>,
     pub authz: Option<Authz>,
     pub cfg: &'a DnsConfig,
     pub dc: &'a str,
@@ -82,6 +86,11 @@ pub fn answer(src: &Source, q: &Query) -> Reply {
             let ttl = cfg.service_ttl(service).as_secs() as u32;
             service_records(cfg, q, dc, found, ttl)
         }
+        Asked::Query { query } => match src.queries {
+            Some(agent) => query_records(agent, q, query),
+            // A client agent holds no prepared queries.
+            None => not_found(cfg, q.domain),
+        },
         Asked::Node { .. } => node_records(src, authz, q),
         Asked::Addr { ip } => {
             let ttl = cfg.node_ttl.as_secs() as u32;
@@ -178,6 +187,67 @@ fn instances(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> V
     });
     out.shuffle(&mut rand::thread_rng());
     out
+}
+
+/// `<query>.query.<domain>`: the prepared query run as `/v1/query/:q/execute` runs it, with
+/// the agent's default token, near this agent when the query says `_agent`; its records like a
+/// service's, with the query's `DNS.TTL` (else the service's TTL). NXDOMAIN when there is no
+/// such query or it has no instance, SERVFAIL when it cannot run.
+fn query_records(agent: &Agent, q: &Query, query: &str) -> Reply {
+    let cfg = &agent.config().dns;
+    let run = Run {
+        id_or_name: query,
+        token: "",
+        near: None,
+        agent_node: agent.node(),
+        limit: 0,
+    };
+    let ran = agent
+        .catalog()
+        .read(|s| s.run_prepared_query(&run, |t| agent.authorize_in(s, t)));
+    let ex = match ran {
+        Ok(Some(ex)) => ex,
+        Ok(None) => return not_found(cfg, q.domain),
+        Err(_) => {
+            return Reply {
+                rcode: ResponseCode::ServFail,
+                ..Reply::default()
+            }
+        }
+    };
+    let ttl = if ex.query.dns.ttl.is_empty() {
+        cfg.service_ttl(&ex.query.service.service).as_secs() as u32
+    } else {
+        // A TTL that does not parse (refused at write) is 0, as Consul's is.
+        api_types::parse_go_duration(&ex.query.dns.ttl)
+            .map_or(0, |ns| (ns.max(0) / 1_000_000_000) as u32)
+    };
+    let found = ex
+        .nodes
+        .into_iter()
+        .map(|e| {
+            let warning = e.checks.iter().any(|c| c.status == "warning");
+            let w = &e.service.weights;
+            let weight = if warning { w.warning } else { w.passing };
+            Instance {
+                node: e.node.node,
+                node_addr: e.node.address,
+                node_meta: e
+                    .node
+                    .meta
+                    .map(|m| m.into_iter().collect())
+                    .unwrap_or_default(),
+                svc_addr: e.service.address,
+                port: e.service.port,
+                weight: if w.passing == 0 && w.warning == 0 {
+                    1
+                } else {
+                    weight.clamp(0, i64::from(u16::MAX)) as u16
+                },
+            }
+        })
+        .collect();
+    service_records(cfg, q, agent.datacenter(), found, ttl)
 }
 
 fn meta(m: Option<&std::collections::BTreeMap<String, String>>) -> Vec<(String, String)> {

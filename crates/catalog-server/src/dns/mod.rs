@@ -213,7 +213,7 @@ impl Handler {
     }
 
     fn source<'a>(
-        &self,
+        &'a self,
         catalog: &'a crate::blocking::Catalog,
         cfg: &'a crate::config::DnsConfig,
         dc: &'a str,
@@ -226,6 +226,7 @@ impl Handler {
         };
         answer::Source {
             catalog,
+            queries: self.agent.is_server().then_some(&*self.agent),
             authz,
             cfg,
             dc,

@@ -1,6 +1,6 @@
 //! What a query name asks, in Consul's grammar under the domain (or the alternative domain):
 //! `[<tag>.]<service>.service[.<dc>]`, RFC 2782 `_<service>._<tag|tcp>.service[.<dc>]`,
-//! `<node>.node[.<dc>]`, `<hex-ip>.addr[.<dc>]` and the domain itself. Names are compared
+//! `<node>.node[.<dc>]`, `<hex-ip>.addr[.<dc>]`, `<query>.query[.<dc>]` and the domain itself. Names are compared
 //! lower-cased; the datacenter may also be written `<dc>.dc`.
 
 /// What a name under the domain asks for.
@@ -15,6 +15,8 @@ pub enum Asked {
     },
     /// Node `node`.
     Node { node: String },
+    /// Prepared query `query` (an ID or a name; a name may hold dots).
+    Query { query: String },
     /// The address encoded in hexadecimal (8 digits IPv4, 32 IPv6).
     Addr { ip: std::net::IpAddr },
     /// A name of a known form in another datacenter.
@@ -74,7 +76,7 @@ fn asked(rest: &str, dc: &str) -> Asked {
     // The kind is the last of Consul's keywords; what follows it is the datacenter.
     let Some(at) = labels
         .iter()
-        .rposition(|l| matches!(*l, "service" | "node" | "addr"))
+        .rposition(|l| matches!(*l, "service" | "node" | "addr" | "query"))
     else {
         return Asked::Unknown;
     };
@@ -88,6 +90,9 @@ fn asked(rest: &str, dc: &str) -> Asked {
         "service" => service(before),
         "node" if !before.is_empty() => Asked::Node {
             node: before.join("."),
+        },
+        "query" if !before.is_empty() => Asked::Query {
+            query: before.join("."),
         },
         "addr" => match before {
             [hex] => addr(hex).map_or(Asked::Unknown, |ip| Asked::Addr { ip }),
@@ -175,6 +180,20 @@ mod tests {
                 ip: [127, 0, 0, 1].into(),
             },
         );
+        check(
+            "geo-db.query.consul.",
+            Asked::Query {
+                query: "geo-db".into(),
+            },
+        );
+        check(
+            "a.b.query.dc1.consul.",
+            Asked::Query {
+                query: "a.b".into(),
+            },
+        );
+        check("query.consul.", Asked::Unknown);
+        check("q.query.dc2.consul.", Asked::OtherDatacenter);
         check("web.service.dc2.consul.", Asked::OtherDatacenter);
         check("n.node.dc2.consul.", Asked::OtherDatacenter);
         check("service.consul.", Asked::Unknown);

@@ -15,6 +15,7 @@ mod kv;
 mod listen;
 pub use listen::{in_flight, Closing};
 pub mod params;
+pub mod query;
 mod raft_rpc;
 pub mod reply;
 mod session;
@@ -352,6 +353,18 @@ fn cluster_routes() -> Router<AppState> {
         .route(
             "/v1/operator/autopilot/health",
             only("GET", get(status::autopilot_health)),
+        )
+        // prepared queries
+        .route(
+            "/v1/query",
+            only("GET,POST", get(query::list).post(query::create)),
+        )
+        .route(
+            "/v1/query/{*rest}",
+            get(query::get_specific)
+                .put(query::update)
+                .delete(query::delete)
+                .fallback(query::fallback),
         )
         .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
         .route(

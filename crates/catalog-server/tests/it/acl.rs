@@ -8,9 +8,9 @@ use crate::common::TestServer;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const MGMT: &str = "5c2c6a9e-4d1b-4b8e-9f0a-3d2e1c0b9a87";
+pub(crate) const MGMT: &str = "5c2c6a9e-4d1b-4b8e-9f0a-3d2e1c0b9a87";
 
-fn acl_hcl(default_policy: &str, extra: &str) -> String {
+pub(crate) fn acl_hcl(default_policy: &str, extra: &str) -> String {
     format!(
         r#"acl {{
   enabled = true
@@ -22,7 +22,7 @@ fn acl_hcl(default_policy: &str, extra: &str) -> String {
 }
 
 /// A server whose readiness probe reads with the management token.
-async fn acl_server_with(hcl: &str) -> TestServer {
+pub(crate) async fn acl_server_with(hcl: &str) -> TestServer {
     let mut s = TestServer::new(
         TestServer::builder()
             .token(MGMT)
@@ -38,7 +38,7 @@ async fn acl_server(default_policy: &str) -> TestServer {
 }
 
 /// One request with a token (`""`: none): status, the filtered header, body.
-async fn call(
+pub(crate) async fn call(
     s: &TestServer,
     method: &str,
     path: &str,
@@ -63,7 +63,7 @@ async fn call(
 }
 
 /// Creates a policy from `rules` and a token holding it; returns the token's secret.
-async fn token_with(s: &TestServer, name: &str, rules: &str) -> String {
+pub(crate) async fn token_with(s: &TestServer, name: &str, rules: &str) -> String {
     let (st, _, body) = call(
         s,
         "PUT",

@@ -13,18 +13,18 @@ const MGMT: &str = "0e6a4b7e-2f0c-4d3a-9b1e-7c5d4a3b2c1d";
 
 /// One `dig` answer, read from its text.
 #[derive(Debug, Default)]
-struct Dig {
-    status: String,
-    flags: Vec<String>,
-    answer: Vec<Vec<String>>,
-    authority: Vec<Vec<String>>,
-    additional: Vec<Vec<String>>,
-    text: String,
+pub(crate) struct Dig {
+    pub(crate) status: String,
+    pub(crate) flags: Vec<String>,
+    pub(crate) answer: Vec<Vec<String>>,
+    pub(crate) authority: Vec<Vec<String>>,
+    pub(crate) additional: Vec<Vec<String>>,
+    pub(crate) text: String,
 }
 
 impl Dig {
     /// The answer records of `rtype`, their data fields (after name, TTL, class, type).
-    fn data(&self, rtype: &str) -> Vec<Vec<String>> {
+    pub(crate) fn data(&self, rtype: &str) -> Vec<Vec<String>> {
         self.answer
             .iter()
             .filter(|r| r.get(3).is_some_and(|t| t == rtype))
@@ -34,7 +34,7 @@ impl Dig {
 }
 
 /// `dig @127.0.0.1 -p <port> <args>`, parsed.
-fn dig(port: u16, args: &[&str]) -> Dig {
+pub(crate) fn dig(port: u16, args: &[&str]) -> Dig {
     let out = Command::new("dig")
         .arg("@127.0.0.1")
         .arg(format!("-p{port}"))
@@ -93,7 +93,7 @@ fn dns_port(s: &TestServer) -> u16 {
     port
 }
 
-async fn dns_server(extra: &[&str]) -> (TestServer, u16) {
+pub(crate) async fn dns_server(extra: &[&str]) -> (TestServer, u16) {
     let mut args = vec!["-dns-port=0"];
     args.extend_from_slice(extra);
     let s = TestServer::start_with(&args).await;

@@ -21,6 +21,7 @@ mod https;
 mod kv;
 mod lifecycle;
 mod linearizable;
+mod prepared_query;
 mod rpc_tls;
 mod sessions;
 mod storage;
