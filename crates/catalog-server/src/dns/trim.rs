@@ -42,29 +42,59 @@ pub fn tcp(reply: &mut Reply, query: &Query, edns: Option<u16>) -> bool {
 }
 
 /// Drops answers (AUTHORITY first) until the encoded reply is at most `max` bytes; one answer
-/// is always kept.
+/// is always kept. The count is first estimated from the average encoded size of an answer
+/// (with its address), then corrected one step at a time; bisection only when the estimate is
+/// far off.
 fn fit(reply: &mut Reply, query: &Query, edns: Option<u16>, max: usize) {
-    if reply.answers.len() <= 1 || size(reply, query, edns) <= max {
+    let full = size(reply, query, edns);
+    if reply.answers.len() <= 1 || full <= max {
         return;
     }
     reply.authority.clear();
     let all = std::mem::take(&mut reply.answers);
     let extra = std::mem::take(&mut reply.additional);
     let addresses = first_addresses(&extra);
-    // The largest count that fits, by bisection: `lo` fits (or is 1), `hi` does not.
-    let (mut lo, mut hi) = (1, all.len() + 1);
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        reply.answers = all[..mid].to_vec();
+    let measure = |n: usize, reply: &mut Reply| {
+        reply.answers = all[..n].to_vec();
         reply.additional = additional_for(&reply.answers, &addresses);
-        if size(reply, query, edns) <= max {
-            lo = mid;
-        } else {
-            hi = mid;
+        size(reply, query, edns)
+    };
+    let base = measure(0, reply);
+    let per = (full.saturating_sub(base) / all.len()).max(1);
+    let mut n = (max.saturating_sub(base) / per).clamp(1, all.len());
+    // Walk from the estimate: down while it does not fit, up while the next one fits.
+    let mut steps = 0;
+    if measure(n, reply) > max {
+        while n > 1 && steps < 8 {
+            n -= 1;
+            steps += 1;
+            if measure(n, reply) <= max {
+                break;
+            }
+        }
+    } else {
+        while n < all.len() && steps < 8 {
+            if measure(n + 1, reply) > max {
+                break;
+            }
+            n += 1;
+            steps += 1;
         }
     }
-    reply.answers = all[..lo].to_vec();
-    reply.additional = additional_for(&reply.answers, &addresses);
+    if steps >= 8 {
+        // The estimate was far off: bisect (`lo` fits or is 1, `hi` does not).
+        let (mut lo, mut hi) = (1, all.len() + 1);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if measure(mid, reply) <= max {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        n = lo;
+    }
+    measure(n, reply);
 }
 
 /// The first address record of each owner in `additional`.
@@ -165,6 +195,28 @@ mod tests {
         assert!(r.answers.len() > 3 && r.answers.len() < 200);
         assert!(size(&r, &query(), Some(1232)) <= 1232 - 8);
         assert_eq!(r.additional.len(), r.answers.len());
+        // As many as fit: one more does not.
+        let kept = r.answers.len();
+        let mut more = srv_reply(200);
+        more.answers.truncate(kept + 1);
+        sync_additional(&mut more);
+        assert!(
+            size(&more, &query(), Some(1232)) > 1232 - 8,
+            "{kept} is not the most that fit"
+        );
+        for edns in [600u16, 2000, 4096, 9000] {
+            let mut r = srv_reply(300);
+            udp(&mut r, &query(), Some(edns), 3);
+            let kept = r.answers.len();
+            assert!(size(&r, &query(), Some(edns)) <= usize::from(edns) - 8);
+            let mut more = srv_reply(300);
+            more.answers.truncate(kept + 1);
+            sync_additional(&mut more);
+            assert!(
+                kept == 300 || size(&more, &query(), Some(edns)) > usize::from(edns) - 8,
+                "{edns}: {kept}"
+            );
+        }
         let mut all = srv_reply(200);
         assert!(!tcp(&mut all, &query(), None));
         assert_eq!(all.answers.len(), 200);
