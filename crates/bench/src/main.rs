@@ -54,10 +54,49 @@ struct Cli {
     /// Leader kills per system in the cluster benchmark.
     #[arg(long, default_value_t = 10)]
     kills: usize,
+    /// Run the gossip benchmark instead: 1,000 in-process gossip members and three servers in
+    /// a network namespace of its own; detection times, false positives over 10 minutes at 5%
+    /// loss, bandwidth per member, server CPU (needs root, iproute2).
+    #[arg(long)]
+    gossip: bool,
+    /// The gossip benchmark's short form (50 members, about a minute; no doc section): fails
+    /// when a kill goes undetected or a live member is declared failed.
+    #[arg(long)]
+    gossip_short: bool,
+    /// Gossip members instead of the form's count.
+    #[arg(long)]
+    gossip_members: Option<usize>,
+    /// Gossip members started per second instead of the form's rate.
+    #[arg(long)]
+    gossip_join_rate: Option<usize>,
+    /// The receive buffer each gossip member's socket asks for, in bytes (default: 2 MiB, as
+    /// memberlist asks for its own); 0 leaves the kernel's default.
+    #[arg(long)]
+    gossip_recv_buffer: Option<usize>,
+    /// Seconds of packet loss instead of the form's window.
+    #[arg(long)]
+    gossip_loss_secs: Option<u64>,
+    /// Run the gossip benchmark on the host's loopback, without a namespace (and so without
+    /// the loss phase).
+    #[arg(long)]
+    no_netns: bool,
+    /// Set by `bench --gossip` for its own run inside the namespace.
+    #[arg(long, hide = true)]
+    gossip_inner: bool,
 }
 
 fn main() {
     let cli = Cli::parse();
+    if (cli.gossip || cli.gossip_short) && !cli.gossip_inner && !cli.no_netns {
+        let args = std::env::args_os().skip(1).collect();
+        match bench::gossip::run_inside(args) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                std::process::exit(1);
+            }
+        }
+    }
     let command = std::env::var("BENCH_COMMAND")
         .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
     let set = bench::Settings {
@@ -83,7 +122,26 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = if cli.cluster {
+    let result = if cli.gossip || cli.gossip_short {
+        let mut params = if cli.gossip_short {
+            bench::gossip::Params::short()
+        } else {
+            bench::gossip::Params::full()
+        };
+        if let Some(n) = cli.gossip_members {
+            params.members = n.max(1);
+        }
+        if let Some(r) = cli.gossip_join_rate {
+            params.join_batch = r.max(1);
+        }
+        if let Some(b) = cli.gossip_recv_buffer {
+            params.recv_buffer = (b > 0).then_some(b);
+        }
+        if let Some(s) = cli.gossip_loss_secs {
+            params.loss_window = Duration::from_secs(s);
+        }
+        rt.block_on(bench::gossip::run(&set, &params))
+    } else if cli.cluster {
         rt.block_on(bench::cluster::run(&set, cli.kills))
     } else {
         rt.block_on(bench::run(set))
