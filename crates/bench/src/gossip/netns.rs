@@ -53,6 +53,10 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        let file = std::path::Path::new("/run/netns").join(&self.name);
+        if !file.exists() {
+            return;
+        }
         if let Err(e) = run("ip", &["netns", "delete", &self.name]) {
             eprintln!(
                 "bench --gossip: could not delete namespace {}: {e:#}",
@@ -62,7 +66,8 @@ impl Drop for Netns {
     }
 }
 
-/// Deletes the namespaces earlier runs left behind (interrupted), once no process is in them.
+/// Deletes the namespaces earlier runs left behind (interrupted): those whose creator (the pid
+/// in the name) is gone and that no process is in.
 fn delete_stale() {
     let Ok(list) = run("ip", &["netns", "list"]) else {
         return;
@@ -72,6 +77,12 @@ fn delete_stale() {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| n.starts_with(PREFIX))
     {
+        let owner_alive = name[PREFIX.len()..].parse::<u32>().map_or(true, |pid| {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if owner_alive {
+            continue;
+        }
         let empty = run("ip", &["netns", "pids", name]).is_ok_and(|p| p.trim().is_empty());
         if empty && run("ip", &["netns", "delete", name]).is_ok() {
             eprintln!("bench --gossip: deleted namespace {name} left by an earlier run");

@@ -555,9 +555,9 @@ pub fn json(f: &Figures) -> serde_json::Value {
 }
 
 /// The short form fails when the pool or the catalog did not do its job: the catalog missing
-/// members, a kill not detected by every member that knew it or not shown critical, a member
-/// wrongly declared failed. (How long every member takes to list every other one is reported,
-/// not checked: see the doc.)
+/// members, a kill declared by no member or not shown critical, a member wrongly declared
+/// failed. (How long every member takes to list every other one, and whether every member
+/// declared every kill within the wait, are reported, not checked.)
 /// The full form reports and never fails on figures.
 pub fn check(p: &Params, f: &Figures) -> anyhow::Result<()> {
     if !p.short {
@@ -571,13 +571,25 @@ pub fn check(p: &Params, f: &Figures) -> anyhow::Result<()> {
             f.members + f.servers
         ));
     }
+    // Every kill must be declared by some member and reach the catalog. That every member that
+    // knew the killed one has declared it within the wait is likely, not certain (gossip is
+    // epidemic: a member the news missed finds out when it probes the dead one itself, up to n
+    // seconds later), so missing declarations are reported, not failed on.
     for (phase, d) in [("no loss", &f.detect), ("loss", &f.loss_detect)] {
         let st = detect_stats(d);
-        if st.undetected + st.missing > 0 {
+        if st.undetected > 0 {
             problems.push(format!(
-                "{phase}: {} kills not detected, {} member declarations missing",
-                st.undetected, st.missing
+                "{phase}: {} of {} kills not declared failed by any member or not shown critical",
+                st.undetected,
+                d.len()
             ));
+        }
+        if st.missing > 0 {
+            eprintln!(
+                "bench --gossip-short: {phase}: {} declarations by members that knew a killed \
+                 member still missing when the wait ended",
+                st.missing
+            );
         }
     }
     for (phase, fp) in [("no loss", &f.fp_clean), ("loss", &f.fp_loss)] {
