@@ -81,13 +81,16 @@ impl LocalNode {
             (reply, touched, bytes)
         };
         self.catalog.notifier.notify(touched);
-        if let (Some(bytes), Some(path)) = (bytes, &self.file) {
-            if let Err(e) = save(path, &bytes) {
-                tracing::error!(target: "agent", "failed to persist local services and checks: {}: {e}", path.display());
-            }
-        }
         if reply.is_ok() {
             self.changed.notify_one();
+        }
+        if let (Some(bytes), Some(path)) = (bytes, &self.file) {
+            // Not acknowledged unless it would survive a restart (it is held in memory and
+            // synced to the servers meanwhile; the next successful write persists it).
+            if let Err(e) = save(path, &bytes) {
+                tracing::error!(target: "agent", "failed to persist local services and checks: {}: {e}", path.display());
+                return Err(WriteError::Storage(format!("{}: {e}", path.display())));
+            }
         }
         Ok(reply?)
     }
