@@ -74,6 +74,7 @@ mod instance;
 mod keyring;
 mod member;
 mod pool;
+mod pulls;
 mod roster;
 mod stats;
 mod timers;

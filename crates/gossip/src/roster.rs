@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 use crate::events::{MemberEvent, MemberEventKind};
 use crate::instance::Instance;
 use crate::member::{Member, MemberState, MemberStatus};
+use crate::pulls::{Pulls, MAX_PER_TICK};
 use crate::wire::{LeaveIntent, MetaRecord};
 
 /// The settled status of an entry; `Suspect` is read from foca when listing.
@@ -45,8 +46,6 @@ struct Entry {
     status: Settled,
     since: Instant,
     rtt: Option<Duration>,
-    /// When to ask the member for its meta next, if it is due one.
-    next_pull: Instant,
 }
 
 /// Every member the local node knows of, itself included.
@@ -56,7 +55,10 @@ pub(crate) struct Roster {
     metas: HashMap<String, MetaRecord>,
     leaves: HashMap<String, u64>,
     events: broadcast::Sender<MemberEvent>,
-    first_pull_after: Duration,
+    /// Alive members whose meta is missing or older than their life.
+    pulls: Pulls,
+    /// Failed and left members (the ones `reap` looks at).
+    inactive: HashSet<String>,
 }
 
 impl Roster {
@@ -72,7 +74,8 @@ impl Roster {
             metas: HashMap::new(),
             leaves: HashMap::new(),
             events,
-            first_pull_after,
+            pulls: Pulls::new(first_pull_after),
+            inactive: HashSet::new(),
         };
         roster.set_local(local, meta);
         roster
@@ -89,9 +92,13 @@ impl Roster {
                 status: Settled::Alive,
                 since: now,
                 rtt: None,
-                next_pull: now,
             },
         );
+    }
+
+    /// Spreads first meta requests over `spread` (see `pulls.rs`).
+    pub(crate) fn set_pull_spread(&mut self, spread: Duration) {
+        self.pulls.set_spread(spread);
     }
 
     /// The local node left.
@@ -107,8 +114,12 @@ impl Roster {
         if instance.name() == self.local || instance.name().is_empty() {
             return;
         }
+        self.apply_up(instance);
+        self.reindex(instance.name());
+    }
+
+    fn apply_up(&mut self, instance: &Instance) {
         let now = Instant::now();
-        let first_pull = now + self.first_pull_after;
         let Some(entry) = self.entries.get_mut(instance.name()) else {
             self.entries.insert(
                 instance.name().to_owned(),
@@ -117,7 +128,6 @@ impl Roster {
                     status: Settled::Alive,
                     since: now,
                     rtt: None,
-                    next_pull: first_pull,
                 },
             );
             self.emit(MemberEventKind::Joined, instance.name());
@@ -129,7 +139,6 @@ impl Roster {
             }
             entry.instance = instance.clone();
             entry.rtt = None;
-            entry.next_pull = first_pull;
             if entry.status == Settled::Alive {
                 self.emit(MemberEventKind::Updated, instance.name());
                 return;
@@ -144,6 +153,11 @@ impl Roster {
 
     /// foca: `instance` was declared down (by the pool, or by itself leaving).
     pub(crate) fn down(&mut self, instance: &Instance) {
+        self.apply_down(instance);
+        self.reindex(instance.name());
+    }
+
+    fn apply_down(&mut self, instance: &Instance) {
         let left = self
             .leaves
             .get(instance.name())
@@ -186,6 +200,8 @@ impl Roster {
                 entry.rtt = None;
             }
         }
+        self.reindex(old.name());
+        self.reindex(new.name());
     }
 
     /// A meta record arrived (broadcast or direct answer).
@@ -201,6 +217,7 @@ impl Roster {
         let changed = previous.is_some_and(|p| p.tags != record.tags || p.id != record.id);
         let name = record.name.clone();
         self.metas.insert(name.clone(), record);
+        self.reindex(&name);
         let Some(status) = self.entries.get(&name).map(|e| e.status) else {
             return;
         };
@@ -230,6 +247,7 @@ impl Roster {
                 self.emit(MemberEventKind::Left, &intent.name);
             }
         }
+        self.reindex(&intent.name);
     }
 
     /// A direct probe of `instance` came back after `rtt`.
@@ -249,23 +267,36 @@ impl Roster {
     }
 
     /// Addresses of alive members whose meta is missing or older than their life, whose
-    /// request is due; each is then not due again for `retry`.
+    /// request is due (at most `MAX_PER_TICK`, the longest-waiting first); each is then not
+    /// due again for `retry` plus a random part of another `retry`.
     pub(crate) fn pulls_due(&mut self, now: Instant, retry: Duration) -> Vec<SocketAddr> {
-        let mut due = Vec::new();
-        for (name, entry) in &mut self.entries {
-            if *name == self.local || entry.status != Settled::Alive || entry.next_pull > now {
-                continue;
-            }
-            let stale = self
-                .metas
+        self.pulls
+            .take_due(now, retry, MAX_PER_TICK)
+            .into_iter()
+            .filter_map(|name| self.entries.get(&name).map(|e| e.instance.addr()))
+            .collect()
+    }
+
+    /// Keeps the indexes of one member in step with its entry: whether it is due a meta
+    /// request, whether `reap` needs to look at it.
+    fn reindex(&mut self, name: &str) {
+        let entry = self.entries.get(name).filter(|_| name != self.local);
+        let alive = entry.is_some_and(|e| e.status == Settled::Alive);
+        let stale = entry.is_some_and(|e| {
+            self.metas
                 .get(name)
-                .is_none_or(|m| m.generation < entry.instance.generation());
-            if stale {
-                entry.next_pull = now + retry;
-                due.push(entry.instance.addr());
-            }
+                .is_none_or(|m| m.generation < e.instance.generation())
+        });
+        if alive && stale {
+            self.pulls.want(name, Instant::now());
+        } else {
+            self.pulls.forget(name);
         }
-        due
+        if entry.is_some() && !alive {
+            self.inactive.insert(name.to_owned());
+        } else {
+            self.inactive.remove(name);
+        }
     }
 
     /// Addresses of up to `limit` failed (not left) members.
@@ -281,23 +312,23 @@ impl Roster {
     /// Forgets members failed for `reconnect_timeout` or left for `tombstone_timeout`.
     pub(crate) fn reap(&mut self, now: Instant, reconnect: Duration, tombstone: Duration) {
         let expired: Vec<String> = self
-            .entries
+            .inactive
             .iter()
-            .filter(|(name, e)| {
-                **name != self.local
-                    && match e.status {
-                        Settled::Alive => false,
-                        Settled::Failed => now.duration_since(e.since) >= reconnect,
-                        Settled::Left => now.duration_since(e.since) >= tombstone,
-                    }
+            .filter(|name| {
+                self.entries.get(*name).is_some_and(|e| match e.status {
+                    Settled::Alive => false,
+                    Settled::Failed => now.duration_since(e.since) >= reconnect,
+                    Settled::Left => now.duration_since(e.since) >= tombstone,
+                })
             })
-            .map(|(name, _)| name.clone())
+            .cloned()
             .collect();
         for name in expired {
             self.emit(MemberEventKind::Reaped, &name);
             self.entries.remove(&name);
             self.metas.remove(&name);
             self.leaves.remove(&name);
+            self.reindex(&name);
         }
     }
 
@@ -389,6 +420,8 @@ mod tests {
             .pulls_due(Instant::now(), Duration::from_secs(1))
             .is_empty());
         r.meta(meta("a", 10, 10));
+        let later = Instant::now() + Duration::from_secs(60);
+        assert!(r.pulls_due(later, Duration::from_secs(1)).is_empty());
         assert_eq!(kinds(&mut rx), vec![(MemberEventKind::Joined, "a".into())]);
         assert_eq!(r.states(&HashSet::new()).len(), 2);
         assert_eq!(

@@ -132,12 +132,13 @@ impl Driver {
         );
         foca.add_broadcast(&wire::encode(&Broadcast::Meta(meta.clone())))?;
         heard.lock().take_news();
-        let roster = Roster::new(
+        let mut roster = Roster::new(
             instance,
             meta.clone(),
             outlets.member_events,
             config.gossip_interval,
         );
+        roster.set_pull_spread(pull_spread(&config, 1));
         Ok(Self {
             scale: (config.suspicion_timeout(1), config.retransmit_limit(1)),
             next_reconnect: Instant::now() + config.reconnect_interval,
@@ -271,7 +272,7 @@ impl Driver {
             }
         }
 
-        // meta requests to members whose meta is missing or stale
+        // meta requests to members whose meta is missing or stale, spread and capped per tick
         let request = wire::direct_packet(&Direct::MetaRequest(self.meta.clone()));
         for addr in self
             .roster
@@ -403,6 +404,8 @@ impl Driver {
                 Ok(()) => self.scale = scale,
                 Err(e) => tracing::debug!(error = %e, "could not rescale swim config"),
             }
+            self.roster
+                .set_pull_spread(pull_spread(&self.config, members));
         }
     }
 
@@ -417,4 +420,12 @@ impl Driver {
     fn meta_addr(&self) -> SocketAddr {
         self.foca.identity().addr()
     }
+}
+
+/// How long a broadcast (a member's meta among them) keeps being retransmitted in a pool of
+/// `members`: one gossip round per transmission. First meta requests are spread over it.
+fn pull_spread(config: &Config, members: usize) -> Duration {
+    config
+        .gossip_interval
+        .saturating_mul(config.retransmit_limit(members))
 }
