@@ -148,8 +148,15 @@ fn soa(cfg: &DnsConfig, domain: &str) -> Record {
 
 /// The healthy instances of `service` (with `tag`) the token may read, shuffled.
 fn instances(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> Vec<Instance> {
+    let mut out = healthy(src, authz, service, tag);
+    out.shuffle(&mut rand::thread_rng());
+    out
+}
+
+/// The healthy instances of `service` (with `tag`) the token may read, in catalog order.
+fn healthy(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> Vec<Instance> {
     let only_passing = src.cfg.only_passing;
-    let mut out: Vec<Instance> = src.catalog.read(|s| {
+    src.catalog.read(|s| {
         s.instances_with_health(service)
             .into_iter()
             .filter(|(_, svc, status)| {
@@ -184,9 +191,7 @@ fn instances(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> V
                 }
             })
             .collect()
-    });
-    out.shuffle(&mut rand::thread_rng());
-    out
+    })
 }
 
 /// `<query>.query.<domain>`: the prepared query run as `/v1/query/:q/execute` runs it, with
@@ -329,9 +334,46 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
         return not_found(cfg, q.domain);
     }
     let mut r = Reply::default();
+    for e in entries(cfg, q, dc, &found, ttl) {
+        r.answers.push(e.answer);
+        r.additional.extend(e.additional);
+        if e.address && cfg.a_record_limit > 0 && r.answers.len() >= cfg.a_record_limit {
+            break;
+        }
+    }
+    r
+}
+
+/// One answer of a service's reply, with what goes with it in ADDITIONAL (an SRV target's
+/// address, then its node meta as TXT).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub answer: Record,
+    pub additional: Vec<Record>,
+    /// An A or AAAA answer: these count toward `a_record_limit`.
+    pub address: bool,
+}
+
+/// The entries of a service question (`Asked::Service`) in catalog order, without
+/// `a_record_limit` (the answer cache shuffles and limits them per reply). `None` for another
+/// question or when the token did not resolve; empty when no instance answers.
+pub fn service_entries(src: &Source, q: &Query) -> Option<Vec<Entry>> {
+    let Asked::Service { service, tag } = q.asked else {
+        return None;
+    };
+    let authz = src.authz.as_ref()?;
+    let found = healthy(src, authz, service, tag.as_deref());
+    let ttl = src.cfg.service_ttl(service).as_secs() as u32;
+    Some(entries(src.cfg, q, src.dc, &found, ttl))
+}
+
+/// The entries of `found` in their order: duplicates (the same address, the same SRV target
+/// and port, the same host name) answered once.
+fn entries(cfg: &DnsConfig, q: &Query, dc: &str, found: &[Instance], ttl: u32) -> Vec<Entry> {
+    let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let owner = name(q.qname);
-    for i in &found {
+    for i in found {
         let svc_ip = i.svc_addr.parse::<IpAddr>().ok();
         let node_ip = i.node_addr.parse::<IpAddr>().ok();
         let ip = match (i.svc_addr.is_empty(), svc_ip, node_ip) {
@@ -344,7 +386,11 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
                     &i.svc_addr
                 };
                 if let Some(rec) = by_host_name(q, host, i, ttl, &mut seen) {
-                    r.answers.push(rec);
+                    out.push(Entry {
+                        answer: rec,
+                        additional: Vec::new(),
+                        address: false,
+                    });
                 }
                 continue;
             }
@@ -361,26 +407,31 @@ fn service_records(cfg: &DnsConfig, q: &Query, dc: &str, found: Vec<Instance>, t
                 _ => continue,
             };
             let target_name = name(&target);
-            r.answers.push(Record::from_rdata(
-                owner.clone(),
-                ttl,
-                RData::SRV(SRV::new(1, i.weight, i.port, target_name.clone())),
-            ));
-            r.additional.push(address_record(target_name, ip, ttl));
+            let mut additional = vec![address_record(target_name.clone(), ip, ttl)];
             if cfg.node_meta_txt && target.contains(".node.") {
-                r.additional.extend(meta_txt(&target, &i.node_meta, ttl));
+                additional.extend(meta_txt(&target, &i.node_meta, ttl));
             }
+            out.push(Entry {
+                answer: Record::from_rdata(
+                    owner.clone(),
+                    ttl,
+                    RData::SRV(SRV::new(1, i.weight, i.port, target_name)),
+                ),
+                additional,
+                address: false,
+            });
         } else if let Some(rec) = wanted_address(&owner, ip, q.qtype, ttl) {
             if !seen.insert((String::new(), ip, 0)) {
                 continue;
             }
-            r.answers.push(rec);
-            if cfg.a_record_limit > 0 && r.answers.len() >= cfg.a_record_limit {
-                break;
-            }
+            out.push(Entry {
+                answer: rec,
+                additional: Vec::new(),
+                address: true,
+            });
         }
     }
-    r
+    out
 }
 
 /// The record of an instance whose address is the host name `host`: for SRV, the SRV with

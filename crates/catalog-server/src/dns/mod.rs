@@ -1,25 +1,32 @@
 //! The DNS interface (`ports.dns`, 8600): Consul's names answered from the agent's catalog
-//! over UDP and TCP, on hickory (hickory-server reads and frames the messages, answers
-//! FORMERR to what does not parse; hickory-proto holds the records). The only module naming
-//! hickory. [`names`] reads what a name asks, [`answer`] builds the records from the catalog
-//! at the moment of the query (no cache), [`trim`] cuts a reply to its transport.
+//! over UDP and TCP, on hickory-proto's records and messages. The only module naming hickory.
+//! [`udp`] serves the UDP sockets with a few workers each, answering service questions from
+//! their [`cache`] (answers kept in wire form, [`packed`], checked against the catalog's
+//! indexes at every question); hickory-server serves TCP. Both answer everything else with
+//! [`Handler::respond`]: [`names`] reads what a name asks, [`answer`] builds the records from
+//! the catalog at the moment of the query, [`trim`] cuts a reply to its transport; hickory
+//! answers FORMERR to what does not parse.
 //!
 //! Names outside the domain go to the `recursors` ([`recurse`]), and are answered REFUSED
 //! without any, as Consul does; a message that is not a single standard query gets REFUSED or
 //! NOTIMP.
 
 mod answer;
+mod cache;
 mod names;
+mod packed;
 mod recurse;
 mod remote;
 mod reverse;
 mod trim;
+mod udp;
 
 use crate::agent::Agent;
 use crate::listeners::DnsSocket;
 use hickory_proto::op::{Edns, Header, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::Record;
 use hickory_proto::xfer::Protocol;
-use hickory_server::authority::MessageResponseBuilder;
+use hickory_server::authority::{MessageResponse, MessageResponseBuilder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::ServerFuture;
 use std::future::Future;
@@ -32,25 +39,80 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The running DNS server; [`DnsServer::stop`] closes its sockets.
 pub struct DnsServer {
-    server: ServerFuture<Handler>,
+    tcp: ServerFuture<Handler>,
+    udp: udp::Workers,
 }
 
 impl DnsServer {
-    /// Serves `sockets` for `agent` (inside the runtime).
+    /// Serves `sockets` for `agent` (inside the runtime): each UDP socket with one worker per
+    /// core, TCP with hickory-server.
     pub fn start(agent: Arc<Agent>, sockets: Vec<DnsSocket>) -> std::io::Result<DnsServer> {
-        let mut server = ServerFuture::new(Handler { agent });
+        let mut tcp = ServerFuture::new(Handler {
+            agent: agent.clone(),
+        });
+        let mut udp = Vec::new();
         for s in sockets {
-            server.register_socket_std(s.udp)?;
-            server.register_listener_std(s.tcp, TCP_TIMEOUT)?;
+            udp.push(s.udp);
+            tcp.register_listener_std(s.tcp, TCP_TIMEOUT)?;
         }
-        Ok(DnsServer { server })
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let udp = udp::Workers::start(Arc::new(Handler { agent }), udp, cores)?;
+        Ok(DnsServer { tcp, udp })
     }
 
     /// Stops accepting queries and waits for the sockets' tasks to end.
     pub async fn stop(mut self) {
-        if let Err(e) = self.server.shutdown_gracefully().await {
+        self.udp.stop().await;
+        if let Err(e) = self.tcp.shutdown_gracefully().await {
             tracing::warn!(target: "agent.dns", "stopping the DNS server: {e}");
         }
+    }
+}
+
+/// A reply as [`Handler::respond`] makes it, before it is encoded for its transport.
+struct Out {
+    header: Header,
+    /// The EDNS record answered to a client that sent one.
+    edns: Option<Edns>,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+    additional: Vec<Record>,
+}
+
+impl Out {
+    fn empty(header: Header, edns: Option<Edns>) -> Out {
+        Out {
+            header,
+            edns,
+            answers: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+
+    /// The response to `request` for hickory to encode.
+    fn response<'q>(
+        &'q self,
+        request: &'q Request,
+    ) -> MessageResponse<
+        'q,
+        'q,
+        std::slice::Iter<'q, Record>,
+        std::slice::Iter<'q, Record>,
+        std::iter::Empty<&'q Record>,
+        std::slice::Iter<'q, Record>,
+    > {
+        let mut builder = MessageResponseBuilder::from_message_request(request);
+        if let Some(e) = &self.edns {
+            builder.edns(e.clone());
+        }
+        builder.build(
+            self.header,
+            self.answers.iter(),
+            self.authority.iter(),
+            std::iter::empty(),
+            self.additional.iter(),
+        )
     }
 }
 
@@ -71,21 +133,31 @@ impl RequestHandler for Handler {
         'l0: 'at,
         'l1: 'at,
     {
-        Box::pin(self.respond(request, response_handle))
+        let mut handle = response_handle;
+        Box::pin(async move {
+            let out = self.respond(request).await;
+            match handle.send_response(out.response(request)).await {
+                Ok(info) => info,
+                Err(e) => {
+                    tracing::debug!(target: "agent.dns", "sending a reply: {e}");
+                    out.header.into()
+                }
+            }
+        })
     }
 }
 
 impl Handler {
-    async fn respond<R: ResponseHandler>(&self, request: &Request, mut handle: R) -> ResponseInfo {
+    /// The reply to `request`.
+    async fn respond(&self, request: &Request) -> Out {
         let cfg = &self.agent.config().dns;
         let mut header = Header::response_from_request(request.header());
         let edns = request.edns().map(Edns::max_payload);
-        let mut builder = MessageResponseBuilder::from_message_request(request);
-        if let Some(size) = edns {
+        let answered = edns.map(|size| {
             let mut e = Edns::new();
             e.set_max_payload(size.max(512));
-            builder.edns(e);
-        }
+            e
+        });
         let queries = request.queries();
         let refused = request.message_type() != MessageType::Query || queries.len() != 1;
         if refused || request.op_code() != OpCode::Query {
@@ -94,7 +166,7 @@ impl Handler {
             } else {
                 ResponseCode::NotImp
             });
-            return send(&mut handle, builder.build_no_records(header), header).await;
+            return Out::empty(header, answered);
         }
         let query = &queries[0];
         let qname = query.name().to_string().to_lowercase();
@@ -108,25 +180,24 @@ impl Handler {
         if let Some(ip) = reverse::parse(&qname) {
             let Some(catalog) = self.catalog(remote::Needs::AllNodes).await else {
                 header.set_response_code(ResponseCode::ServFail);
-                return send(&mut handle, builder.build_no_records(header), header).await;
+                return Out::empty(header, answered);
             };
             let src = self.source(catalog.as_ref(), cfg, dc);
             let reply = reverse::answer(&src, &qname, query.query_type(), ip, &cfg.domain);
             header.set_authoritative(true);
             header.set_response_code(reply.rcode);
-            let response = builder.build(
+            return Out {
                 header,
-                reply.answers.iter(),
-                reply.authority.iter(),
-                std::iter::empty(),
-                reply.additional.iter(),
-            );
-            return send(&mut handle, response, header).await;
+                edns: answered,
+                answers: reply.answers,
+                authority: reply.authority,
+                additional: reply.additional,
+            };
         }
         let names::Parsed::Inside { domain, asked } = parsed else {
             if cfg.recursors.is_empty() {
                 header.set_response_code(ResponseCode::Refused);
-                return send(&mut handle, builder.build_no_records(header), header).await;
+                return Out::empty(header, answered);
             }
             let r = recurse::ask(
                 &cfg.recursors,
@@ -138,19 +209,18 @@ impl Handler {
             .await;
             header.set_recursion_available(true);
             header.set_response_code(r.rcode);
-            let Some(m) = r.message else {
-                return send(&mut handle, builder.build_no_records(header), header).await;
+            let Some(mut m) = r.message else {
+                return Out::empty(header, answered);
             };
             header.set_authoritative(m.authoritative());
             header.set_truncated(m.truncated());
-            let response = builder.build(
+            return Out {
                 header,
-                m.answers().iter(),
-                m.name_servers().iter(),
-                std::iter::empty(),
-                m.additionals().iter(),
-            );
-            return send(&mut handle, response, header).await;
+                edns: answered,
+                answers: m.take_answers(),
+                authority: m.take_name_servers(),
+                additional: m.take_additionals(),
+            };
         };
         let q = answer::Query {
             qname: &qname,
@@ -164,7 +234,7 @@ impl Handler {
         );
         let Some(catalog) = self.catalog(remote::Needs::of(&asked, soa_or_ns)).await else {
             header.set_response_code(ResponseCode::ServFail);
-            return send(&mut handle, builder.build_no_records(header), header).await;
+            return Out::empty(header, answered);
         };
         let src = self.source(catalog.as_ref(), cfg, dc);
         let mut reply = answer::answer(&src, &q);
@@ -175,14 +245,13 @@ impl Handler {
         header.set_authoritative(true);
         header.set_truncated(cut && cfg.enable_truncate);
         header.set_response_code(reply.rcode);
-        let response = builder.build(
+        Out {
             header,
-            reply.answers.iter(),
-            reply.authority.iter(),
-            std::iter::empty(),
-            reply.additional.iter(),
-        );
-        send(&mut handle, response, header).await
+            edns: answered,
+            answers: reply.answers,
+            authority: reply.authority,
+            additional: reply.additional,
+        }
     }
 }
 
@@ -230,27 +299,6 @@ impl Handler {
             authz,
             cfg,
             dc,
-        }
-    }
-}
-
-async fn send<'a, R: ResponseHandler>(
-    handle: &mut R,
-    response: hickory_server::authority::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-    >,
-    header: Header,
-) -> ResponseInfo {
-    match handle.send_response(response).await {
-        Ok(info) => info,
-        Err(e) => {
-            tracing::debug!(target: "agent.dns", "sending a reply: {e}");
-            header.into()
         }
     }
 }

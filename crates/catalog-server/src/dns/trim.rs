@@ -17,20 +17,46 @@ const MAX_UDP_SIZE: usize = 65535 - 68;
 /// The largest TCP reply Consul sends.
 const MAX_TCP_SIZE: usize = 65523;
 
-/// Cuts `reply` for UDP; `edns` is the client's advertised buffer size. Whether it was cut.
-pub fn udp(reply: &mut Reply, query: &Query, edns: Option<u16>, answer_limit: usize) -> bool {
-    let before = reply.answers.len();
+/// Room kept free below the client's buffer size, as Consul keeps it.
+const SLACK: usize = 8;
+
+/// What bounds a UDP reply to a client that advertised `edns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpLimits {
+    /// The most bytes of the reply.
+    pub size: usize,
+    /// The most answers (`usize::MAX`: no limit but the size).
+    pub answers: usize,
+}
+
+/// The bounds of a UDP reply: without EDNS (or a buffer not above 512 bytes) 512 bytes and
+/// `answer_limit` answers (never more than 8), with EDNS the client's buffer size; the slack
+/// below either.
+pub fn udp_limits(edns: Option<u16>, answer_limit: usize) -> UdpLimits {
     let max = edns
         .map(usize::from)
         .filter(|s| *s > DEFAULT_UDP_SIZE)
         .unwrap_or(DEFAULT_UDP_SIZE)
         .min(MAX_UDP_SIZE);
-    let limit = answer_limit.min(MAX_UDP_ANSWERS);
-    if max == DEFAULT_UDP_SIZE && before > limit {
-        reply.answers.truncate(limit);
+    UdpLimits {
+        size: max - SLACK,
+        answers: if max == DEFAULT_UDP_SIZE {
+            answer_limit.min(MAX_UDP_ANSWERS)
+        } else {
+            usize::MAX
+        },
+    }
+}
+
+/// Cuts `reply` for UDP; `edns` is the client's advertised buffer size. Whether it was cut.
+pub fn udp(reply: &mut Reply, query: &Query, edns: Option<u16>, answer_limit: usize) -> bool {
+    let before = reply.answers.len();
+    let limits = udp_limits(edns, answer_limit);
+    if before > limits.answers {
+        reply.answers.truncate(limits.answers);
         sync_additional(reply);
     }
-    fit(reply, query, edns, max - 8);
+    fit(reply, query, edns, limits.size);
     reply.answers.len() < before
 }
 

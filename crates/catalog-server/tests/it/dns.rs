@@ -340,6 +340,71 @@ async fn answers_follow_the_catalog_at_once() {
     assert_eq!(dig(port, &["live.service.consul"]).status, "NXDOMAIN");
 }
 
+/// UDP answers come from a cache of each worker: asked often before a write, none shows what
+/// the write removed once it is acknowledged.
+#[tokio::test]
+async fn cached_answers_change_right_after_a_deregistration() {
+    let (s, port) = dns_server(&[]).await;
+    for i in 1..=3 {
+        let (node, addr, id) = (
+            format!("c{i}"),
+            format!("10.6.0.{i}"),
+            format!("cached-{i}"),
+        );
+        register(&s, &node, &addr, ("cached", &id, 80), &[], None).await;
+    }
+    let ips =
+        |d: Dig| -> Vec<String> { sorted(d.data("A").into_iter().map(|r| r[0].clone()).collect()) };
+    let targets = |d: Dig| -> Vec<String> {
+        sorted(d.data("SRV").into_iter().map(|r| r[3].clone()).collect())
+    };
+    for _ in 0..10 {
+        assert_eq!(ips(dig(port, &["cached.service.consul"])).len(), 3);
+        assert_eq!(
+            targets(dig(port, &["cached.service.consul", "SRV"])).len(),
+            3
+        );
+    }
+    let body = json!({"Node": "c2", "ServiceID": "cached-2"});
+    assert_eq!(
+        s.put("/v1/catalog/deregister", body.to_string()).await.0,
+        200
+    );
+    for _ in 0..10 {
+        assert_eq!(
+            ips(dig(port, &["cached.service.consul"])),
+            ["10.6.0.1", "10.6.0.3"]
+        );
+        assert_eq!(
+            targets(dig(port, &["cached.service.consul", "SRV"])),
+            ["c1.node.dc1.consul.", "c3.node.dc1.consul."]
+        );
+    }
+    // A check turning critical, and the node's address changing, are seen at once too.
+    register(
+        &s,
+        "c3",
+        "10.6.0.3",
+        ("cached", "cached-3", 80),
+        &[],
+        Some("critical"),
+    )
+    .await;
+    for _ in 0..10 {
+        assert_eq!(ips(dig(port, &["cached.service.consul"])), ["10.6.0.1"]);
+    }
+    register(&s, "c1", "10.6.0.9", ("cached", "cached-1", 80), &[], None).await;
+    for _ in 0..10 {
+        assert_eq!(ips(dig(port, &["cached.service.consul"])), ["10.6.0.9"]);
+    }
+    let body = json!({"Node": "c1"});
+    assert_eq!(
+        s.put("/v1/catalog/deregister", body.to_string()).await.0,
+        200
+    );
+    assert_eq!(dig(port, &["cached.service.consul"]).status, "NXDOMAIN");
+}
+
 #[tokio::test]
 async fn many_instances_are_cut_over_udp_and_whole_over_tcp() {
     let (s, port) = dns_server(&["-hcl", "dns_config { enable_truncate = true }"]).await;
