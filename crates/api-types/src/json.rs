@@ -71,23 +71,29 @@ impl<F: Formatter> Formatter for GoEscape<F> {
 
 /// Encodes `value` like Go: compact, or pretty (4-space indent plus trailing newline).
 pub fn to_go_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
+    if pretty {
+        let mut out = to_go_json_indent(value, b"    ");
+        out.push(b'\n');
+        return out;
+    }
     let mut out = Vec::with_capacity(128);
-    let res = if pretty {
-        let mut ser = serde_json::Serializer::with_formatter(
-            &mut out,
-            GoEscape(PrettyFormatter::with_indent(b"    ")),
-        );
-        value.serialize(&mut ser)
-    } else {
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, GoEscape(CompactFormatter));
-        value.serialize(&mut ser)
-    };
-    if res.is_err() {
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoEscape(CompactFormatter));
+    if value.serialize(&mut ser).is_err() {
         // Our types always serialise; a failure here means a map with non-string keys.
         return b"null".to_vec();
     }
-    if pretty {
-        out.push(b'\n');
+    out
+}
+
+/// Encodes `value` as Go's `json.MarshalIndent(value, "", indent)` does (no trailing newline).
+pub fn to_go_json_indent<T: Serialize + ?Sized>(value: &T, indent: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        GoEscape(PrettyFormatter::with_indent(indent)),
+    );
+    if value.serialize(&mut ser).is_err() {
+        return b"null".to_vec();
     }
     out
 }

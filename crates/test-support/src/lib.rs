@@ -11,6 +11,7 @@
 //! - [`docker`]: the Docker CLI, unique names, and guards removing the images, containers and
 //!   networks a test created. [`docker::require_docker`] fails the test when there is no engine.
 //! - [`Process`]: any other child with its output captured, killed and reaped on drop.
+//! - [`haproxy`]: Debian's HAProxy balancing over a service found by SRV through our DNS.
 //! - [`tls`]: a CA, server and client certificates (openssl) and the HTTPS port an agent got.
 //! - [`free_port`]: only for peers that cannot take an inherited socket (see its doc).
 //!
@@ -21,6 +22,7 @@ pub mod activation;
 mod bins;
 pub mod consul;
 pub mod docker;
+pub mod haproxy;
 mod http;
 mod ports;
 mod process;

@@ -11,6 +11,7 @@ pub use api_types::go_io_error;
 pub mod http;
 pub mod info;
 pub mod kv;
+mod kv_transfer;
 pub mod members;
 pub mod misc;
 pub mod operator;
@@ -198,9 +199,19 @@ const COMMANDS: &[Entry] = &[
         run: kv::run_delete,
     },
     Entry {
+        words: &["kv", "export"],
+        synopsis: "Exports a tree from the KV store as JSON",
+        run: kv_transfer::run_export,
+    },
+    Entry {
         words: &["kv", "get"],
         synopsis: "Retrieves or lists data from the KV store",
         run: kv::run_get,
+    },
+    Entry {
+        words: &["kv", "import"],
+        synopsis: "Imports a tree stored as JSON to the KV store",
+        run: kv_transfer::run_import,
     },
     Entry {
         words: &["kv", "put"],
@@ -311,8 +322,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["exec"],
     &["intention"],
     &["keyring"],
-    &["kv", "export"],
-    &["kv", "import"],
     &["lock"],
     &["login"],
     &["logout"],
@@ -456,8 +465,8 @@ mod tests {
             Some("monitor")
         );
         assert_eq!(
-            not_implemented(&sv(&["kv", "export", "x"])).as_deref(),
-            Some("kv export")
+            not_implemented(&sv(&["operator", "usage", "instances"])).as_deref(),
+            Some("operator usage")
         );
         assert_eq!(not_implemented(&sv(&["kv", "get"])), None);
         assert_eq!(run(&sv(&["acl", "auth-method", "list"])), 1);

@@ -67,50 +67,12 @@ async fn haproxy_follows_the_service_by_srv() {
     register(&s, "web-b", pb).await;
 
     let front = free_port();
-    let cfg = dir.path().join("haproxy.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global
-  log stderr format raw local0 warning
-defaults
-  mode http
-  log global
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-resolvers consul
-  nameserver consul 127.0.0.1:{dns}
-  accepted_payload_size 8192
-  resolve_retries 3
-  timeout resolve 200ms
-  timeout retry 200ms
-  hold valid 500ms
-  hold obsolete 500ms
-frontend fe
-  bind 127.0.0.1:{front}
-  default_backend be
-backend be
-  balance roundrobin
-  server-template web 5 _web._tcp.service.consul resolvers consul resolve-prefer ipv4 init-addr none
-"
-        ),
-    )
-    .unwrap();
-    let check = Command::new("haproxy")
-        .arg("-c")
-        .arg("-f")
-        .arg(&cfg)
-        .output()
-        .expect("haproxy: install Debian's haproxy");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
+    let haproxy = test_support::haproxy::start_srv_balancer(
+        dir.path(),
+        dns,
+        front,
+        "_web._tcp.service.consul",
     );
-    let mut cmd = Command::new("haproxy");
-    cmd.arg("-db").arg("-f").arg(&cfg);
-    let haproxy = Process::spawn(cmd);
 
     let both: BTreeSet<String> = ["alpha", "beta"].map(String::from).into();
     let ok = wait_until(Duration::from_secs(20), || async {
