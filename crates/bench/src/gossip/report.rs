@@ -555,9 +555,10 @@ pub fn json(f: &Figures) -> serde_json::Value {
 }
 
 /// The short form fails when the pool or the catalog did not do its job: the catalog missing
-/// members, a kill declared by no member or not shown critical, a member wrongly declared
-/// failed. (How long every member takes to list every other one, and whether every member
-/// declared every kill within the wait, are reported, not checked.)
+/// members, a kill declared by no member or not shown critical within the (generous) wait, a
+/// member wrongly declared failed without loss. (How long every member takes to list every
+/// other one, whether every member declared every kill within the wait, and false failures
+/// under loss are reported, not checked: each depends on epidemic spread or lost packets.)
 /// The full form reports and never fails on figures.
 pub fn check(p: &Params, f: &Figures) -> anyhow::Result<()> {
     if !p.short {
@@ -592,10 +593,17 @@ pub fn check(p: &Params, f: &Figures) -> anyhow::Result<()> {
             );
         }
     }
-    for (phase, fp) in [("no loss", &f.fp_clean), ("loss", &f.fp_loss)] {
-        if !fp.members.is_empty() || !fp.catalog.is_empty() {
-            problems.push(format!("{phase}: {}", fp_text(fp)));
-        }
+    // Without loss a live member declared failed is a fault. Under loss it is improbable (the
+    // direct probe and all three indirect ones must lose a packet, then the refutation must be
+    // lost too), not impossible: the full run counts those; the short form reports them.
+    if !f.fp_clean.members.is_empty() || !f.fp_clean.catalog.is_empty() {
+        problems.push(format!("no loss: {}", fp_text(&f.fp_clean)));
+    }
+    if !f.fp_loss.members.is_empty() || !f.fp_loss.catalog.is_empty() {
+        eprintln!(
+            "bench --gossip-short: loss: {} (not failed on: probabilistic)",
+            fp_text(&f.fp_loss)
+        );
     }
     if problems.is_empty() {
         eprintln!("bench --gossip-short: ok");
