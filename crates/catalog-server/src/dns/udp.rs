@@ -93,12 +93,19 @@ impl Worker {
             let (len, src) = match received {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(target: "agent.dns", "receiving on the DNS socket: {e}");
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotConnected | std::io::ErrorKind::ConnectionAborted
-                    ) {
-                        break;
+                    use std::io::ErrorKind;
+                    match e.kind() {
+                        ErrorKind::NotConnected | ErrorKind::ConnectionAborted => {
+                            tracing::warn!(target: "agent.dns", "the DNS socket closed: {e}");
+                            break;
+                        }
+                        // An ICMP error for an earlier reply (its client went away).
+                        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => {
+                            tracing::debug!(target: "agent.dns", "receiving on the DNS socket: {e}");
+                        }
+                        _ => {
+                            tracing::warn!(target: "agent.dns", "receiving on the DNS socket: {e}")
+                        }
                     }
                     continue;
                 }
