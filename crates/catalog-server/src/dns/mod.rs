@@ -4,8 +4,8 @@
 //! their [`cache`] (answers kept in wire form, [`packed`], checked against the catalog's
 //! indexes at every question); hickory-server serves TCP. Both answer everything else with
 //! [`Handler::respond`]: [`names`] reads what a name asks, [`answer`] builds the records from
-//! the catalog at the moment of the query, [`trim`] cuts a reply to its transport; hickory
-//! answers FORMERR to what does not parse.
+//! the catalog at the moment of the query, [`trim`] cuts a reply to its transport. What
+//! hickory cannot read is answered FORMERR (when its header can be read).
 //!
 //! Names outside the domain go to the `recursors` ([`recurse`]), and are answered REFUSED
 //! without any, as Consul does; a message that is not a single standard query gets REFUSED or
