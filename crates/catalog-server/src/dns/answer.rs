@@ -1,8 +1,9 @@
 //! Records built from the catalog as it is at the moment of the query, as Consul builds them:
 //! healthy instances only (critical left out, warning too with `only_passing`), shuffled per
 //! answer; A/AAAA named as asked; SRV with priority 1, the instance's weight and port, its
-//! target `<node>.node.<dc>.<domain>` (or `<hex-ip>.addr.<dc>.<domain>` for a service address
-//! of its own) and that target's address in ADDITIONAL; node meta as TXT; NS and SOA for the
+//! target `<node>.node.<dc>.<domain>` (`<hex-ip>.addr.<dc>.<domain>` whenever the service has
+//! an IP address of its own, even the node's, as Consul's `nodeServiceRecords` does) and that
+//! target's address in ADDITIONAL, once per SRV record; node meta as TXT; NS and SOA for the
 //! domain; NXDOMAIN with the SOA in AUTHORITY for what does not exist. An address that is a
 //! host name is answered with a CNAME to it (A, AAAA, ANY), or as the SRV's target. With ACLs, an instance
 //! is answered only when the agent's default token (else anonymous) may read its service and
@@ -400,7 +401,7 @@ fn entries(cfg: &DnsConfig, q: &Query, dc: &str, found: &[Instance], ttl: u32) -
                 continue;
             }
             let target = match svc_ip {
-                Some(s) if Some(s) != node_ip => format!("{}.addr.{dc}.{}", hex(s), q.domain),
+                Some(s) => format!("{}.addr.{dc}.{}", hex(s), q.domain),
                 _ if dns_safe(&i.node) => {
                     format!("{}.node.{dc}.{}", i.node.to_lowercase(), q.domain)
                 }

@@ -235,6 +235,27 @@ async fn services_nodes_and_the_domain_over_udp_and_tcp() {
         dig(port, &["api.service.consul"]).data("A"),
         [vec!["10.9.0.1".to_string()]]
     );
+    // Even when it is the node's own address (registrator's `-ip`): the addr name, one A record
+    // per SRV record in ADDITIONAL and no node meta there (HAProxy pairs them one to one).
+    let same = json!({
+        "Node": "node-2", "Address": "10.1.0.2",
+        "Service": {"Service": "same", "ID": "same-1", "Port": 81, "Address": "10.1.0.2"},
+    });
+    assert_eq!(s.put("/v1/catalog/register", same.to_string()).await.0, 200);
+    let same = json!({
+        "Node": "node-2", "Address": "10.1.0.2",
+        "Service": {"Service": "same", "ID": "same-2", "Port": 82, "Address": "10.1.0.2"},
+    });
+    assert_eq!(s.put("/v1/catalog/register", same.to_string()).await.0, 200);
+    let same = dig(port, &["same.service.consul", "SRV"]);
+    let targets: Vec<String> = same.data("SRV").into_iter().map(|d| d[3].clone()).collect();
+    assert_eq!(
+        targets,
+        ["0a010002.addr.dc1.consul.", "0a010002.addr.dc1.consul."],
+        "{}",
+        same.text
+    );
+    assert_eq!(same.additional.len(), 2, "{}", same.text);
 
     // Nodes; the servers' own `consul` service.
     let node = dig(port, &["node-2.node.consul", "A"]);
