@@ -19,6 +19,7 @@ pub mod render;
 pub mod snapshot;
 pub mod tls;
 pub mod version;
+mod watch;
 
 /// A subcommand: its words (`["kv", "get"]`), one-line synopsis, and entry point.
 struct Entry {
@@ -308,6 +309,11 @@ const COMMANDS: &[Entry] = &[
         synopsis: "Prints the Consul version",
         run: version::run,
     },
+    Entry {
+        words: &["watch"],
+        synopsis: "Watch for changes in Consul",
+        run: watch::run,
+    },
 ];
 
 /// Go consul's commands (and subcommands of the ones we have) that this consul does not
@@ -338,7 +344,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["snapshot", "inspect"],
     &["troubleshoot"],
     &["validate"],
-    &["watch"],
 ];
 
 /// The Go command `args` start with that this consul lacks, if any.

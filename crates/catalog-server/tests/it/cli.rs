@@ -1,7 +1,8 @@
 //! The CLI against a real server: the tutorial's `consul members` and `consul info | grep leader`,
-//! and `consul kv`.
+//! `consul kv` (export and import included) and `consul watch`.
 
-use crate::common::TestServer;
+use crate::common::{wait_until, TestServer};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn members_and_info_like_the_tutorial() {
@@ -140,6 +141,83 @@ async fn kv_export_then_import_round_trips() {
     );
     let (code, _, err) = run(&b, &["kv", "import"]);
     assert_eq!((code, err.as_str()), (1, "Error! Missing DATA argument\n"));
+}
+
+/// `consul watch` without a child prints the current value and exits; with one, the child
+/// runs on every change with the data on stdin and CONSUL_INDEX set; a failing child ends the
+/// watch with exit 1; bad parameters are refused with Consul's texts.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_prints_or_runs_its_handler_on_each_change() {
+    let s = TestServer::start().await;
+    let (code, out, err) = run(&s, &["watch", "-type=key", "-key=app/x"]);
+    assert_eq!((code, out.as_str()), (0, "null\n"), "{err}");
+    assert_eq!(run(&s, &["kv", "put", "app/x", "one"]).0, 0);
+    let (code, out, _) = run(&s, &["watch", "-type=key", "-key=app/x"]);
+    assert_eq!(code, 0);
+    let pair: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (pair["Key"].as_str(), pair["Value"].as_str()),
+        (Some("app/x"), Some("b25l"))
+    );
+    assert!(
+        out.starts_with("{\n    \"") && out.ends_with("}\n"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("changes");
+    let mut cmd = std::process::Command::new(test_support::binary("consul"));
+    cmd.env("CONSUL_HTTP_ADDR", s.addr()).args([
+        "watch",
+        "-type=keyprefix",
+        "-prefix=app/",
+        &format!("(echo \"$CONSUL_INDEX\"; cat) >> {}", log.display()),
+    ]);
+    let mut watcher = test_support::Process::spawn(cmd);
+    let lines = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || async { lines().len() == 2 }).await,
+        "{:?}\n{}",
+        lines(),
+        watcher.output()
+    );
+    assert_eq!(run(&s, &["kv", "put", "app/y", "two"]).0, 0);
+    assert!(
+        wait_until(Duration::from_secs(10), || async { lines().len() == 4 }).await,
+        "{:?}\n{}",
+        lines(),
+        watcher.output()
+    );
+    let seen = lines();
+    let first: u64 = seen[0].parse().unwrap();
+    let second: u64 = seen[2].parse().unwrap();
+    assert!(second > first, "{seen:?}");
+    let keys: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&seen[3])
+        .unwrap()
+        .iter()
+        .map(|p| p["Key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, ["app/x", "app/y"]);
+    assert!(watcher.signal(libc::SIGTERM));
+    let status = watcher.wait_exit_blocking(Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    let (code, _, err) = run(&s, &["watch", "-type=nodes", "-shell=false", "false"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Error executing handler: exit status 1\n")
+    );
+    let (code, _, err) = run(&s, &["watch"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("Watch type must be specified\n"), "{err}");
+    let (code, _, err) = run(&s, &["watch", "-type=services", "-key=a"]);
+    assert_eq!((code, err.as_str()), (1, "Invalid parameters: [key]\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -285,7 +363,7 @@ fn unsupported_is_said_not_ignored() {
     for cmd in [
         &["monitor"][..],
         &["acl", "auth-method", "list"],
-        &["kv", "export"],
+        &["operator", "usage"],
     ] {
         let (code, out, err) = consul(cmd);
         assert_eq!(code, 1, "{cmd:?}");
