@@ -1,6 +1,7 @@
 //! The tutorial end to end, through `examples/tutorial/run` exactly as a newcomer runs it (on
 //! free ports and with unique names): consul, registrator as a container, the test containers,
-//! consul-template and a real nginx. Checks what the tutorial promises, that `up`, `add 10` and
+//! consul-template and a real nginx, and HAProxy balancing over the same containers found by SRV
+//! through consul's DNS interface. Checks what the tutorial promises, that `up`, `add 10` and
 //! `down` leave Docker's images and containers as they found them, and that a tutorial container
 //! stops at once on `docker stop`.
 
@@ -10,11 +11,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::time::{Duration, Instant};
-use system_tests::get;
+use std::time::Instant;
+use system_tests::{assert_left_as_found, docker_objects, get, have, wait};
 // consul, nginx and the containers are started by examples/tutorial/run, which binds their
 // ports itself: free_port is the only way here.
-use test_support::{free_port, wait_until_blocking, workspace_root as root};
+use test_support::{free_port, workspace_root as root};
 
 /// Host ports `base..base+10` all free (test-01..04, test-05 and test-010).
 fn free_range() -> u16 {
@@ -79,72 +80,6 @@ impl Drop for Tutorial {
     }
 }
 
-/// One line per image (`docker images -a`) and per container (`docker ps -a`): id, names, labels.
-fn docker_objects() -> BTreeSet<String> {
-    let list = |args: &[&str]| -> Vec<String> {
-        let out = Command::new("docker").args(args).output().unwrap();
-        assert!(out.status.success(), "docker {args:?}");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    };
-    let images = list(&[
-        "images",
-        "-a",
-        "--no-trunc",
-        "--format",
-        "image {{.ID}} {{.Repository}}:{{.Tag}} {{.CreatedAt}}",
-    ]);
-    let containers = list(&[
-        "ps",
-        "-a",
-        "--no-trunc",
-        "--format",
-        "container {{.ID}} {{.Names}} {{.Image}} {{.Labels}}",
-    ]);
-    images.into_iter().chain(containers).collect()
-}
-
-/// `after` against `before`: nothing that was there is gone, and nothing new is ours (named with
-/// `mark`, or labelled by the tutorial). Objects others create meanwhile are printed, not failed.
-fn assert_left_as_found(before: &BTreeSet<String>, after: &BTreeSet<String>, mark: &str) {
-    let gone: Vec<_> = before.difference(after).collect();
-    let new: Vec<_> = after.difference(before).collect();
-    eprintln!(
-        "docker objects: {} before, {} after; gone {gone:?}; new {new:?}",
-        before.len(),
-        after.len()
-    );
-    assert!(
-        gone.is_empty(),
-        "the tutorial removed what it did not create: {gone:?}"
-    );
-    let ours: Vec<_> = new
-        .iter()
-        .filter(|l| {
-            l.contains(mark) || l.contains("consul-tutorial.") || l.contains("<none>:<none>")
-        })
-        .collect();
-    assert!(ours.is_empty(), "the tutorial left behind: {ours:?}");
-}
-
-fn wait(secs: u64, what: &str, cond: impl FnMut() -> bool) {
-    assert!(
-        wait_until_blocking(Duration::from_secs(secs), cond),
-        "timed out waiting for {what}"
-    );
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 #[test]
 fn tutorial_end_to_end() {
     test_support::docker::require_docker();
@@ -155,12 +90,14 @@ fn tutorial_end_to_end() {
     let id = std::process::id();
     let state = tempfile::tempdir().unwrap();
     let (http, nginx, base) = (free_port(), free_port(), free_range());
+    let (dns, haproxy_front) = (free_port(), free_port());
     let env = vec![
         (
             "TUTORIAL_STATE".to_string(),
             state.path().join("s").display().to_string(),
         ),
         ("TUTORIAL_HTTP_PORT".into(), http.to_string()),
+        ("TUTORIAL_DNS_PORT".into(), dns.to_string()),
         ("TUTORIAL_SERVER_PORT".into(), free_port().to_string()),
         ("TUTORIAL_NGINX_PORT".into(), nginx.to_string()),
         ("TUTORIAL_PORT_BASE".into(), base.to_string()),
@@ -256,6 +193,21 @@ fn tutorial_end_to_end() {
     assert_eq!(seen.get("test01"), Some(&4), "{seen:?}");
     assert_eq!(seen.get("test02"), Some(&4), "{seen:?}");
 
+    // HAProxy finds the same two instances by SRV through consul's DNS interface.
+    let haproxy = test_support::haproxy::start_srv_balancer(
+        t.state.path(),
+        dns,
+        haproxy_front,
+        "_nginx._tcp.service.consul",
+    );
+    let balanced = |want: &[&str]| -> bool {
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        (0..4).all(|_| served(haproxy_front, 8) == want)
+    };
+    wait(20, "HAProxy serving test01 and test02", || {
+        balanced(&["test01", "test02"])
+    });
+
     // Step 6: test-05 joins wt.conf and the rotation; requests keep succeeding meanwhile.
     let (ok, out) = t.run(&["add", "5"]);
     assert!(ok, "{out}");
@@ -272,6 +224,9 @@ fn tutorial_end_to_end() {
         }
     }
     assert_eq!(failures, 0);
+    wait(20, "HAProxy serving test05 too", || {
+        balanced(&["test01", "test02", "test05"])
+    });
 
     // Stopping test-02 (with Docker's default 10 s grace) takes it out of wt.conf and the
     // rotation; its PID 1 handles SIGTERM, so the stop itself is quick (printed, not asserted).
@@ -295,6 +250,10 @@ fn tutorial_end_to_end() {
     wait(10, "test02 out of the rotation", || {
         (0..6).all(|_| get(t.nginx).as_deref() != Some("test02"))
     });
+    wait(20, "test02 out of HAProxy's rotation", || {
+        balanced(&["test01", "test05"])
+    });
+    drop(haproxy);
 
     // `add 10` is test-010 on base+9, labelled like the rest; `down` removes it with the rest,
     // and Docker is left as it was found.
@@ -325,4 +284,9 @@ fn ureq_get(port: u16, path: &str) -> String {
     buf.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
+}
+
+/// The bodies of `n` requests to 127.0.0.1:`port` that were answered.
+fn served(port: u16, n: usize) -> BTreeSet<String> {
+    (0..n).filter_map(|_| get(port)).collect()
 }
