@@ -18,6 +18,7 @@ pub mod operator;
 pub mod render;
 pub mod snapshot;
 pub mod tls;
+mod validate;
 pub mod version;
 mod watch;
 
@@ -305,6 +306,11 @@ const COMMANDS: &[Entry] = &[
         run: tls::run_cert_create,
     },
     Entry {
+        words: &["validate"],
+        synopsis: "Validate config files/directories",
+        run: validate::run,
+    },
+    Entry {
         words: &["version"],
         synopsis: "Prints the Consul version",
         run: version::run,
@@ -343,7 +349,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["snapshot", "decode"],
     &["snapshot", "inspect"],
     &["troubleshoot"],
-    &["validate"],
 ];
 
 /// The Go command `args` start with that this consul lacks, if any.

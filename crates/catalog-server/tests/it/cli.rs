@@ -606,3 +606,50 @@ async fn maint_enables_lists_and_disables() {
         assert_eq!(cli(args), (1, String::new(), err.to_string()), "{args:?}");
     }
 }
+
+/// `consul validate` loads files and directories as the agent does, without starting it.
+#[test]
+fn validate_checks_config_files_like_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    std::fs::write(
+        good.join("server.hcl"),
+        "data_dir = \"/tmp/consul\"\nserver = true\nbootstrap_expect = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        good.join("web.json"),
+        r#"{"service": {"name": "web", "port": 80}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = consul(&["validate", good.to_str().unwrap()]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Configuration is valid!\n"),
+        "{err}"
+    );
+    let (code, out, _) = consul(&["validate", "-quiet", good.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    let no_data_dir = dir.path().join("bare.hcl");
+    std::fs::write(&no_data_dir, "server = true\n").unwrap();
+    let (code, _, err) = consul(&["validate", no_data_dir.to_str().unwrap()]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Config validation failed: data_dir cannot be empty\n")
+    );
+    let bad = dir.path().join("bad.hcl");
+    std::fs::write(&bad, "data_dir = \"/tmp/c\"\nbogus_key = 1\n").unwrap();
+    let (code, _, err) = consul(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Config validation failed: ") && err.contains("bogus_key"),
+        "{err}"
+    );
+    let (code, _, err) = consul(&["validate"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Must specify at least one config file or directory\n")
+    );
+}
