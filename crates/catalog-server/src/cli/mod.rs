@@ -16,6 +16,7 @@ pub mod members;
 pub mod misc;
 pub mod operator;
 pub mod render;
+mod services;
 pub mod snapshot;
 pub mod tls;
 mod validate;
@@ -266,6 +267,21 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_rtt,
     },
     Entry {
+        words: &["services"],
+        synopsis: "Interact with services",
+        run: services::run_parent,
+    },
+    Entry {
+        words: &["services", "deregister"],
+        synopsis: "Deregister services with the local agent",
+        run: services::run_deregister,
+    },
+    Entry {
+        words: &["services", "register"],
+        synopsis: "Register services with the local agent",
+        run: services::run_register,
+    },
+    Entry {
         words: &["snapshot"],
         synopsis: "Saves, restores and inspects snapshots of Consul server state",
         run: snapshot::run_parent,
@@ -344,7 +360,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["operator", "usage"],
     &["peering"],
     &["resource"],
-    &["services"],
     &["snapshot", "agent"],
     &["snapshot", "decode"],
     &["snapshot", "inspect"],

@@ -653,3 +653,80 @@ fn validate_checks_config_files_like_the_agent() {
         (1, "Must specify at least one config file or directory\n")
     );
 }
+
+/// `consul services register|deregister` from a definition file (flags adding to it) and from
+/// flags alone, seen through the agent's API.
+#[tokio::test(flavor = "multi_thread")]
+async fn services_register_and_deregister_from_files_and_flags() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.hcl");
+    std::fs::write(
+        &file,
+        "service {\n  name = \"web\"\n  port = 8080\n  tags = [\"v1\"]\n}\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let (code, out, err) = run(
+        &s,
+        &["services", "register", "-tag=extra", "-meta=team=a", file],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Registered service: web\n"),
+        "{err}"
+    );
+    let (code, out, err) = run(
+        &s,
+        &[
+            "services",
+            "register",
+            "-name=db",
+            "-id=db-1",
+            "-port=5432",
+            "-tag=primary",
+        ],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Registered service: db\n"),
+        "{err}"
+    );
+    let (_, body) = s.get("/v1/agent/services").await.unwrap();
+    let services: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(services["web"]["Port"], 8080);
+    assert_eq!(services["web"]["Tags"], serde_json::json!(["v1", "extra"]));
+    assert_eq!(services["web"]["Meta"], serde_json::json!({"team": "a"}));
+    assert_eq!(services["db-1"]["Service"], "db");
+    assert_eq!(services["db-1"]["Tags"], serde_json::json!(["primary"]));
+
+    let (code, out, _) = run(&s, &["services", "deregister", file]);
+    assert_eq!((code, out.as_str()), (0, "Deregistered service: web\n"));
+    let (code, out, _) = run(&s, &["services", "deregister", "-id=db-1"]);
+    assert_eq!((code, out.as_str()), (0, "Deregistered service: db-1\n"));
+    let (_, body) = s.get("/v1/agent/services").await.unwrap();
+    assert_eq!(body.trim(), "{}");
+
+    let (code, _, err) = run(&s, &["services", "register"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "Service registration requires at least one argument or flags.\n"
+        )
+    );
+    let (code, _, err) = run(&s, &["services", "deregister", "-id=x", file]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "Service deregistration requires arguments or -id, not both.\n"
+        )
+    );
+    let (code, _, err) = run(&s, &["services", "register", "-socket=/tmp/s", "-name=x"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("-socket: not implemented by this consul"),
+        "{err}"
+    );
+}
