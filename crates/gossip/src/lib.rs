@@ -22,8 +22,12 @@
 //! foca's identity is kept lean (address, name, generation: see `instance.rs`) because it
 //! travels in every packet header. Node ID and tags are the member's *meta*: gossiped as a foca
 //! custom broadcast when the member starts or changes its tags, and asked for directly by any
-//! member that sees an alive member without (or with an older life than) its meta. A member is
-//! listed once its meta is known. A graceful leave gossips a leave intent first (as Serf
+//! member that sees an alive member without (or with an older life than) its meta. Those
+//! requests wait a random time within the span the broadcast is still being retransmitted
+//! (`gossip_interval` × the retransmit limit: 3.2 s at 1,000 members), usually long enough for
+//! the broadcast to make them unneeded, and each member sends at most 10 per 200 ms: a member
+//! that rejoins after being wrongly declared failed is not asked by every other member in the
+//! same tick (see `pulls.rs`). A member is listed once its meta is known. A graceful leave gossips a leave intent first (as Serf
 //! does), so the `Down` that follows reads as `left`; without one it reads as `failed`.
 //!
 //! # Settings and what they give
