@@ -19,6 +19,11 @@ const BOOL_FLAGS: &[&str] = &[
     "consul-retry",
     "consul-ssl",
     "consul-ssl-verify",
+    "consul-transport-disable-keep-alives",
+    "exec-env-pristine",
+    "parse-only",
+    "syslog",
+    "template-error-fatal",
     "version",
     "v",
     "h",
@@ -49,6 +54,22 @@ const VALUE_FLAGS: &[&str] = &[
     "exec-kill-signal",
     "exec-kill-timeout",
     "exec-splay",
+    "exec-env-custom",
+    "exec-env-allowlist",
+    "exec-env-denylist",
+    "consul-token-file",
+    "consul-transport-dial-keep-alive",
+    "consul-transport-dial-timeout",
+    "consul-transport-max-idle-conns-per-host",
+    "consul-transport-tls-handshake-timeout",
+    "default-left-delimiter",
+    "default-right-delimiter",
+    "log-file",
+    "log-rotate-bytes",
+    "log-rotate-duration",
+    "log-rotate-max-files",
+    "syslog-facility",
+    "syslog-name",
 ];
 
 /// Usage text printed by `-h`.
@@ -62,21 +83,32 @@ Options:
   -config=<path>            config file or directory (HCL or JSON), repeatable
   -consul-addr=<address>    Consul agent address (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)
   -consul-token=<token>     ACL token
+  -consul-token-file=<path> file holding the ACL token (read at start and on reload)
   -consul-retry, -consul-retry-attempts=12, -consul-retry-backoff=250ms,
   -consul-retry-max-backoff=1m
   -consul-ssl, -consul-ssl-verify=true, -consul-ssl-ca-cert=<pem>, -consul-ssl-cert=<pem>,
   -consul-ssl-key=<pem>     reach Consul over HTTPS (client certificate for verify_incoming)
   -template=<in:out(:cmd)>  template to render, repeatable
+  -default-left-delimiter=<s>, -default-right-delimiter=<s>
+                            delimiters of templates without their own (default {{ }})
+  -template-error-fatal     a template error ends the run (default true); false logs it
+  -parse-only               parse every template and exit (nothing rendered, Consul not contacted)
   -wait=<min(:max)>         quiescence timers
   -max-stale=<duration>     allowed staleness of reads (default 2s)
   -once                     render once and exit
   -dry                      print rendered templates to stdout instead of writing
   -log-level=<level>        trace, debug, info, warn, err
+  -log-file=<path>          also log to <stem>-<unixnano><ext> next to this path;
+                            -log-rotate-bytes=0, -log-rotate-duration=24h, -log-rotate-max-files=0
+  -syslog                   also log to the local syslog; -syslog-facility=LOCAL0,
+                            -syslog-name=consul-template
   -pid-file=<path>          write the PID here
   -reload-signal=<signal>   default SIGHUP
   -kill-signal=<signal>     default SIGINT
   -exec=<command>           supervise a child; -exec-reload-signal, -exec-kill-signal,
-                            -exec-kill-timeout, -exec-splay
+                            -exec-kill-timeout, -exec-splay, -exec-env-pristine,
+                            -exec-env-custom=K=V, -exec-env-allowlist=<glob>,
+                            -exec-env-denylist=<glob> (the last three repeatable)
   -v, -version              print the version and exit
 ";
 

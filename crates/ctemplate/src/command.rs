@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::config::Exec;
+use crate::config::{Exec, ExecEnv};
 use crate::signal::{self, Signal};
 
 /// Why a command failed (a runner error: exit code 14).
@@ -48,27 +48,38 @@ pub fn argv(command: &[String]) -> Vec<String> {
     }
 }
 
-fn build(command: &[String], env: &[(String, String)]) -> Option<tokio::process::Command> {
+fn build(
+    command: &[String],
+    env_cfg: &ExecEnv,
+    env: &[(String, String)],
+) -> Option<tokio::process::Command> {
     let argv = argv(command);
     let (prog, args) = argv.split_first()?;
     let mut cmd = tokio::process::Command::new(prog);
-    cmd.args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    cmd.args(args);
+    if *env_cfg == ExecEnv::default() {
+        // ours, inherited untouched (names or values that are not UTF-8 included)
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    } else {
+        let ours = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        cmd.env_clear().envs(env_cfg.build(ours, env));
+    }
+    cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
     crate::info!("(child) spawning: {}", argv.join(" "));
     Some(cmd)
 }
 
-/// Runs a template command to completion within `timeout`.
+/// Runs a template command to completion within `timeout`, its environment built from
+/// `env_cfg` and the runner's variables `env`.
 pub async fn run(
     command: &[String],
     timeout: Duration,
+    env_cfg: &ExecEnv,
     env: &[(String, String)],
 ) -> Result<(), CommandError> {
     let shown = command.join(" ");
-    let Some(mut cmd) = build(command, env) else {
+    let Some(mut cmd) = build(command, env_cfg, env) else {
         return Ok(());
     };
     let mut child = cmd.spawn().map_err(|source| CommandError::Spawn {
@@ -113,10 +124,11 @@ impl Child {
     /// Starts the child.
     pub fn spawn(config: &Exec, env: &[(String, String)]) -> Result<Child, CommandError> {
         let shown = config.command.join(" ");
-        let mut cmd = build(&config.command, env).ok_or_else(|| CommandError::Spawn {
-            command: shown.clone(),
-            source: std::io::Error::other("empty command"),
-        })?;
+        let mut cmd =
+            build(&config.command, &config.env, env).ok_or_else(|| CommandError::Spawn {
+                command: shown.clone(),
+                source: std::io::Error::other("empty command"),
+            })?;
         cmd.stdin(Stdio::inherit());
         let proc = cmd.spawn().map_err(|source| CommandError::Spawn {
             command: shown,

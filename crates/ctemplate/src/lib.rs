@@ -48,6 +48,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<i32, RunError> {
             Ok(Outcome::Reload(new)) => {
                 config = *new;
                 log::set_level(config.log_level);
+                if let Err(e) = log::setup(&config.log_file, &config.syslog) {
+                    error!("(cli) reload: logging kept as it was: {e}");
+                }
             }
             Ok(Outcome::Stop) => break Ok(0),
             Ok(Outcome::ChildExited(code)) => break Ok(code),

@@ -41,6 +41,10 @@ fn real_main() -> i32 {
         }
     };
     ctemplate::log::set_level(config.log_level);
+    if let Err(e) = ctemplate::log::setup(&config.log_file, &config.syslog) {
+        ctemplate::error!("(cli) {e}");
+        return 15;
+    }
     ctemplate::info!("{VERSION}");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

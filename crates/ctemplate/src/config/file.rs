@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value as J};
 
-use super::{Config, ConfigError, Exec, Template, Wait};
+use super::{Config, ConfigError, Exec, ExecEnv, Template, Wait};
 use crate::log::Level;
 use crate::signal::Signal;
 
@@ -71,16 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(J, bool), ConfigError> {
         .map_err(|e| err(e.to_string()))
 }
 
-const IGNORED_TOP: &[&str] = &[
-    "vault",
-    "nomad",
-    "syslog",
-    "deduplicate",
-    "log_file",
-    "template_error_fatal",
-    "err_on_failed_lookup",
-    "default_delimiters",
-];
+const IGNORED_TOP: &[&str] = &["vault", "nomad", "deduplicate", "err_on_failed_lookup"];
 
 struct Ctx<'a> {
     path: &'a Path,
@@ -174,6 +165,50 @@ impl Ctx<'_> {
         }
     }
 
+    fn int(&self, key: &str, v: &J) -> Result<i64, ConfigError> {
+        match v {
+            J::Number(n) => n.as_i64(),
+            J::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| self.invalid(key, "expected an integer"))
+    }
+
+    /// `env { pristine custom allowlist denylist }` (and the deprecated `whitelist`,
+    /// `blacklist`, merged into the lists as upstream does).
+    fn env(&self, key: &str, env: &mut ExecEnv, v: &J) -> Result<(), ConfigError> {
+        for (k, v) in self.object(key, v)? {
+            let key = format!("{key}.{k}");
+            match k.as_str() {
+                "pristine" => env.pristine = self.boolean(&key, v)?,
+                "custom" => {
+                    for kv in self.strings(&key, v)? {
+                        if !kv.contains('=') {
+                            return Err(self.invalid(&key, format!("{kv:?} is not KEY=value")));
+                        }
+                        env.custom.push(kv);
+                    }
+                }
+                "allowlist" | "whitelist" => {
+                    for p in self.strings(&key, v)? {
+                        if !env.allowlist.contains(&p) {
+                            env.allowlist.push(p);
+                        }
+                    }
+                }
+                "denylist" | "blacklist" => {
+                    for p in self.strings(&key, v)? {
+                        if !env.denylist.contains(&p) {
+                            env.denylist.push(p);
+                        }
+                    }
+                }
+                _ => return Err(self.unknown(key)),
+            }
+        }
+        Ok(())
+    }
+
     fn signal(&self, key: &str, v: &J) -> Result<Option<Signal>, ConfigError> {
         Signal::parse(&self.string(key, v)?).map_err(|e| self.invalid(key, e))
     }
@@ -248,6 +283,41 @@ impl Ctx<'_> {
                 "reload_signal" => c.reload_signal = self.signal(k, v)?,
                 "once" => c.once = self.boolean(k, v)?,
                 "exec" => c.exec = Some(self.exec(self.object(k, v)?)?),
+                "template_error_fatal" => c.template_error_fatal = self.boolean(k, v)?,
+                "default_delimiters" => {
+                    for (dk, dv) in self.object(k, v)? {
+                        let key = format!("{k}.{dk}");
+                        match dk.as_str() {
+                            "left" => c.default_left_delimiter = Some(self.string(&key, dv)?),
+                            "right" => c.default_right_delimiter = Some(self.string(&key, dv)?),
+                            _ => return Err(self.unknown(key)),
+                        }
+                    }
+                }
+                "log_file" => {
+                    for (lk, lv) in self.object(k, v)? {
+                        let key = format!("{k}.{lk}");
+                        let f = &mut c.log_file;
+                        match lk.as_str() {
+                            "path" => f.path = Some(PathBuf::from(self.string(&key, lv)?)),
+                            "log_rotate_bytes" => f.rotate_bytes = self.int(&key, lv)?,
+                            "log_rotate_duration" => f.rotate_duration = self.duration(&key, lv)?,
+                            "log_rotate_max_files" => f.rotate_max_files = self.int(&key, lv)?,
+                            _ => return Err(self.unknown(key)),
+                        }
+                    }
+                }
+                "syslog" => {
+                    for (sk, sv) in self.object(k, v)? {
+                        let key = format!("{k}.{sk}");
+                        match sk.as_str() {
+                            "enabled" => c.syslog.enabled = Some(self.boolean(&key, sv)?),
+                            "facility" => c.syslog.facility = Some(self.string(&key, sv)?),
+                            "name" => c.syslog.name = Some(self.string(&key, sv)?),
+                            _ => return Err(self.unknown(key)),
+                        }
+                    }
+                }
                 _ if IGNORED_TOP.contains(&k.as_str()) => self.only_off(k, v)?,
                 _ => return Err(self.unknown(k.clone())),
             }
@@ -268,9 +338,7 @@ impl Ctx<'_> {
                 "token" => c.consul.token = Some(self.string(&key, v)?),
                 "token_file" => {
                     let p = self.string(&key, v)?;
-                    let t = std::fs::read_to_string(&p)
-                        .map_err(|e| self.invalid(&key, format!("{p}: {e}")))?;
-                    c.consul.token = Some(t.trim().to_string());
+                    c.consul.token_file = (!p.is_empty()).then(|| PathBuf::from(p));
                 }
                 "retry" => {
                     for (rk, rv) in self.object(&key, v)? {
@@ -342,11 +410,13 @@ impl Ctx<'_> {
                         match ek.as_str() {
                             "command" => exec_command = Some(self.strings(&key, ev)?),
                             "timeout" => t.command_timeout = self.duration(&key, ev)?,
+                            "env" => self.env(&format!("{key}.env"), &mut t.env, ev)?,
                             _ => return Err(self.unknown(format!("{key}.{ek}"))),
                         }
                     }
                 }
-                "user" | "group" | "uid" | "gid" | "error_fatal" => self.only_off(&key, v)?,
+                "error_fatal" => t.error_fatal = Some(self.boolean(&key, v)?),
+                "user" | "group" | "uid" | "gid" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }
@@ -372,7 +442,8 @@ impl Ctx<'_> {
                 "enabled" => {
                     self.boolean(&key, v)?;
                 }
-                "timeout" | "env" => self.only_off(&key, v)?,
+                "env" => self.env(&key, &mut e.env, v)?,
+                "timeout" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }
@@ -466,5 +537,103 @@ template {
         );
         let e = load("template {\n  source = \"a\"\n  user = \"www-data\"\n}\n").unwrap_err();
         assert!(e.to_string().contains("template.user"), "{e}");
+    }
+
+    #[test]
+    fn issue_19_keys() {
+        let c = load(
+            r#"
+template_error_fatal = false
+default_delimiters {
+  left = "[["
+  right = "]]"
+}
+consul {
+  token_file = "/run/token"
+}
+log_file {
+  path = "/var/log/ct/ct.log"
+  log_rotate_bytes = 1024
+  log_rotate_duration = "1h"
+  log_rotate_max_files = 3
+}
+syslog {
+  facility = "LOCAL5"
+}
+exec {
+  command = "app"
+  env {
+    pristine = true
+    custom = ["A=1"]
+    allowlist = ["PATH"]
+    whitelist = ["PATH", "HOME"]
+    blacklist = ["SECRET_*"]
+  }
+}
+template {
+  contents = "x"
+  destination = "y"
+  error_fatal = true
+  exec {
+    command = "true"
+    env {
+      denylist = ["X"]
+    }
+  }
+}
+"#,
+        )
+        .unwrap();
+        assert!(!c.template_error_fatal);
+        assert_eq!(c.default_left_delimiter.as_deref(), Some("[["));
+        assert_eq!(c.consul.token_file, Some(PathBuf::from("/run/token")));
+        assert_eq!(c.log_file.rotate_bytes, 1024);
+        assert_eq!(c.log_file.rotate_duration, Duration::from_secs(3600));
+        assert_eq!(c.log_file.rotate_max_files, 3);
+        assert!(c.syslog.is_enabled());
+        let env = &c.exec.as_ref().unwrap().env;
+        assert!(env.pristine);
+        assert_eq!(env.allowlist, vec!["PATH", "HOME"]);
+        assert_eq!(env.denylist, vec!["SECRET_*"]);
+        assert_eq!(c.templates[0].error_fatal, Some(true));
+        assert_eq!(c.templates[0].env.denylist, vec!["X"]);
+        let e = load("exec {\n  env {\n    custom = [\"NOEQ\"]\n  }\n}\n").unwrap_err();
+        assert!(e.to_string().contains("exec.env.custom"), "{e}");
+        let e = load("syslog {\n  bogus = 1\n}\n").unwrap_err();
+        assert!(e.to_string().contains("syslog.bogus"), "{e}");
+    }
+
+    #[test]
+    fn go_glob() {
+        use crate::config::glob_match as m;
+        assert!(m("CT_*", "CT_A1"));
+        assert!(m("*", "ANY"));
+        assert!(!m("CT_*", "XCT_A"));
+        assert!(m("CT_?1", "CT_A1"));
+        assert!(m("[A-C]X", "BX") && !m("[A-C]X", "DX"));
+        assert!(m("[^A-C]X", "DX") && !m("[^A-C]X", "AX"));
+        assert!(m("A\\*", "A*") && !m("A\\*", "AB"));
+        assert!(!m("[", "["), "malformed: no match");
+        assert!(!m("*", "a/b"), "* stops at /");
+    }
+
+    #[test]
+    fn exec_env_build_order() {
+        let env = ExecEnv {
+            pristine: false,
+            custom: vec!["B=custom".into()],
+            allowlist: vec!["A*".into(), "B".into()],
+            denylist: vec!["AX".into()],
+        };
+        let ours = [("A1", "1"), ("AX", "x"), ("B", "b"), ("C", "c")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let got = env.build(ours.clone(), &[("CONSUL_HTTP_ADDR".into(), "h".into())]);
+        let got: Vec<String> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(got, ["A1=1", "B=b", "CONSUL_HTTP_ADDR=h", "B=custom"]);
+        let pristine = ExecEnv {
+            pristine: true,
+            ..env
+        };
+        assert_eq!(pristine.build(ours, &[]).len(), 1);
     }
 }

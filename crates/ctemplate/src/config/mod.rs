@@ -135,6 +135,10 @@ pub struct Consul {
     pub address: Option<String>,
     /// ACL token.
     pub token: Option<String>,
+    /// File holding the ACL token (`token_file`, `-consul-token-file`, `$CONSUL_TOKEN_FILE`,
+    /// `$CONSUL_HTTP_TOKEN_FILE`): read when a runner starts (again on reload); its trimmed
+    /// content, when not empty, wins over `token`, as in Consul's Go client.
+    pub token_file: Option<PathBuf>,
     /// Retry policy.
     pub retry: Retry,
     /// `consul { ssl { … } }` / `-consul-ssl*`.
@@ -198,6 +202,11 @@ pub struct Template {
     pub function_denylist: Vec<String>,
     /// Restricts `file`.
     pub sandbox_path: Option<PathBuf>,
+    /// `error_fatal`: an execution or write error of this template ends the run (exit 14);
+    /// `false` logs it and keeps going. Unset: the global `template_error_fatal`.
+    pub error_fatal: Option<bool>,
+    /// `exec { env { ... } }` of this template: the environment its command gets.
+    pub env: ExecEnv,
 }
 
 impl Template {
@@ -232,6 +241,141 @@ pub struct Exec {
     pub kill_timeout: Duration,
     /// Random delay up to this before reloading or restarting.
     pub splay: Duration,
+    /// `exec { env { ... } }` / `-exec-env-*`: the child's environment.
+    pub env: ExecEnv,
+}
+
+/// The environment of a child process (upstream's `EnvConfig`): ours, filtered by `allowlist`
+/// then `denylist` (Go `filepath.Match` globs on the names) or nothing when `pristine`; then
+/// `CONSUL_HTTP_ADDR` and friends; then `custom` (`KEY=value`), later entries winning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecEnv {
+    /// Start from an empty environment instead of ours.
+    pub pristine: bool,
+    /// `KEY=value` entries added last.
+    pub custom: Vec<String>,
+    /// Only variables matching one of these (when any) are passed on.
+    pub allowlist: Vec<String>,
+    /// Variables matching one of these are not passed on.
+    pub denylist: Vec<String>,
+}
+
+impl ExecEnv {
+    /// The child's environment, in order (a later entry for the same name wins), from `ours`
+    /// (normally `std::env::vars()`) and the runner's `CONSUL_HTTP_*` variables.
+    pub fn build(
+        &self,
+        ours: impl IntoIterator<Item = (String, String)>,
+        runner: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        if !self.pristine {
+            let any = |k: &str, pats: &[String]| pats.iter().any(|p| glob_match(p, k));
+            out.extend(ours.into_iter().filter(|(k, _)| {
+                (self.allowlist.is_empty() || any(k, &self.allowlist)) && !any(k, &self.denylist)
+            }));
+        }
+        out.extend(runner.iter().cloned());
+        for kv in &self.custom {
+            if let Some((k, v)) = kv.split_once('=') {
+                out.push((k.to_string(), v.to_string()));
+            }
+        }
+        out
+    }
+}
+
+/// Go's `filepath.Match` on Unix: `*` (any run of non-`/`), `?`, `[...]` classes with ranges
+/// and `^` negation, `\\` escapes. A malformed pattern matches nothing (Go returns an error,
+/// which upstream treats as no match).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn class(p: &[char], c: char) -> Option<(bool, usize)> {
+        // p starts after '['; returns (matched, chars consumed including ']')
+        let mut i = 0;
+        let negate = p.first() == Some(&'^');
+        if negate {
+            i += 1;
+        }
+        let mut matched = false;
+        let mut first = true;
+        loop {
+            let ch = *p.get(i)?;
+            if ch == ']' && !first {
+                return Some((matched != negate, i + 1));
+            }
+            first = false;
+            let lo = if ch == '\\' {
+                i += 1;
+                *p.get(i)?
+            } else {
+                ch
+            };
+            i += 1;
+            let mut hi = lo;
+            if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|c| *c != ']') {
+                i += 1;
+                hi = if p[i] == '\\' {
+                    i += 1;
+                    *p.get(i)?
+                } else {
+                    p[i]
+                };
+                i += 1;
+            }
+            if lo <= c && c <= hi {
+                matched = true;
+            }
+        }
+    }
+    fn go(p: &[char], n: &[char]) -> Option<bool> {
+        let Some(&c) = p.first() else {
+            return Some(n.is_empty());
+        };
+        match c {
+            '*' => {
+                for k in 0..=n.len() {
+                    if k > 0 && n[k - 1] == '/' {
+                        break;
+                    }
+                    if go(&p[1..], &n[k..])? {
+                        return Some(true);
+                    }
+                }
+                Some(false)
+            }
+            '?' => match n.first() {
+                Some(&x) if x != '/' => go(&p[1..], &n[1..]),
+                _ => Some(false),
+            },
+            '[' => {
+                let &x = n.first()?;
+                let (ok, used) = class(&p[1..], x)?;
+                if ok && x != '/' {
+                    go(&p[1 + used..], &n[1..])
+                } else {
+                    Some(false)
+                }
+            }
+            '\\' => {
+                let &e = p.get(1)?;
+                if n.first() == Some(&e) {
+                    go(&p[2..], &n[1..])
+                } else {
+                    Some(false)
+                }
+            }
+            _ => {
+                if n.first() == Some(&c) {
+                    go(&p[1..], &n[1..])
+                } else {
+                    Some(false)
+                }
+            }
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n).unwrap_or(false)
 }
 
 impl Default for Exec {
@@ -242,6 +386,7 @@ impl Default for Exec {
             kill_signal: Signal::INT,
             kill_timeout: Duration::from_secs(30),
             splay: Duration::ZERO,
+            env: ExecEnv::default(),
         }
     }
 }
@@ -271,8 +416,70 @@ pub struct Config {
     pub once: bool,
     /// Print instead of writing.
     pub dry: bool,
-    /// Exec mode.
+    /// Exec mode (only with a command: `-exec-splay` alone does not enable it, as upstream).
     pub exec: Option<Exec>,
+    /// `-parse-only`: load and parse every template, then exit without contacting Consul.
+    pub parse_only: bool,
+    /// `template_error_fatal` / `-template-error-fatal` (default true): the default of each
+    /// template's `error_fatal`.
+    pub template_error_fatal: bool,
+    /// `default_delimiters { left right }` / `-default-left-delimiter`,
+    /// `-default-right-delimiter`: for templates without their own.
+    pub default_left_delimiter: Option<String>,
+    /// See `default_left_delimiter`.
+    pub default_right_delimiter: Option<String>,
+    /// `log_file { ... }` / `-log-file`, `-log-rotate-*`.
+    pub log_file: LogFile,
+    /// `syslog { ... }` / `-syslog*`.
+    pub syslog: Syslog,
+}
+
+/// Logging to a file besides stderr (upstream's `log_file`): `<stem>-<unix nanos><ext>` in the
+/// path's directory, a new file when `rotate_bytes` (> 0) were written or `rotate_duration`
+/// elapsed, keeping the newest `rotate_max_files` old ones (0: all; negative: none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogFile {
+    /// `path`; a directory (ending in `/`) uses `consul-template.log`.
+    pub path: Option<PathBuf>,
+    /// `log_rotate_bytes`, 0 = no size limit.
+    pub rotate_bytes: i64,
+    /// `log_rotate_duration` (24h; 0 means 24h).
+    pub rotate_duration: Duration,
+    /// `log_rotate_max_files`.
+    pub rotate_max_files: i64,
+}
+
+impl Default for LogFile {
+    fn default() -> Self {
+        LogFile {
+            path: None,
+            rotate_bytes: 0,
+            rotate_duration: Duration::from_secs(24 * 3600),
+            rotate_max_files: 0,
+        }
+    }
+}
+
+/// Logging to the local syslog as well (upstream's `syslog`): enabled explicitly, or by
+/// giving a facility or a name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Syslog {
+    /// `enabled` / `-syslog`; `None` = enabled when `facility` or `name` was given.
+    pub enabled: Option<bool>,
+    /// `facility` / `-syslog-facility` (LOCAL0).
+    pub facility: Option<String>,
+    /// `name` / `-syslog-name` (consul-template): the tag.
+    pub name: Option<String>,
+}
+
+impl Syslog {
+    /// Whether syslog logging is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or_else(|| {
+            self.facility.as_deref().is_some_and(|s| !s.is_empty())
+                || self.name.as_deref().is_some_and(|s| !s.is_empty())
+        })
+    }
 }
 
 impl Default for Config {
@@ -290,6 +497,12 @@ impl Default for Config {
             once: false,
             dry: false,
             exec: None,
+            parse_only: false,
+            template_error_fatal: true,
+            default_left_delimiter: None,
+            default_right_delimiter: None,
+            log_file: LogFile::default(),
+            syslog: Syslog::default(),
         }
     }
 }
@@ -301,6 +514,9 @@ impl Config {
         let mut c = Config::default();
         c.consul.address = env("CONSUL_HTTP_ADDR");
         c.consul.token = env("CONSUL_TOKEN").or_else(|| env("CONSUL_HTTP_TOKEN"));
+        c.consul.token_file = env("CONSUL_TOKEN_FILE")
+            .or_else(|| env("CONSUL_HTTP_TOKEN_FILE"))
+            .map(PathBuf::from);
         let level = env("CT_LOG")
             .or_else(|| env("CONSUL_TEMPLATE_LOG"))
             .or_else(|| env("CONSUL_TEMPLATE_LOG_LEVEL"));
@@ -308,6 +524,24 @@ impl Config {
             c.log_level = l;
         }
         c
+    }
+
+    /// Fills in what depends on other settings, as upstream's `Finalize`: each template's
+    /// `error_fatal` from `template_error_fatal`, its delimiters from the default ones.
+    pub fn finalize(&mut self) {
+        for t in &mut self.templates {
+            t.error_fatal.get_or_insert(self.template_error_fatal);
+            let unset = |d: &Option<String>| d.as_deref().map_or(true, str::is_empty);
+            if unset(&t.left_delimiter) {
+                t.left_delimiter.clone_from(&self.default_left_delimiter);
+            }
+            if unset(&t.right_delimiter) {
+                t.right_delimiter.clone_from(&self.default_right_delimiter);
+            }
+        }
+        if self.exec.as_ref().is_some_and(|e| e.command.is_empty()) {
+            self.exec = None;
+        }
     }
 
     /// Checks what can only be checked on the whole: sources exist and are exclusive.

@@ -64,6 +64,7 @@ pub fn resolve(cli: &Cli) -> Result<Config, ConfigError> {
     for (name, value) in &cli.flags {
         apply_flag(&mut c, name, value)?;
     }
+    c.finalize();
     c.validate()?;
     Ok(c)
 }
@@ -76,6 +77,10 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
     };
     let dur = |v: &str| api_types::duration::parse_duration(v).map_err(|e| bad(e.to_string()));
     let sig = |v: &str| Signal::parse(v).map_err(&bad);
+    let int = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| bad(format!("invalid integer {v:?}")))
+    };
     let on = v == "true";
     match name {
         "consul-addr" => c.consul.address = Some(v.to_string()),
@@ -114,6 +119,44 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
         }
         "exec-kill-timeout" => c.exec.get_or_insert_with(Default::default).kill_timeout = dur(v)?,
         "exec-splay" => c.exec.get_or_insert_with(Default::default).splay = dur(v)?,
+        "exec-env-pristine" => c.exec.get_or_insert_with(Default::default).env.pristine = on,
+        "exec-env-custom" => {
+            if !v.contains('=') {
+                return Err(bad(format!("{v:?} is not KEY=value")));
+            }
+            c.exec.get_or_insert_with(Default::default).env.custom.push(v.to_string())
+        }
+        "exec-env-allowlist" => {
+            let l = &mut c.exec.get_or_insert_with(Default::default).env.allowlist;
+            l.push(v.to_string());
+        }
+        "exec-env-denylist" => {
+            let l = &mut c.exec.get_or_insert_with(Default::default).env.denylist;
+            l.push(v.to_string());
+        }
+        "parse-only" => c.parse_only = on,
+        "template-error-fatal" => {
+            // upstream: the flag overrides every template's own `error_fatal`
+            c.template_error_fatal = on;
+            for t in &mut c.templates {
+                t.error_fatal = Some(on);
+            }
+        }
+        "consul-token-file" => c.consul.token_file = (!v.is_empty()).then(|| PathBuf::from(v)),
+        "default-left-delimiter" => c.default_left_delimiter = Some(v.to_string()),
+        "default-right-delimiter" => c.default_right_delimiter = Some(v.to_string()),
+        "log-file" => c.log_file.path = (!v.is_empty()).then(|| PathBuf::from(v)),
+        "log-rotate-bytes" => c.log_file.rotate_bytes = int(v)?,
+        "log-rotate-duration" => c.log_file.rotate_duration = dur(v)?,
+        "log-rotate-max-files" => c.log_file.rotate_max_files = int(v)?,
+        "syslog" => c.syslog.enabled = Some(on),
+        "syslog-facility" => c.syslog.facility = Some(v.to_string()),
+        "syslog-name" => c.syslog.name = Some(v.to_string()),
+        _ if name.starts_with("consul-transport-") => {
+            return Err(bad(
+                "is not supported by this consul-template (the shared Consul client keeps its own connection settings)".to_string(),
+            ))
+        }
         _ => return Err(bad("unknown flag".to_string())),
     }
     Ok(())

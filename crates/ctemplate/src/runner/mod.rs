@@ -54,6 +54,9 @@ pub enum RunError {
     /// A view gave up (retries exhausted) or a file dependency failed.
     #[error("watcher reported error: {0}")]
     Watch(String),
+    /// `token_file` could not be read (Consul's Go client's words).
+    #[error("Error loading token file: {0}")]
+    TokenFile(String),
     /// The exec child could not be started.
     #[error(transparent)]
     Exec(CommandError),
@@ -98,11 +101,24 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
         .iter()
         .map(Tmpl::load)
         .collect::<Result<Vec<_>, _>>()?;
+    if config.parse_only {
+        crate::info!("(runner) ParseOnly mode and all templates parsed");
+        return Ok(Outcome::Stop);
+    }
+    let mut token = config.consul.token.clone().filter(|t| !t.is_empty());
+    if let Some(p) = &config.consul.token_file {
+        // Consul's Go client: read once per client, a non-empty file wins over the token
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| RunError::TokenFile(format!("{}: {e}", p.display())))?;
+        if !text.trim().is_empty() {
+            token = Some(text.trim().to_string());
+        }
+    }
     let env = ClientConfig::from_env();
     let ssl = &config.consul.ssl;
     let client = Client::from_config(ClientConfig {
         address: config.consul.address.clone(),
-        token: config.consul.token.clone().filter(|t| !t.is_empty()),
+        token,
         ssl: ssl.enabled || env.ssl,
         ssl_verify: if ssl.verify {
             env.ssl_verify
@@ -277,5 +293,14 @@ fn command_env(config: &Config, client: &Client) -> Vec<(String, String)> {
     if let Some(t) = config.consul.token.as_ref().filter(|t| !t.is_empty()) {
         env.push(("CONSUL_HTTP_TOKEN".to_string(), t.clone()));
     }
+    if let Some(p) = &config.consul.token_file {
+        env.push((
+            "CONSUL_HTTP_TOKEN_FILE".to_string(),
+            p.display().to_string(),
+        ));
+    }
+    let ssl = &config.consul.ssl;
+    env.push(("CONSUL_HTTP_SSL".to_string(), ssl.enabled.to_string()));
+    env.push(("CONSUL_HTTP_SSL_VERIFY".to_string(), ssl.verify.to_string()));
     env
 }

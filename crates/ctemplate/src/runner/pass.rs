@@ -124,13 +124,21 @@ pub fn run(templates: &mut [Tmpl], cx: &PassContext<'_>) -> Result<PassResult, R
             "(runner) checking template \"{name}\" => \"{}\"",
             t.cfg.destination.display()
         );
-        let exec = t
-            .compiled
-            .execute(cx.store)
-            .map_err(|e| RunError::Template {
-                name: name.clone(),
-                message: e.to_string(),
-            })?;
+        let exec = match t.compiled.execute(cx.store) {
+            Ok(exec) => exec,
+            Err(e) if t.cfg.error_fatal == Some(false) => {
+                // upstream: logged, the template keeps watching what it used before and is
+                // executed again when that changes
+                crate::error!("(runner) {name}: {e}");
+                continue;
+            }
+            Err(e) => {
+                return Err(RunError::Template {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })
+            }
+        };
         let used: HashSet<Dependency> = exec.used.iter().cloned().collect();
         if used != t.used {
             t.used = used;
@@ -161,14 +169,24 @@ pub fn run(templates: &mut [Tmpl], cx: &PassContext<'_>) -> Result<PassResult, R
             continue;
         }
         t.quiet = None;
-        let did = render::render(&RenderInput {
+        let did = match render::render(&RenderInput {
             path: &t.cfg.destination,
             contents: exec.output.as_bytes(),
             perms: t.cfg.perms,
             backup: t.cfg.backup,
             create_dest_dirs: t.cfg.create_dest_dirs,
             dry: cx.dry,
-        })?;
+        }) {
+            Ok(did) => did,
+            Err(e) if t.cfg.error_fatal == Some(false) => {
+                crate::error!(
+                    "(runner) error rendering: \"{name}\" => \"{}\": {e}",
+                    t.cfg.destination.display()
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         t.rendered = true;
         t.last_output = Some(exec.output);
         if did {
@@ -202,7 +220,7 @@ pub async fn commands(
             t.cfg.display_source(),
             t.cfg.destination.display()
         );
-        crate::command::run(&t.cfg.command, t.cfg.command_timeout, env)
+        crate::command::run(&t.cfg.command, t.cfg.command_timeout, &t.cfg.env, env)
             .await
             .map_err(|e| RunError::Command {
                 source_name: t.cfg.display_source(),

@@ -170,9 +170,15 @@ pub struct Ct {
 impl Ct {
     /// Starts `consul-template args...`.
     pub fn start(args: &[String]) -> Ct {
+        Ct::start_env(args, &[])
+    }
+
+    /// Starts `consul-template args...` with `env` added to its environment.
+    pub fn start_env(args: &[String], env: &[(&str, &str)]) -> Ct {
         let mut cmd = Command::new(test_support::binary("consul-template"));
         cmd.args(args)
             .env_remove("CONSUL_HTTP_ADDR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         Ct {
             proc: test_support::Process::spawn(cmd),
