@@ -478,3 +478,35 @@ async fn syslog_setup_errors_are_config_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn template_exec_env_shapes_the_command_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (envout, dst) = (dir.path().join("env.out"), dir.path().join("out"));
+    let config = dir.path().join("ct.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "template {{\n  contents = \"x\"\n  destination = \"{}\"\n  exec {{\n    command = [\"/bin/sh\", \"-c\", \"/usr/bin/env > {}\"]\n    env {{\n      pristine = true\n      custom = [\"ONLY=1\"]\n    }}\n  }}\n}}\n",
+            dst.display(),
+            envout.display()
+        ),
+    )
+    .unwrap();
+    let mut ct = Ct::start_env(
+        &s(&[
+            "-consul-addr=127.0.0.1:1",
+            "-once",
+            "-config",
+            &config.display().to_string(),
+        ]),
+        &[("CT_A1", "1")],
+    );
+    assert_eq!(ct.wait_exit(T).await, Some(0), "{}", ct.stderr());
+    let env = read(&envout);
+    assert!(
+        env.contains("ONLY=1\n") && env.contains("CONSUL_HTTP_ADDR="),
+        "{env}"
+    );
+    assert!(!env.contains("CT_A1") && !env.contains("HOME="), "{env}");
+}
