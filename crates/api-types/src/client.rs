@@ -386,9 +386,30 @@ impl Client {
         url: Url,
         body: Option<Body>,
     ) -> Result<Answer, ClientError> {
-        let shown = url.to_string();
-        let go_method = go_method(&method);
-        let mut req = self.http.request(method, url.clone());
+        let (resp, transport) = self.start(method, url, body).await?;
+        let status = resp.status();
+        let meta = parse_meta(resp.headers());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| transport.error(&e))?
+            .to_vec();
+        Ok(Answer { status, meta, body })
+    }
+
+    /// Sends one request; the answer's head, its body still to be read.
+    async fn start(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Body>,
+    ) -> Result<(reqwest::Response, Transport), ClientError> {
+        let transport = Transport {
+            method: go_method(&method).to_string(),
+            url: url.clone(),
+            unix: self.unix.clone(),
+        };
+        let mut req = self.http.request(method, url);
         if let Some(t) = &self.token {
             req = req.header(headers::TOKEN, t);
         }
@@ -400,17 +421,33 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, b.content_type)
                 .body(b.bytes);
         }
-        let unix = self.unix.as_deref();
-        let transport = |e: reqwest::Error| ClientError::Transport {
-            method: go_method.to_string(),
-            url: shown.clone(),
-            detail: transport_detail(&e, &url, unix),
-        };
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let meta = parse_meta(resp.headers());
-        let body = resp.bytes().await.map_err(transport)?.to_vec();
-        Ok(Answer { status, meta, body })
+        let resp = req.send().await.map_err(|e| transport.error(&e))?;
+        Ok((resp, transport))
+    }
+
+    /// `GET path` whose 200 answer is read line by line as it arrives (`/v1/agent/monitor`).
+    pub async fn get_lines(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Lines, ClientError> {
+        let url = self.url(path, params(&QueryOptions::default(), extra))?;
+        let (resp, transport) = self.start(Method::GET, url, None).await?;
+        if resp.status() != StatusCode::OK {
+            let status = resp.status();
+            let meta = parse_meta(resp.headers());
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| transport.error(&e))?
+                .to_vec();
+            return Err(status_error(&Answer { status, meta, body }));
+        }
+        Ok(Lines {
+            resp,
+            transport,
+            buf: Vec::new(),
+        })
     }
 
     /// Sends a request and requires a 200.
@@ -490,6 +527,52 @@ pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Body, ClientError> {
         bytes: crate::json::to_go_json(v, false),
         content_type: "application/json",
     })
+}
+
+/// What a transport error names: the request as Go's client prints it.
+struct Transport {
+    method: String,
+    url: Url,
+    unix: Option<std::path::PathBuf>,
+}
+
+impl Transport {
+    fn error(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            method: self.method.clone(),
+            url: self.url.to_string(),
+            detail: transport_detail(e, &self.url, self.unix.as_deref()),
+        }
+    }
+}
+
+/// A streamed answer, line by line.
+pub struct Lines {
+    resp: reqwest::Response,
+    transport: Transport,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// The next line without its newline; `None` when the server ended the answer.
+    pub async fn next_line(&mut self) -> Result<Option<String>, ClientError> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&line[..i]);
+                return Ok(Some(text.trim_end_matches('\r').to_string()));
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                Ok(None) if self.buf.is_empty() => return Ok(None),
+                Ok(None) => {
+                    let rest = std::mem::take(&mut self.buf);
+                    return Ok(Some(String::from_utf8_lossy(&rest).into_owned()));
+                }
+                Err(e) => return Err(self.transport.error(&e)),
+            }
+        }
+    }
 }
 
 pub(crate) fn status_error(a: &Answer) -> ClientError {

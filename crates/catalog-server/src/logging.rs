@@ -1,11 +1,18 @@
 //! Log output in Consul's hclog shape (`2024-01-01T00:00:00.000Z [INFO]  agent: message: key=value`),
-//! filtered by `-log-level` (`trace debug info warn error`).
+//! filtered by `-log-level` (`trace debug info warn error`), and the same lines for
+//! `/v1/agent/monitor` ([`monitor`]) at the level each watcher asks for.
+
+pub mod monitor;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 /// hclog's line: timestamp, `[LEVEL]` padded to 7 columns, `target: message`, then fields.
 struct HcLog;
@@ -22,16 +29,40 @@ where
         event: &Event<'_>,
     ) -> std::fmt::Result {
         Rfc3339Millis.format_time(&mut w)?;
-        let level = match *event.metadata().level() {
-            Level::TRACE => "[TRACE]",
-            Level::DEBUG => "[DEBUG]",
-            Level::INFO => "[INFO] ",
-            Level::WARN => "[WARN] ",
-            Level::ERROR => "[ERROR]",
-        };
+        let level = level_tag(*event.metadata().level());
         write!(w, " {level} {}: ", event.metadata().target())?;
         ctx.format_fields(w.by_ref(), event)?;
         writeln!(w)
+    }
+}
+
+/// hclog's `[LEVEL]`, padded to 7 columns.
+fn level_tag(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "[TRACE]",
+        Level::DEBUG => "[DEBUG]",
+        Level::INFO => "[INFO] ",
+        Level::WARN => "[WARN] ",
+        Level::ERROR => "[ERROR]",
+    }
+}
+
+/// Now, as the log's timestamps print it.
+fn timestamp() -> String {
+    let mut s = String::with_capacity(24);
+    let _ = Rfc3339Millis.format_time(&mut Writer::new(&mut s));
+    s
+}
+
+/// A log level as Consul's `-log-level` and `?loglevel=` take it (any case; `err` for error).
+pub fn parse_level(s: &str) -> Option<Level> {
+    match s.to_ascii_lowercase().as_str() {
+        "trace" => Some(Level::TRACE),
+        "debug" => Some(Level::DEBUG),
+        "info" => Some(Level::INFO),
+        "warn" => Some(Level::WARN),
+        "err" | "error" => Some(Level::ERROR),
+        _ => None,
     }
 }
 
@@ -81,15 +112,24 @@ pub fn init(level: &str, json: bool) {
     let filter = format!(
         "{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn,hickory_server=warn,hickory_proto=warn"
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_timer(Rfc3339Millis)
-        .with_ansi(false)
-        .with_writer(std::io::stdout);
+    let stdout = tracing_subscriber::EnvFilter::new(filter);
+    let monitor = monitor::MonitorLayer.with_filter(filter_fn(monitor::wanted));
+    let registry = tracing_subscriber::registry().with(monitor);
     let _ = if json {
-        builder.json().try_init()
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_timer(Rfc3339Millis)
+            .with_ansi(false)
+            .with_writer(std::io::stdout)
+            .with_filter(stdout);
+        registry.with(layer).try_init()
     } else {
-        builder.event_format(HcLog).try_init()
+        let layer = tracing_subscriber::fmt::layer()
+            .event_format(HcLog)
+            .with_ansi(false)
+            .with_writer(std::io::stdout)
+            .with_filter(stdout);
+        registry.with(layer).try_init()
     };
 }
 

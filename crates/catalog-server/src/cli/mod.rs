@@ -14,6 +14,7 @@ pub mod kv;
 mod kv_transfer;
 pub mod members;
 pub mod misc;
+mod monitor;
 pub mod operator;
 pub mod render;
 mod services;
@@ -237,6 +238,11 @@ const COMMANDS: &[Entry] = &[
         run: members::run,
     },
     Entry {
+        words: &["monitor"],
+        synopsis: "Stream logs from a Consul agent",
+        run: monitor::run,
+    },
+    Entry {
         words: &["operator"],
         synopsis: "Provides cluster-level tools for Consul operators",
         run: operator::run_parent,
@@ -353,7 +359,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["lock"],
     &["login"],
     &["logout"],
-    &["monitor"],
     &["operator", "area"],
     &["operator", "autopilot"],
     &["operator", "raft", "transfer-leader"],
@@ -486,8 +491,8 @@ mod tests {
     #[test]
     fn go_commands_we_lack_say_so() {
         assert_eq!(
-            not_implemented(&sv(&["monitor"])).as_deref(),
-            Some("monitor")
+            not_implemented(&sv(&["lock"])).as_deref(),
+            Some("lock")
         );
         assert_eq!(
             not_implemented(&sv(&["operator", "usage", "instances"])).as_deref(),

@@ -483,6 +483,38 @@ pub async fn reload(State(a): State<AppState>, t: Token) -> Res {
     Ok(ok_empty())
 }
 
+/// `GET /v1/agent/monitor?loglevel=&logjson`: the agent's log lines from now on, streamed until
+/// the client goes away (`agent:read`).
+pub async fn monitor(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Read)?;
+    let asked = p
+        .get("loglevel")
+        .filter(|l| !l.is_empty())
+        .unwrap_or("INFO");
+    let level = crate::logging::parse_level(asked)
+        .ok_or_else(|| ApiError::bad_request(format!("Unknown log level: {asked}")))?;
+    let json = p.has("logjson");
+    let watch = crate::logging::monitor::watch(level);
+    let lines = futures::stream::unfold(watch, move |mut w| async move {
+        let line = w.next().await?;
+        let mut text = if json {
+            line.json.to_string()
+        } else {
+            line.text.to_string()
+        };
+        text.push('\n');
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(text)), w))
+    });
+    Response::builder()
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )
+        .body(axum::body::Body::from_stream(lines))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 pub async fn version(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let v = serde_json::json!({

@@ -144,6 +144,7 @@ fn agent_routes() -> Router<AppState> {
             only("PUT", put(agent::force_leave)),
         )
         .route("/v1/agent/reload", only("PUT", put(agent::reload)))
+        .route("/v1/agent/monitor", only("GET", get(agent::monitor)))
         .route("/v1/agent/version", only("GET", get(agent::version)))
         .route(
             "/v1/agent/health/service/id/{*id}",

@@ -361,7 +361,7 @@ fn every_flag_of_every_command_has_a_description() {
 #[test]
 fn unsupported_is_said_not_ignored() {
     for cmd in [
-        &["monitor"][..],
+        &["lock"][..],
         &["acl", "auth-method", "list"],
         &["operator", "usage"],
     ] {
@@ -727,6 +727,65 @@ async fn services_register_and_deregister_from_files_and_flags() {
     assert_eq!(code, 1);
     assert!(
         err.contains("-socket: not implemented by this consul"),
+        "{err}"
+    );
+}
+
+/// `consul monitor` streams the agent's log lines as they happen, as text or hclog JSON; an
+/// unknown level is refused by the agent.
+#[tokio::test(flavor = "multi_thread")]
+async fn monitor_streams_the_agents_log() {
+    let s = TestServer::start().await;
+    let watch = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(test_support::binary("consul"));
+        cmd.env("CONSUL_HTTP_ADDR", s.addr())
+            .arg("monitor")
+            .args(extra);
+        test_support::Process::spawn(cmd)
+    };
+    let text = watch(&[]);
+    let json = watch(&["-log-json", "-log-level=debug"]);
+    // Both attached before the line is logged.
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            let (_, body) = s.get("/v1/agent/self").await.unwrap();
+            !body.is_empty()
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let check = serde_json::json!({"ID": "beat", "Name": "beat", "TTL": "1s"});
+    let (code, body) = s.put("/v1/agent/check/register", check.to_string()).await;
+    assert_eq!(code, 200, "{body}");
+    let line = "[WARN]  agent: Check missed TTL, is now critical: check=beat";
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            text.stdout().contains(line)
+        })
+        .await,
+        "{}",
+        text.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            json.stdout().lines().any(|l| {
+                serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+                    v["@level"] == "warn"
+                        && v["@module"] == "agent"
+                        && v["@message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("check=beat"))
+                })
+            })
+        })
+        .await,
+        "{}",
+        json.output()
+    );
+    let (code, _, err) = run(&s, &["monitor", "-log-level=loud"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Error starting monitor: ") && err.contains("Unknown log level: loud"),
         "{err}"
     );
 }
