@@ -510,3 +510,35 @@ async fn template_exec_env_shapes_the_command_environment() {
     );
     assert!(!env.contains("CT_A1") && !env.contains("HOME="), "{env}");
 }
+
+#[tokio::test]
+async fn the_token_file_is_read_again_on_reload() {
+    let consul = Consul::start_acl("mgmt-secret-0002").await;
+    consul.put("k", "v2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, token) = (
+        dir.path().join("t.ctmpl"),
+        dir.path().join("t.out"),
+        dir.path().join("token"),
+    );
+    std::fs::write(&src, "{{ key \"k\" }}").unwrap();
+    std::fs::write(&token, "not-a-token\n").unwrap();
+    let ct = Ct::start(&s(&[
+        "-consul-addr",
+        &consul.addr(),
+        "-consul-token-file",
+        &token.display().to_string(),
+        "-consul-retry-attempts=0",
+        "-template",
+        &tpl(&src, &dst, None),
+    ]));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!dst.exists(), "rendered without a valid token");
+    std::fs::write(&token, "mgmt-secret-0002\n").unwrap();
+    ct.signal(ctemplate::signal::Signal::HUP);
+    assert!(
+        wait_until(T, || async { read(&dst) == "v2" }).await,
+        "{}",
+        ct.stderr()
+    );
+}
