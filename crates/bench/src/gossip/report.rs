@@ -162,6 +162,24 @@ fn consul_rev() -> String {
     }
 }
 
+/// The command as run: `nice -n N` in front when the benchmark ran at another niceness (it is
+/// CPU-sensitive, and the figures depend on it).
+fn command_as_run(command: &str) -> String {
+    // /proc/self/stat: after the command in parentheses, state is field 3 and nice field 19.
+    let nice = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            rest.split_whitespace().nth(16)?.parse::<i32>().ok()
+        })
+        .unwrap_or(0);
+    if nice == 0 || command.starts_with("nice ") {
+        command.to_owned()
+    } else {
+        format!("nice -n {nice} {command}")
+    }
+}
+
 /// The doc section.
 pub fn section(set: &Settings, p: &Params, f: &Figures) -> String {
     let leader = f
@@ -191,7 +209,7 @@ pub fn section(set: &Settings, p: &Params, f: &Figures) -> String {
          namespace of the benchmark's own, whose loopback alone gets the loss. Load average {:.2} before, {:.2} \
          after, on {} cores; the benchmark process (every member, the watchers, the pollers) used \
          {:.0} % of a core at rest and {:.0} MiB; the servers {} MiB RSS at the end.\n",
-        set.command,
+        command_as_run(&set.command),
         probe::sh("date -u +%Y-%m-%d"),
         consul_rev(),
         f.members,
