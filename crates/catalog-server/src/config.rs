@@ -109,6 +109,8 @@ pub struct Config {
     pub services: Vec<ServiceRegistration>,
     /// `check {}` / `checks []` definitions from config files.
     pub checks: Vec<CheckRegistration>,
+    /// Where this config was read from, for `consul reload`.
+    pub sources: Sources,
     pub leave_on_terminate: bool,
     pub skip_leave_on_interrupt: bool,
     /// Raft timing (`raft_multiplier` scales Consul's defaults; 1 = production).
@@ -177,6 +179,7 @@ impl Default for Config {
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),
+            sources: Sources::default(),
             leave_on_terminate: false,
             skip_leave_on_interrupt: true,
             raft_multiplier: 1,

@@ -101,18 +101,12 @@ fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
 
 /// Installs the global subscriber once; later calls are no-ops.
 pub fn init(level: &str, json: bool) {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "trace" => "trace",
-        "debug" => "debug",
-        "warn" => "warn",
-        "err" | "error" => "error",
-        _ => "info",
-    };
-    // Our own crates at the chosen level; chatty dependencies one step quieter.
-    let filter = format!(
-        "{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn,hickory_server=warn,hickory_proto=warn"
-    );
-    let stdout = tracing_subscriber::EnvFilter::new(filter);
+    let (stdout, handle) = tracing_subscriber::reload::Layer::new(stdout_filter(level));
+    let _ = LEVEL.set(Box::new(move |level: &str| {
+        if let Err(e) = handle.reload(stdout_filter(level)) {
+            tracing::error!(target: "agent", "log level not changed: {e}");
+        }
+    }));
     let monitor = monitor::MonitorLayer.with_filter(filter_fn(monitor::wanted));
     let registry = tracing_subscriber::registry().with(monitor);
     let _ = if json {
@@ -131,6 +125,30 @@ pub fn init(level: &str, json: bool) {
             .with_filter(stdout);
         registry.with(layer).try_init()
     };
+}
+
+/// Changes the log's level (`consul reload`); nothing before [`init`].
+pub fn set_level(level: &str) {
+    if let Some(set) = LEVEL.get() {
+        set(level);
+    }
+}
+
+type SetLevel = Box<dyn Fn(&str) + Send + Sync>;
+static LEVEL: std::sync::OnceLock<SetLevel> = std::sync::OnceLock::new();
+
+/// The log's filter at `level`: our own crates at it, chatty dependencies one step quieter.
+fn stdout_filter(level: &str) -> tracing_subscriber::EnvFilter {
+    let level = match parse_level(level).unwrap_or(Level::INFO) {
+        Level::TRACE => "trace",
+        Level::DEBUG => "debug",
+        Level::INFO => "info",
+        Level::WARN => "warn",
+        Level::ERROR => "error",
+    };
+    tracing_subscriber::EnvFilter::new(format!(
+        "{level},openraft=warn,sled=warn,hyper=warn,reqwest=warn,h2=warn,hickory_server=warn,hickory_proto=warn"
+    ))
 }
 
 #[cfg(test)]

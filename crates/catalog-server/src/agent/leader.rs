@@ -135,8 +135,16 @@ pub async fn register_self(agent: &Arc<Agent>) -> anyhow::Result<()> {
 
 /// The services and checks of the config files, registered on this agent's node.
 async fn register_definitions(agent: &Arc<Agent>) -> anyhow::Result<()> {
-    let c = &agent.config;
-    let node = c.node_name.clone();
+    Ok(register_definitions_of(agent, &agent.config).await?)
+}
+
+/// The services and checks `c`'s files define, registered on this agent's node (again, on a
+/// reload: a registration replaces what was there).
+pub(super) async fn register_definitions_of(
+    agent: &Arc<Agent>,
+    c: &crate::config::Config,
+) -> Result<(), crate::raft::WriteError> {
+    let node = agent.config.node_name.clone();
     for reg in &c.services {
         match crate::catalog::registration::service_records(
             reg,

@@ -9,6 +9,7 @@ pub mod events;
 mod leader;
 pub mod local;
 mod members;
+pub mod reload;
 pub mod serf;
 mod sessions;
 pub mod tokens;
@@ -54,6 +55,8 @@ pub struct Agent {
     tokens: tokens::Tokens,
     /// Tokens resolved since the last ACL change.
     authz_cache: crate::catalog::acl::AuthzCache,
+    /// The config as last reloaded (`None`: as started).
+    reloaded: std::sync::Mutex<Option<Arc<Config>>>,
 }
 
 /// What kind of agent this is: a server (a Raft member holding the catalog) or a client (its
@@ -99,6 +102,7 @@ impl Agent {
             leaving: AtomicBool::new(false),
             tasks: Default::default(),
             checks_synced: Default::default(),
+            reloaded: Default::default(),
         })
     }
 

@@ -54,6 +54,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     let mut config = resolve(&merged, sources.dev)?;
     warnings.append(&mut config.warnings);
     config.warnings = warnings;
+    config.sources = sources.clone();
     Ok(config)
 }
 

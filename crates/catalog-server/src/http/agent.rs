@@ -480,6 +480,9 @@ pub async fn force_leave(
 
 pub async fn reload(State(a): State<AppState>, t: Token) -> Res {
     authz(&a, &t)?.require(Resource::Agent, a.node(), Access::Write)?;
+    a.reload()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(ok_empty())
 }
 

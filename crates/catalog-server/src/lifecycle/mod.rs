@@ -102,6 +102,17 @@ pub async fn run(
     let dns = crate::dns::DnsServer::start(agent.clone(), dns_sockets)?;
     agent.begin().await?;
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
+    let reloads = tokio::spawn({
+        let agent = agent.clone();
+        async move {
+            loop {
+                hangups().notified().await;
+                if let Err(e) = agent.reload().await {
+                    tracing::error!(target: "agent", "{e}");
+                }
+            }
+        }
+    });
 
     let leave = tokio::select! {
         // `consul leave` has left already.
@@ -120,6 +131,8 @@ pub async fn run(
     tracing::info!(target: "agent", "Requesting shutdown");
     ready.abort();
     let _ = ready.await;
+    reloads.abort();
+    let _ = reloads.await;
     notify::send("STOPPING=1");
     // No new connections; parked queries answer with what they have, and the requests in
     // flight get a few seconds to finish before Raft stops under them.
@@ -161,9 +174,16 @@ async fn release(mut agent: Arc<Agent>) {
     tracing::warn!(target: "agent", "the agent is still referenced after shutdown; its storage closes when the process exits");
 }
 
-/// The process's stop signals: SIGTERM and SIGINT stop the agent; SIGHUP is logged (reloading
-/// is not supported yet). The handlers are installed when this is called (inside the runtime,
-/// before the agent starts), so a signal during startup is not the default action (death).
+/// Reloads asked for by SIGHUP, carried to the running agent.
+fn hangups() -> &'static tokio::sync::Notify {
+    static HUP: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    HUP.get_or_init(tokio::sync::Notify::new)
+}
+
+/// The process's stop signals: SIGTERM and SIGINT stop the agent; SIGHUP reloads its config
+/// files (once the agent runs). The handlers are installed when this is called (inside the
+/// runtime, before the agent starts), so a signal during startup is not the default action
+/// (death).
 pub fn signals() -> impl Future<Output = StopSignal> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
@@ -181,7 +201,8 @@ pub fn signals() -> impl Future<Output = StopSignal> {
                     return StopSignal::Interrupt;
                 }
                 Some(_) = async { hup.as_mut()?.recv().await } => {
-                    tracing::info!(target: "agent", "Caught signal: hangup; reloading is not supported yet");
+                    tracing::info!(target: "agent", "Caught signal: hangup");
+                    hangups().notify_one();
                 }
             }
         }

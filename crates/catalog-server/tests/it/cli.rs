@@ -789,3 +789,58 @@ async fn monitor_streams_the_agents_log() {
         "{err}"
     );
 }
+
+/// `consul reload` and SIGHUP read the config files again: services and checks added there are
+/// registered, removed ones deregistered; a broken file fails the reload and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_applies_the_config_files_services_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf.d");
+    std::fs::create_dir(&conf).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(conf.join(name), text).unwrap();
+    write("web.hcl", "service {\n  name = \"web\"\n  port = 80\n}\n");
+    let s = TestServer::start_with(&[&format!("-config-dir={}", conf.display())]).await;
+    let services = || async {
+        let (_, body) = s.get("/v1/agent/services").await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v.as_object().unwrap().keys().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(services().await, ["web"]);
+
+    std::fs::remove_file(conf.join("web.hcl")).unwrap();
+    write(
+        "db.hcl",
+        "service {\n  name = \"db\"\n  port = 5432\n}\ncheck {\n  id = \"disk\"\n  name = \"disk\"\n  ttl = \"30s\"\n}\nlog_level = \"debug\"\n",
+    );
+    let (code, out, err) = run(&s, &["reload"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Configuration reload triggered\n"),
+        "{err}"
+    );
+    assert_eq!(services().await, ["db"]);
+    let (_, checks) = s.get("/v1/agent/checks").await.unwrap();
+    assert!(checks.contains("\"disk\""), "{checks}");
+
+    write("broken.hcl", "service {\n");
+    let (code, _, err) = run(&s, &["reload"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Error reloading: ") && err.contains("Failed to reload configs"),
+        "{err}"
+    );
+    assert_eq!(services().await, ["db"]);
+
+    std::fs::remove_file(conf.join("broken.hcl")).unwrap();
+    write("web.hcl", "service {\n  name = \"web\"\n  port = 80\n}\n");
+    assert!(s.signal(libc::SIGHUP));
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            services().await == ["db", "web"]
+        })
+        .await,
+        "{:?}\n{}",
+        services().await,
+        s.output()
+    );
+}
