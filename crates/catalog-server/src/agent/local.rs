@@ -34,6 +34,8 @@ pub struct LocalNode {
     catalog: Catalog,
     /// The index of the last local change (the local catalog's own counter).
     index: Mutex<u64>,
+    /// The index of the state last written to `file` (saves are serialised by this lock).
+    saved: Mutex<u64>,
     file: Option<PathBuf>,
     changed: Notify,
 }
@@ -50,6 +52,7 @@ impl LocalNode {
         Ok(LocalNode {
             catalog: Catalog::new(state),
             index: Mutex::new(index),
+            saved: Mutex::new(index),
             file,
             changed: Notify::new(),
         })
@@ -75,7 +78,7 @@ impl LocalNode {
             };
             let (reply, touched) = state.apply(*index, &req);
             let bytes = match (&reply, &self.file) {
-                (Ok(_), Some(_)) => serde_json::to_vec(&*state).ok(),
+                (Ok(_), Some(_)) => serde_json::to_vec(&*state).ok().map(|b| (*index, b)),
                 _ => None,
             };
             (reply, touched, bytes)
@@ -84,13 +87,19 @@ impl LocalNode {
         if reply.is_ok() {
             self.changed.notify_one();
         }
-        if let (Some(bytes), Some(path)) = (bytes, &self.file) {
-            // Not acknowledged unless it would survive a restart (it is held in memory and
-            // synced to the servers meanwhile; the next successful write persists it).
+        if let (Some((at, bytes)), Some(path)) = (bytes, &self.file) {
+            // One save at a time, never an older state over a newer one (which holds this
+            // change too). Not acknowledged unless it would survive a restart (it is held in
+            // memory and synced to the servers meanwhile; the next successful write persists it).
+            let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+            if *saved >= at {
+                return Ok(reply?);
+            }
             if let Err(e) = save(path, &bytes) {
                 tracing::error!(target: "agent", "failed to persist local services and checks: {}: {e}", path.display());
                 return Err(WriteError::Storage(format!("{}: {e}", path.display())));
             }
+            *saved = at;
         }
         Ok(reply?)
     }
@@ -181,5 +190,34 @@ mod tests {
         std::fs::write(&path, bytes).expect("write");
         let err = LocalNode::open(Some(dir.path())).err().expect("refused");
         assert!(err.to_string().contains("is damaged"), "{err}");
+    }
+
+    /// Writes from several threads at once (an API call beside a check runner) are all
+    /// acknowledged, and the file holds every one of them.
+    #[test]
+    fn concurrent_writes_all_persist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let local = std::sync::Arc::new(LocalNode::open(Some(dir.path())).expect("open"));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let local = local.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        local.apply(node(&format!("n-{t}-{i}"))).expect("acknowledged");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        drop(local);
+        let again = LocalNode::open(Some(dir.path())).expect("reopen");
+        for t in 0..8 {
+            for i in 0..25 {
+                let name = format!("n-{t}-{i}");
+                assert!(again.catalog().read(|s| s.has_node(&name)), "{name}");
+            }
+        }
     }
 }
