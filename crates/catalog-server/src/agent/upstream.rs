@@ -86,6 +86,25 @@ impl super::Agent {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, String> {
+        match self.ask_servers(method, path, body).await? {
+            (_, status, bytes) if (200..300).contains(&status) => Ok(bytes),
+            (server, status, bytes) => Err(format!(
+                "{server}: {}: {}",
+                reqwest::StatusCode::from_u16(status)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|_| status.to_string()),
+                String::from_utf8_lossy(&bytes).trim()
+            )),
+        }
+    }
+
+    /// `method path` on the first server that answers: which server, its status and body.
+    pub async fn ask_servers(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(String, u16, Vec<u8>), String> {
         let Some((_, upstream)) = self.client() else {
             return Err("not a client agent".into());
         };
@@ -102,18 +121,11 @@ impl super::Agent {
                     .body(b.clone());
             }
             match req.send().await {
-                Ok(r) if r.status().is_success() => {
-                    upstream.worked(&server);
-                    return r
-                        .bytes()
-                        .await
-                        .map(|b| b.to_vec())
-                        .map_err(|e| e.to_string());
-                }
                 Ok(r) => {
-                    let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
-                    return Err(format!("{server}: {status}: {}", text.trim()));
+                    upstream.worked(&server);
+                    let status = r.status().as_u16();
+                    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+                    return Ok((server.to_string(), status, bytes.to_vec()));
                 }
                 Err(e) => {
                     upstream.failed(&server);

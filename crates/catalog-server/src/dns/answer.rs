@@ -16,6 +16,7 @@ use crate::catalog::prepared_query::Run;
 use crate::catalog::HealthStatus;
 use crate::config::DnsConfig;
 use ::acl::{Access, Resource};
+use api_types::ServiceEntry;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -38,9 +39,29 @@ pub struct Source<'a> {
     pub catalog: &'a crate::blocking::Catalog,
     /// The server agent that runs prepared queries (`None` on a client).
     pub queries: Option<&'a Agent>,
+    /// On a client: the prepared query asked, as a server ran it (`None`: no such query).
+    pub ran: Option<&'a Ran>,
     pub authz: Option<Authz>,
     pub cfg: &'a DnsConfig,
     pub dc: &'a str,
+}
+
+/// A prepared query as `/v1/query/:q/execute` answers it: its service, its `DNS.TTL` and the
+/// instances found.
+#[derive(Debug, serde::Deserialize)]
+pub struct Ran {
+    #[serde(rename = "Service")]
+    pub service: String,
+    #[serde(rename = "DNS", default)]
+    pub dns: RanDns,
+    #[serde(rename = "Nodes", default)]
+    pub nodes: Vec<ServiceEntry>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RanDns {
+    #[serde(rename = "TTL", default)]
+    pub ttl: String,
 }
 
 /// What one query is answered with.
@@ -87,10 +108,10 @@ pub fn answer(src: &Source, q: &Query) -> Reply {
             let ttl = cfg.service_ttl(service).as_secs() as u32;
             service_records(cfg, q, dc, found, ttl)
         }
-        Asked::Query { query } => match src.queries {
-            Some(agent) => query_records(agent, q, query),
-            // A client agent holds no prepared queries.
-            None => not_found(cfg, q.domain),
+        Asked::Query { query } => match (src.queries, src.ran) {
+            (Some(agent), _) => query_records(agent, q, query),
+            (None, Some(ran)) => ran_records(cfg, q, dc, &ran.service, &ran.dns.ttl, &ran.nodes),
+            (None, None) => not_found(cfg, q.domain),
         },
         Asked::Node { .. } => node_records(src, authz, q),
         Asked::Addr { ip } => {
@@ -221,29 +242,47 @@ fn query_records(agent: &Agent, q: &Query, query: &str) -> Reply {
             }
         }
     };
-    let ttl = if ex.query.dns.ttl.is_empty() {
-        cfg.service_ttl(&ex.query.service.service).as_secs() as u32
+    ran_records(
+        cfg,
+        q,
+        agent.datacenter(),
+        &ex.query.service.service,
+        &ex.query.dns.ttl,
+        &ex.nodes,
+    )
+}
+
+/// The records of a prepared query's instances, with its `DNS.TTL` (else the service's TTL).
+fn ran_records(
+    cfg: &DnsConfig,
+    q: &Query,
+    dc: &str,
+    service: &str,
+    dns_ttl: &str,
+    nodes: &[ServiceEntry],
+) -> Reply {
+    let ttl = if dns_ttl.is_empty() {
+        cfg.service_ttl(service).as_secs() as u32
     } else {
         // A TTL that does not parse (refused at write) is 0, as Consul's is.
-        api_types::parse_go_duration(&ex.query.dns.ttl)
-            .map_or(0, |ns| (ns.max(0) / 1_000_000_000) as u32)
+        api_types::parse_go_duration(dns_ttl).map_or(0, |ns| (ns.max(0) / 1_000_000_000) as u32)
     };
-    let found = ex
-        .nodes
-        .into_iter()
+    let found = nodes
+        .iter()
         .map(|e| {
             let warning = e.checks.iter().any(|c| c.status == "warning");
             let w = &e.service.weights;
             let weight = if warning { w.warning } else { w.passing };
             Instance {
-                node: e.node.node,
-                node_addr: e.node.address,
+                node: e.node.node.clone(),
+                node_addr: e.node.address.clone(),
                 node_meta: e
                     .node
                     .meta
-                    .map(|m| m.into_iter().collect())
+                    .as_ref()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default(),
-                svc_addr: e.service.address,
+                svc_addr: e.service.address.clone(),
                 port: e.service.port,
                 weight: if w.passing == 0 && w.warning == 0 {
                     1
@@ -253,7 +292,7 @@ fn query_records(agent: &Agent, q: &Query, query: &str) -> Reply {
             }
         })
         .collect();
-    service_records(cfg, q, agent.datacenter(), found, ttl)
+    service_records(cfg, q, dc, found, ttl)
 }
 
 fn meta(m: Option<&std::collections::BTreeMap<String, String>>) -> Vec<(String, String)> {

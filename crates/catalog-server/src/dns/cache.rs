@@ -137,6 +137,7 @@ fn build(agent: &Agent, name: &LowerName, qtype: RecordType) -> Slot {
         authz: Some(Authz::manage_all()),
         cfg,
         dc,
+        ran: None,
     };
     let q = answer::Query {
         qname: &qname,

@@ -21,6 +21,7 @@ mod reverse;
 mod trim;
 mod udp;
 
+use self::names::Asked;
 use crate::agent::Agent;
 use crate::listeners::DnsSocket;
 use hickory_proto::op::{Edns, Header, MessageType, OpCode, ResponseCode};
@@ -182,7 +183,7 @@ impl Handler {
                 header.set_response_code(ResponseCode::ServFail);
                 return Out::empty(header, answered);
             };
-            let src = self.source(catalog.as_ref(), cfg, dc);
+            let src = self.source(catalog.as_ref(), cfg, dc, None);
             let reply = reverse::answer(&src, &qname, query.query_type(), ip, &cfg.domain);
             header.set_authoritative(true);
             header.set_response_code(reply.rcode);
@@ -236,7 +237,20 @@ impl Handler {
             header.set_response_code(ResponseCode::ServFail);
             return Out::empty(header, answered);
         };
-        let src = self.source(catalog.as_ref(), cfg, dc);
+        // A client runs a prepared query on a server.
+        let ran = match &asked {
+            Asked::Query { query } if !self.agent.is_server() => {
+                match remote::fetch_query(&self.agent, query).await {
+                    Ok(ran) => ran,
+                    Err(()) => {
+                        header.set_response_code(ResponseCode::ServFail);
+                        return Out::empty(header, answered);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let src = self.source(catalog.as_ref(), cfg, dc, ran.as_ref());
         let mut reply = answer::answer(&src, &q);
         let cut = match request.protocol() {
             Protocol::Udp => trim::udp(&mut reply, query.original(), edns, cfg.udp_answer_limit),
@@ -286,6 +300,7 @@ impl Handler {
         catalog: &'a crate::blocking::Catalog,
         cfg: &'a crate::config::DnsConfig,
         dc: &'a str,
+        ran: Option<&'a answer::Ran>,
     ) -> answer::Source<'a> {
         let authz = if self.agent.is_server() {
             self.agent.authorize("").ok()
@@ -296,6 +311,7 @@ impl Handler {
         answer::Source {
             catalog,
             queries: self.agent.is_server().then_some(&*self.agent),
+            ran,
             authz,
             cfg,
             dc,

@@ -1,7 +1,8 @@
 //! A client agent's DNS answers: the client holds only its own node, so for each question it
 //! reads what the answer needs from a server (through its server port, as its other reads go:
 //! `/v1/health/service/:name` for services and the domain's NS, `/v1/catalog/node/:node` for
-//! nodes, `/v1/catalog/nodes` for reverse lookups), fills a catalog of its own with it, and
+//! nodes, `/v1/catalog/nodes` for reverse lookups, `/v1/query/:q/execute` for prepared
+//! queries), fills a catalog of its own with it, and
 //! answers from that with the same code a server answers from its catalog. Nothing is cached:
 //! each answer is as fresh as the server's state. What the servers' ACLs let an anonymous
 //! request read is what is answered.
@@ -98,6 +99,27 @@ pub async fn fetch(agent: &Agent, needs: Needs<'_>) -> Option<Catalog> {
         }
     }
     Some(Catalog::new(state))
+}
+
+/// The prepared query `query` run on a server (`/v1/query/:q/execute`): `None` when there is
+/// no such query, `Err` when no server could run it.
+pub async fn fetch_query(agent: &Agent, query: &str) -> Result<Option<super::answer::Ran>, ()> {
+    let escaped: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    let path = format!("/v1/query/{escaped}/execute?stale");
+    match agent.ask_servers(reqwest::Method::GET, &path, None).await {
+        Ok((_, 200, body)) => serde_json::from_slice(&body).map(Some).map_err(|e| {
+            tracing::warn!(target: "agent.dns", "a prepared query's answer did not decode: {e}");
+        }),
+        Ok((_, 404, _)) => Ok(None),
+        Ok((server, status, body)) => {
+            tracing::warn!(target: "agent.dns", "prepared query {query:?} on {server}: {status}: {}", String::from_utf8_lossy(&body).trim());
+            Err(())
+        }
+        Err(e) => {
+            tracing::warn!(target: "agent.dns", "reading from a server failed: {e}");
+            Err(())
+        }
+    }
 }
 
 fn register_node(n: &Node) -> Command {

@@ -280,6 +280,30 @@ async fn clients_join_register_fail_recover_and_leave() {
         dig("4.0.0.127.in-addr.arpa", "PTR"),
         "client1.node.dc1.consul."
     );
+    // A prepared query, run on a server for the client's DNS; an unknown one is NXDOMAIN.
+    let query = json!({"Name": "web-query", "Service": {"Service": "web"}});
+    let created = servers[0]
+        .http
+        .post(servers[0].url("/v1/query"))
+        .body(query.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(created.status().as_u16(), 200);
+    assert_eq!(dig("web-query.query.consul", "A"), "127.0.0.4");
+    assert_eq!(
+        dig("web-query.query.consul", "SRV"),
+        "1 1 8080 client1.node.dc1.consul."
+    );
+    let none = std::process::Command::new("dig")
+        .args(["@127.0.0.5", &format!("-p{dns}"), "nope.query.consul", "A"])
+        .output()
+        .expect("dig");
+    assert!(
+        String::from_utf8_lossy(&none.stdout).contains("status: NXDOMAIN"),
+        "{}",
+        String::from_utf8_lossy(&none.stdout)
+    );
     let local = clients[0].json("/v1/agent/services").await;
     assert_eq!(local["web-1"]["Port"], 8080, "{local}");
     assert_eq!(clients[1].json("/v1/agent/services").await, json!({}));
