@@ -203,7 +203,9 @@ mod tests {
                 let local = local.clone();
                 std::thread::spawn(move || {
                     for i in 0..25 {
-                        local.apply(node(&format!("n-{t}-{i}"))).expect("acknowledged");
+                        local
+                            .apply(node(&format!("n-{t}-{i}")))
+                            .expect("acknowledged");
                     }
                 })
             })

@@ -490,10 +490,7 @@ mod tests {
 
     #[test]
     fn go_commands_we_lack_say_so() {
-        assert_eq!(
-            not_implemented(&sv(&["lock"])).as_deref(),
-            Some("lock")
-        );
+        assert_eq!(not_implemented(&sv(&["lock"])).as_deref(), Some("lock"));
         assert_eq!(
             not_implemented(&sv(&["operator", "usage", "instances"])).as_deref(),
             Some("operator usage")
