@@ -94,3 +94,20 @@ pub fn have(tool: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Runs `examples/<example>/run <args>` with `env`; whether it succeeded, and its stdout and
+/// stderr together.
+pub fn run_example(example: &str, env: &[(String, String)], args: &[&str]) -> (bool, String) {
+    let script = test_support::workspace_root().join(format!("examples/{example}/run"));
+    let out = Command::new(script)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

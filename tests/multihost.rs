@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 use system_tests::{assert_left_as_found, docker_objects, get, have, wait};
 // nginx is started by examples/multihost/run, which binds its port itself.
-use test_support::{free_port, workspace_root as root};
+use test_support::free_port;
 
 struct Multihost {
     env: Vec<(String, String)>,
@@ -23,17 +23,7 @@ struct Multihost {
 
 impl Multihost {
     fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(root().join("examples/multihost/run"))
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        system_tests::run_example("multihost", &self.env, args)
     }
 
     /// The address of container `name` (without the prefix) on the example's network.

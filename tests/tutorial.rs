@@ -15,7 +15,7 @@ use std::time::Instant;
 use system_tests::{assert_left_as_found, docker_objects, get, have, wait};
 // consul, nginx and the containers are started by examples/tutorial/run, which binds their
 // ports itself: free_port is the only way here.
-use test_support::{free_port, workspace_root as root};
+use test_support::free_port;
 
 /// Host ports `base..base+10` all free (test-01..04, test-05 and test-010).
 fn free_range() -> u16 {
@@ -40,17 +40,7 @@ struct Tutorial {
 
 impl Tutorial {
     fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(root().join("examples/tutorial/run"))
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        system_tests::run_example("tutorial", &self.env, args)
     }
 
     fn consul(&self, args: &[&str]) -> (i32, String) {
