@@ -119,6 +119,16 @@ pub(super) fn refusal(value: &Value) -> Option<String> {
         let off = matches!(v, Value::Null | Value::Bool(false))
             || v.as_str().is_some_and(|s| s.is_empty() || s == "false")
             || v.as_i64() == Some(0);
+        // Consul's default, 87600h, never sends a question to the leader; a shorter bound
+        // would, and answers here always come from the agent's own copy of the catalog.
+        if k == "max_stale" {
+            let bound = v.as_str().map(api_types::parse_go_duration);
+            if !matches!(bound, Some(Ok(ns)) if ns >= 87_600 * 3_600 * 1_000_000_000) {
+                return Some(format!(
+                    "dns_config.max_stale = {v} is not implemented by this agent: DNS answers from the agent's own copy of the catalog without a bound on its staleness (only the default, 87600h, is accepted)"
+                ));
+            }
+        }
         if k == "allow_stale" && matches!(v, Value::Bool(false)) {
             return Some(
                 "dns_config.allow_stale = false is not implemented by this agent: DNS answers from the agent's own copy of the catalog (allow_stale = true)"
@@ -279,6 +289,13 @@ mod tests {
             refusal(&json!({"allow_stale": true, "use_cache": false})),
             None
         );
+        assert_eq!(refusal(&json!({"max_stale": "87600h"})), None);
+        let bound = refusal(&json!({"max_stale": "5s"})).unwrap();
+        assert!(
+            bound.starts_with("dns_config.max_stale = \"5s\""),
+            "{bound}"
+        );
+        assert!(refusal(&json!({"max_stale": 5})).is_some());
         let stale = refusal(&json!({"allow_stale": false})).unwrap();
         assert!(
             stale.starts_with("dns_config.allow_stale = false"),
