@@ -151,6 +151,35 @@ impl State {
         Answer::new(v, self.index.nodes, vec![WatchKey::Nodes])
     }
 
+    /// `/v1/operator/usage`'s counts: service names, instances, instances by Connect kind,
+    /// billable instances (all but the `consul` service's and Connect proxies' and gateways'),
+    /// nodes.
+    pub fn q_usage(&self) -> Answer<Usage> {
+        let mut u = Usage::default();
+        for kind in CONNECT_KINDS {
+            u.connect.insert(kind.to_string(), 0);
+        }
+        let mut names = BTreeSet::new();
+        for svcs in self.services.values() {
+            for s in svcs.values() {
+                names.insert(s.name.as_str());
+                u.instances += 1;
+                match u.connect.get_mut(s.kind.as_str()) {
+                    Some(n) => *n += 1,
+                    None if s.name == "consul" => {}
+                    None => u.billable += 1,
+                }
+            }
+        }
+        u.services = names.len();
+        u.nodes = self.nodes.len();
+        Answer::new(
+            u,
+            self.index.services.max(self.index.nodes),
+            vec![WatchKey::Services, WatchKey::Nodes],
+        )
+    }
+
     pub fn q_services(
         &self,
         node_meta: &[(String, String)],
@@ -381,4 +410,29 @@ impl State {
         v.sort_by_key(|s| s.create_index);
         Answer::new(v, self.index.sessions, vec![WatchKey::Sessions])
     }
+}
+
+/// The Connect kinds `/v1/operator/usage` counts instances of.
+const CONNECT_KINDS: [&str; 6] = [
+    "api-gateway",
+    "connect-native",
+    "connect-proxy",
+    "ingress-gateway",
+    "mesh-gateway",
+    "terminating-gateway",
+];
+
+/// One datacenter's usage, in Consul's `ServiceUsage` shape.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Usage {
+    #[serde(rename = "Services")]
+    pub services: usize,
+    #[serde(rename = "ServiceInstances")]
+    pub instances: usize,
+    #[serde(rename = "ConnectServiceInstances")]
+    pub connect: BTreeMap<String, usize>,
+    #[serde(rename = "BillableServiceInstances")]
+    pub billable: usize,
+    #[serde(rename = "Nodes")]
+    pub nodes: usize,
 }

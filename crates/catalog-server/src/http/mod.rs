@@ -355,6 +355,7 @@ fn cluster_routes() -> Router<AppState> {
             "/v1/operator/autopilot/health",
             only("GET", get(status::autopilot_health)),
         )
+        .route("/v1/operator/usage", only("GET", get(status::usage)))
         // prepared queries
         .route(
             "/v1/query",

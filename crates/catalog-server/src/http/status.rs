@@ -110,3 +110,25 @@ pub async fn remove_peer(State(a): State<AppState>, t: Token, RawQuery(q): RawQu
     a.remove_server(*rid).await?;
     Ok(super::reply::ok_empty())
 }
+
+/// `GET /v1/operator/usage` (`operator:read`): this datacenter's service and node counts in
+/// Consul's shape (the `Usage` map by datacenter, then the query meta), blocking like a catalog
+/// read; `?global` asks every datacenter, which is this one.
+pub async fn usage(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
+    let p = Params::parse(q.as_deref());
+    authz(&a, &t)?.require(Resource::Operator, "", Access::Read)?;
+    let ans = super::read(&a, &p, |s| s.q_usage()).await?;
+    let mut usage = serde_json::Map::new();
+    usage.insert(a.config().datacenter.clone(), json!(ans.value));
+    let body = json!({
+        "Usage": usage,
+        "Index": ans.index,
+        "LastContact": 0,
+        "KnownLeader": true,
+        "ConsistencyLevel": "",
+        "NotModified": false,
+        "Backend": 0,
+        "ResultsFilteredByACLs": false,
+    });
+    Ok(super::respond(&a, &p, ans.index, &body))
+}

@@ -256,3 +256,32 @@ async fn a_refused_catalog_registration_writes_nothing() {
     let checks: Value = s.json("/v1/health/node/half").await;
     assert_eq!(checks.as_array().map(|a| a.len()), Some(2), "{checks}");
 }
+
+/// `/v1/operator/usage`: Consul's counts (the `consul` service is not billable), by datacenter.
+#[tokio::test]
+async fn operator_usage_counts_services_instances_and_nodes() {
+    let s = TestServer::start().await;
+    for (node, id) in [("n1", "web-1"), ("n1", "web-2"), ("n2", "db-1")] {
+        let body = json!({
+            "Node": node, "Address": "10.0.0.1",
+            "Service": {"Service": id.split('-').next().unwrap(), "ID": id, "Port": 80},
+        });
+        let (code, text) = s.put("/v1/catalog/register", body.to_string()).await;
+        assert_eq!(code, 200, "{text}");
+    }
+    let (code, headers, body) = s.get_full("/v1/operator/usage").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(headers.contains_key("x-consul-index"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let dc1 = &v["Usage"]["dc1"];
+    assert_eq!(dc1["Services"], 3, "{v}");
+    assert_eq!(dc1["ServiceInstances"], 4, "{v}");
+    assert_eq!(dc1["BillableServiceInstances"], 3, "{v}");
+    assert_eq!(dc1["Nodes"], 3, "{v}");
+    assert_eq!(dc1["ConnectServiceInstances"]["connect-proxy"], 0, "{v}");
+    assert_eq!(
+        dc1["ConnectServiceInstances"].as_object().unwrap().len(),
+        6,
+        "{v}"
+    );
+}
