@@ -12,6 +12,7 @@ pub mod http;
 pub mod info;
 pub mod kv;
 mod kv_transfer;
+mod lock;
 pub mod members;
 pub mod misc;
 mod monitor;
@@ -228,6 +229,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_leave,
     },
     Entry {
+        words: &["lock"],
+        synopsis: "Execute a command holding a lock",
+        run: lock::run,
+    },
+    Entry {
         words: &["maint"],
         synopsis: "Controls node or service maintenance mode",
         run: misc::run_maint,
@@ -356,7 +362,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["exec"],
     &["intention"],
     &["keyring"],
-    &["lock"],
     &["login"],
     &["logout"],
     &["operator", "area"],
@@ -490,7 +495,10 @@ mod tests {
 
     #[test]
     fn go_commands_we_lack_say_so() {
-        assert_eq!(not_implemented(&sv(&["lock"])).as_deref(), Some("lock"));
+        assert_eq!(
+            not_implemented(&sv(&["snapshot", "inspect"])).as_deref(),
+            Some("snapshot inspect")
+        );
         assert_eq!(
             not_implemented(&sv(&["operator", "usage", "instances"])).as_deref(),
             Some("operator usage")

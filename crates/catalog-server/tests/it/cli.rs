@@ -361,7 +361,7 @@ fn every_flag_of_every_command_has_a_description() {
 #[test]
 fn unsupported_is_said_not_ignored() {
     for cmd in [
-        &["lock"][..],
+        &["snapshot", "inspect"][..],
         &["acl", "auth-method", "list"],
         &["operator", "usage"],
     ] {
@@ -842,5 +842,169 @@ async fn reload_applies_the_config_files_services_and_checks() {
         "{:?}\n{}",
         services().await,
         s.output()
+    );
+}
+
+/// `consul lock PREFIX CHILD` on the server `s`, running in the background.
+fn spawn_lock(s: &TestServer, args: &[&str]) -> test_support::Process {
+    let mut cmd = std::process::Command::new(test_support::binary("consul"));
+    cmd.env("CONSUL_HTTP_ADDR", s.addr()).arg("lock").args(args);
+    test_support::Process::spawn(cmd)
+}
+
+fn file_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lock_runs_its_child_holding_the_lock() {
+    let s = TestServer::start().await;
+    let (code, _, err) = run(&s, &["lock", "-child-exit-code", "app/l", "exit 3"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "Error running handler: exit status 3\n")
+    );
+    assert_eq!(run(&s, &["lock", "app/l", "exit 3"]).0, 0);
+    let (code, out, err) = run(
+        &s,
+        &[
+            "lock",
+            "-child-exit-code",
+            "-shell=false",
+            "app/l",
+            "sh",
+            "-c",
+            "echo $CONSUL_LOCK_HELD",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "true\n"), "{err}");
+    // The lock key is gone once its holder is done.
+    assert_eq!(s.get("/v1/kv/app/l/.lock").await.unwrap().0, 404);
+    let (code, _, err) = run(&s, &["lock", "app/l"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Key prefix and child command must be specified\n")
+    );
+    let (code, _, err) = run(&s, &["lock", "-n=0", "app/l", "true"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Lock holder limit must be positive\n")
+    );
+
+    // Two holders of one lock never overlap; the second runs once the first is done.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let child = format!("echo start >> {0}; sleep 1; echo end >> {0}", log.display());
+    let mut a = spawn_lock(&s, &["app/m", &child]);
+    let mut b = spawn_lock(&s, &["app/m", &child]);
+    let sa = tokio::task::block_in_place(|| a.wait_exit_blocking(Duration::from_secs(60)));
+    let sb = tokio::task::block_in_place(|| b.wait_exit_blocking(Duration::from_secs(60)));
+    assert_eq!(
+        (sa.and_then(|s| s.code()), sb.and_then(|s| s.code())),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        a.output(),
+        b.output()
+    );
+    assert_eq!(file_lines(&log), ["start", "end", "start", "end"]);
+
+    // -n=2: two run together, the third once one of them is gone.
+    let started = dir.path().join("started");
+    let child = format!("echo $PPID >> {}; exec sleep 120", started.display());
+    let mut holders: Vec<_> = (0..3)
+        .map(|_| spawn_lock(&s, &["-n=2", "app/sem", &child]))
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            file_lines(&started).len() == 2
+        })
+        .await,
+        "{:?}",
+        file_lines(&started)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(file_lines(&started).len(), 2);
+    let sem: serde_json::Value = s.json("/v1/kv/app/sem/.lock?raw").await;
+    assert_eq!(sem["Limit"], 2);
+    assert_eq!(sem["Holders"].as_object().map(|h| h.len()), Some(2));
+    // Stop one that runs its child: the waiting one gets its turn.
+    let running = file_lines(&started);
+    let (first, rest): (Vec<_>, Vec<_>) = holders
+        .drain(..)
+        .partition(|h| running[0] == h.pid().to_string());
+    let (mut first, mut holders) = (first, rest);
+    assert!(first[0].signal(libc::SIGTERM));
+    let st = tokio::task::block_in_place(|| first[0].wait_exit_blocking(Duration::from_secs(30)));
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", first[0].output());
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            file_lines(&started).len() == 3
+        })
+        .await,
+        "{}",
+        holders[0].output()
+    );
+    for h in &mut holders {
+        assert!(h.signal(libc::SIGINT));
+        let st = tokio::task::block_in_place(|| h.wait_exit_blocking(Duration::from_secs(30)));
+        assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", h.output());
+    }
+    assert_eq!(s.get("/v1/kv/app/sem/?recurse").await.unwrap().0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lock_gives_up_on_timeout_and_kills_the_child_when_lost() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let child = format!("echo x >> {}; exec sleep 120", started.display());
+    let mut holder = spawn_lock(&s, &["app/t", &child]);
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            file_lines(&started).len() == 1
+        })
+        .await,
+        "{}",
+        holder.output()
+    );
+    let (code, _, err) = run(&s, &["lock", "-timeout=1s", "app/t", "true"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Shutdown triggered or timeout during lock acquisition\n")
+    );
+    // Deleting the lock key takes the lock away: the child is terminated.
+    assert_eq!(s.delete("/v1/kv/app/t/.lock").await.0, 200);
+    let st = tokio::task::block_in_place(|| holder.wait_exit_blocking(Duration::from_secs(60)));
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", holder.output());
+    assert!(holder
+        .output()
+        .contains("Error running handler: signal: terminated"));
+
+    // So does destroying the session.
+    let mut holder = spawn_lock(&s, &["-verbose", "app/u", &child]);
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            file_lines(&started).len() == 2
+        })
+        .await,
+        "{}",
+        holder.output()
+    );
+    let pair = s.json("/v1/kv/app/u/.lock").await;
+    let session = pair[0]["Session"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.put(&format!("/v1/session/destroy/{session}"), "").await.0,
+        200
+    );
+    let st = tokio::task::block_in_place(|| holder.wait_exit_blocking(Duration::from_secs(60)));
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", holder.output());
+    assert!(
+        holder.output().contains("Lock lost, killing child"),
+        "{}",
+        holder.output()
     );
 }

@@ -1,0 +1,642 @@
+//! `consul lock [options] prefix child...`: runs a child while holding a lock (`-n=1`) or a
+//! semaphore slot (`-n>1`) under `prefix`, as Consul's `api.Lock` / `api.Semaphore` take them:
+//! a session renewed at half its 15s TTL, the `<prefix>/.lock` key acquired with it (lock) or
+//! a contender key `<prefix>/<session>` plus the `.lock` key's holder set updated with CAS
+//! (semaphore). Losing the lock, or SIGINT/SIGTERM, stops the child (SIGTERM, SIGKILL after a
+//! grace period); at the end the lock is released, the session destroyed and the `.lock` key
+//! removed when nobody uses it.
+
+use super::goflags;
+use super::http::{client_or_exit, HttpFlags};
+use api_types::client::{Client, ClientError, KvPutOptions, QueryOptions};
+use api_types::KvPair;
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// `api.LockFlagValue`: the flags of a lock's key.
+const LOCK_FLAG: u64 = 0x2ddccbc058a50c18;
+/// `api.SemaphoreFlagValue`: the flags of a semaphore's keys.
+const SEMAPHORE_FLAG: u64 = 0xe0f69a2baa414de0;
+/// How long a blocking query on the lock waits (`DefaultLockWaitTime`).
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+/// The pause after a failed acquire (`DefaultLockRetryTime`, covering the lock-delay).
+const RETRY: Duration = Duration::from_secs(5);
+/// The session TTL (`DefaultLockSessionTTL`).
+const SESSION_TTL: &str = "15s";
+/// Between SIGTERM and SIGKILL for a child whose lock is gone.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// Between retries of the lock monitor after a 500.
+const MONITOR_RETRY_TIME: Duration = Duration::from_secs(1);
+
+#[derive(Parser, Debug)]
+struct LockFlags {
+    #[command(flatten)]
+    http: HttpFlags,
+    /// Exit 2 if the child process exited with an error if this is true, otherwise this doesn't propagate an error from the child. The default value is false.
+    #[arg(long = "child-exit-code")]
+    child_exit_code: bool,
+    /// Optional limit on the number of concurrent lock holders. The underlying implementation switches from a lock to a semaphore when the value is greater than 1. The default value is 1.
+    #[arg(long = "n", default_value = "1")]
+    n: i64,
+    /// Number of times to retry if Consul returns a 500 error while monitoring the lock. The default value is 3, with a 1s wait between retries. Set this value to 0 to disable retires.
+    #[arg(long = "monitor-retry", default_value = "3")]
+    monitor_retry: i64,
+    /// Optional name to associate with the lock session. It not provided, one is generated based on the provided child command.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Pass stdin to the child process.
+    #[arg(long = "pass-stdin")]
+    pass_stdin: bool,
+    /// Use a shell to run the command (can set a custom shell via the SHELL environment variable).
+    #[arg(long, value_parser = goflags::go_bool, default_value = "true")]
+    shell: Option<bool>,
+    /// Maximum amount of time to wait to acquire the lock, specified as a duration like "1s" or "3h". The default value is 0.
+    #[arg(long, default_value = "0s")]
+    timeout: String,
+    /// DEPRECATED. Use -timeout instead.
+    #[arg(long, default_value = "")]
+    r#try: String,
+    /// Enable verbose (debugging) output.
+    #[arg(long)]
+    verbose: bool,
+    args: Vec<String>,
+}
+
+const USAGE: &str = "Usage: consul lock [options] prefix child...\n\n  Acquires a lock or semaphore at a given path, and invokes a child process\n  when successful. The child process can assume the lock is held while it\n  executes. If the lock is lost or communication is disrupted the child\n  process will be sent a SIGTERM signal and given time to gracefully exit.\n  After the grace period expires the process will be hard terminated.\n\n  When -n=1, only a single lock holder or leader exists providing mutual\n  exclusion. Setting a higher value switches to a semaphore allowing multiple\n  holders to coordinate.\n\n  The prefix provided must have write privileges.";
+
+/// The `.lock` key's value of a semaphore.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SemLock {
+    #[serde(rename = "Limit")]
+    limit: i64,
+    #[serde(rename = "Holders")]
+    holders: BTreeMap<String, bool>,
+}
+
+/// How acquiring ended without the lock.
+enum NotAcquired {
+    /// Shut down, or `-timeout` passed.
+    Gave,
+    Failed(String),
+}
+
+struct Ctx {
+    client: Client,
+    prefix: String,
+    key: String,
+    session: String,
+    limit: i64,
+    verbose: bool,
+}
+
+fn info(verbose: bool, msg: &str) {
+    if verbose {
+        println!("{msg}");
+    }
+}
+
+fn is_500(e: &ClientError) -> bool {
+    matches!(e, ClientError::Status { code: 500, .. })
+}
+
+/// Runs `consul lock`.
+pub fn run(args: &[String]) -> i32 {
+    let flags: LockFlags = match goflags::parse("lock", USAGE, args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if flags.n <= 0 {
+        eprintln!("Lock holder limit must be positive");
+        return 1;
+    }
+    if flags.args.len() < 2 {
+        eprintln!("Key prefix and child command must be specified");
+        return 1;
+    }
+    let timeout_text = if flags.r#try.is_empty() {
+        flags.timeout.clone()
+    } else {
+        flags.r#try.clone()
+    };
+    let timeout = match api_types::duration::parse_go_duration(&timeout_text) {
+        Ok(ns) => ns,
+        Err(_) => {
+            eprintln!("invalid value {timeout_text:?} for flag -timeout: parse error\n{USAGE}");
+            return 1;
+        }
+    };
+    let prefix = flags.args[0].trim_start_matches('/').to_string();
+    if timeout < 0 {
+        eprintln!("Timeout must be positive");
+        return 1;
+    }
+    let child: Vec<String> = flags.args[1..].to_vec();
+    let name = if flags.name.is_empty() {
+        format!("Consul lock for '{}' at '{prefix}'", child.join(" "))
+    } else {
+        flags.name.clone()
+    };
+    if flags.monitor_retry < 0 {
+        eprintln!("Number for 'monitor-retry' must be >= 0");
+        return 1;
+    }
+    let Ok(client) = client_or_exit(&flags.http) else {
+        return 1;
+    };
+    let wait = (timeout > 0).then(|| Duration::from_nanos(timeout as u64));
+    super::block_on(async move {
+        if let Err(e) = client.agent_self().await {
+            eprintln!("Error querying Consul agent: {e}");
+            return 1;
+        }
+        let mut shutdown = Box::pin(interrupted());
+        let key = if prefix.is_empty() {
+            ".lock".to_string()
+        } else {
+            format!("{}/.lock", prefix.trim_end_matches('/'))
+        };
+        if flags.verbose {
+            if flags.n == 1 {
+                println!("Setting up lock at path: {key}");
+            } else {
+                println!(
+                    "Setting up semaphore (limit {}) at prefix: {prefix}",
+                    flags.n
+                );
+            }
+            println!("Attempting lock acquisition");
+        }
+        let body = serde_json::json!({"Name": name, "TTL": SESSION_TTL});
+        let session = match client.session_create(&body).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("Lock acquisition failed: failed to create session: {e}");
+                return 1;
+            }
+        };
+        let ctx = Ctx {
+            client,
+            prefix,
+            key,
+            session,
+            limit: flags.n,
+            verbose: flags.verbose,
+        };
+        let renew = renew_session(&ctx.client, &ctx.session);
+        tokio::pin!(renew);
+        let acquired = tokio::select! {
+            r = acquire(&ctx, wait) => r,
+            _ = &mut shutdown => Err(NotAcquired::Gave),
+            _ = &mut renew => Err(NotAcquired::Failed("session lost".into())),
+        };
+        if let Err(e) = acquired {
+            if ctx.limit > 1 {
+                let _ = ctx
+                    .client
+                    .kv_delete(&contender_key(&ctx), false, None)
+                    .await;
+            }
+            let _ = ctx.client.session_destroy(&ctx.session).await;
+            match e {
+                NotAcquired::Gave => {
+                    eprintln!("Shutdown triggered or timeout during lock acquisition")
+                }
+                NotAcquired::Failed(e) => eprintln!("Lock acquisition failed: {e}"),
+            }
+            return 1;
+        }
+        let code = {
+            let monitor = monitor(&ctx, flags.monitor_retry as u32);
+            tokio::pin!(monitor);
+            run_child(
+                &ctx,
+                &child,
+                flags.shell.unwrap_or(true),
+                flags.pass_stdin,
+                &mut shutdown,
+                &mut monitor,
+                &mut renew,
+            )
+            .await
+        };
+        if let Err(e) = release(&ctx).await {
+            eprintln!("Lock release failed: {e}");
+            return 1;
+        }
+        let _ = ctx.client.session_destroy(&ctx.session).await;
+        match cleanup(&ctx).await {
+            Ok(true) => info(ctx.verbose, "Cleanup succeeded"),
+            Ok(false) => info(ctx.verbose, "Cleanup aborted, lock in use"),
+            Err(e) => {
+                eprintln!("Lock cleanup failed: {e}");
+                return 1;
+            }
+        }
+        if flags.child_exit_code {
+            code
+        } else {
+            0
+        }
+    })
+}
+
+async fn interrupted() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// Renews the session at half its TTL; returns when it is gone.
+async fn renew_session(client: &Client, id: &str) {
+    let mut errors = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(7500)).await;
+        match client.session_renew(id).await {
+            Ok(Some(_)) => errors = 0,
+            Ok(None) => return,
+            Err(_) => {
+                errors += 1;
+                if errors > 3 {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn contender_key(ctx: &Ctx) -> String {
+    let p = ctx.prefix.trim_end_matches('/');
+    if p.is_empty() {
+        ctx.session.clone()
+    } else {
+        format!("{p}/{}", ctx.session)
+    }
+}
+
+/// Takes the lock or a semaphore slot; `wait` is `-timeout` (one attempt that long).
+async fn acquire(ctx: &Ctx, wait: Option<Duration>) -> Result<(), NotAcquired> {
+    let start = Instant::now();
+    let fail = |e: ClientError| NotAcquired::Failed(e.to_string());
+    if ctx.limit > 1 {
+        let put = KvPutOptions {
+            flags: Some(SEMAPHORE_FLAG),
+            acquire: Some(ctx.session.clone()),
+            ..Default::default()
+        };
+        if !ctx
+            .client
+            .kv_put(&contender_key(ctx), &[], &put)
+            .await
+            .map_err(fail)?
+        {
+            return Err(NotAcquired::Failed("failed to make contender entry".into()));
+        }
+    }
+    let mut index = 0u64;
+    loop {
+        if let Some(w) = wait {
+            if index > 0 && start.elapsed() > w {
+                return Err(NotAcquired::Gave);
+            }
+        }
+        let q = QueryOptions {
+            index: (index > 0).then_some(index),
+            wait: Some(wait.unwrap_or(LOCK_WAIT)),
+            ..Default::default()
+        };
+        if ctx.limit == 1 {
+            let (pair, meta) = ctx.client.kv_get(&ctx.key, &q).await.map_err(fail)?;
+            if let Some(p) = &pair {
+                if p.flags != LOCK_FLAG {
+                    return Err(NotAcquired::Failed(
+                        "Existing key does not match lock use".into(),
+                    ));
+                }
+                if p.session == ctx.session {
+                    return Ok(());
+                }
+                if !p.session.is_empty() {
+                    index = meta.index.max(1);
+                    continue;
+                }
+            }
+            let put = KvPutOptions {
+                flags: Some(LOCK_FLAG),
+                acquire: Some(ctx.session.clone()),
+                ..Default::default()
+            };
+            if ctx.client.kv_put(&ctx.key, &[], &put).await.map_err(fail)? {
+                return Ok(());
+            }
+            // Refused: the lock-delay of a previous holder, or a race; is our session alive?
+            let (s, _) = ctx
+                .client
+                .session_info(&ctx.session, &QueryOptions::default())
+                .await
+                .map_err(fail)?;
+            if s.is_none() {
+                return Err(NotAcquired::Failed("session expired".into()));
+            }
+            tokio::time::sleep(RETRY).await;
+            index = 0;
+            if let Some(w) = wait {
+                if start.elapsed() > w {
+                    return Err(NotAcquired::Gave);
+                }
+            }
+        } else {
+            let (pairs, meta) = ctx
+                .client
+                .kv_list(&format!("{}/", ctx.prefix.trim_end_matches('/')), &q)
+                .await
+                .map_err(fail)?;
+            let (mut sem, lock_pair) = decode_sem(ctx, &pairs).map_err(NotAcquired::Failed)?;
+            if sem.limit != ctx.limit {
+                return Err(NotAcquired::Failed(format!(
+                    "semaphore limit conflict (lock: {}, local: {})",
+                    sem.limit, ctx.limit
+                )));
+            }
+            prune(&mut sem, &pairs);
+            if sem.holders.len() as i64 >= ctx.limit {
+                index = meta.index.max(1);
+                continue;
+            }
+            sem.holders.insert(ctx.session.clone(), true);
+            let put = KvPutOptions {
+                flags: Some(SEMAPHORE_FLAG),
+                cas: Some(lock_pair.map_or(0, |p| p.modify_index)),
+                ..Default::default()
+            };
+            let body = serde_json::to_vec(&sem).unwrap_or_default();
+            if ctx
+                .client
+                .kv_put(&ctx.key, &body, &put)
+                .await
+                .map_err(fail)?
+            {
+                return Ok(());
+            }
+            index = 0;
+        }
+    }
+}
+
+/// The semaphore's `.lock` value (a fresh one when absent) and its pair.
+fn decode_sem<'a>(ctx: &Ctx, pairs: &'a [KvPair]) -> Result<(SemLock, Option<&'a KvPair>), String> {
+    let Some(p) = pairs.iter().find(|p| p.key == ctx.key) else {
+        return Ok((
+            SemLock {
+                limit: ctx.limit,
+                holders: BTreeMap::new(),
+            },
+            None,
+        ));
+    };
+    if p.flags != SEMAPHORE_FLAG {
+        return Err("lock key does not match semaphore use".into());
+    }
+    let sem: SemLock = serde_json::from_slice(&p.value_bytes())
+        .map_err(|e| format!("lock holder decode failed: {e}"))?;
+    Ok((sem, Some(p)))
+}
+
+/// Drops holders whose contender key no longer carries their session.
+fn prune(sem: &mut SemLock, pairs: &[KvPair]) {
+    sem.holders.retain(|s, _| {
+        pairs
+            .iter()
+            .any(|p| !p.session.is_empty() && &p.session == s)
+    });
+}
+
+/// Returns when the lock or slot is lost (blocking queries; `retries` 500s tolerated).
+async fn monitor(ctx: &Ctx, retries: u32) {
+    let mut index = 0u64;
+    let mut failures = 0;
+    loop {
+        let q = QueryOptions {
+            index: (index > 0).then_some(index),
+            wait: Some(LOCK_WAIT),
+            consistent: true,
+            ..Default::default()
+        };
+        let held = if ctx.limit == 1 {
+            ctx.client
+                .kv_get(&ctx.key, &q)
+                .await
+                .map(|(p, m)| (p.is_some_and(|p| p.session == ctx.session), m.index))
+        } else {
+            ctx.client
+                .kv_list(&format!("{}/", ctx.prefix.trim_end_matches('/')), &q)
+                .await
+                .map(|(pairs, m)| {
+                    let held = decode_sem(ctx, &pairs)
+                        .map(|(s, _)| s.holders.contains_key(&ctx.session))
+                        .unwrap_or(false);
+                    (held, m.index)
+                })
+        };
+        match held {
+            Ok((true, i)) => {
+                failures = 0;
+                index = i;
+            }
+            Ok((false, _)) => return,
+            Err(e) if is_500(&e) && failures < retries => {
+                failures += 1;
+                tokio::time::sleep(MONITOR_RETRY_TIME).await;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs the child until it exits, the lock is lost or we are told to stop; its exit code
+/// for `-child-exit-code` (2 when it failed, as Consul).
+async fn run_child<S, M, R>(
+    ctx: &Ctx,
+    child: &[String],
+    shell: bool,
+    pass_stdin: bool,
+    shutdown: &mut S,
+    monitor: &mut M,
+    renew: &mut R,
+) -> i32
+where
+    S: std::future::Future<Output = ()> + Unpin,
+    M: std::future::Future<Output = ()> + Unpin,
+    R: std::future::Future<Output = ()> + Unpin,
+{
+    info(ctx.verbose, "Starting handler");
+    let mut cmd = if shell {
+        let sh = std::env::var("SHELL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into());
+        let mut c = tokio::process::Command::new(sh);
+        c.arg("-c").arg(child.join(" "));
+        c
+    } else {
+        let mut c = tokio::process::Command::new(&child[0]);
+        c.args(&child[1..]);
+        c
+    };
+    cmd.env("CONSUL_LOCK_HELD", "true");
+    if pass_stdin {
+        info(ctx.verbose, "Stdin passed to handler process");
+        cmd.stdin(std::process::Stdio::inherit());
+    } else {
+        cmd.stdin(std::process::Stdio::null());
+    }
+    let mut proc = match cmd.spawn() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("Error starting handler: {e}");
+            return 2;
+        }
+    };
+    let exited = |r: std::io::Result<std::process::ExitStatus>| match r {
+        Ok(s) if s.success() => 0,
+        Ok(s) => {
+            eprintln!("Error running handler: {}", describe(s));
+            2
+        }
+        Err(e) => {
+            eprintln!("Error running handler: {e}");
+            2
+        }
+    };
+    tokio::select! {
+        r = proc.wait() => {
+            let code = exited(r);
+            info(ctx.verbose, "Child terminated, releasing lock");
+            return code;
+        }
+        _ = shutdown => info(ctx.verbose, "Shutdown triggered, killing child"),
+        _ = monitor => info(ctx.verbose, "Lock lost, killing child"),
+        _ = renew => info(ctx.verbose, "Lock lost, killing child"),
+    }
+    let Some(pid) = proc.id() else {
+        info(ctx.verbose, "No child process to kill");
+        return 0;
+    };
+    info(ctx.verbose, &format!("Terminating child pid {pid}"));
+    if let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        if let Err(e) = rustix::process::kill_process(p, rustix::process::Signal::TERM) {
+            eprintln!("Failed to terminate {pid}: {e}");
+        }
+    }
+    match tokio::time::timeout(KILL_GRACE, proc.wait()).await {
+        Ok(r) => {
+            exited(r);
+            info(ctx.verbose, "Child terminated");
+        }
+        Err(_) => {
+            info(
+                ctx.verbose,
+                &format!("Child did not exit after grace period of {KILL_GRACE:?}"),
+            );
+            info(ctx.verbose, &format!("Killing child pid {pid}"));
+            let _ = proc.start_kill();
+            exited(proc.wait().await);
+        }
+    }
+    0
+}
+
+fn describe(s: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(libc::SIGTERM)) => "signal: terminated".into(),
+        (None, Some(libc::SIGKILL)) => "signal: killed".into(),
+        (None, Some(n)) => format!("signal: {n}"),
+        _ => "unknown".into(),
+    }
+}
+
+/// Gives the lock (or slot) back.
+async fn release(ctx: &Ctx) -> Result<(), ClientError> {
+    if ctx.limit == 1 {
+        let put = KvPutOptions {
+            flags: Some(LOCK_FLAG),
+            release: Some(ctx.session.clone()),
+            ..Default::default()
+        };
+        ctx.client.kv_put(&ctx.key, &[], &put).await?;
+        return Ok(());
+    }
+    loop {
+        let (pair, _) = ctx
+            .client
+            .kv_get(&ctx.key, &QueryOptions::default())
+            .await?;
+        let Some(pair) = pair else { break };
+        let Ok(mut sem) = serde_json::from_slice::<SemLock>(&pair.value_bytes()) else {
+            break;
+        };
+        if sem.holders.remove(&ctx.session).is_none() {
+            break;
+        }
+        let put = KvPutOptions {
+            flags: Some(SEMAPHORE_FLAG),
+            cas: Some(pair.modify_index),
+            ..Default::default()
+        };
+        let body = serde_json::to_vec(&sem).unwrap_or_default();
+        if ctx.client.kv_put(&ctx.key, &body, &put).await? {
+            break;
+        }
+    }
+    ctx.client
+        .kv_delete(&contender_key(ctx), false, None)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the `.lock` key if nobody holds it; `Ok(false)` when it is in use.
+async fn cleanup(ctx: &Ctx) -> Result<bool, ClientError> {
+    let (pair, _) = ctx
+        .client
+        .kv_get(&ctx.key, &QueryOptions::default())
+        .await?;
+    let Some(pair) = pair else { return Ok(true) };
+    if ctx.limit == 1 {
+        if pair.flags != LOCK_FLAG || !pair.session.is_empty() {
+            return Ok(false);
+        }
+    } else {
+        if pair.flags != SEMAPHORE_FLAG {
+            return Ok(false);
+        }
+        let (pairs, _) = ctx
+            .client
+            .kv_list(
+                &format!("{}/", ctx.prefix.trim_end_matches('/')),
+                &QueryOptions::default(),
+            )
+            .await?;
+        if pairs.iter().any(|p| p.key != ctx.key) {
+            return Ok(false);
+        }
+    }
+    ctx.client
+        .kv_delete(&ctx.key, false, Some(pair.modify_index))
+        .await
+}
