@@ -65,7 +65,12 @@ fn only(allowed: &'static str, mr: MethodRouter<AppState>) -> MethodRouter<AppSt
 pub fn router(agent: AppState) -> Router {
     let api = if agent.is_server() {
         agent_routes()
-            .merge(cluster_routes())
+            .merge(
+                cluster_routes().route_layer(axum::middleware::from_fn_with_state(
+                    agent.clone(),
+                    other_datacenter,
+                )),
+            )
             .fallback(unknown_path)
     } else {
         agent_routes().fallback(forward::forward)
@@ -79,6 +84,10 @@ pub fn router(agent: AppState) -> Router {
 /// The server port's share of the API: what clients forward, and their anti-entropy.
 fn server_port_api(agent: AppState) -> Router {
     cluster_routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            agent.clone(),
+            other_datacenter,
+        ))
         .route(
             crate::agent::anti_entropy_path(),
             only("PUT", put(forward::agent_sync)),
@@ -86,6 +95,19 @@ fn server_port_api(agent: AppState) -> Router {
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(agent)
+}
+
+/// Consul forwards a request whose `?dc=` names another datacenter there; with this one
+/// datacenter that is "No path to datacenter" (500) on every endpoint but the agent's own.
+async fn other_datacenter(
+    axum::extract::State(a): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Err(e) = Params::parse(req.uri().query()).check_dc(a.datacenter()) {
+        return e.into_response();
+    }
+    next.run(req).await
 }
 
 /// `/v1/agent/*`: this agent's own state, answered by whichever agent is asked.
