@@ -57,6 +57,10 @@ pub async fn deregister(
     let p = Params::parse(q.as_deref());
     let d: CatalogDeregistration =
         decode_body_as(&body, DEREGISTER_REQUEST).map_err(ApiError::decode)?;
+    // Consul forwards a body naming another datacenter there.
+    if !d.datacenter.is_empty() && !d.datacenter.eq_ignore_ascii_case(a.datacenter()) {
+        return Err(ApiError::internal("No path to datacenter"));
+    }
     if d.node.is_empty() {
         return Err(ApiError::internal("Must provide node"));
     }

@@ -118,6 +118,7 @@ async fn errors_have_consul_status_and_text() {
         ("PUT", "/v1/session/create?dc=dc2", "", 500, "No path to datacenter"),
         ("PUT", "/v1/catalog/deregister?dc=dc2", r#"{"Node":"n"}"#, 500, "No path to datacenter"),
         ("PUT", "/v1/kv/a?dc=dc2", "v", 500, "No path to datacenter"),
+        ("PUT", "/v1/catalog/deregister", r#"{"Node":"n","Datacenter":"dc2"}"#, 500, "No path to datacenter"),
         ("GET", "/v1/kv/x?ns=team", "", 400, "Invalid query parameter: \"ns\" - Namespaces are a Consul Enterprise feature"),
         ("PUT", "/v1/session/renew/00000000-0000-0000-0000-000000000000", "", 404, "Session id '00000000-0000-0000-0000-000000000000' not found"),
         ("PUT", "/v1/session/create", r#"{"TTL":"1s"}"#, 500, "Invalid Session TTL '1000000000', must be between [10s=24h0m0s]"),
