@@ -285,47 +285,57 @@ fn contender_key(ctx: &Ctx) -> String {
     }
 }
 
-/// Takes the lock or a semaphore slot; `wait` is `-timeout` (one attempt that long).
+/// Takes the lock or a semaphore slot; `wait` is `-timeout`: one attempt that long.
 async fn acquire(ctx: &Ctx, wait: Option<Duration>) -> Result<(), NotAcquired> {
     let start = Instant::now();
-    let fail = |e: ClientError| NotAcquired::Failed(e.to_string());
+    let fail =
+        |what: &'static str| move |e: ClientError| NotAcquired::Failed(format!("{what}: {e}"));
     if ctx.limit > 1 {
         let put = KvPutOptions {
             flags: Some(SEMAPHORE_FLAG),
             acquire: Some(ctx.session.clone()),
             ..Default::default()
         };
-        if !ctx
-            .client
-            .kv_put(&contender_key(ctx), &[], &put)
-            .await
-            .map_err(fail)?
-        {
-            return Err(NotAcquired::Failed("failed to make contender entry".into()));
+        match ctx.client.kv_put(&contender_key(ctx), &[], &put).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(NotAcquired::Failed(
+                    "failed to make contender entry: <nil>".into(),
+                ))
+            }
+            Err(e) => return Err(fail("failed to make contender entry")(e)),
         }
     }
     let mut index = 0u64;
+    let mut attempts = 0u32;
     loop {
+        let mut wait_time = wait.unwrap_or(LOCK_WAIT);
         if let Some(w) = wait {
-            if index > 0 && start.elapsed() > w {
-                return Err(NotAcquired::Gave);
+            if attempts > 0 {
+                let elapsed = start.elapsed();
+                if elapsed > w {
+                    return Err(NotAcquired::Gave);
+                }
+                wait_time = w - elapsed;
             }
         }
+        attempts += 1;
         let q = QueryOptions {
             index: (index > 0).then_some(index),
-            wait: Some(wait.unwrap_or(LOCK_WAIT)),
+            wait: Some(wait_time),
             ..Default::default()
         };
         if ctx.limit == 1 {
-            let (pair, meta) = ctx.client.kv_get(&ctx.key, &q).await.map_err(fail)?;
+            let (pair, meta) = ctx
+                .client
+                .kv_get(&ctx.key, &q)
+                .await
+                .map_err(fail("failed to read lock"))?;
             if let Some(p) = &pair {
                 if p.flags != LOCK_FLAG {
                     return Err(NotAcquired::Failed(
                         "Existing key does not match lock use".into(),
                     ));
-                }
-                if p.session == ctx.session {
-                    return Ok(());
                 }
                 if !p.session.is_empty() {
                     index = meta.index.max(1);
@@ -337,31 +347,22 @@ async fn acquire(ctx: &Ctx, wait: Option<Duration>) -> Result<(), NotAcquired> {
                 acquire: Some(ctx.session.clone()),
                 ..Default::default()
             };
-            if ctx.client.kv_put(&ctx.key, &[], &put).await.map_err(fail)? {
+            if ctx
+                .client
+                .kv_put(&ctx.key, &[], &put)
+                .await
+                .map_err(fail("failed to acquire lock"))?
+            {
                 return Ok(());
             }
-            // Refused: the lock-delay of a previous holder, or a race; is our session alive?
-            let (s, _) = ctx
-                .client
-                .session_info(&ctx.session, &QueryOptions::default())
-                .await
-                .map_err(fail)?;
-            if s.is_none() {
-                return Err(NotAcquired::Failed("session expired".into()));
-            }
+            // Refused: a previous holder's lock-delay, or a race; try again a little later.
             tokio::time::sleep(RETRY).await;
-            index = 0;
-            if let Some(w) = wait {
-                if start.elapsed() > w {
-                    return Err(NotAcquired::Gave);
-                }
-            }
         } else {
             let (pairs, meta) = ctx
                 .client
                 .kv_list(&format!("{}/", ctx.prefix.trim_end_matches('/')), &q)
                 .await
-                .map_err(fail)?;
+                .map_err(fail("failed to read prefix"))?;
             let (mut sem, lock_pair) = decode_sem(ctx, &pairs).map_err(NotAcquired::Failed)?;
             if sem.limit != ctx.limit {
                 return Err(NotAcquired::Failed(format!(
@@ -385,11 +386,11 @@ async fn acquire(ctx: &Ctx, wait: Option<Duration>) -> Result<(), NotAcquired> {
                 .client
                 .kv_put(&ctx.key, &body, &put)
                 .await
-                .map_err(fail)?
+                .map_err(fail("failed to update lock"))?
             {
                 return Ok(());
             }
-            index = 0;
+            // Lost a race with another contender: read again.
         }
     }
 }
@@ -406,10 +407,10 @@ fn decode_sem<'a>(ctx: &Ctx, pairs: &'a [KvPair]) -> Result<(SemLock, Option<&'a
         ));
     };
     if p.flags != SEMAPHORE_FLAG {
-        return Err("lock key does not match semaphore use".into());
+        return Err("Existing key does not match semaphore use".into());
     }
     let sem: SemLock = serde_json::from_slice(&p.value_bytes())
-        .map_err(|e| format!("lock holder decode failed: {e}"))?;
+        .map_err(|e| format!("lock decoding failed: {e}"))?;
     Ok((sem, Some(p)))
 }
 
@@ -444,7 +445,10 @@ async fn monitor(ctx: &Ctx, retries: u32) {
                 .await
                 .map(|(pairs, m)| {
                     let held = decode_sem(ctx, &pairs)
-                        .map(|(s, _)| s.holders.contains_key(&ctx.session))
+                        .map(|(mut s, _)| {
+                            prune(&mut s, &pairs);
+                            s.holders.contains_key(&ctx.session)
+                        })
                         .unwrap_or(false);
                     (held, m.index)
                 })
@@ -572,25 +576,28 @@ fn describe(s: std::process::ExitStatus) -> String {
 }
 
 /// Gives the lock (or slot) back.
-async fn release(ctx: &Ctx) -> Result<(), ClientError> {
+async fn release(ctx: &Ctx) -> Result<(), String> {
     if ctx.limit == 1 {
         let put = KvPutOptions {
             flags: Some(LOCK_FLAG),
             release: Some(ctx.session.clone()),
             ..Default::default()
         };
-        ctx.client.kv_put(&ctx.key, &[], &put).await?;
+        ctx.client
+            .kv_put(&ctx.key, &[], &put)
+            .await
+            .map_err(|e| format!("failed to release lock: {e}"))?;
         return Ok(());
     }
     loop {
         let (pair, _) = ctx
             .client
             .kv_get(&ctx.key, &QueryOptions::default())
-            .await?;
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(pair) = pair else { break };
-        let Ok(mut sem) = serde_json::from_slice::<SemLock>(&pair.value_bytes()) else {
-            break;
-        };
+        let mut sem: SemLock = serde_json::from_slice(&pair.value_bytes())
+            .map_err(|e| format!("lock decoding failed: {e}"))?;
         if sem.holders.remove(&ctx.session).is_none() {
             break;
         }
@@ -600,43 +607,59 @@ async fn release(ctx: &Ctx) -> Result<(), ClientError> {
             ..Default::default()
         };
         let body = serde_json::to_vec(&sem).unwrap_or_default();
-        if ctx.client.kv_put(&ctx.key, &body, &put).await? {
+        if ctx
+            .client
+            .kv_put(&ctx.key, &body, &put)
+            .await
+            .map_err(|e| format!("failed to update lock: {e}"))?
+        {
             break;
         }
     }
     ctx.client
         .kv_delete(&contender_key(ctx), false, None)
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
 /// Deletes the `.lock` key if nobody holds it; `Ok(false)` when it is in use.
-async fn cleanup(ctx: &Ctx) -> Result<bool, ClientError> {
-    let (pair, _) = ctx
-        .client
-        .kv_get(&ctx.key, &QueryOptions::default())
-        .await?;
-    let Some(pair) = pair else { return Ok(true) };
-    if ctx.limit == 1 {
-        if pair.flags != LOCK_FLAG || !pair.session.is_empty() {
+async fn cleanup(ctx: &Ctx) -> Result<bool, String> {
+    let pair = if ctx.limit == 1 {
+        let (pair, _) = ctx
+            .client
+            .kv_get(&ctx.key, &QueryOptions::default())
+            .await
+            .map_err(|e| format!("failed to read lock: {e}"))?;
+        let Some(pair) = pair else { return Ok(true) };
+        if pair.flags != LOCK_FLAG {
+            return Err("Existing key does not match lock use".into());
+        }
+        if !pair.session.is_empty() {
             return Ok(false);
         }
+        pair
     } else {
-        if pair.flags != SEMAPHORE_FLAG {
-            return Ok(false);
-        }
         let (pairs, _) = ctx
             .client
             .kv_list(
                 &format!("{}/", ctx.prefix.trim_end_matches('/')),
                 &QueryOptions::default(),
             )
-            .await?;
-        if pairs.iter().any(|p| p.key != ctx.key) {
+            .await
+            .map_err(|e| format!("failed to read prefix: {e}"))?;
+        let (mut sem, pair) = decode_sem(ctx, &pairs)?;
+        let Some(pair) = pair.cloned() else {
+            return Ok(true);
+        };
+        prune(&mut sem, &pairs);
+        if !sem.holders.is_empty() {
             return Ok(false);
         }
-    }
+        pair
+    };
     ctx.client
         .kv_delete(&ctx.key, false, Some(pair.modify_index))
         .await
+        .map_err(|e| format!("failed to remove lock: {e}"))
 }
