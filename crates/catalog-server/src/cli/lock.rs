@@ -34,37 +34,37 @@ const MONITOR_RETRY_TIME: Duration = Duration::from_secs(1);
 struct LockFlags {
     #[command(flatten)]
     http: HttpFlags,
-    /// Exit 2 if the child process exited with an error if this is true, otherwise this doesn't propagate an error from the child. The default value is false.
+    /// Exit with 2 when the child fails (otherwise the child's failure is not reflected in the exit code).
     #[arg(long = "child-exit-code")]
     child_exit_code: bool,
-    /// Optional limit on the number of concurrent lock holders. The underlying implementation switches from a lock to a semaphore when the value is greater than 1. The default value is 1.
+    /// How many holders may run at once; above 1 a semaphore is used instead of a lock.
     #[arg(long = "n", default_value = "1")]
     n: i64,
-    /// Number of times to retry if Consul returns a 500 error while monitoring the lock. The default value is 3, with a 1s wait between retries. Set this value to 0 to disable retires.
+    /// How many 500 answers (1s apart) the lock monitor tolerates before taking the lock as lost; 0 tolerates none.
     #[arg(long = "monitor-retry", default_value = "3")]
     monitor_retry: i64,
-    /// Optional name to associate with the lock session. It not provided, one is generated based on the provided child command.
+    /// Name of the lock's session (by default one naming the child command and prefix).
     #[arg(long, default_value = "")]
     name: String,
-    /// Pass stdin to the child process.
+    /// Give the child this command's standard input.
     #[arg(long = "pass-stdin")]
     pass_stdin: bool,
     /// Use a shell to run the command (can set a custom shell via the SHELL environment variable).
     #[arg(long, value_parser = goflags::go_bool, default_value = "true")]
     shell: Option<bool>,
-    /// Maximum amount of time to wait to acquire the lock, specified as a duration like "1s" or "3h". The default value is 0.
+    /// Give up acquiring after this long (a Go duration such as 10s; 0 waits forever).
     #[arg(long, default_value = "0s")]
     timeout: String,
-    /// DEPRECATED. Use -timeout instead.
+    /// Old name of -timeout.
     #[arg(long, default_value = "")]
     r#try: String,
-    /// Enable verbose (debugging) output.
+    /// Print each step of acquiring, running and releasing.
     #[arg(long)]
     verbose: bool,
     args: Vec<String>,
 }
 
-const USAGE: &str = "Usage: consul lock [options] prefix child...\n\n  Acquires a lock or semaphore at a given path, and invokes a child process\n  when successful. The child process can assume the lock is held while it\n  executes. If the lock is lost or communication is disrupted the child\n  process will be sent a SIGTERM signal and given time to gracefully exit.\n  After the grace period expires the process will be hard terminated.\n\n  When -n=1, only a single lock holder or leader exists providing mutual\n  exclusion. Setting a higher value switches to a semaphore allowing multiple\n  holders to coordinate.\n\n  The prefix provided must have write privileges.";
+const USAGE: &str = "Usage: consul lock [options] prefix child...\n\n  Runs the child command once it holds a lock (or, with -n above 1, one of n\n  semaphore slots) under the given KV prefix, and gives the lock back when the\n  child ends. Should the lock be lost, the child gets SIGTERM, then SIGKILL if\n  it is still running after a short grace period. The token used needs write\n  access to the prefix.";
 
 /// The `.lock` key's value of a semaphore.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -242,7 +242,9 @@ pub fn run(args: &[String]) -> i32 {
     })
 }
 
-async fn interrupted() {
+/// The first SIGINT or SIGTERM.
+async fn interrupted() -> rustix::process::Signal {
+    use rustix::process::Signal;
     use tokio::signal::unix::{signal, SignalKind};
     match (
         signal(SignalKind::interrupt()),
@@ -250,11 +252,22 @@ async fn interrupted() {
     ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+                _ = int.recv() => Signal::INT,
+                _ = term.recv() => Signal::TERM,
             }
         }
         _ => std::future::pending().await,
+    }
+}
+
+/// Sends `sig` to the child `pid`.
+fn signal_child(pid: u32, sig: rustix::process::Signal) -> Result<(), rustix::io::Errno> {
+    match i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        Some(p) => rustix::process::kill_process(p, sig),
+        None => Err(rustix::io::Errno::SRCH),
     }
 }
 
@@ -480,7 +493,7 @@ async fn run_child<S, M, R>(
     renew: &mut R,
 ) -> i32
 where
-    S: std::future::Future<Output = ()> + Unpin,
+    S: std::future::Future<Output = rustix::process::Signal> + Unpin,
     M: std::future::Future<Output = ()> + Unpin,
     R: std::future::Future<Output = ()> + Unpin,
 {
@@ -529,7 +542,15 @@ where
             info(ctx.verbose, "Child terminated, releasing lock");
             return code;
         }
-        _ = shutdown => info(ctx.verbose, "Shutdown triggered, killing child"),
+        sig = shutdown => {
+            // The signal goes on to the child first, as Consul forwards it.
+            if let Some(pid) = proc.id() {
+                if let Err(e) = signal_child(pid, sig) {
+                    eprintln!("Warning, could not forward signal: {e}");
+                }
+            }
+            info(ctx.verbose, "Shutdown triggered, killing child");
+        }
         _ = monitor => info(ctx.verbose, "Lock lost, killing child"),
         _ = renew => info(ctx.verbose, "Lock lost, killing child"),
     }
@@ -538,13 +559,8 @@ where
         return 0;
     };
     info(ctx.verbose, &format!("Terminating child pid {pid}"));
-    if let Some(p) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        if let Err(e) = rustix::process::kill_process(p, rustix::process::Signal::TERM) {
-            eprintln!("Failed to terminate {pid}: {e}");
-        }
+    if let Err(e) = signal_child(pid, rustix::process::Signal::TERM) {
+        eprintln!("Failed to terminate {pid}: {e}");
     }
     match tokio::time::timeout(KILL_GRACE, proc.wait()).await {
         Ok(r) => {
@@ -568,6 +584,7 @@ fn describe(s: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
         (Some(c), _) => format!("exit status {c}"),
+        (None, Some(libc::SIGINT)) => "signal: interrupt".into(),
         (None, Some(libc::SIGTERM)) => "signal: terminated".into(),
         (None, Some(libc::SIGKILL)) => "signal: killed".into(),
         (None, Some(n)) => format!("signal: {n}"),

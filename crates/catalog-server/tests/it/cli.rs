@@ -948,10 +948,17 @@ async fn lock_runs_its_child_holding_the_lock() {
         "{}",
         holders[0].output()
     );
+    // SIGINT goes on to the child, which ends; the lock is released.
     for h in &mut holders {
         assert!(h.signal(libc::SIGINT));
         let st = tokio::task::block_in_place(|| h.wait_exit_blocking(Duration::from_secs(30)));
         assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", h.output());
+        assert!(
+            h.output()
+                .contains("Error running handler: signal: interrupt"),
+            "{}",
+            h.output()
+        );
     }
     assert_eq!(s.get("/v1/kv/app/sem/?recurse").await.unwrap().0, 404);
 }
