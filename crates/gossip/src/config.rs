@@ -128,10 +128,13 @@ impl Config {
         Duration::from_micros(micros.round() as u64)
     }
 
-    /// memberlist's retransmit limit for a pool of `members`.
+    /// memberlist's retransmit limit for a pool of `members`, but never under two rounds of
+    /// `retransmit_mult`: Serf recovers a user event a member missed through its push/pull
+    /// exchange of recent events, which this pool does not have, so pools under 100 members
+    /// (where memberlist's formula gives a single round) send each broadcast twice as often.
     pub fn retransmit_limit(&self, members: usize) -> u32 {
         let scale = ((members as f64) + 1.0).log10().ceil() as u32;
-        self.retransmit_mult.saturating_mul(scale.max(1))
+        self.retransmit_mult.saturating_mul(scale.max(2))
     }
 
     /// foca's config for a pool of `members`; the suspicion timeout and retransmit limit are
@@ -178,13 +181,13 @@ mod tests {
         assert_eq!(c.suspicion_timeout(5), Duration::from_secs(4));
         assert_eq!(c.suspicion_timeout(100), Duration::from_secs(8));
         assert_eq!(c.suspicion_timeout(1000), Duration::from_secs(12));
-        assert_eq!(c.retransmit_limit(5), 4);
+        assert_eq!(c.retransmit_limit(5), 8);
         assert_eq!(c.retransmit_limit(100), 12);
         assert_eq!(c.retransmit_limit(1000), 16);
         let swim = c.swim(5);
         assert_eq!(swim.probe_period, Duration::from_secs(1));
         assert_eq!(swim.probe_rtt, Duration::from_millis(500));
-        assert_eq!(swim.max_transmissions.get(), 4);
+        assert_eq!(swim.max_transmissions.get(), 8);
     }
 
     #[test]

@@ -38,7 +38,7 @@
 //! | `probe_timeout` | 500 ms | `probe_rtt` (direct ack wait before indirect probes) |
 //! | `indirect_checks` | 3 | `num_indirect_probes` |
 //! | `suspicion_mult` | 4 | `suspect_to_down_after` = 4 × max(1, log10 n) × 1 s |
-//! | `retransmit_mult` | 4 | `max_transmissions` = 4 × ceil(log10(n + 1)) |
+//! | `retransmit_mult` | 4 | `max_transmissions` = 4 × max(2, ceil(log10(n + 1))) (memberlist: no floor of 2; Serf's push/pull recovers missed events, ours has none) |
 //! | `gossip_interval`, `gossip_nodes` | 200 ms, 3 | `periodic_gossip` |
 //! | `push_pull_interval` | 30 s | `periodic_announce` (1 member) |
 //! | `reconnect_interval` | 30 s | `periodic_announce_to_down_members` (1 member) |
