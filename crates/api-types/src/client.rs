@@ -546,6 +546,9 @@ impl Transport {
     }
 }
 
+/// The longest line [`Lines`] holds before handing it over in pieces.
+const MAX_LINE: usize = 1 << 20;
+
 /// A streamed answer, line by line.
 pub struct Lines {
     resp: reqwest::Response,
@@ -561,6 +564,11 @@ impl Lines {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
                 let text = String::from_utf8_lossy(&line[..i]);
                 return Ok(Some(text.trim_end_matches('\r').to_string()));
+            }
+            if self.buf.len() >= MAX_LINE {
+                // A line this long is handed over in pieces rather than held whole.
+                let piece: Vec<u8> = self.buf.drain(..MAX_LINE).collect();
+                return Ok(Some(String::from_utf8_lossy(&piece).into_owned()));
             }
             match self.resp.chunk().await {
                 Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),

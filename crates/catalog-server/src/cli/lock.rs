@@ -498,19 +498,13 @@ where
     R: std::future::Future<Output = ()> + Unpin,
 {
     info(ctx.verbose, "Starting handler");
-    let mut cmd = if shell {
-        let sh = std::env::var("SHELL")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/bin/sh".into());
-        let mut c = tokio::process::Command::new(sh);
-        c.arg("-c").arg(child.join(" "));
-        c
-    } else {
-        let mut c = tokio::process::Command::new(&child[0]);
-        c.args(&child[1..]);
-        c
+    let argv = crate::health::script::command_argv(child, shell);
+    let Some((program, args)) = argv.split_first() else {
+        eprintln!("Error starting handler: no command");
+        return 2;
     };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
     cmd.env("CONSUL_LOCK_HELD", "true");
     if pass_stdin {
         info(ctx.verbose, "Stdin passed to handler process");

@@ -360,19 +360,12 @@ async fn watch(client: &Client, view: &View, stale: bool, child: &[String], shel
 /// Runs the handler with the answer on stdin (Go's `json.Encoder`: compact plus a newline).
 async fn run_child(child: &[String], shell: bool, index: u64, data: &[u8]) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
-    let mut cmd = if shell {
-        let sh = std::env::var("SHELL")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/bin/sh".into());
-        let mut c = tokio::process::Command::new(sh);
-        c.arg("-c").arg(child.join(" "));
-        c
-    } else {
-        let mut c = tokio::process::Command::new(&child[0]);
-        c.args(&child[1..]);
-        c
+    let argv = crate::health::script::command_argv(child, shell);
+    let Some((program, args)) = argv.split_first() else {
+        return Err("Error starting handler: no command".to_string());
     };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
     cmd.env("CONSUL_INDEX", index.to_string())
         .stdin(std::process::Stdio::piped());
     let mut proc = cmd

@@ -18,7 +18,7 @@
 
 mod http;
 mod net;
-mod script;
+pub(crate) mod script;
 mod status;
 mod ttl;
 

@@ -15,6 +15,19 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Default script timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How Consul runs a command it was given (`agent.ExecScript` / `ExecSubprocess`): with a shell,
+/// the words joined and handed to `$SHELL -c` (else `/bin/sh -c`); without, the words as argv.
+pub(crate) fn command_argv(words: &[String], shell: bool) -> Vec<String> {
+    if !shell {
+        return words.to_vec();
+    }
+    let sh = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
+    vec![sh, "-c".into(), words.join(" ")]
+}
+
 pub(crate) struct ScriptProbe {
     argv: Vec<String>,
     timeout: Duration,
@@ -25,13 +38,7 @@ impl ScriptProbe {
     pub(crate) fn new(spec: &CheckRegistration) -> ScriptProbe {
         let argv = match &spec.args {
             Some(args) if !args.is_empty() => args.clone(),
-            _ => {
-                let shell = std::env::var("SHELL")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "/bin/sh".into());
-                vec![shell, "-c".into(), spec.script.clone()]
-            }
+            _ => command_argv(std::slice::from_ref(&spec.script), true),
         };
         ScriptProbe {
             argv,

@@ -799,7 +799,14 @@ async fn reload_applies_the_config_files_services_and_checks() {
     std::fs::create_dir(&conf).unwrap();
     let write = |name: &str, text: &str| std::fs::write(conf.join(name), text).unwrap();
     write("web.hcl", "service {\n  name = \"web\"\n  port = 80\n}\n");
-    let s = TestServer::start_with(&[&format!("-config-dir={}", conf.display())]).await;
+    // No -log-level flag: it would override the files' log_level, as Consul's flags do.
+    let mut s = TestServer::new(
+        test_support::Consul::builder()
+            .node("test-node")
+            .arg(format!("-config-dir={}", conf.display()))
+            .build(),
+    );
+    s.start().await;
     let services = || async {
         let (_, body) = s.get("/v1/agent/services").await.unwrap();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -832,7 +839,11 @@ async fn reload_applies_the_config_files_services_and_checks() {
     assert_eq!(services().await, ["db"]);
 
     std::fs::remove_file(conf.join("broken.hcl")).unwrap();
-    write("web.hcl", "service {\n  name = \"web\"\n  port = 80\n}\n");
+    // The reloaded log level (debug) shows the new check's runner starting.
+    write(
+        "web.hcl",
+        "service {\n  name = \"web\"\n  port = 80\n}\ncheck {\n  id = \"cpu\"\n  name = \"cpu\"\n  ttl = \"30s\"\n}\n",
+    );
     assert!(s.signal(libc::SIGHUP));
     assert!(
         wait_until(Duration::from_secs(10), || async {
@@ -841,6 +852,15 @@ async fn reload_applies_the_config_files_services_and_checks() {
         .await,
         "{:?}\n{}",
         services().await,
+        s.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            s.output()
+                .contains("[DEBUG] agent: starting check: check=cpu")
+        })
+        .await,
+        "{}",
         s.output()
     );
 }
