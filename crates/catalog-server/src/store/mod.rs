@@ -82,6 +82,23 @@ fn remove_leftovers(dir: &Path) {
         }
     }
 }
+/// sled's segment size for a new store. sled zeroes every segment its last snapshot does not
+/// use when it opens, filling the holes of a half-written one: a small segment keeps the space
+/// a restart needs small (8 MiB segments made a restart with 4 MiB free fail with ENOSPC).
+const SEGMENT_SIZE: usize = 512 * 1024;
+
+/// The segment size `dir`'s store was made with (sled refuses to open with another one), or
+/// [`SEGMENT_SIZE`] for a new store. Stores made before 512 KiB use 8 MiB.
+fn segment_size(dir: &Path) -> usize {
+    let Ok(conf) = std::fs::read(dir.join("conf")) else {
+        return SEGMENT_SIZE;
+    };
+    String::from_utf8_lossy(&conf)
+        .lines()
+        .find_map(|l| l.strip_prefix("segment_size: ")?.trim().parse().ok())
+        .unwrap_or(SEGMENT_SIZE)
+}
+
 /// Where versions before `snapshot.bin` kept the snapshot, in the meta tree.
 const LEGACY_SNAP_META: &[u8] = b"snapshot_meta";
 const LEGACY_SNAP_DATA: &[u8] = b"snapshot_data";
@@ -93,7 +110,7 @@ impl Store {
         remove_leftovers(dir);
         let db = sled::Config::new()
             .path(dir)
-            .segment_size(8 * 1024 * 1024)
+            .segment_size(segment_size(dir))
             .cache_capacity(64 * 1024 * 1024)
             // Every write that matters is flushed and fdatasync'd by us; sled's own 500ms
             // flusher would only add idle disk traffic.
@@ -262,5 +279,33 @@ impl Store {
         self.db.flush()?;
         self.data_file.sync_data()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_made_with_8_mib_segments_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = sled::Config::new()
+            .path(dir.path())
+            .segment_size(8 * 1024 * 1024)
+            .open()
+            .unwrap();
+        old.open_tree("meta").unwrap().insert("k", "v").unwrap();
+        old.flush().unwrap();
+        drop(old);
+        assert_eq!(segment_size(dir.path()), 8 * 1024 * 1024);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.meta.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_new_store_uses_small_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        assert_eq!(segment_size(dir.path()), SEGMENT_SIZE);
     }
 }
