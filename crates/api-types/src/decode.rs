@@ -111,6 +111,7 @@ const CANONICAL: &[&str] = &[
     "Reason",
     "Token",
     "ExposedPort",
+    "ModifyIndex",
 ];
 
 /// Keys whose object value is user data: its keys are not field names.

@@ -155,7 +155,7 @@ impl State {
         }
     }
 
-    fn txn_op(
+    pub(super) fn txn_op(
         &mut self,
         index: u64,
         op: &TxnOp,
@@ -170,9 +170,11 @@ impl State {
         };
         let current = |s: &State| s.kv.get(&op.key).cloned();
         let one = |s: &State| {
-            vec![TxnResult {
-                entry: current(s).map(strip_value),
-            }]
+            current(s)
+                .map(strip_value)
+                .map(TxnResult::kv)
+                .into_iter()
+                .collect()
         };
         match op.verb.as_str() {
             "set" => {
@@ -206,24 +208,27 @@ impl State {
                 }
             }
             "get" => match current(self) {
-                Some(e) => Ok(vec![TxnResult { entry: Some(e) }]),
+                Some(e) => Ok(vec![TxnResult::kv(e)]),
                 None => Err(format!("key {:?} doesn't exist", op.key)),
             },
-            "get-or-empty" => Ok(vec![TxnResult {
-                entry: current(self),
-            }]),
+            // A missing key answers with the operation's own entry, valueless (Consul's
+            // `KVGetOrEmpty`).
+            "get-or-empty" => Ok(vec![TxnResult::kv(current(self).unwrap_or_else(|| {
+                KvRecord {
+                    value: Vec::new(),
+                    session: op.session.clone(),
+                    modify_index: op.index,
+                    ..entry.clone()
+                }
+            }))]),
             "get-tree" => Ok(self
                 .kv
                 .range(op.key.clone()..)
                 .take_while(|(k, _)| k.starts_with(&op.key))
-                .map(|(_, e)| TxnResult {
-                    entry: Some(e.clone()),
-                })
+                .map(|(_, e)| TxnResult::kv(e.clone()))
                 .collect()),
             "check-index" => match current(self) {
-                Some(e) if e.modify_index == op.index => Ok(vec![TxnResult {
-                    entry: Some(strip_value(e)),
-                }]),
+                Some(e) if e.modify_index == op.index => Ok(vec![TxnResult::kv(strip_value(e))]),
                 Some(_) => Err(format!(
                     "current modify index for key {:?} does not match",
                     op.key
@@ -231,9 +236,7 @@ impl State {
                 None => Err(format!("key {:?} doesn't exist", op.key)),
             },
             "check-session" => match current(self) {
-                Some(e) if e.session == op.session => Ok(vec![TxnResult {
-                    entry: Some(strip_value(e)),
-                }]),
+                Some(e) if e.session == op.session => Ok(vec![TxnResult::kv(strip_value(e))]),
                 Some(_) => Err(format!(
                     "key {:?} is not locked by session {:?}",
                     op.key, op.session

@@ -8,7 +8,8 @@ use super::command::{Command, Registration};
 use super::health::{CheckKind, HealthStatus};
 use super::records::{CheckRecord, NodeRecord, ServiceRecord};
 use api_types::{
-    CatalogCheckInput, CatalogRegistration, CheckDefinition, CheckRegistration, ServiceRegistration,
+    CatalogCheckInput, CatalogRegistration, CatalogServiceInput, CheckDefinition,
+    CheckRegistration, ServiceRegistration,
 };
 
 /// A registration Consul would refuse; `Display` is its 400 body.
@@ -91,29 +92,7 @@ pub fn catalog(reg: &CatalogRegistration, datacenter: &str) -> Result<Command, C
         create_index: 0,
         modify_index: 0,
     };
-    let service = match &reg.service {
-        Some(s) if s.service.is_empty() => return Err(CatalogRefusal::MissingServiceName),
-        Some(s) => Some(ServiceRecord {
-            kind: s.kind.clone(),
-            id: if s.id.is_empty() {
-                s.service.clone()
-            } else {
-                s.id.clone()
-            },
-            name: s.service.clone(),
-            tags: s.tags.clone().unwrap_or_default(),
-            address: s.address.clone(),
-            tagged_addresses: s.tagged_addresses.clone(),
-            meta: s.meta.clone().unwrap_or_default(),
-            port: s.port,
-            weights: s.weights.unwrap_or_default(),
-            enable_tag_override: s.enable_tag_override,
-            agent: false,
-            create_index: 0,
-            modify_index: 0,
-        }),
-        None => None,
-    };
+    let service = reg.service.as_ref().map(catalog_service).transpose()?;
     let checks = reg
         .check
         .iter()
@@ -128,7 +107,37 @@ pub fn catalog(reg: &CatalogRegistration, datacenter: &str) -> Result<Command, C
     }))
 }
 
-fn catalog_check(c: &CatalogCheckInput, node: &str) -> Result<CheckRecord, CatalogRefusal> {
+/// A service of a catalog registration (or of a `/v1/txn` service operation): its ID is its
+/// name when none is given.
+pub fn catalog_service(s: &CatalogServiceInput) -> Result<ServiceRecord, CatalogRefusal> {
+    if s.service.is_empty() {
+        return Err(CatalogRefusal::MissingServiceName);
+    }
+    Ok(ServiceRecord {
+        kind: s.kind.clone(),
+        id: if s.id.is_empty() {
+            s.service.clone()
+        } else {
+            s.id.clone()
+        },
+        name: s.service.clone(),
+        tags: s.tags.clone().unwrap_or_default(),
+        address: s.address.clone(),
+        tagged_addresses: s.tagged_addresses.clone(),
+        meta: s.meta.clone().unwrap_or_default(),
+        port: s.port,
+        weights: s.weights.unwrap_or_default(),
+        enable_tag_override: s.enable_tag_override,
+        agent: false,
+        create_index: 0,
+        modify_index: 0,
+    })
+}
+
+/// A check of a catalog registration (or of a `/v1/txn` check operation) on `node` unless it
+/// names its own; stored, never run. Its ID is its name when none is given, its status
+/// critical.
+pub fn catalog_check(c: &CatalogCheckInput, node: &str) -> Result<CheckRecord, CatalogRefusal> {
     let status = match c.status.as_str() {
         "" => HealthStatus::Critical,
         s => HealthStatus::parse(s).ok_or_else(|| CatalogRefusal::BadCheckStatus(s.into()))?,
@@ -269,6 +278,35 @@ fn validate_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<()
     Ok(())
 }
 
+/// Consul's `CheckType.Validate`: which of interval, TTL and alias a definition may combine.
+fn validate_check_type(def: &CheckRegistration) -> Result<(), Invalid> {
+    let script = def.args.as_ref().is_some_and(|a| !a.is_empty()) || !def.script.is_empty();
+    let interval_check = script
+        || !def.http.is_empty()
+        || !def.tcp.is_empty()
+        || !def.udp.is_empty()
+        || !def.grpc.is_empty()
+        || !def.h2ping.is_empty();
+    let alias = !def.alias_node.is_empty() || !def.alias_service.is_empty();
+    let err = |s: &str| Err(Invalid(s.to_string()));
+    if def.interval.0 > 0 && def.ttl.0 > 0 {
+        return err("Interval and TTL cannot both be specified");
+    }
+    if interval_check && def.interval.0 <= 0 {
+        return err("Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks");
+    }
+    if interval_check && alias {
+        return err("Interval cannot be set for Alias checks");
+    }
+    if alias && def.ttl.0 > 0 {
+        return err("TTL must be not be set for Alias checks");
+    }
+    if !interval_check && !alias && def.ttl.0 <= 0 {
+        return err("TTL must be > 0 for TTL checks");
+    }
+    Ok(())
+}
+
 /// Validates one check definition and builds its record (initial status critical unless given).
 pub fn check_record(
     def: &CheckRegistration,
@@ -281,33 +319,14 @@ pub fn check_record(
     } else {
         def.id.clone()
     };
-    if !def.interval.is_zero() && !def.ttl.is_zero() {
-        return Err(Invalid("Interval and TTL cannot both be specified".into()));
-    }
-    match kind {
-        CheckKind::Ttl if def.ttl.0 <= 0 => {
-            return Err(Invalid("TTL must be > 0 for TTL checks".into()))
-        }
-        k if k.needs_interval() && def.interval.0 <= 0 => {
-            return Err(Invalid(
-                "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"
-                    .into(),
-            ))
-        }
-        CheckKind::Alias if !def.interval.is_zero() => {
-            return Err(Invalid("Interval cannot be set for Alias checks".into()))
-        }
-        CheckKind::None => return Err(Invalid("TTL must be > 0 for TTL checks".into())),
-        _ => {}
-    }
+    validate_check_type(def)?;
     // Accepting a check this agent does not run would leave it critical forever, silently.
-    if matches!(kind, CheckKind::Grpc | CheckKind::Docker | CheckKind::Alias) {
+    if matches!(kind, CheckKind::Docker | CheckKind::H2ping) {
         return Err(Invalid(format!(
-            "{} checks are not supported by this agent (it runs HTTP, TCP, UDP, script and TTL checks)",
+            "{} checks are not supported by this agent (it runs HTTP, TCP, UDP, gRPC, alias, script and TTL checks)",
             match kind {
-                CheckKind::Grpc => "gRPC",
                 CheckKind::Docker => "Docker",
-                _ => "Alias",
+                _ => "H2PING",
             }
         )));
     }
@@ -408,9 +427,8 @@ mod tests {
     #[test]
     fn checks_this_agent_cannot_run_are_refused() {
         for body in [
-            r#"{"name":"g","grpc":"127.0.0.1:1","interval":"5s"}"#,
+            r#"{"name":"h","h2ping":"127.0.0.1:1","interval":"5s"}"#,
             r#"{"name":"d","docker_container_id":"x","args":["true"],"interval":"5s"}"#,
-            r#"{"name":"a","alias_service":"web"}"#,
         ] {
             let def: CheckRegistration = api_types::decode::decode_body(body.as_bytes()).unwrap();
             let e = agent_check(&def, "n", true).unwrap_err();

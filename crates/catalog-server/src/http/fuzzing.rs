@@ -8,7 +8,7 @@ pub use super::gopath::{bytes_to_string, check, clean_path, display, unescape};
 
 /// `/v1/txn`'s body → the number of operations, or the handler's error.
 pub fn txn_body(body: &[u8]) -> Result<usize, ApiError> {
-    super::kv::txn_ops(body).map(|ops| ops.len())
+    super::txn::decoded_ops(body)
 }
 
 /// `/v1/session/create`'s body, checked with `ttl_min` → the lock delay in nanoseconds, or

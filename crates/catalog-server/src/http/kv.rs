@@ -1,19 +1,17 @@
-//! `/v1/kv/*` and `/v1/txn`: reads (exact, `?recurse`, `?keys`, `?raw`), writes with `flags`,
-//! `cas`, `acquire`, `release`, deletes, and KV transactions.
+//! `/v1/kv/*`: reads (exact, `?recurse`, `?keys`, `?raw`), writes with `flags`, `cas`,
+//! `acquire`, `release`, and deletes.
 
 use super::acl::{authz, filter, recheck, Token};
 use super::params::Params;
 use super::reply::{json, mark_filtered, ApiError};
 use super::{meta, read, respond, respond_filtered, AppState};
 use crate::catalog::acl::Authz;
-use crate::catalog::{Command, KvOp, KvRecord, Reply, TxnOp};
+use crate::catalog::{Command, KvOp, KvRecord, Reply};
 use ::acl::{Access, Resource};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use serde::{Deserialize, Serialize};
 
 type Res = Result<Response, ApiError>;
 
@@ -237,188 +235,4 @@ async fn delete_key(
         _ => true,
     };
     Ok(json(&ok, p.pretty()))
-}
-
-#[derive(Deserialize)]
-struct TxnKv {
-    #[serde(rename = "Verb", default)]
-    verb: String,
-    #[serde(rename = "Key", default)]
-    key: String,
-    #[serde(rename = "Value", default)]
-    value: Option<String>,
-    #[serde(rename = "Flags", default)]
-    flags: u64,
-    #[serde(rename = "Index", default)]
-    index: u64,
-    #[serde(rename = "Session", default)]
-    session: String,
-}
-
-#[derive(Deserialize)]
-struct TxnItem {
-    #[serde(rename = "KV", default)]
-    kv: Option<TxnKv>,
-    // The operations Consul has besides KV (not supported here): only their presence is read.
-    #[serde(rename = "Node", default)]
-    node: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "Service", default)]
-    service: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "Check", default)]
-    check: Option<serde::de::IgnoredAny>,
-}
-
-/// Go's names in type errors: Consul decodes the body into `api.TxnOps`.
-const TXN_OPS: api_types::decode::GoNames =
-    api_types::decode::GoNames::new("TxnOp", "api.TxnOps").with_nested(&[("KV", "api.KVTxnOp")]);
-
-/// Decodes a `/v1/txn` body with Go's rules; a body that does not decode gets Consul's
-/// `Failed to parse body: ...` (agent/txn_endpoint.go `convertOps`).
-fn txn_items(body: &[u8]) -> Result<Vec<TxnItem>, ApiError> {
-    api_types::decode::decode_body_as(body, TXN_OPS)
-        .map_err(|e| ApiError::bad_request(format!("Failed to parse body: {e}")))
-}
-
-#[derive(Serialize)]
-struct TxnResultWire {
-    #[serde(rename = "KV")]
-    kv: api_types::KvPair,
-}
-
-#[derive(Serialize)]
-struct TxnErrorWire {
-    #[serde(rename = "OpIndex")]
-    op_index: usize,
-    #[serde(rename = "What")]
-    what: String,
-}
-
-#[derive(Serialize)]
-struct TxnResponse {
-    #[serde(rename = "Results")]
-    results: Option<Vec<TxnResultWire>>,
-    #[serde(rename = "Errors")]
-    errors: Option<Vec<TxnErrorWire>>,
-}
-
-/// The body of `/v1/txn` decoded into operations (values base64-decoded, at most 128).
-pub(super) fn txn_ops(body: &[u8]) -> Result<Vec<TxnOp>, ApiError> {
-    let items = txn_items(body)?;
-    if items.len() > 128 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Transaction contains too many operations ({} > 128)",
-                items.len()
-            ),
-        ));
-    }
-    let mut ops = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let Some(kv) = item.kv else {
-            // An operation with every field null or absent: Consul's `convertOps` skips it.
-            if item.node.is_none() && item.service.is_none() && item.check.is_none() {
-                continue;
-            }
-            return Err(ApiError::bad_request(format!(
-                "Operation {i} is not a KV operation; only KV is supported"
-            )));
-        };
-        let value = match kv.value {
-            Some(v) => base64::engine::general_purpose::STANDARD
-                .decode(v)
-                .map_err(|e| ApiError::bad_request(format!("Failed to decode value: {e}")))?,
-            None => Vec::new(),
-        };
-        ops.push(TxnOp {
-            verb: kv.verb,
-            key: kv.key,
-            value,
-            flags: kv.flags,
-            index: kv.index,
-            session: kv.session,
-        });
-    }
-    Ok(ops)
-}
-
-/// Each operation's right: reads need `key:read`, writes `key:write`, `delete-tree` write on
-/// the whole subtree. Denials are answered as Consul does, as the transaction's errors.
-fn txn_denials(z: &Authz, ops: &[TxnOp]) -> Vec<TxnErrorWire> {
-    ops.iter()
-        .enumerate()
-        .filter_map(|(i, op)| {
-            let r = match op.verb.as_str() {
-                "get" | "get-tree" | "check-index" | "check-session" | "check-not-exists" => {
-                    z.require(Resource::Key, &op.key, Access::Read)
-                }
-                "delete-tree" => z.require_key_write_prefix(&op.key),
-                _ => z.require(Resource::Key, &op.key, Access::Write),
-            };
-            r.err().map(|e| TxnErrorWire {
-                op_index: i,
-                what: e.to_string(),
-            })
-        })
-        .collect()
-}
-
-pub async fn txn(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery, body: Bytes) -> Res {
-    let p = Params::parse(q.as_deref());
-    if body.len() > a.config().txn_max_req_len {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body too large",
-        ));
-    }
-    let ops = txn_ops(&body)?;
-    let denied = txn_denials(&authz(&a, &t)?, &ops);
-    if !denied.is_empty() {
-        let mut r = json(
-            &TxnResponse {
-                results: None,
-                errors: Some(denied),
-            },
-            p.pretty(),
-        );
-        *r.status_mut() = StatusCode::CONFLICT;
-        return Ok(r);
-    }
-    match a.write(Command::Txn { ops }).await? {
-        Reply::Txn(Ok(results)) => {
-            let results = results
-                .into_iter()
-                .filter_map(|r| r.entry)
-                .map(|e| TxnResultWire {
-                    kv: crate::catalog::query::kv_wire(&e),
-                })
-                .collect();
-            Ok(json(
-                &TxnResponse {
-                    results: Some(results),
-                    errors: None,
-                },
-                p.pretty(),
-            ))
-        }
-        Reply::Txn(Err(errs)) => {
-            let errors = errs
-                .into_iter()
-                .map(|e| TxnErrorWire {
-                    op_index: e.op_index,
-                    what: e.what,
-                })
-                .collect();
-            let mut r = json(
-                &TxnResponse {
-                    results: None,
-                    errors: Some(errors),
-                },
-                p.pretty(),
-            );
-            *r.status_mut() = StatusCode::CONFLICT;
-            Ok(r)
-        }
-        _ => Err(ApiError::internal("unexpected transaction reply")),
-    }
 }
