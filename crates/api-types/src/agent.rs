@@ -104,6 +104,15 @@ pub struct CheckRegistration {
     pub grpc: String,
     #[serde(rename = "GRPCUseTLS", default, skip_serializing_if = "is_false")]
     pub grpc_use_tls: bool,
+    #[serde(rename = "H2PING", default, skip_serializing_if = "String::is_empty")]
+    pub h2ping: String,
+    /// `None`: not given (TLS when `H2PING` is set, Consul's default).
+    #[serde(
+        rename = "H2PingUseTLS",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub h2ping_use_tls: Option<bool>,
     #[serde(
         rename = "Args",
         alias = "ScriptArgs",
@@ -178,6 +187,12 @@ fn is_zero_usize(v: &usize) -> bool {
 pub struct ServiceRegistration {
     #[serde(rename = "Kind", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    /// The service mesh's proxy settings: read only to be refused (no mesh here).
+    #[serde(rename = "Proxy", default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<serde_json::Value>,
+    /// The service mesh's `Native` / `SidecarService`: read only to be refused.
+    #[serde(rename = "Connect", default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<serde_json::Value>,
     #[serde(rename = "ID", default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     #[serde(rename = "Name", default)]

@@ -2,6 +2,7 @@
 //! behind one closed type, [`Agent`]. Starting and stopping it with its listeners is
 //! [`crate::lifecycle`]'s work.
 
+mod alias_source;
 mod anti_entropy;
 pub mod cluster;
 pub mod coordinates;
@@ -582,6 +583,21 @@ impl CheckSink for Sink {
             let _ = agent
                 .write(Command::DeregisterService { node, service_id })
                 .await;
+        })
+    }
+
+    fn node_health(
+        &self,
+        node: Option<String>,
+        service_id: String,
+        min_index: u64,
+    ) -> BoxFuture<'static, Result<crate::health::NodeHealth, String>> {
+        let agent = self.0.clone();
+        Box::pin(async move {
+            let Some(agent) = agent.upgrade() else {
+                return Err("agent is shutting down".into());
+            };
+            agent.alias_node_health(node, &service_id, min_index).await
         })
     }
 }

@@ -62,13 +62,15 @@ pub enum CheckKind {
     Script,
     Docker,
     Alias,
+    H2ping,
     /// Node or service maintenance mode.
     Maintenance,
 }
 
 impl CheckKind {
     /// The kind a definition describes, as Consul's `CheckType` decides it: the first of gRPC,
-    /// HTTP, TTL, script, TCP, UDP, Docker, alias whose fields are set; `None` when none is.
+    /// HTTP, TTL, script, TCP, UDP, Docker, H2PING, alias whose fields are set; `None` when
+    /// none is.
     pub fn of(spec: &CheckRegistration) -> CheckKind {
         let interval = spec.interval.0 > 0;
         let script = spec.args.as_ref().is_some_and(|a| !a.is_empty()) || !spec.script.is_empty();
@@ -86,6 +88,8 @@ impl CheckKind {
             CheckKind::Udp
         } else if script && !spec.docker_container_id.is_empty() && interval {
             CheckKind::Docker
+        } else if !spec.h2ping.is_empty() && interval {
+            CheckKind::H2ping
         } else if !spec.alias_node.is_empty() || !spec.alias_service.is_empty() {
             CheckKind::Alias
         } else {
@@ -104,6 +108,7 @@ impl CheckKind {
             CheckKind::Script => "script",
             CheckKind::Docker => "docker",
             CheckKind::Alias => "alias",
+            CheckKind::H2ping => "h2ping",
             CheckKind::Maintenance => "maintenance",
         }
     }
@@ -118,6 +123,7 @@ impl CheckKind {
                 | CheckKind::Udp
                 | CheckKind::Grpc
                 | CheckKind::Docker
+                | CheckKind::H2ping
         )
     }
 }

@@ -1,25 +1,32 @@
 //! The agent's check runners (spec §9): one tokio task per locally registered check that probes
-//! its target (HTTP, TCP, UDP, script) every interval, or waits for TTL updates, and reports the
-//! result to a [`CheckSink`] (which writes it into the catalog).
+//! its target (HTTP, TCP, UDP, gRPC, script) every interval, follows another service's health
+//! (alias), or waits for TTL updates, and reports the result to a [`CheckSink`] (which writes it
+//! into the catalog).
 //!
 //! The behaviour follows Consul's `agent/checks` package:
 //! - intervals below 1s are raised to 1s; the first probe runs after a short random stagger;
 //! - results pass through the flap-damping status handler (`SuccessBeforePassing`,
-//!   `FailuresBeforeWarning`, `FailuresBeforeCritical`);
+//!   `FailuresBeforeWarning`, `FailuresBeforeCritical`) — except alias results, which Consul
+//!   reports as they are;
 //! - the sink is only called when the reported status or output differs from what the catalog
 //!   last held, so a steady check costs no raft writes;
 //! - a service-bound check that stays critical longer than `DeregisterCriticalServiceAfter`
 //!   (at least 1m) makes the runner ask the sink to deregister the service.
 //!
 //! Probe output strings match Consul's (`HTTP GET <url>: 200 OK Output: …`,
-//! `TCP connect <addr>: Success`, `dial tcp <addr>: connect: connection refused`, `TTL expired`).
-//! gRPC, Docker and alias checks are kept in the running set (so TTL updates on them get the
-//! right error) but are not probed.
+//! `TCP connect <addr>: Success`, `dial tcp <addr>: connect: connection refused`, `TTL expired`,
+//! `gRPC check <target>: success`, `All checks passing.`). `grpc.rs` speaks
+//! `grpc.health.v1` through tonic, `alias.rs` mirrors a service instance through blocking
+//! reads the sink answers ([`CheckSink::node_health`]), `tls.rs` is the TLS of gRPC checks.
+//! H2PING and Docker checks are refused at registration (`catalog::registration`).
 
+pub mod alias;
+mod grpc;
 mod http;
 mod net;
 pub(crate) mod script;
 mod status;
+mod tls;
 mod ttl;
 
 use crate::catalog::CheckRecord;
@@ -31,6 +38,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::catalog::{CheckKind, HealthStatus};
+pub use alias::NodeHealth;
 use status::{Reporter, Shared};
 pub use status::{CRITICAL, PASSING, WARNING};
 
@@ -45,6 +53,18 @@ pub trait CheckSink: Send + Sync + 'static {
     ) -> BoxFuture<'static, ()>;
     /// Deregister a service whose check stayed critical longer than DeregisterCriticalServiceAfter.
     fn deregister_service(&self, service_id: String) -> BoxFuture<'static, ()>;
+    /// For alias checks: the checks of `node` (`None`: this agent's node) and whether service
+    /// `service_id` is registered there, once their index passes `min_index` (a blocking read
+    /// of at most [`alias::MAX_QUERY_TIME`]; `0` answers at once).
+    fn node_health(
+        &self,
+        node: Option<String>,
+        service_id: String,
+        min_index: u64,
+    ) -> BoxFuture<'static, Result<NodeHealth, String>> {
+        let _ = (node, service_id, min_index);
+        Box::pin(async { Err("no catalog to read".to_string()) })
+    }
 }
 
 /// Why a TTL update was refused; `Display` gives the HTTP error body of spec §12.
@@ -257,9 +277,14 @@ impl CheckRunner {
                     rx,
                 )));
             }
-            CheckKind::Http | CheckKind::Tcp | CheckKind::Udp | CheckKind::Script => {
+            CheckKind::Http
+            | CheckKind::Tcp
+            | CheckKind::Udp
+            | CheckKind::Script
+            | CheckKind::Grpc => {
                 let probe = match kind {
                     CheckKind::Http => Probe::Http(http::HttpProbe::new(spec)),
+                    CheckKind::Grpc => Probe::Grpc(grpc::GrpcProbe::new(spec)),
                     CheckKind::Tcp => Probe::Tcp(net::TcpProbe::new(spec)),
                     CheckKind::Udp => Probe::Udp(net::UdpProbe::new(spec)),
                     _ => Probe::Script(script::ScriptProbe::new(spec)),
@@ -275,6 +300,14 @@ impl CheckRunner {
                 }
                 let stagger = first_stagger(interval);
                 entry.task = Some(runtime.spawn(run_interval(reporter, probe, interval, stagger)));
+            }
+            CheckKind::Alias => {
+                entry.task = Some(runtime.spawn(alias::run(
+                    reporter,
+                    self.inner.sink.clone(),
+                    spec.alias_node.clone(),
+                    spec.alias_service.clone(),
+                )));
             }
             other => {
                 tracing::warn!(
@@ -300,6 +333,7 @@ enum Probe {
     Tcp(net::TcpProbe),
     Udp(net::UdpProbe),
     Script(script::ScriptProbe),
+    Grpc(grpc::GrpcProbe),
 }
 
 impl Probe {
@@ -309,6 +343,7 @@ impl Probe {
             Probe::Tcp(p) => p.run(check_id).await,
             Probe::Udp(p) => p.run(check_id).await,
             Probe::Script(p) => p.run(check_id).await,
+            Probe::Grpc(p) => p.run(check_id).await,
         }
     }
 }

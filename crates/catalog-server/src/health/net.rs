@@ -85,13 +85,21 @@ pub(crate) async fn resolve(
 
 /// Opens (and closes) a TCP connection to `addr` within `timeout`.
 pub(crate) async fn dial_tcp(addr: &str, timeout: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
+    connect_tcp(addr, Instant::now() + timeout).await.map(drop)
+}
+
+/// A TCP connection to `addr` (`host:port`) opened before `deadline`, or Go's `net.Dial`
+/// error text.
+pub(crate) async fn connect_tcp(
+    addr: &str,
+    deadline: Instant,
+) -> Result<tokio::net::TcpStream, String> {
     let addrs = resolve("tcp", addr, deadline).await?;
     let mut last = String::new();
     for sa in addrs {
         match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(sa)).await {
             Err(_) => return Err(format!("dial tcp {sa}: i/o timeout")),
-            Ok(Ok(_conn)) => return Ok(()),
+            Ok(Ok(conn)) => return Ok(conn),
             Ok(Err(e)) => last = format!("dial tcp {sa}: connect: {}", errno_text(&e)),
         }
     }

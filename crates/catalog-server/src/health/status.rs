@@ -148,8 +148,9 @@ impl Reporter {
         }
     }
 
-    /// Writes `status`/`output` to the sink unless the catalog already holds them.
-    async fn report(&mut self, status: HealthStatus, output: String) {
+    /// Writes `status`/`output` to the sink unless the catalog already holds them (no flap
+    /// damping: alias checks report this way).
+    pub(crate) async fn report(&mut self, status: HealthStatus, output: String) {
         if status == CRITICAL {
             self.critical_since.get_or_insert_with(Instant::now);
         } else {

@@ -6,6 +6,7 @@ mod acl;
 mod acl_cli;
 mod api;
 mod blocking;
+mod check_kinds;
 mod checks;
 mod cli;
 mod clients;
