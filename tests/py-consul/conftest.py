@@ -1,7 +1,7 @@
-"""Our fixture override for py-consul's upstream ACL tests (scripts/py-consul-acl).
+"""Our fixture override for py-consul's upstream tests (scripts/py-consul).
 
 Upstream's fixtures (its root conftest.py) start `hashicorp/consul` in Docker, once per entry of
-CONSUL_VERSIONS. scripts/py-consul-acl copies this file to tests/api/conftest.py of a scratch
+CONSUL_VERSIONS. scripts/py-consul copies this file to tests/api/conftest.py of a scratch
 copy of py-consul's tests, where it is closer to the test files than upstream's and so wins:
 `acl_consul_instance` and `consul_instance` below start OUR `consul` binary ($CONSUL_BIN), once
 per test (no version parametrization), and yield what upstream's do.
@@ -12,8 +12,10 @@ Config: the same as upstream's CONSUL_LOCAL_CONFIG and `agent -dev` command, exc
     the ACL primary; a single-datacenter agent is its own primary anyway (agent/self reports
     PrimaryDatacenter "dc1"), so the meaning is unchanged.
   * "-client=0.0.0.0" becomes 127.0.0.1 (upstream needs 0.0.0.0 for Docker's port mapping;
-    here the test talks to the loopback only), and the HTTP and server ports are free loopback
-    ports picked here instead of Docker's mapping of 8500.
+    here the test talks to the loopback only). The HTTP port is 8500, as inside upstream's
+    container, whenever 8500 is free: upstream's HTTP-check tests probe http://localhost:8500,
+    the agent itself; when 8500 is taken a free port is used and a warning printed, and those
+    tests fail (they are not skipped). The server port is a free loopback port.
   * the gossip port (UDP) is the server port's number, so agents started one after another
     never collide on 8301.
   * "-log-level trace" is kept; the agent's output goes to logs/<test name>.log as upstream's.
@@ -31,6 +33,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+import warnings
 
 import pytest
 import requests
@@ -49,6 +52,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _http_port() -> int:
+    """8500 when it is free (see the module docstring), else a free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the agent binds (SO_REUSEADDR): the last agent's closed connections in TIME_WAIT
+        # do not make the port look taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", 8500))
+            return 8500
+        except OSError:
+            pass
+    warnings.warn("127.0.0.1:8500 is taken: the agent listens elsewhere and upstream's "
+                  "HTTP-check tests, which probe localhost:8500, will fail")
+    return _free_port()
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -61,7 +80,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def _start(request, acl_master_token: str | None):
     config = {
-        "ports": {"https": -1, "dns": -1, "grpc_tls": -1, "http": _free_port(), "server": _free_port()},
+        "ports": {"https": -1, "dns": -1, "grpc_tls": -1, "http": _http_port(), "server": _free_port()},
         "performance": {"raft_multiplier": 1},
         "enable_script_checks": True,
     }

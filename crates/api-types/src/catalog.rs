@@ -291,6 +291,12 @@ pub struct NodeServiceList {
 pub struct CatalogServiceInput {
     #[serde(rename = "Kind", default)]
     pub kind: String,
+    /// The service mesh's proxy settings: read only to be refused (no mesh here).
+    #[serde(rename = "Proxy", default)]
+    pub proxy: Option<serde_json::Value>,
+    /// The service mesh's `Native` / `SidecarService`: read only to be refused.
+    #[serde(rename = "Connect", default)]
+    pub connect: Option<serde_json::Value>,
     #[serde(rename = "ID", default)]
     pub id: String,
     #[serde(rename = "Service", default)]

@@ -63,6 +63,9 @@ pub enum CatalogRefusal {
     OtherDatacenter,
     #[error("Must provide service name with ID")]
     MissingServiceName,
+    /// A service mesh registration (no mesh here).
+    #[error("{0}")]
+    Mesh(String),
     #[error("Invalid check status {0:?}: must be passing, warning or critical")]
     BadCheckStatus(String),
 }
@@ -113,6 +116,7 @@ pub fn catalog_service(s: &CatalogServiceInput) -> Result<ServiceRecord, Catalog
     if s.service.is_empty() {
         return Err(CatalogRefusal::MissingServiceName);
     }
+    mesh_refusal(&s.kind, s.proxy.as_ref(), s.connect.as_ref()).map_err(CatalogRefusal::Mesh)?;
     Ok(ServiceRecord {
         kind: s.kind.clone(),
         id: if s.id.is_empty() {
@@ -192,6 +196,7 @@ pub fn service_records(
     if let Some(meta) = &reg.meta {
         validate_meta(meta).map_err(|e| Invalid(format!("Invalid Service Meta: {e}")))?;
     }
+    mesh_refusal(&reg.kind, reg.proxy.as_ref(), reg.connect.as_ref()).map_err(Invalid)?;
     let id = if reg.id.is_empty() {
         reg.name.clone()
     } else {
@@ -240,6 +245,31 @@ pub fn service_records(
         );
     }
     Ok((service, checks))
+}
+
+/// Refuses what only the service mesh gives a meaning to: a kind other than a typical service
+/// (proxies and gateways), proxy settings, and Connect's `Native` or `SidecarService`. None of
+/// it would work here, so none of it is stored. `null` and `{}` are absent.
+fn mesh_refusal(
+    kind: &str,
+    proxy: Option<&serde_json::Value>,
+    connect: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    let given = |v: Option<&serde_json::Value>| {
+        v.is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+    };
+    let what = if !kind.is_empty() && kind != "typical" {
+        format!("service kind {kind:?}")
+    } else if given(proxy) {
+        "Proxy".to_string()
+    } else if given(connect) {
+        "Connect".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "{what} is not supported: the service mesh (Connect) is not implemented by this agent"
+    ))
 }
 
 fn is_empty_check(c: &CheckRegistration) -> bool {
@@ -321,14 +351,10 @@ pub fn check_record(
     };
     validate_check_type(def)?;
     // Accepting a check this agent does not run would leave it critical forever, silently.
-    if matches!(kind, CheckKind::Docker | CheckKind::H2ping) {
-        return Err(Invalid(format!(
-            "{} checks are not supported by this agent (it runs HTTP, TCP, UDP, gRPC, alias, script and TTL checks)",
-            match kind {
-                CheckKind::Docker => "Docker",
-                _ => "H2PING",
-            }
-        )));
+    if kind == CheckKind::Docker {
+        return Err(Invalid(
+            "Docker checks are not supported by this agent (it runs HTTP, TCP, UDP, gRPC, H2PING, alias, script and TTL checks)".into(),
+        ));
     }
     if matches!(kind, CheckKind::Script | CheckKind::Docker) && !allow_scripts {
         return Err(Invalid(
@@ -427,7 +453,6 @@ mod tests {
     #[test]
     fn checks_this_agent_cannot_run_are_refused() {
         for body in [
-            r#"{"name":"h","h2ping":"127.0.0.1:1","interval":"5s"}"#,
             r#"{"name":"d","docker_container_id":"x","args":["true"],"interval":"5s"}"#,
         ] {
             let def: CheckRegistration = api_types::decode::decode_body(body.as_bytes()).unwrap();

@@ -437,7 +437,17 @@ pub fn run_rtt(args: &[String]) -> i32 {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .flat_map(|dc| dc["Coordinates"].as_array().cloned().unwrap_or_default())
+                // The datacenters endpoint names nodes without their `.<dc>` suffix, which
+                // -wan names carry.
+                .flat_map(|dc| {
+                    let name = dc["Datacenter"].as_str().unwrap_or_default().to_string();
+                    let coords = dc["Coordinates"].as_array().cloned().unwrap_or_default();
+                    coords.into_iter().map(move |mut e| {
+                        let node = format!("{}.{name}", e["Node"].as_str().unwrap_or_default());
+                        e["Node"] = serde_json::Value::String(node);
+                        e
+                    })
+                })
                 .collect()
         } else {
             listed.as_array().cloned().unwrap_or_default()

@@ -94,8 +94,8 @@ pub async fn node(
     Ok(respond_filtered(&a, &p, ans.index, &list, filtered))
 }
 
-/// `GET /v1/coordinate/datacenters`: this datacenter's servers, named `<node>.<dc>` as in
-/// Consul's WAN pool (there is no other datacenter).
+/// `GET /v1/coordinate/datacenters`: this datacenter's servers in Consul's WAN area, named
+/// without the WAN pool's `.<dc>` suffix as Consul answers (there is no other datacenter).
 pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     let servers: Vec<String> = a.servers().values().map(|n| n.name.clone()).collect();
@@ -104,7 +104,9 @@ pub async fn datacenters(State(a): State<AppState>, RawQuery(q): RawQuery) -> Re
         servers
             .iter()
             .map(|name| NodeCoordinate {
-                node: format!("{name}.{dc}"),
+                // Consul's `ListDatacenters` strips the WAN name's `.<dc>` suffix: the
+                // node's own name.
+                node: name.clone(),
                 segment: String::new(),
                 coord: s.coordinate(name).cloned().unwrap_or_default(),
             })

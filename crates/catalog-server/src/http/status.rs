@@ -52,9 +52,9 @@ pub async fn raft_configuration(State(a): State<AppState>, t: Token, RawQuery(q)
                    "ProtocolVersion": "3", "Voter": true, "LastIndex": m.applied_index})
         })
         .collect();
-    let index = m.applied_index;
+    // Consul's `Index` is the Raft index of the configuration in force.
     Ok(json(
-        &json!({"Servers": servers, "Index": index}),
+        &json!({"Servers": servers, "Index": m.membership_index}),
         p.pretty() || a.config().dev,
     ))
 }
