@@ -350,12 +350,6 @@ pub fn check_record(
         def.id.clone()
     };
     validate_check_type(def)?;
-    // Accepting a check this agent does not run would leave it critical forever, silently.
-    if kind == CheckKind::Docker {
-        return Err(Invalid(
-            "Docker checks are not supported by this agent (it runs HTTP, TCP, UDP, gRPC, H2PING, alias, script and TTL checks)".into(),
-        ));
-    }
     if matches!(kind, CheckKind::Script | CheckKind::Docker) && !allow_scripts {
         return Err(Invalid(
             "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true"
@@ -448,17 +442,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.starts_with("Invalid check: Scripts are disabled"));
-    }
-
-    #[test]
-    fn checks_this_agent_cannot_run_are_refused() {
-        for body in [
-            r#"{"name":"d","docker_container_id":"x","args":["true"],"interval":"5s"}"#,
-        ] {
-            let def: CheckRegistration = api_types::decode::decode_body(body.as_bytes()).unwrap();
-            let e = agent_check(&def, "n", true).unwrap_err();
-            assert!(e.0.contains("not supported by this agent"), "{body}: {e}");
-        }
     }
 
     fn catalog_reg(json: &str) -> Result<Command, CatalogRefusal> {

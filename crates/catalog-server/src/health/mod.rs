@@ -1,5 +1,5 @@
 //! The agent's check runners (spec §9): one tokio task per locally registered check that probes
-//! its target (HTTP, TCP, UDP, gRPC, script) every interval, follows another service's health
+//! its target (HTTP, TCP, UDP, gRPC, H2PING, script, script in a Docker container) every interval, follows another service's health
 //! (alias), or waits for TTL updates, and reports the result to a [`CheckSink`] (which writes it
 //! into the catalog).
 //!
@@ -15,13 +15,16 @@
 //!
 //! Probe output strings match Consul's (`HTTP GET <url>: 200 OK Output: …`,
 //! `TCP connect <addr>: Success`, `dial tcp <addr>: connect: connection refused`, `TTL expired`,
-//! `gRPC check <target>: success`, `All checks passing.`). `grpc.rs` speaks
-//! `grpc.health.v1` through tonic, `alias.rs` mirrors a service instance through blocking
-//! reads the sink answers ([`CheckSink::node_health`]), `tls.rs` is the TLS of gRPC checks.
-//! H2PING and Docker checks are refused at registration (`catalog::registration`).
+//! `gRPC check <target>: success`, `HTTP2 ping was successful`, `All checks passing.`).
+//! `grpc.rs` speaks `grpc.health.v1` through tonic, `h2ping.rs` sends an HTTP/2 PING with the
+//! `h2` crate, `alias.rs` mirrors a service instance through blocking reads the sink answers
+//! ([`CheckSink::node_health`]), `docker.rs` execs in a container through bollard (the Docker
+//! API), `tls.rs` is the TLS of gRPC and H2PING checks.
 
 pub mod alias;
+mod docker;
 mod grpc;
+mod h2ping;
 mod http;
 mod net;
 pub(crate) mod script;
@@ -281,10 +284,14 @@ impl CheckRunner {
             | CheckKind::Tcp
             | CheckKind::Udp
             | CheckKind::Script
-            | CheckKind::Grpc => {
+            | CheckKind::Grpc
+            | CheckKind::H2ping
+            | CheckKind::Docker => {
                 let probe = match kind {
                     CheckKind::Http => Probe::Http(http::HttpProbe::new(spec)),
                     CheckKind::Grpc => Probe::Grpc(grpc::GrpcProbe::new(spec)),
+                    CheckKind::H2ping => Probe::H2ping(h2ping::H2PingProbe::new(spec)),
+                    CheckKind::Docker => Probe::Docker(docker::DockerProbe::new(spec)),
                     CheckKind::Tcp => Probe::Tcp(net::TcpProbe::new(spec)),
                     CheckKind::Udp => Probe::Udp(net::UdpProbe::new(spec)),
                     _ => Probe::Script(script::ScriptProbe::new(spec)),
@@ -334,6 +341,8 @@ enum Probe {
     Udp(net::UdpProbe),
     Script(script::ScriptProbe),
     Grpc(grpc::GrpcProbe),
+    H2ping(h2ping::H2PingProbe),
+    Docker(docker::DockerProbe),
 }
 
 impl Probe {
@@ -344,6 +353,8 @@ impl Probe {
             Probe::Udp(p) => p.run(check_id).await,
             Probe::Script(p) => p.run(check_id).await,
             Probe::Grpc(p) => p.run(check_id).await,
+            Probe::H2ping(p) => p.run(check_id).await,
+            Probe::Docker(p) => p.run(check_id).await,
         }
     }
 }

@@ -109,8 +109,8 @@ impl ScriptProbe {
     }
 }
 
-/// The captured output as Consul words it when truncated.
-fn output_text(buf: &TailBuf) -> String {
+/// The captured output as Consul words it when truncated (script and Docker checks).
+pub(super) fn output_text(buf: &TailBuf) -> String {
     if buf.truncated() {
         format!(
             "Captured {} of {} bytes\n...\n{}",

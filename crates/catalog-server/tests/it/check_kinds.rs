@@ -186,3 +186,204 @@ async fn alias_check_mirrors_a_local_service_and_a_catalog_node() {
         "Aliased check \"db-check\" failing: disk full"
     );
 }
+
+/// Serves HTTP/2 on `l` (TLS with ALPN `h2` when `tls` is given, else prior knowledge):
+/// connections are driven, which answers PINGs; requests are never answered.
+fn h2_server(
+    l: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    None => serve_h2(tcp).await,
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(tcp).await {
+                            serve_h2(stream).await
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+async fn serve_h2<T>(io: T)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(mut conn) = h2::server::handshake(io).await else {
+        return;
+    };
+    while let Some(Ok(_request)) = conn.accept().await {}
+}
+
+/// A TLS acceptor with a fresh self-signed certificate for `localhost`, offering `h2`.
+fn self_signed_h2() -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
+
+#[tokio::test]
+async fn h2ping_check_pings_over_h2c_and_tls() {
+    let s = TestServer::start().await;
+
+    // Prior-knowledge HTTP/2 (h2ping_use_tls false).
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let plain = h2_server(l, None);
+    let body =
+        format!(r#"{{"name":"h2c","h2ping":"{addr}","h2ping_use_tls":false,"interval":"1s"}}"#);
+    assert_eq!(s.put("/v1/agent/check/register", body).await.0, 200);
+    assert_eq!(
+        wait_status(&s, "h2c", "passing").await,
+        "HTTP2 ping was successful"
+    );
+    let checks = s.json("/v1/health/state/passing").await;
+    let h2c = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["CheckID"] == "h2c")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(h2c["Type"], "h2ping", "{checks}");
+
+    // TLS is the default: the same plain server fails the handshake.
+    let body = format!(r#"{{"name":"h2-default-tls","h2ping":"{addr}","interval":"1s"}}"#);
+    assert_eq!(s.put("/v1/agent/check/register", body).await.0, 200);
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            check_of(&s, "h2-default-tls")
+                .await
+                .1
+                .starts_with(&format!("Failed to dial to {addr}: tls: "))
+        })
+        .await,
+        "{:?}",
+        check_of(&s, "h2-default-tls").await
+    );
+    assert_eq!(check_of(&s, "h2-default-tls").await.0, "critical");
+
+    // The server goes away: critical with the dial error, in Go's words.
+    plain.abort();
+    let _ = plain.await;
+    assert_eq!(
+        wait_status(&s, "h2c", "critical").await,
+        format!("Failed to dial to {addr}: dial tcp {addr}: connect: connection refused")
+    );
+
+    // TLS with a self-signed certificate: refused unless tls_skip_verify.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = l.local_addr().unwrap();
+    let tls = h2_server(l, Some(self_signed_h2()));
+    let body = format!(
+        r#"{{"name":"h2-tls","h2ping":"{tls_addr}","tls_skip_verify":true,"tls_server_name":"localhost","interval":"1s"}}"#
+    );
+    assert_eq!(s.put("/v1/agent/check/register", body).await.0, 200);
+    assert_eq!(
+        wait_status(&s, "h2-tls", "passing").await,
+        "HTTP2 ping was successful"
+    );
+    let body = format!(r#"{{"name":"h2-verify","h2ping":"{tls_addr}","interval":"1s"}}"#);
+    assert_eq!(s.put("/v1/agent/check/register", body).await.0, 200);
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            check_of(&s, "h2-verify")
+                .await
+                .1
+                .starts_with(&format!("Failed to dial to {tls_addr}: tls: "))
+        })
+        .await,
+        "{:?}",
+        check_of(&s, "h2-verify").await
+    );
+    tls.abort();
+}
+
+#[tokio::test]
+async fn docker_check_execs_in_a_container() {
+    use test_support::docker::{require_docker, unique, Container, Image};
+    require_docker();
+    let name = unique("consul-rs-dockercheck", "busybox");
+    // Guards: the container first, so it is removed before its image.
+    let image = Image::busybox(&name, "");
+    let tag = image.tag.clone();
+    let container = Container::run(&name, &["--network", "none", &tag, "sleep", "3600"]);
+
+    let s = TestServer::start_with(&["-enable-script-checks"]).await;
+    let id = &container.id;
+    let check = |name: &str, script: &str| {
+        format!(
+            r#"{{"name":"{name}","docker_container_id":"{id}","shell":"/bin/busybox","args":["/bin/busybox","sh","-c","{script}"],"interval":"1s"}}"#
+        )
+    };
+    for (check_name, script) in [
+        ("d-pass", "echo fine; exit 0"),
+        ("d-warn", "echo meh; exit 1"),
+        ("d-crit", "echo bad; exit 2"),
+        ("d-long", "/bin/busybox yes x | /bin/busybox head -c 6000"),
+    ] {
+        let (code, body) = s
+            .put("/v1/agent/check/register", check(check_name, script))
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    assert_eq!(wait_status(&s, "d-pass", "passing").await.trim(), "fine");
+    assert_eq!(wait_status(&s, "d-warn", "warning").await.trim(), "meh");
+    let out = wait_status(&s, "d-crit", "critical").await;
+    let _ = wait_until(Duration::from_secs(20), || async {
+        check_of(&s, "d-crit").await.1.trim() == "bad"
+    })
+    .await;
+    let (st, out2) = check_of(&s, "d-crit").await;
+    assert_eq!((st.as_str(), out2.trim()), ("critical", "bad"), "{out}");
+    let long = wait_status(&s, "d-long", "passing").await;
+    assert!(
+        long.starts_with("Captured 4096 of 6000 bytes\n...\n"),
+        "{:?}",
+        &long[..long.len().min(80)]
+    );
+
+    // A container that does not exist.
+    let body = r#"{"name":"d-none","docker_container_id":"no-such-container-consul-rs","args":["true"],"interval":"1s"}"#;
+    assert_eq!(s.put("/v1/agent/check/register", body).await.0, 200);
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            check_of(&s, "d-none").await.1
+                == "create exec failed for unknown container no-such-container-consul-rs"
+        })
+        .await,
+        "{:?}",
+        check_of(&s, "d-none").await
+    );
+
+    // Docker checks run scripts: refused without enable_script_checks, as Consul does.
+    let plain = TestServer::start().await;
+    let (code, text) = plain
+        .put("/v1/agent/check/register", check("d-off", "true"))
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        text.contains("Scripts are disabled on this agent"),
+        "{text}"
+    );
+    drop(container);
+    drop(image);
+}
