@@ -145,6 +145,7 @@ pub async fn run<T>(
         return a;
     };
     let deadline = tokio::time::Instant::now() + b.wait;
+    let _in_flight = crate::telemetry::BlockingQuery::start();
     loop {
         let first = catalog.read(&query);
         if first.index > b.min_index || tokio::time::Instant::now() >= deadline || catalog.closing()

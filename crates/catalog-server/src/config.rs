@@ -103,6 +103,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// The LAN gossip pool on `ports.serf_lan`: bind address, key, tuning.
     pub gossip: GossipConfig,
+    /// The `telemetry` block's implemented keys (`/v1/agent/metrics`).
+    pub telemetry: crate::telemetry::Settings,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
     pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
@@ -176,6 +178,7 @@ impl Default for Config {
                 pool: ::gossip::Config::lan(),
                 encrypted: false,
             },
+            telemetry: crate::telemetry::Settings::default(),
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod raft;
 pub mod snapshot;
 pub mod store;
+pub mod telemetry;
 pub mod tls_suites;
 pub mod ui;
 pub mod version;

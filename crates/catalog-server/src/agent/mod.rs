@@ -278,7 +278,14 @@ impl Agent {
     pub async fn write(&self, cmd: Command) -> Result<crate::catalog::Reply, WriteError> {
         let mine = cmd.touches_node(&self.config.node_name);
         let reply = match &self.role {
-            Role::Server(raft) => raft.write(cmd).await,
+            Role::Server(raft) => {
+                let timer = write_metric(&cmd).map(|name| (name, std::time::Instant::now()));
+                let r = raft.write(cmd).await;
+                if let Some((name, start)) = timer {
+                    metrics::histogram!(name).record(crate::telemetry::ms_since(start));
+                }
+                r
+            }
             Role::Client { local, .. } => local.apply(cmd),
         };
         if mine && reply.is_ok() {
@@ -600,4 +607,28 @@ impl CheckSink for Sink {
             agent.alias_node_health(node, &service_id, min_index).await
         })
     }
+}
+
+/// The timer Consul's server endpoint for a write records (`Catalog.Register` →
+/// `consul.catalog.register`, `KVS.Apply` → `consul.kvs.apply`, ...), for the writes that
+/// have one.
+fn write_metric(cmd: &Command) -> Option<&'static str> {
+    #[allow(clippy::wildcard_enum_match_arm)]
+    Some(match cmd {
+        Command::RegisterNode { .. }
+        | Command::RegisterService { .. }
+        | Command::RegisterCheck { .. }
+        | Command::Register(_)
+        | Command::UpdateCheck { .. } => "consul.catalog.register",
+        Command::DeregisterNode { .. }
+        | Command::DeregisterService { .. }
+        | Command::DeregisterCheck { .. } => "consul.catalog.deregister",
+        Command::KvSet { .. } | Command::KvDelete { .. } => "consul.kvs.apply",
+        Command::SessionCreate { .. } | Command::SessionDestroy { .. } => "consul.session.apply",
+        Command::Txn { .. } => "consul.txn.apply",
+        Command::PreparedQuerySet { .. } | Command::PreparedQueryDelete { .. } => {
+            "consul.prepared-query.apply"
+        }
+        _ => return None,
+    })
 }

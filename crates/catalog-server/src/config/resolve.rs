@@ -161,6 +161,18 @@ pub(super) fn get_list(v: &Value, path: &[&str]) -> Result<Vec<String>, ConfigEr
     }
 }
 
+/// The `telemetry` keys this agent implements (the others are refused by `support`).
+fn telemetry(v: &Value) -> Result<crate::telemetry::Settings, ConfigError> {
+    let d = crate::telemetry::Settings::default();
+    Ok(crate::telemetry::Settings {
+        prefix: get_str(v, &["telemetry", "metrics_prefix"])?.unwrap_or(d.prefix),
+        disable_hostname: get_bool(v, &["telemetry", "disable_hostname"])?
+            .unwrap_or(d.disable_hostname),
+        prometheus_retention: get_duration(v, &["telemetry", "prometheus_retention_time"])?
+            .unwrap_or(d.prometheus_retention),
+    })
+}
+
 pub(super) fn parse_ip(what: &str, s: &str) -> Result<IpAddr, ConfigError> {
     let t = s.trim().trim_start_matches('[').trim_end_matches(']');
     t.parse()
@@ -332,6 +344,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     addresses(v, &mut c)?;
     c.dns = super::dns::dns(v, &c.client_addrs)?;
     c.gossip = super::gossip::gossip(v, c.bind_addr)?;
+    c.telemetry = telemetry(v)?;
     c.https_tls = super::tls::https(v, c.ports.https)?;
     c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;

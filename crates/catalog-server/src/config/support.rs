@@ -24,8 +24,7 @@ const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS
 const NO_GOSSIP: &str = "is not implemented by this agent: its gossip is one LAN pool (serf_lan, gossip_lan, encrypt, reconnect_timeout)";
 const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
 const NO_CONNECT: &str = "Connect (service mesh) is not implemented by this agent";
-const NO_TELEMETRY: &str =
-    "telemetry sinks and /v1/agent/metrics are not implemented by this agent";
+const NO_TELEMETRY: &str = "is not implemented by this agent: its telemetry is /v1/agent/metrics (JSON, and Prometheus with prometheus_retention_time), with disable_hostname and metrics_prefix; no sinks or filters";
 const NO_LOG_FILE: &str = "logging to a file or syslog is not implemented by this agent: it logs to stderr (use the service manager's log capture)";
 const NO_ENTERPRISE: &str = "is a Consul Enterprise or HCP feature";
 const NOT_YET: &str = "is not implemented by this agent";
@@ -150,7 +149,8 @@ pub(super) fn support(key: &str) -> Support {
         "connect" | "config_entries" | "xds" | "enable_central_service_config" => {
             WhenOff(NO_CONNECT)
         }
-        "telemetry" => WhenOff(NO_TELEMETRY),
+        // `/v1/agent/metrics` (`telemetry/`); sinks and filters are refused by name.
+        "telemetry" => Implemented,
         "log_file"
         | "log_rotate_bytes"
         | "log_rotate_duration"
@@ -185,6 +185,11 @@ fn implemented_subkeys(key: &str) -> &'static [&'static str] {
         "ports" => &["http", "https", "server", "dns", "serf_lan"],
         "performance" => &["raft_multiplier"],
         "ui_config" => &["enabled", "content_path"],
+        "telemetry" => &[
+            "prometheus_retention_time",
+            "disable_hostname",
+            "metrics_prefix",
+        ],
         _ => &[],
     }
 }
@@ -276,6 +281,12 @@ fn sub_is_default(key: &str, sub: &str, v: &Value) -> bool {
         ("ports", "https" | "grpc" | "grpc_tls" | "serf_wan") => {
             v.as_i64() == Some(-1) || v.as_str() == Some("-1")
         }
+        // Consul's defaults, which are what this agent does: no pre-1.9 metric names, every
+        // metric allowed; retrying a sink's connection means nothing without sinks.
+        ("telemetry", "disable_compat_1.9" | "filter_default") => {
+            v.as_bool() == Some(true) || v.as_str() == Some("true")
+        }
+        ("telemetry", "retry_failed_connection") => true,
         _ => is_off(v),
     }
 }
@@ -288,6 +299,7 @@ fn sub_reason(key: &str, sub: &str) -> Option<&'static str> {
         ("ports", "grpc" | "grpc_tls") | ("addresses", "grpc" | "grpc_tls") => {
             "is refused: gRPC is not implemented by this agent (set it to -1)"
         }
+        ("telemetry", _) => NO_TELEMETRY,
         ("ports", "serf_wan") => {
             "is refused: WAN gossip (several datacenters) is not implemented by this agent (set it to -1)"
         }

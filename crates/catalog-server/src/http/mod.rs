@@ -13,6 +13,7 @@ pub mod fuzzing;
 mod gopath;
 mod kv;
 mod listen;
+mod metrics;
 pub use listen::{in_flight, Closing};
 pub mod params;
 pub mod query;
@@ -78,6 +79,7 @@ pub fn router(agent: AppState) -> Router {
     api.route("/", get(ui::root))
         .merge(ui::routes(&agent.config().ui_content_path))
         .layer(DefaultBodyLimit::max(BODY_MAX))
+        .layer(axum::middleware::from_fn(metrics::measure))
         .with_state(agent)
 }
 
@@ -168,6 +170,12 @@ fn agent_routes() -> Router<AppState> {
         .route("/v1/agent/reload", only("PUT", put(agent::reload)))
         .route("/v1/agent/monitor", only("GET", get(agent::monitor)))
         .route("/v1/agent/version", only("GET", get(agent::version)))
+        .route("/v1/agent/metrics", only("GET", get(metrics::metrics)))
+        .route(
+            "/v1/agent/metrics/stream",
+            only("GET", get(metrics::stream)),
+        )
+        .route("/v1/agent/host", only("GET", get(metrics::host)))
         .route(
             "/v1/agent/health/service/id/{*id}",
             only("GET", get(agent::health_service_id)),

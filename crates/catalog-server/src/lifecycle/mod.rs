@@ -57,6 +57,7 @@ pub async fn run(
         None => config.ports.serf_lan = -1,
     }
     let serf_socket = listeners.take_serf_lan();
+    let telemetry = crate::telemetry::install(&config.telemetry);
     let data_dir = data_dir::DataDir::open(config.data_dir.as_deref())?;
     let node_id = data_dir.node_id(config.node_id.as_deref())?;
     for w in &config.warnings {
@@ -102,6 +103,15 @@ pub async fn run(
     let dns = crate::dns::DnsServer::start(agent.clone(), dns_sockets)?;
     agent.begin().await?;
     let ready = tokio::spawn(notify_when_ready(agent.clone()));
+    let sampler = tokio::spawn({
+        let agent = agent.clone();
+        let mut raft_state = String::new();
+        crate::telemetry::run_sampler(telemetry, move || {
+            if let Some(raft) = agent.server() {
+                raft.record_metrics(&mut raft_state);
+            }
+        })
+    });
     let reloads = tokio::spawn({
         let agent = agent.clone();
         async move {
@@ -131,6 +141,8 @@ pub async fn run(
     tracing::info!(target: "agent", "Requesting shutdown");
     ready.abort();
     let _ = ready.await;
+    sampler.abort();
+    let _ = sampler.await;
     reloads.abort();
     let _ = reloads.await;
     notify::send("STOPPING=1");

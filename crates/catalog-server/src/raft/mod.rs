@@ -206,6 +206,7 @@ async fn proposer(
         }
         expect = batch.len();
         stats.0.fetch_add(batch.len() as u64, Relaxed);
+        metrics::counter!("consul.raft.apply").increment(batch.len() as u64);
         stats.1.fetch_add(1, Relaxed);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -272,7 +273,11 @@ async fn submit(
     if let Some(f) = core.failure() {
         return Err(WriteError::Storage(f.reason));
     }
-    match raft.client_write(req).await {
+    let start = std::time::Instant::now();
+    let written = raft.client_write(req).await;
+    // Proposal to applied on the leader (Consul's is to committed; ours includes the apply).
+    metrics::histogram!("consul.raft.commitTime").record(crate::telemetry::ms_since(start));
+    match written {
         Ok(resp) => Ok(resp.data.0?),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NoLeader),
         // The core stopped on this write's storage error: say which.
@@ -390,6 +395,25 @@ impl RaftNode {
     /// What the member knows now.
     pub fn status(&self) -> Status {
         Status::of(&self.core.metrics())
+    }
+
+    /// Consul's Raft gauges (`consul.raft.last_index`, `consul.raft.applied_index`,
+    /// `consul.server.isLeader`) and a `consul.raft.state.<state>` count for each change of
+    /// state seen since the last call (`last`; the telemetry sampler calls this every second).
+    pub fn record_metrics(&self, last: &mut String) {
+        let s = self.status();
+        metrics::gauge!("consul.raft.last_index").set(s.last_log_index as f64);
+        metrics::gauge!("consul.raft.applied_index").set(s.applied_index as f64);
+        metrics::gauge!("consul.server.isLeader").set(if self.is_leader() { 1.0 } else { 0.0 });
+        if *last != s.state {
+            match s.state.as_str() {
+                "Leader" => metrics::counter!("consul.raft.state.leader").increment(1),
+                "Candidate" => metrics::counter!("consul.raft.state.candidate").increment(1),
+                "Follower" => metrics::counter!("consul.raft.state.follower").increment(1),
+                _ => {}
+            }
+            *last = s.state;
+        }
     }
 
     /// Follows the member's status, across core restarts.

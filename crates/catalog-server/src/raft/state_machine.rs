@@ -238,7 +238,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 match entry.payload {
                     EntryPayload::Blank => replies.push(Response(Ok(crate::catalog::Reply::Done))),
                     EntryPayload::Normal(req) => {
+                        let start = std::time::Instant::now();
                         let (r, t) = state.apply(entry.log_id.index, &req);
+                        metrics::histogram!("consul.raft.fsm.apply")
+                            .record(crate::telemetry::ms_since(start));
                         touched.extend(t);
                         replies.push(Response(r));
                     }

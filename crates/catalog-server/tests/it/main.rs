@@ -22,6 +22,7 @@ mod https;
 mod kv;
 mod lifecycle;
 mod linearizable;
+mod metrics;
 mod prepared_query;
 mod rpc_tls;
 mod sessions;
