@@ -5,6 +5,7 @@
 //! (merged layer → validated [`Config`], with Consul's error texts).
 
 pub mod acl;
+mod autopilot;
 mod dns;
 mod files;
 mod gossip;
@@ -13,6 +14,7 @@ mod support;
 mod tls;
 
 pub use acl::AclConfig;
+pub use autopilot::AutopilotSettings;
 pub use dns::{DnsConfig, Soa};
 pub use files::{load_layers, merge, parse_layer, ConfigError, Format};
 pub use gossip::GossipConfig;
@@ -105,6 +107,8 @@ pub struct Config {
     pub gossip: GossipConfig,
     /// The `telemetry` block's implemented keys (`/v1/agent/metrics`).
     pub telemetry: crate::telemetry::Settings,
+    /// The `autopilot` block: the leader's initial autopilot configuration.
+    pub autopilot: AutopilotSettings,
     /// The addresses the HTTPS listener binds (`addresses.https`, else the client addresses).
     pub https_addrs: Vec<IpAddr>,
     /// `service {}` / `services []` definitions from config files.
@@ -179,6 +183,7 @@ impl Default for Config {
                 encrypted: false,
             },
             telemetry: crate::telemetry::Settings::default(),
+            autopilot: AutopilotSettings::default(),
             https_addrs: Vec::new(),
             services: Vec::new(),
             checks: Vec::new(),

@@ -142,6 +142,7 @@ async fn reconcile(agent: &Arc<Agent>) {
             }
         }
     }
+    prune_dead_servers(agent, &members).await;
     // Members the pool has forgotten (reaped), once it has run long enough to know them all;
     // without gossip, the servers that left Raft.
     let mut gone: Vec<String> = Vec::new();
@@ -289,6 +290,35 @@ fn left(agent: &Agent, m: &MemberState) -> Vec<Command> {
     vec![Command::DeregisterNode {
         node: name.to_string(),
     }]
+}
+
+/// Autopilot's `CleanupDeadServers`: voters the pool declares failed leave the Raft
+/// configuration, as many as [`super::autopilot::removable`] allows.
+async fn prune_dead_servers(agent: &Agent, members: &[MemberState]) {
+    let Some(raft) = agent.server() else { return };
+    let config = agent.autopilot_config();
+    if !config.cleanup_dead_servers {
+        return;
+    }
+    let voters = raft.info().voters;
+    let failed: Vec<(u64, String)> = voters
+        .iter()
+        .filter(|(id, _)| **id != raft.id())
+        .filter_map(|(id, n)| {
+            members
+                .iter()
+                .find(|m| m.name().eq_ignore_ascii_case(&n.name))
+                .filter(|m| m.status() == MemberStatus::Failed)
+                .map(|_| (*id, n.name.clone()))
+        })
+        .collect();
+    let n = super::autopilot::removable(voters.len(), failed.len(), config.min_quorum);
+    for (id, name) in failed.into_iter().take(n) {
+        tracing::info!(target: "agent.server.autopilot", "Attempting removal of failed server node: id={id:016x} name={name}");
+        if let Err(e) = raft.remove_via_leader(id).await {
+            tracing::warn!(target: "agent.server.autopilot", "failed to remove dead server {name}: {e}");
+        }
+    }
 }
 
 /// A server that left the pool (gracefully or forced) leaves Raft too.

@@ -91,6 +91,7 @@ async fn reconcile(agent: &Arc<Agent>) -> anyhow::Result<()> {
             tracing::info!(target: "agent.server.acl", "Created ACL builtins (anonymous token, global-management policy)");
         }
     }
+    agent.init_autopilot().await?;
     let node = c.node_name.clone();
     agent
         .write(Command::RegisterNode {

@@ -4,6 +4,7 @@
 
 mod alias_source;
 mod anti_entropy;
+pub mod autopilot;
 pub mod cluster;
 pub mod coordinates;
 pub mod events;

@@ -115,6 +115,12 @@ pub enum Command {
     PreparedQueryDelete {
         id: String,
     },
+    /// Autopilot's configuration (`PUT /v1/operator/autopilot/configuration`, the leader's
+    /// initial values); replies `Bool` (stored or not).
+    AutopilotSet {
+        config: super::autopilot::AutopilotConfig,
+        how: super::autopilot::AutopilotWrite,
+    },
     /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
     /// reply, in order.
     Batch(Vec<Command>),
@@ -157,6 +163,7 @@ pub struct TxnOp {
     pub verb: String,
     pub key: String,
     #[serde(default)]
+            | Command::AutopilotSet { .. }
     pub value: Vec<u8>,
     pub flags: u64,
     pub index: u64,

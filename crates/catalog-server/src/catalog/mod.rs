@@ -5,6 +5,7 @@
 //! Architecture invariant: this module knows nothing of HTTP, Raft or sled.
 
 pub mod acl;
+pub mod autopilot;
 pub mod command;
 pub mod coordinate;
 pub mod health;

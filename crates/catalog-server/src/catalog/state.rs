@@ -100,6 +100,9 @@ pub struct State {
     /// Prepared queries by ID.
     #[serde(default)]
     pub(super) prepared_queries: BTreeMap<String, super::prepared_query::PreparedQuery>,
+    /// Autopilot's configuration, once written (the leader stores its config file's values).
+    #[serde(default)]
+    pub(super) autopilot: Option<super::autopilot::AutopilotConfig>,
     /// Derived: lower-cased service name → (node key, service id). Rebuilt by [`State::reindex`].
     #[serde(skip)]
     pub(super) by_name: HashMap<String, BTreeSet<(String, String)>>,
@@ -221,6 +224,9 @@ impl State {
                 Ok(Reply::Done)
             }
         }
+            Command::AutopilotSet { config, how } => {
+                Ok(Reply::Bool(self.autopilot_set(index, config, *how)))
+            }
     }
 
     /// Applies a whole registration, or nothing of it: everything that could refuse it is

@@ -120,6 +120,7 @@ impl State {
             None => Ok(()),
         }
     }
+            Command::AutopilotSet { .. } => z.require(Resource::Operator, "", Access::Write),
 
     /// A check's right: `service:write` on its service, else `node:write` on its node.
     /// `own` is the service registered in the same request (id, name).

@@ -5,11 +5,13 @@
 
 pub mod acl;
 pub mod agent;
+mod autopilot;
 pub mod catalog;
 pub mod goflags;
 pub use api_types::go_io_error;
 pub mod http;
 pub mod info;
+mod keyring;
 pub mod kv;
 mod kv_transfer;
 mod lock;
@@ -194,6 +196,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_keygen,
     },
     Entry {
+    Entry {
+        words: &["keyring"],
+        synopsis: "Manages gossip layer encryption keys",
+        run: keyring::run,
+    },
         words: &["kv"],
         synopsis: "Interact with the key-value store",
         run: kv::run_parent,
@@ -254,6 +261,26 @@ const COMMANDS: &[Entry] = &[
         run: operator::run_parent,
     },
     Entry {
+    Entry {
+        words: &["operator", "autopilot"],
+        synopsis: "Provides tools for modifying Autopilot configuration",
+        run: autopilot::run_parent,
+    },
+    Entry {
+        words: &["operator", "autopilot", "get-config"],
+        synopsis: "Display the current Autopilot configuration",
+        run: autopilot::run_get_config,
+    },
+    Entry {
+        words: &["operator", "autopilot", "set-config"],
+        synopsis: "Modify the current Autopilot configuration",
+        run: autopilot::run_set_config,
+    },
+    Entry {
+        words: &["operator", "autopilot", "state"],
+        synopsis: "Display the current Autopilot state",
+        run: autopilot::run_state,
+    },
         words: &["operator", "raft"],
         synopsis: "Provides cluster-level tools for Consul operators",
         run: operator::run_raft_parent,
@@ -264,6 +291,11 @@ const COMMANDS: &[Entry] = &[
         run: operator::run_list_peers,
     },
     Entry {
+    Entry {
+        words: &["operator", "raft", "transfer-leader"],
+        synopsis: "Transfer raft leadership to another node",
+        run: autopilot::run_transfer_leader,
+    },
         words: &["operator", "raft", "remove-peer"],
         synopsis: "Remove a Consul server from the Raft configuration",
         run: operator::run_remove_peer,
@@ -361,12 +393,9 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["debug"],
     &["exec"],
     &["intention"],
-    &["keyring"],
     &["login"],
     &["logout"],
     &["operator", "area"],
-    &["operator", "autopilot"],
-    &["operator", "raft", "transfer-leader"],
     &["operator", "usage"],
     &["peering"],
     &["resource"],

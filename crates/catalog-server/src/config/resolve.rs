@@ -345,6 +345,7 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.dns = super::dns::dns(v, &c.client_addrs)?;
     c.gossip = super::gossip::gossip(v, c.bind_addr)?;
     c.telemetry = telemetry(v)?;
+    c.autopilot = super::autopilot::autopilot(v)?;
     c.https_tls = super::tls::https(v, c.ports.https)?;
     c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;

@@ -128,6 +128,9 @@ pub(super) fn support(key: &str) -> Support {
         | "segment"
         | "segments" => WhenOff(NO_GOSSIP),
 
+        // Autopilot's initial configuration (`config::autopilot`).
+        "autopilot" => Implemented,
+
         // The DNS interface (`config::dns`, served by `dns/`).
         "domain" | "alt_domain" | "dns_config" => Implemented,
         "recursor" | "recursors" => Implemented,
@@ -200,6 +203,7 @@ pub(super) fn refusal(key: &str, value: &Value) -> Option<String> {
         Support::Implemented if key == "tls" => return tls_refusal(value),
         Support::Implemented if key == "acl" => return super::acl::refusal(value),
         Support::Implemented if key == "dns_config" => return super::dns::refusal(value),
+        Support::Implemented if key == "autopilot" => return super::autopilot::refusal(value),
         Support::Implemented => {
             let block = value.as_object()?;
             let known = implemented_subkeys(key);

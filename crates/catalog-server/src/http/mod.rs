@@ -15,6 +15,7 @@ mod kv;
 mod listen;
 mod metrics;
 pub use listen::{in_flight, Closing};
+mod operator;
 pub mod params;
 pub mod query;
 mod raft_rpc;
@@ -395,10 +396,35 @@ fn cluster_routes() -> Router<AppState> {
             "/v1/query/{*rest}",
             get(query::get_specific)
                 .put(query::update)
+        .route(
+            "/v1/operator/raft/transfer-leader",
+            only("POST", axum::routing::post(operator::transfer_leader)),
+        )
                 .delete(query::delete)
                 .fallback(query::fallback),
         )
         .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
+        .route(
+            "/v1/operator/autopilot/state",
+            only("GET", get(operator::autopilot_state)),
+        )
+        .route(
+            "/v1/operator/autopilot/configuration",
+            only(
+                "GET,PUT",
+                get(operator::autopilot_get).put(operator::autopilot_put),
+            ),
+        )
+        .route(
+            "/v1/operator/keyring",
+            only(
+                "GET,POST,PUT,DELETE",
+                get(operator::keyring)
+                    .post(operator::keyring)
+                    .put(operator::keyring)
+                    .delete(operator::keyring),
+            ),
+        )
         .route(
             "/v1/coordinate/node/{*node}",
             only("GET", get(coordinate::node)),

@@ -1,8 +1,10 @@
 //! The server port: Raft RPC (`append`, `vote`, `snapshot`) and the cluster calls between
-//! servers (`info`, `join`, `forward`, `read_index`, `remove`), JSON over HTTP.
+//! servers (`info`, `join`, `forward`, `read_index`, `remove`; `transfer` and `timeout_now` for
+//! leadership transfer), JSON over HTTP.
 
 use crate::catalog::Command;
 use crate::raft::cluster::JoinRequest;
+use crate::raft::transfer::TransferRequest;
 use crate::raft::RaftNode;
 use crate::raft::{AppendRequest, SnapshotRequest, VoteRequest};
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +43,8 @@ pub fn router(raft: RaftNode) -> Router {
         r("/v1/raft/forward", post(forward)),
         r("/v1/raft/read_index", post(read_index)),
         r("/v1/raft/remove", post(remove)),
+        r("/v1/raft/transfer", post(transfer)),
+        r("/v1/raft/timeout_now", post(timeout_now)),
     ]
     .into_iter()
     .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
@@ -91,4 +95,12 @@ async fn read_index(State(raft): State<RaftNode>) -> Response {
 
 async fn remove(State(raft): State<RaftNode>, Json(id): Json<u64>) -> Response {
     Json(raft.remove_server(id).await).into_response()
+}
+
+async fn transfer(State(raft): State<RaftNode>, Json(target): Json<Option<u64>>) -> Response {
+    Json(raft.transfer_leadership(target).await).into_response()
+}
+
+async fn timeout_now(State(raft): State<RaftNode>, Json(req): Json<TransferRequest>) -> Response {
+    Json(raft.serve_timeout_now(req).await).into_response()
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 /// A failed call to another server; `not_sent` when the request never reached it.
 #[derive(Debug)]
-struct CallError {
-    not_sent: bool,
-    message: String,
+pub(super) struct CallError {
+    pub(super) not_sent: bool,
+    pub(super) message: String,
 }
 
 /// A forwarded write's failure, as it crosses the wire.
@@ -83,6 +83,14 @@ pub struct Info {
     /// Why this server's storage refuses writes, while it does.
     #[serde(default)]
     pub storage_error: Option<String>,
+    /// Milliseconds since it last heard from the leader (0 on the leader; `None`: never).
+    #[serde(default)]
+    pub last_contact_ms: Option<u64>,
+    /// Its current term and last log index (autopilot's `LastTerm`, `LastIndex`).
+    #[serde(default)]
+    pub term: u64,
+    #[serde(default)]
+    pub last_index: u64,
 }
 
 /// A request to join: the joining server's id and node.
@@ -93,7 +101,7 @@ pub struct JoinRequest {
 }
 
 impl RaftNode {
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    pub(super) async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         addr: &str,
         path: &str,
@@ -229,6 +237,9 @@ impl RaftNode {
             leader: m.current_leader,
             voters,
             storage_error: self.storage_failure().map(|f| f.reason),
+            last_contact_ms: self.last_contact_ms(),
+            term: m.current_term,
+            last_index: m.last_log_index.unwrap_or(0),
         }
     }
 

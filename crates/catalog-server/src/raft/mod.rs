@@ -11,6 +11,7 @@ mod log_store;
 mod network;
 mod peer;
 mod state_machine;
+pub mod transfer;
 
 use crate::blocking::Catalog;
 use crate::catalog::{CatalogError, Command, Reply, Request};
@@ -159,6 +160,8 @@ pub struct RaftNode {
 }
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
+    /// Set while this leader hands leadership over (`transfer.rs`): nothing new is proposed.
+    transferring: Arc<std::sync::atomic::AtomicBool>,
 
 /// See [`RaftNode::leader_view`].
 pub(crate) struct LeaderView {
@@ -187,6 +190,7 @@ async fn proposer(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     // As many writers as the previous entry carried are expected back: closed-loop clients
+    transferring: Arc<std::sync::atomic::AtomicBool>,
     // send their next write as soon as their reply arrives, a few hundred microseconds apart.
     let mut expect = 1;
     while let Some(first) = rx.recv().await {
@@ -208,6 +212,13 @@ async fn proposer(
         stats.0.fetch_add(batch.len() as u64, Relaxed);
         metrics::counter!("consul.raft.apply").increment(batch.len() as u64);
         stats.1.fetch_add(1, Relaxed);
+        if transferring.load(Relaxed) {
+            // Leadership is being handed over: certainly not applied, retried on the new leader.
+            for (_, tx) in batch {
+                let _ = tx.send(Err(WriteError::NoLeader));
+            }
+            continue;
+        }
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -344,11 +355,18 @@ impl RaftNode {
         let (proposals, rx) = mpsc::channel(4096);
         let proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)> =
             Arc::default();
-        let proposer = tokio::spawn(proposer(core.clone(), rx, proposal_stats.clone()));
+        let transferring: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let proposer = tokio::spawn(proposer(
+            core.clone(),
+            rx,
+            proposal_stats.clone(),
+            transferring.clone(),
+        ));
         Ok(RaftNode {
             proposer: Arc::new(std::sync::Mutex::new(Some(proposer))),
             me,
             peers,
+            transferring,
             contact: Arc::default(),
             departed,
             proposal_stats,
@@ -558,6 +576,9 @@ impl RaftNode {
         match tokio::time::timeout(HOLD_TIMEOUT, self.raft().ensure_linearizable()).await {
             Ok(Ok(_)) => Ok(()),
             _ => Err(WriteError::NoLeader),
+        if self.transferring.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(WriteError::NoLeader);
+        }
         }
     }
 

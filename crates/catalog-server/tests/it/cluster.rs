@@ -7,7 +7,7 @@ use std::time::Duration;
 
 const IPS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
 
-fn cluster() -> Vec<TestServer> {
+pub(crate) fn cluster() -> Vec<TestServer> {
     cluster_with(&[])
 }
 
@@ -44,7 +44,7 @@ async fn leader_of(s: &TestServer) -> Option<String> {
 }
 
 /// Waits until every running server names the same leader; returns its index in `servers`.
-async fn agreed_leader(servers: &[TestServer], up: &[usize]) -> usize {
+pub(crate) async fn agreed_leader(servers: &[TestServer], up: &[usize]) -> usize {
     agreed_leader_not(servers, up, None).await
 }
 

@@ -25,6 +25,7 @@ mod linearizable;
 mod metrics;
 mod prepared_query;
 mod rpc_tls;
+mod operator;
 mod sessions;
 mod storage;
 mod tls_cli;
