@@ -262,6 +262,10 @@ impl Agent {
                 "Datacenter": c.datacenter,
                 "DevMode": c.dev,
                 "EnableScriptChecks": c.enable_script_checks,
+                // No Go runtime profiles here (`enable_debug` is refused), which `consul
+                // debug` reads to leave pprof out.
+                "EnableDebug": false,
+                "ACLsEnabled": c.acl.is_some(),
                 "GRPCPort": c.ports.grpc,
                 "HTTPPort": c.ports.http,
                 "NodeName": c.node_name,

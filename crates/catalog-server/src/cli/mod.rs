@@ -9,6 +9,7 @@ mod autopilot;
 pub mod catalog;
 pub mod goflags;
 pub use api_types::go_io_error;
+mod debug;
 pub mod http;
 pub mod info;
 mod keyring;
@@ -196,11 +197,11 @@ const COMMANDS: &[Entry] = &[
         run: misc::run_keygen,
     },
     Entry {
-    Entry {
         words: &["keyring"],
         synopsis: "Manages gossip layer encryption keys",
         run: keyring::run,
     },
+    Entry {
         words: &["kv"],
         synopsis: "Interact with the key-value store",
         run: kv::run_parent,
@@ -241,6 +242,11 @@ const COMMANDS: &[Entry] = &[
         run: lock::run,
     },
     Entry {
+        words: &["debug"],
+        synopsis: "Records a debugging archive for operators",
+        run: debug::run,
+    },
+    Entry {
         words: &["maint"],
         synopsis: "Controls node or service maintenance mode",
         run: misc::run_maint,
@@ -261,7 +267,6 @@ const COMMANDS: &[Entry] = &[
         run: operator::run_parent,
     },
     Entry {
-    Entry {
         words: &["operator", "autopilot"],
         synopsis: "Provides tools for modifying Autopilot configuration",
         run: autopilot::run_parent,
@@ -281,6 +286,7 @@ const COMMANDS: &[Entry] = &[
         synopsis: "Display the current Autopilot state",
         run: autopilot::run_state,
     },
+    Entry {
         words: &["operator", "raft"],
         synopsis: "Provides cluster-level tools for Consul operators",
         run: operator::run_raft_parent,
@@ -291,11 +297,11 @@ const COMMANDS: &[Entry] = &[
         run: operator::run_list_peers,
     },
     Entry {
-    Entry {
         words: &["operator", "raft", "transfer-leader"],
         synopsis: "Transfer raft leadership to another node",
         run: autopilot::run_transfer_leader,
     },
+    Entry {
         words: &["operator", "raft", "remove-peer"],
         synopsis: "Remove a Consul server from the Raft configuration",
         run: operator::run_remove_peer,
@@ -390,7 +396,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["acl", "templated-policy"],
     &["config"],
     &["connect"],
-    &["debug"],
     &["exec"],
     &["intention"],
     &["login"],
