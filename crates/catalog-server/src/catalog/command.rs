@@ -124,6 +124,11 @@ pub enum Command {
     /// Several writers' commands proposed as one Raft entry (group commit); each gets its own
     /// reply, in order.
     Batch(Vec<Command>),
+    /// A `PUT /v1/txn` with node, service or check operations besides KV ones (a KV-only one
+    /// stays a [`Command::Txn`], which servers of earlier versions read).
+    CatalogTxn {
+        ops: Vec<CatalogTxnOp>,
+    },
 }
 
 impl Command {
@@ -141,6 +146,12 @@ impl Command {
             Command::Register(r) => is(&r.node.node) || r.checks.iter().any(|c| is(&c.node)),
             Command::Restore { .. } => true,
             Command::Batch(cmds) => cmds.iter().any(|c| c.touches_node(node)),
+            Command::CatalogTxn { ops } => ops.iter().any(|op| match op {
+                CatalogTxnOp::Kv(_) => false,
+                CatalogTxnOp::Node { node: n, .. } => is(&n.node),
+                CatalogTxnOp::Service { node: n, .. } => is(n),
+                CatalogTxnOp::Check { check, .. } => is(&check.node),
+            }),
             Command::UpdateCheck { .. }
             | Command::KvSet { .. }
             | Command::KvDelete { .. }
@@ -152,6 +163,7 @@ impl Command {
             | Command::UpdateCoordinates { .. }
             | Command::PreparedQuerySet { .. }
             | Command::PreparedQueryDelete { .. }
+            | Command::AutopilotSet { .. }
             | Command::ReapTombstones { .. } => false,
         }
     }
@@ -163,11 +175,31 @@ pub struct TxnOp {
     pub verb: String,
     pub key: String,
     #[serde(default)]
-            | Command::AutopilotSet { .. }
     pub value: Vec<u8>,
     pub flags: u64,
     pub index: u64,
     pub session: String,
+}
+
+/// One operation of a [`Command::CatalogTxn`]. The verbs are Consul's (`set`, `cas`, `get`,
+/// `delete`, `delete-cas`); a record's `modify_index` is the index `cas` and `delete-cas`
+/// compare with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CatalogTxnOp {
+    Kv(TxnOp),
+    Node {
+        verb: String,
+        node: NodeRecord,
+    },
+    Service {
+        verb: String,
+        node: String,
+        service: ServiceRecord,
+    },
+    Check {
+        verb: String,
+        check: CheckRecord,
+    },
 }
 
 /// What applying a command produced.
@@ -179,9 +211,26 @@ pub enum Reply {
     Batch(Vec<Result<Reply, super::CatalogError>>),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One result of a transaction: a KV entry, a node, a service or a check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TxnResult {
     pub entry: Option<KvRecord>,
+    #[serde(default)]
+    pub node: Option<NodeRecord>,
+    /// A service and the node it is on.
+    #[serde(default)]
+    pub service: Option<(String, ServiceRecord)>,
+    #[serde(default)]
+    pub check: Option<CheckRecord>,
+}
+
+impl TxnResult {
+    pub fn kv(entry: KvRecord) -> Self {
+        TxnResult {
+            entry: Some(entry),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ pub mod records;
 pub mod registration;
 mod session;
 mod state;
+mod txn;
 mod ui_query;
 mod vet;
 mod view;

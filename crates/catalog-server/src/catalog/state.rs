@@ -212,6 +212,7 @@ impl State {
                 Ok(Reply::Bool(true))
             }
             Command::Txn { ops } => Ok(self.txn(index, ops, now_ms, t)),
+            Command::CatalogTxn { ops } => Ok(self.catalog_txn(index, ops, now_ms, t)),
             Command::UpdateCoordinates { updates } => {
                 self.update_coordinates(index, updates, t);
                 Ok(Reply::Done)
@@ -223,10 +224,10 @@ impl State {
                 self.prepared_query_delete(index, id, t);
                 Ok(Reply::Done)
             }
-        }
             Command::AutopilotSet { config, how } => {
                 Ok(Reply::Bool(self.autopilot_set(index, config, *how)))
             }
+        }
     }
 
     /// Applies a whole registration, or nothing of it: everything that could refuse it is
@@ -271,7 +272,13 @@ impl State {
         Ok(Reply::Done)
     }
 
-    fn register_node(&mut self, index: u64, node: &NodeRecord, skip_update: bool, t: &mut Touched) {
+    pub(super) fn register_node(
+        &mut self,
+        index: u64,
+        node: &NodeRecord,
+        skip_update: bool,
+        t: &mut Touched,
+    ) {
         let key = lower(&node.node);
         match self.nodes.get_mut(&key) {
             Some(_) if skip_update => {}
@@ -317,7 +324,7 @@ impl State {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn register_service(
+    pub(super) fn register_service(
         &mut self,
         index: u64,
         node: &str,
@@ -393,7 +400,7 @@ impl State {
         Ok(Reply::Done)
     }
 
-    fn register_check(
+    pub(super) fn register_check(
         &mut self,
         index: u64,
         mut check: CheckRecord,
@@ -470,7 +477,7 @@ impl State {
         true
     }
 
-    fn deregister_node(&mut self, index: u64, node: &str, now_ms: u64, t: &mut Touched) {
+    pub(super) fn deregister_node(&mut self, index: u64, node: &str, now_ms: u64, t: &mut Touched) {
         let nkey = lower(node);
         if self.nodes.remove(&nkey).is_none() {
             return;
@@ -505,7 +512,7 @@ impl State {
         }
     }
 
-    fn deregister_service(
+    pub(super) fn deregister_service(
         &mut self,
         index: u64,
         node: &str,
@@ -548,7 +555,7 @@ impl State {
         Ok(Reply::Bool(true))
     }
 
-    fn deregister_check(
+    pub(super) fn deregister_check(
         &mut self,
         index: u64,
         node: &str,

@@ -3,7 +3,7 @@
 //! agent, catalog and session endpoints ask the same questions.
 
 use super::acl::{AclRefusal, Authz};
-use super::command::Command;
+use super::command::{CatalogTxnOp, Command};
 use super::records::CheckRecord;
 use super::state::{lower, State};
 use acl::{Access, Resource};
@@ -94,6 +94,16 @@ impl State {
                 }
                 Ok(())
             }
+            Command::CatalogTxn { ops } => ops.iter().try_for_each(|op| match op {
+                CatalogTxnOp::Kv(op) => z.require(Resource::Key, &op.key, Access::Write),
+                CatalogTxnOp::Node { node, .. } => {
+                    z.require(Resource::Node, &node.node, Access::Write)
+                }
+                CatalogTxnOp::Service { service, .. } => {
+                    z.require(Resource::Service, &service.name, Access::Write)
+                }
+                CatalogTxnOp::Check { check, .. } => self.vet_check(z, &check.node, check, None),
+            }),
             Command::Batch(cmds) => cmds.iter().try_for_each(|c| self.vet(z, c)),
             Command::Acl(_) | Command::Restore { .. } => {
                 z.require(Resource::Acl, "", Access::Write)
@@ -110,6 +120,7 @@ impl State {
                 self.vet_existing_query(z, &query.id)
             }
             Command::PreparedQueryDelete { id } => self.vet_existing_query(z, id),
+            Command::AutopilotSet { .. } => z.require(Resource::Operator, "", Access::Write),
             Command::Noop | Command::ReapTombstones { .. } => Ok(()),
         }
     }
@@ -120,7 +131,6 @@ impl State {
             None => Ok(()),
         }
     }
-            Command::AutopilotSet { .. } => z.require(Resource::Operator, "", Access::Write),
 
     /// A check's right: `service:write` on its service, else `node:write` on its node.
     /// `own` is the service registered in the same request (id, name).

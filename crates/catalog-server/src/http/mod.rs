@@ -13,9 +13,10 @@ pub mod fuzzing;
 mod gopath;
 mod kv;
 mod listen;
+mod mesh;
 mod metrics;
-pub use listen::{in_flight, Closing};
 mod operator;
+pub use listen::{in_flight, Closing};
 pub mod params;
 pub mod query;
 mod raft_rpc;
@@ -24,6 +25,7 @@ mod session;
 mod snapshot;
 mod status;
 mod tls;
+mod txn;
 mod ui;
 
 use crate::agent::Agent;
@@ -333,6 +335,18 @@ fn cluster_routes() -> Router<AppState> {
             only("GET", get(catalog::missing_service)),
         )
         .route(
+            "/v1/catalog/connect/{*name}",
+            only("GET", get(mesh::catalog_connect)),
+        )
+        .route(
+            "/v1/health/connect/{*name}",
+            only("GET", get(mesh::health_connect)),
+        )
+        .route(
+            "/v1/health/ingress/{*name}",
+            only("GET", get(mesh::health_connect)),
+        )
+        .route(
             "/v1/health/state/{*state}",
             only("GET", get(catalog::health_state)),
         )
@@ -355,7 +369,7 @@ fn cluster_routes() -> Router<AppState> {
                 get(kv::get_root).put(kv::put_root).delete(kv::delete_root),
             ),
         )
-        .route("/v1/txn", only("PUT", put(kv::txn)))
+        .route("/v1/txn", only("PUT", put(txn::txn)))
         // sessions
         .route("/v1/session/create", only("PUT", put(session::create)))
         .route(
@@ -383,27 +397,13 @@ fn cluster_routes() -> Router<AppState> {
             only("GET", get(status::raft_configuration)),
         )
         .route(
-            "/v1/operator/autopilot/health",
-            only("GET", get(status::autopilot_health)),
-        )
-        .route("/v1/operator/usage", only("GET", get(status::usage)))
-        // prepared queries
-        .route(
-            "/v1/query",
-            only("GET,POST", get(query::list).post(query::create)),
-        )
-        .route(
-            "/v1/query/{*rest}",
-            get(query::get_specific)
-                .put(query::update)
-        .route(
             "/v1/operator/raft/transfer-leader",
             only("POST", axum::routing::post(operator::transfer_leader)),
         )
-                .delete(query::delete)
-                .fallback(query::fallback),
+        .route(
+            "/v1/operator/autopilot/health",
+            only("GET", get(status::autopilot_health)),
         )
-        .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
         .route(
             "/v1/operator/autopilot/state",
             only("GET", get(operator::autopilot_state)),
@@ -425,6 +425,20 @@ fn cluster_routes() -> Router<AppState> {
                     .delete(operator::keyring),
             ),
         )
+        .route("/v1/operator/usage", only("GET", get(status::usage)))
+        // prepared queries
+        .route(
+            "/v1/query",
+            only("GET,POST", get(query::list).post(query::create)),
+        )
+        .route(
+            "/v1/query/{*rest}",
+            get(query::get_specific)
+                .put(query::update)
+                .delete(query::delete)
+                .fallback(query::fallback),
+        )
+        .route("/v1/coordinate/nodes", only("GET", get(coordinate::nodes)))
         .route(
             "/v1/coordinate/node/{*node}",
             only("GET", get(coordinate::node)),

@@ -43,6 +43,8 @@ pub struct Status {
     pub snapshot: Option<(u64, u64)>,
     /// The voters of the membership, by Raft id.
     pub voters: BTreeMap<u64, ServerNode>,
+    /// The log index of the membership in force (0: the one the cluster was initialised with).
+    pub membership_index: u64,
     /// `Leader`, `Follower`, `Candidate`, `Learner` or `Shutdown`.
     pub state: String,
 }
@@ -66,6 +68,7 @@ impl Status {
                 .filter(|(id, _)| voters.contains(id))
                 .map(|(id, n)| (*id, n.clone()))
                 .collect(),
+            membership_index: m.membership_config.log_id().map_or(0, |l| l.index),
             state: format!("{:?}", m.state),
         }
     }
@@ -157,11 +160,11 @@ pub struct RaftNode {
     proposal_stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
     /// The proposer task (it holds the core): stopped and awaited at shutdown.
     proposer: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Set while this leader hands leadership over (`transfer.rs`): nothing new is proposed.
+    transferring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type Proposal = (Command, oneshot::Sender<Result<Reply, WriteError>>);
-    /// Set while this leader hands leadership over (`transfer.rs`): nothing new is proposed.
-    transferring: Arc<std::sync::atomic::AtomicBool>,
 
 /// See [`RaftNode::leader_view`].
 pub(crate) struct LeaderView {
@@ -187,10 +190,10 @@ async fn proposer(
     core: Arc<self::core::Core>,
     mut rx: mpsc::Receiver<Proposal>,
     stats: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+    transferring: Arc<std::sync::atomic::AtomicBool>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     // As many writers as the previous entry carried are expected back: closed-loop clients
-    transferring: Arc<std::sync::atomic::AtomicBool>,
     // send their next write as soon as their reply arrives, a few hundred microseconds apart.
     let mut expect = 1;
     while let Some(first) = rx.recv().await {
@@ -209,9 +212,6 @@ async fn proposer(
             }
         }
         expect = batch.len();
-        stats.0.fetch_add(batch.len() as u64, Relaxed);
-        metrics::counter!("consul.raft.apply").increment(batch.len() as u64);
-        stats.1.fetch_add(1, Relaxed);
         if transferring.load(Relaxed) {
             // Leadership is being handed over: certainly not applied, retried on the new leader.
             for (_, tx) in batch {
@@ -219,6 +219,9 @@ async fn proposer(
             }
             continue;
         }
+        stats.0.fetch_add(batch.len() as u64, Relaxed);
+        metrics::counter!("consul.raft.apply").increment(batch.len() as u64);
+        stats.1.fetch_add(1, Relaxed);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -363,10 +366,10 @@ impl RaftNode {
             transferring.clone(),
         ));
         Ok(RaftNode {
+            transferring,
             proposer: Arc::new(std::sync::Mutex::new(Some(proposer))),
             me,
             peers,
-            transferring,
             contact: Arc::default(),
             departed,
             proposal_stats,
@@ -573,12 +576,12 @@ impl RaftNode {
 
     /// Confirms leadership with a quorum before a `?consistent` read.
     pub async fn barrier(&self) -> Result<(), WriteError> {
-        match tokio::time::timeout(HOLD_TIMEOUT, self.raft().ensure_linearizable()).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(WriteError::NoLeader),
         if self.transferring.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(WriteError::NoLeader);
         }
+        match tokio::time::timeout(HOLD_TIMEOUT, self.raft().ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(WriteError::NoLeader),
         }
     }
 
