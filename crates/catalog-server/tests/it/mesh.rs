@@ -10,15 +10,33 @@ use serde_json::{json, Value};
 async fn mesh_registrations_are_refused_by_name() {
     let s = TestServer::start().await;
     for (body, what) in [
-        (json!({"Name": "p", "Kind": "connect-proxy", "Proxy": {"DestinationServiceName": "web"}}), "service kind \"connect-proxy\""),
-        (json!({"Name": "gw", "Kind": "mesh-gateway"}), "service kind \"mesh-gateway\""),
-        (json!({"Name": "web", "Proxy": {"DestinationServiceName": "x"}}), "Proxy"),
-        (json!({"Name": "web", "Connect": {"Native": true}}), "Connect"),
-        (json!({"Name": "web", "Connect": {"SidecarService": {}}}), "Connect"),
+        (
+            json!({"Name": "p", "Kind": "connect-proxy", "Proxy": {"DestinationServiceName": "web"}}),
+            "service kind \"connect-proxy\"",
+        ),
+        (
+            json!({"Name": "gw", "Kind": "mesh-gateway"}),
+            "service kind \"mesh-gateway\"",
+        ),
+        (
+            json!({"Name": "web", "Proxy": {"DestinationServiceName": "x"}}),
+            "Proxy",
+        ),
+        (
+            json!({"Name": "web", "Connect": {"Native": true}}),
+            "Connect",
+        ),
+        (
+            json!({"Name": "web", "Connect": {"SidecarService": {}}}),
+            "Connect",
+        ),
     ] {
         let (st, b) = s.put("/v1/agent/service/register", body.to_string()).await;
         assert_eq!(st, 400, "{body}: {b}");
-        assert!(b.contains(what) && b.contains("service mesh"), "{body}: {b}");
+        assert!(
+            b.contains(what) && b.contains("service mesh"),
+            "{body}: {b}"
+        );
     }
     let (st, b) = s
         .put(
@@ -43,7 +61,10 @@ async fn mesh_registrations_are_refused_by_name() {
 async fn the_mesh_read_endpoints_answer_an_empty_list_with_the_service_index() {
     let s = TestServer::start().await;
     let (st, b) = s
-        .put("/v1/agent/service/register", json!({"Name": "web", "Port": 80}).to_string())
+        .put(
+            "/v1/agent/service/register",
+            json!({"Name": "web", "Port": 80}).to_string(),
+        )
         .await;
     assert_eq!(st, 200, "{b}");
     for path in [
@@ -57,6 +78,11 @@ async fn the_mesh_read_endpoints_answer_an_empty_list_with_the_service_index() {
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v, json!([]), "{path}");
     }
-    let (st, _, body) = s.get_full("/v1/catalog/connect/web?filter=not%20valid((").await;
-    assert_eq!(st, 400, "a bad filter is refused as on the service's own query: {body}");
+    let (st, _, body) = s
+        .get_full("/v1/catalog/connect/web?filter=not%20valid((")
+        .await;
+    assert_eq!(
+        st, 400,
+        "a bad filter is refused as on the service's own query: {body}"
+    );
 }
