@@ -71,14 +71,31 @@ async fn summary_has_go_metrics_shape_and_counts_kv_writes() {
     assert!(kvs["Min"].as_f64().unwrap() <= kvs["Max"].as_f64().unwrap());
     assert_eq!(kvs["Labels"], serde_json::json!({}));
 
-    // The HTTP layer's timing, labelled as Consul labels it.
-    let http = summary["Samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["Name"] == "consul.api.http" && x["Labels"]["path"] == "v1_kv_");
-    let http = http.unwrap_or_else(|| panic!("no consul.api.http for v1_kv_: {summary}"));
-    assert_eq!(http["Labels"]["method"], "PUT");
+    // The HTTP layer's timing, labelled as Consul labels it (recorded after the write's, so
+    // possibly in the next interval).
+    let kv_http = |v: &Value| {
+        v["Samples"].as_array().is_some_and(|samples| {
+            samples.iter().any(|x| {
+                x["Name"] == "consul.api.http"
+                    && x["Labels"]["path"] == "v1_kv_"
+                    && x["Labels"]["method"] == "PUT"
+            })
+        })
+    };
+    let last = Mutex::new(summary.clone());
+    let timed = kv_http(&summary)
+        || wait_until(INTERVAL_WAIT, || async {
+            let v = s.json("/v1/agent/metrics").await;
+            let ok = kv_http(&v);
+            *last.lock().unwrap() = v;
+            ok
+        })
+        .await;
+    assert!(
+        timed,
+        "no consul.api.http for PUT v1_kv_: {}",
+        last.lock().unwrap()
+    );
 
     // Gauges: the host name after the prefix, float32 values, no extra keys.
     let gauges = summary["Gauges"].as_array().unwrap();
