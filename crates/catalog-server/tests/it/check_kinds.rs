@@ -387,3 +387,60 @@ async fn docker_check_execs_in_a_container() {
     drop(container);
     drop(image);
 }
+
+/// On a client agent, an alias of another node's service follows the servers' catalog.
+#[tokio::test]
+async fn alias_check_on_a_client_follows_the_servers_catalog() {
+    use crate::common::{Mode, ReservedPort};
+    let mut ports = ReservedPort::shared(&["127.0.0.1", "127.0.0.2"]).into_iter();
+    let mut server = TestServer::member("127.0.0.1", "alias-server", ports.next().unwrap(), 1, &[]);
+    server.spawn();
+    let ready = server.wait_ready(Duration::from_secs(60)).await;
+    assert!(
+        matches!(ready, test_support::Ready::Serving(_)),
+        "{ready:?}: {}",
+        server.output()
+    );
+    let mut client = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.2")
+            .node("alias-client")
+            .mode(Mode::Client {
+                join: vec!["127.0.0.1".to_string()],
+            })
+            .server_port(ports.next().unwrap())
+            .arg("-dns-port=0")
+            .build(),
+    );
+    client.start().await;
+
+    let ext = r#"{"Node":"ext","Address":"10.0.0.9","Service":{"Service":"db"},
+        "Check":{"Name":"db-check","ServiceID":"db","Status":"passing"}}"#;
+    assert_eq!(server.put("/v1/catalog/register", ext).await.0, 200);
+    let body = r#"{"name":"db-alias","alias_node":"ext","alias_service":"db"}"#;
+    let (code, text) = client.put("/v1/agent/check/register", body).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        wait_status(&client, "db-alias", "passing").await,
+        "All checks passing."
+    );
+    let ext = r#"{"Node":"ext","Address":"10.0.0.9","Service":{"Service":"db"},
+        "Check":{"Name":"db-check","ServiceID":"db","Status":"warning","Output":"slow disk"}}"#;
+    assert_eq!(server.put("/v1/catalog/register", ext).await.0, 200);
+    assert_eq!(
+        wait_status(&client, "db-alias", "warning").await,
+        "Aliased check \"db-check\" failing: slow disk"
+    );
+    // The service leaves the node: critical.
+    let (code, text) = server
+        .put(
+            "/v1/catalog/deregister",
+            r#"{"Node":"ext","ServiceID":"db"}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        wait_status(&client, "db-alias", "critical").await,
+        "Service db could not be found on node ext"
+    );
+}

@@ -132,7 +132,7 @@ async fn null_is_the_zero_value_and_wrong_types_are_gos_errors_on_every_json_end
     );
     let check_nested = with(
         nulls(CHECK),
-        json!({"Name": "c", "TTL": "30s", "Header": {"X": [null]}, "Args": [null]}),
+        json!({"Name": "c", "TTL": "30s", "Header": {"X": [null]}}),
     );
     let register_nested = with(
         nulls(REGISTER),
@@ -154,6 +154,10 @@ async fn null_is_the_zero_value_and_wrong_types_are_gos_errors_on_every_json_end
         // AgentRegisterCheck
         ("/v1/agent/check/register", nulls(CHECK), 400, "Missing check name"),
         ("/v1/agent/check/register", check_nested, 200, ""),
+        // A null argument is an empty one: `[null]` is a script check (CheckType.IsScript),
+        // which Validate wants an Interval for.
+        ("/v1/agent/check/register", json!({"Name": "s", "TTL": "30s", "Args": [null]}), 400,
+            "Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks"),
         // AgentCheckUpdate: a null Status is "".
         ("/v1/agent/check/update/base-ttl", nulls(&["Status", "Output"]), 400, "Invalid check status: ''"),
         ("/v1/agent/check/update/base-ttl", json!({"Status": "passing", "Output": null}), 200, ""),
