@@ -24,6 +24,7 @@ pub mod render;
 mod services;
 pub mod snapshot;
 pub mod tls;
+mod usage;
 mod validate;
 pub mod version;
 mod watch;
@@ -287,6 +288,16 @@ const COMMANDS: &[Entry] = &[
         run: autopilot::run_state,
     },
     Entry {
+        words: &["operator", "usage"],
+        synopsis: "Provides cluster-level usage information",
+        run: usage::run_parent,
+    },
+    Entry {
+        words: &["operator", "usage", "instances"],
+        synopsis: "Display service instance usage information",
+        run: usage::run_instances,
+    },
+    Entry {
         words: &["operator", "raft"],
         synopsis: "Provides cluster-level tools for Consul operators",
         run: operator::run_raft_parent,
@@ -401,7 +412,6 @@ const NOT_IMPLEMENTED: &[&[&str]] = &[
     &["login"],
     &["logout"],
     &["operator", "area"],
-    &["operator", "usage"],
     &["peering"],
     &["resource"],
     &["snapshot", "agent"],
@@ -534,8 +544,8 @@ mod tests {
             Some("snapshot inspect")
         );
         assert_eq!(
-            not_implemented(&sv(&["operator", "usage", "instances"])).as_deref(),
-            Some("operator usage")
+            not_implemented(&sv(&["operator", "area", "list"])).as_deref(),
+            Some("operator area")
         );
         assert_eq!(not_implemented(&sv(&["kv", "get"])), None);
         assert_eq!(run(&sv(&["acl", "auth-method", "list"])), 1);

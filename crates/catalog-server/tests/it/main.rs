@@ -33,3 +33,4 @@ mod storage;
 mod tls_cli;
 mod txn;
 mod ui;
+mod usage_cli;
