@@ -210,6 +210,36 @@ pub struct CheckDefinition {
     pub tls_skip_verify: bool,
     #[serde(rename = "TCP", default, skip_serializing_if = "String::is_empty")]
     pub tcp: String,
+    #[serde(rename = "H2PING", default, skip_serializing_if = "String::is_empty")]
+    pub h2ping: String,
+    #[serde(rename = "H2PingUseTLS", default, skip_serializing_if = "is_false")]
+    pub h2ping_use_tls: bool,
+    #[serde(rename = "ScriptArgs", default, skip_serializing_if = "Vec::is_empty")]
+    pub script_args: Vec<String>,
+    #[serde(
+        rename = "DockerContainerID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub docker_container_id: String,
+    #[serde(rename = "Shell", default, skip_serializing_if = "String::is_empty")]
+    pub shell: String,
+    #[serde(rename = "GRPC", default, skip_serializing_if = "String::is_empty")]
+    pub grpc: String,
+    #[serde(rename = "GRPCUseTLS", default, skip_serializing_if = "is_false")]
+    pub grpc_use_tls: bool,
+    #[serde(
+        rename = "AliasNode",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub alias_node: String,
+    #[serde(
+        rename = "AliasService",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub alias_service: String,
 }
 
 pub(crate) fn is_false(b: &bool) -> bool {

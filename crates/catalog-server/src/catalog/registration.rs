@@ -375,6 +375,15 @@ pub fn check_record(
         tls_server_name: def.tls_server_name.clone(),
         tls_skip_verify: def.tls_skip_verify,
         tcp: def.tcp.clone(),
+        h2ping: def.h2ping.clone(),
+        h2ping_use_tls: !def.h2ping.is_empty() && def.h2ping_use_tls.unwrap_or(true),
+        script_args: def.args.clone().unwrap_or_default(),
+        docker_container_id: def.docker_container_id.clone(),
+        shell: def.shell.clone(),
+        grpc: def.grpc.clone(),
+        grpc_use_tls: def.grpc_use_tls,
+        alias_node: def.alias_node.clone(),
+        alias_service: def.alias_service.clone(),
     };
     Ok(CheckRecord {
         node: node.to_string(),

@@ -49,6 +49,7 @@ async fn grpc_check_follows_the_serving_status() {
     assert_eq!(out, format!("gRPC check {target}: success"));
     let checks = s.json("/v1/health/checks/cart").await;
     assert_eq!(checks[0]["Type"], "grpc", "{checks}");
+    assert_eq!(checks[0]["Definition"]["GRPC"], target.as_str(), "{checks}");
 
     reporter
         .set_service_status("shop.Cart", ServingStatus::NotServing)
@@ -125,6 +126,7 @@ async fn alias_check_mirrors_a_local_service_and_a_catalog_node() {
     );
     let checks = s.json("/v1/health/checks/web-proxy").await;
     assert_eq!(checks[0]["Type"], "alias", "{checks}");
+    assert_eq!(checks[0]["Definition"]["AliasService"], "web", "{checks}");
 
     for (verb, status, output) in [
         ("pass", "passing", "All checks passing.".to_string()),
@@ -264,6 +266,8 @@ async fn h2ping_check_pings_over_h2c_and_tls() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(h2c["Type"], "h2ping", "{checks}");
+    assert_eq!(h2c["Definition"]["H2PING"], addr.to_string(), "{checks}");
+    assert_eq!(h2c["Definition"].get("H2PingUseTLS"), None, "{checks}");
 
     // TLS is the default: the same plain server fails the handshake.
     let body = format!(r#"{{"name":"h2-default-tls","h2ping":"{addr}","interval":"1s"}}"#);
