@@ -80,10 +80,16 @@ pub async fn metrics(
     let sinks = sinks()?;
     if wants_prometheus(&p, &headers) {
         let Some(text) = sinks.prometheus_text() else {
+            // Consul 1.21's handler returns a CodeWithPayloadError (415) without a body, and its
+            // wrapper writes nothing for a nil body: the client sees 200, an empty body and the
+            // reason in X-Consul-Reason (clients such as py-consul rely on the 200).
             return Ok((
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                [(header::CONTENT_TYPE, "text/plain")],
-                "Prometheus is not enabled since its retention time is not positive",
+                StatusCode::OK,
+                [(
+                    "X-Consul-Reason",
+                    "Prometheus is not enabled since its retention time is not positive",
+                )],
+                "",
             )
                 .into_response());
         };

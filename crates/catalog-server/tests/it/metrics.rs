@@ -125,17 +125,17 @@ async fn summary_has_go_metrics_shape_and_counts_kv_writes() {
     assert!(moved, "consul.raft.apply did not move");
 }
 
-/// Without `prometheus_retention_time`, Consul's 415 and text; asked by parameter or Accept.
+/// Without `prometheus_retention_time`, what Consul 1.21 answers: 200 with an empty body and
+/// the reason in `X-Consul-Reason` (its handler's 415 is never written); asked by parameter or
+/// Accept.
 #[tokio::test]
-async fn prometheus_format_is_refused_without_retention_time() {
+async fn prometheus_format_without_retention_time_answers_empty_with_the_reason() {
     let s = TestServer::start().await;
+    let reason = "Prometheus is not enabled since its retention time is not positive";
     let (st, h, body) = s.get_full("/v1/agent/metrics?format=prometheus").await;
-    assert_eq!(st, 415);
-    assert_eq!(h["content-type"], "text/plain");
-    assert_eq!(
-        body,
-        "Prometheus is not enabled since its retention time is not positive"
-    );
+    assert_eq!(st, 200);
+    assert_eq!(h["x-consul-reason"], reason);
+    assert_eq!(body, "");
     let r = s
         .http
         .get(s.url("/v1/agent/metrics"))
@@ -143,7 +143,8 @@ async fn prometheus_format_is_refused_without_retention_time() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 415);
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-consul-reason"], reason);
 }
 
 /// With a retention time: the text format, cumulative counts that move after KV writes, and
