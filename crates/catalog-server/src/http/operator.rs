@@ -127,7 +127,7 @@ pub async fn transfer_leader(State(a): State<AppState>, t: Token, RawQuery(q): R
 }
 
 /// Go's `time.Time` JSON form (RFC 3339, UTC, whole seconds as Consul rounds them).
-fn go_time(ms: u64) -> String {
+pub(super) fn go_time(ms: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
         .ok()
         .and_then(|t| {

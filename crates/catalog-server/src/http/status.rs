@@ -59,26 +59,35 @@ pub async fn raft_configuration(State(a): State<AppState>, t: Token, RawQuery(q)
     ))
 }
 
+/// `GET /v1/operator/autopilot/health` (`operator:read`): each voter's health as autopilot
+/// judges it (`agent/autopilot.rs`), 429 when any is unhealthy, as Consul answers.
 pub async fn autopilot_health(State(a): State<AppState>, t: Token, RawQuery(q): RawQuery) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?.require(Resource::Operator, "", Access::Read)?;
-    let m = a.raft_status();
-    let servers: Vec<_> = voters(&a)
-        .into_iter()
-        .map(|(id, addr)| {
-            let (node, uuid) = server_name(&a, id);
-            json!({"ID": uuid, "Name": node, "Address": addr, "SerfStatus": "alive",
-                   "Version": crate::version::VERSION, "Leader": m.leader == Some(id),
-                   "LastContact": "0s", "LastTerm": m.term,
-                   "LastIndex": m.applied_index, "Healthy": true,
-                   "Voter": true, "StableSince": crate::version::BUILD_DATE})
+    let st = a.autopilot_state().await;
+    let servers: Vec<_> = st
+        .servers
+        .iter()
+        .map(|s| {
+            let contact = s
+                .last_contact_ms
+                .map(|ms| json!(api_types::format_go_duration(ms as i64 * 1_000_000)))
+                .unwrap_or(serde_json::Value::Null);
+            json!({"ID": s.node_id, "Name": s.name, "Address": s.address,
+                   "SerfStatus": s.node_status, "Version": crate::version::VERSION,
+                   "Leader": s.leader, "LastContact": contact, "LastTerm": s.last_term,
+                   "LastIndex": s.last_index, "Healthy": s.healthy, "Voter": true,
+                   "StableSince": super::operator::go_time(s.stable_since_ms)})
         })
         .collect();
-    let n = servers.len();
-    Ok(json(
-        &json!({"Healthy": m.leader.is_some(), "FailureTolerance": (n.saturating_sub(1)) / 2, "Servers": servers}),
+    let mut r = json(
+        &json!({"Healthy": st.healthy, "FailureTolerance": st.failure_tolerance, "Servers": servers}),
         p.pretty() || a.config().dev,
-    ))
+    );
+    if !st.healthy {
+        *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    }
+    Ok(r)
 }
 
 pub async fn root(State(a): State<AppState>) -> Response {

@@ -214,6 +214,25 @@ async fn three_servers_transfer_leadership_and_show_autopilot_state() {
         assert!(srv["LastIndex"].as_u64().unwrap() > 0, "{srv}");
         assert!(srv["LastContact"].is_string(), "{srv}");
     }
+    let health = servers[(leader + 1) % 3]
+        .json("/v1/operator/autopilot/health")
+        .await;
+    assert_eq!(
+        (
+            health["Healthy"].as_bool(),
+            health["FailureTolerance"].as_u64()
+        ),
+        (Some(true), Some(1)),
+        "{health}"
+    );
+    for srv in health["Servers"].as_array().unwrap() {
+        assert_eq!(
+            (srv["SerfStatus"].as_str(), srv["Healthy"].as_bool()),
+            (Some("alive"), Some(true)),
+            "{srv}"
+        );
+        assert!(srv["LastContact"].is_string(), "{srv}");
+    }
     let (code, out, err) = run(&servers[leader], &["operator", "autopilot", "state"]);
     assert_eq!(code, 0, "{err}");
     assert!(
