@@ -185,6 +185,7 @@ pub struct TxnOp {
 /// `delete`, `delete-cas`); a record's `modify_index` is the index `cas` and `delete-cas`
 /// compare with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
 pub enum CatalogTxnOp {
     Kv(TxnOp),
     Node {

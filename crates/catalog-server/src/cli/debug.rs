@@ -267,7 +267,7 @@ async fn record(client: &Client, plan: Plan, version: &str) -> i32 {
         eprintln!("Static capture failed: {e}");
     }
     if plan.wants("metrics") || plan.wants("logs") {
-        let (metrics, logs, ticks) = tokio::join!(
+        let (metrics, logs, ()) = tokio::join!(
             async {
                 if plan.wants("metrics") {
                     stream_to(
@@ -298,7 +298,6 @@ async fn record(client: &Client, plan: Plan, version: &str) -> i32 {
             },
             intervals(plan.interval, duration),
         );
-        let _ = ticks;
         if let Err(e) = metrics.and(logs) {
             eprintln!("==> Error encountered during collection: {e}");
         }
@@ -388,9 +387,9 @@ async fn stream_to(
         }
         std::io::Result::Ok(())
     };
-    match tokio::time::timeout(duration, copy).await {
-        Ok(Err(e)) => return Err(format!("{}: {e}", path.display())),
-        Ok(Ok(())) | Err(_) => {}
+    // The duration ending (the timeout) is the normal end.
+    if let Ok(Err(e)) = tokio::time::timeout(duration, copy).await {
+        return Err(format!("{}: {e}", path.display()));
     }
     f.flush()
         .await
