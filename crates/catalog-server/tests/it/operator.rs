@@ -410,3 +410,65 @@ async fn keyring_with_encryption_lists_local_keys_and_refuses_pool_changes() {
         "nothing was installed: {v}"
     );
 }
+
+/// Voters in `s`'s Raft configuration.
+async fn voter_count(s: &TestServer) -> usize {
+    let c = s.json("/v1/operator/raft/configuration").await;
+    c["Servers"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_dead_servers_respects_min_quorum() {
+    let mut servers = crate::cluster::cluster();
+    let all = [0, 1, 2];
+    let leader = crate::cluster::agreed_leader(&servers, &all).await;
+    let dead = (leader + 1) % 3;
+    let (code, _, err) = run(
+        &servers[leader],
+        &["operator", "autopilot", "set-config", "-min-quorum=3"],
+    );
+    assert_eq!(code, 0, "{err}");
+    servers[dead].kill9();
+    let ids = node_ids(&servers[leader]).await;
+    let dead_id = ids
+        .iter()
+        .find(|(n, _)| n == servers[dead].node())
+        .map(|(_, id)| id.clone())
+        .unwrap();
+    // Gossip declares it failed; with MinQuorum 3 it stays a voter.
+    let mut failed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let st = servers[leader].json("/v1/operator/autopilot/state").await;
+        if st["Servers"][dead_id.as_str()]["NodeStatus"] == "failed" {
+            assert_eq!(st["Healthy"], false);
+            assert_eq!(st["FailureTolerance"], 0);
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(failed, "the killed server was never declared failed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        voter_count(&servers[leader]).await,
+        3,
+        "MinQuorum 3 keeps the dead voter"
+    );
+    // Without the floor, autopilot removes it.
+    let (code, _, err) = run(
+        &servers[leader],
+        &["operator", "autopilot", "set-config", "-min-quorum=0"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut removed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if voter_count(&servers[leader]).await == 2 {
+            removed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(removed, "the dead server was not removed");
+}
