@@ -363,7 +363,7 @@ fn unsupported_is_said_not_ignored() {
     for cmd in [
         &["snapshot", "inspect"][..],
         &["acl", "auth-method", "list"],
-        &["operator", "usage"],
+        &["operator", "area"],
     ] {
         let (code, out, err) = consul(cmd);
         assert_eq!(code, 1, "{cmd:?}");
