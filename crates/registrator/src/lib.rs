@@ -1,9 +1,10 @@
-//! registrator: registers Docker containers' ports as Consul services, a drop-in for
-//! gliderlabs/registrator.
+//! registrator: registers Docker containers' ports as services (Consul, etcd, SkyDNS 2), a
+//! drop-in for gliderlabs/registrator.
 //!
 //! Code map: [`cli`] (Go-style flags → [`cli::Options`]), [`docker`] (the only module naming
 //! bollard), [`mapping`] (pure: inspect + settings → registrations), [`registry`] (the
-//! [`registry::Registry`] trait and the Consul backends), [`sync`] (the event loop).
+//! [`registry::Registry`] trait and the backends: Consul, etcd, SkyDNS 2), [`sync`] (the event
+//! loop).
 //! [`run`] wires them in upstream's startup order.
 
 pub mod cli;
@@ -74,8 +75,8 @@ pub async fn connect_registry<R: Registry>(reg: &R, opts: &cli::Options) -> Resu
     loop {
         info!("Connecting to backend ({attempt}/{})", opts.retry_attempts);
         match reg.ping().await {
-            Ok(leader) => {
-                info!("consul: current leader  {leader}");
+            Ok(answer) => {
+                info!("{}", reg.ping_log(&answer));
                 return Ok(());
             }
             Err(e) if opts.retry_attempts != -1 && attempt >= opts.retry_attempts => {
@@ -95,10 +96,14 @@ pub async fn run(opts: cli::Options, shutdown: impl Future<Output = ()>) -> Resu
         info!("Forcing host IP to {}", opts.ip);
     }
     opts.validate()?;
-    let endpoint = registry::uri::resolve(&opts.registry_uri, &|k| std::env::var(k).ok())?;
-    let consul = registry::Consul::new(&endpoint)?;
-    info!("Using consul adapter: {}", opts.registry_uri);
-    connect_registry(&consul, &opts).await?;
+    let target = registry::uri::target(&opts.registry_uri, &|k| std::env::var(k).ok())?;
+    let backend = registry::open(&target, opts.ttl).await?;
+    info!(
+        "Using {} adapter: {}",
+        registry::uri::scheme(&opts.registry_uri),
+        opts.registry_uri
+    );
+    connect_registry(&backend, &opts).await?;
     let engine = docker::Docker::from_env().await?;
     info!(
         "Connected to Docker at {} (API {})",
@@ -122,8 +127,9 @@ pub async fn run(opts: cli::Options, shutdown: impl Future<Output = ()>) -> Resu
         deregister: opts.deregister_policy(),
         cleanup: opts.cleanup,
         resync: (opts.resync_secs > 0).then(|| Duration::from_secs(opts.resync_secs)),
+        ttl_refresh: (opts.ttl_refresh > 0).then(|| Duration::from_secs(opts.ttl_refresh as u64)),
     };
-    sync::run(engine, consul, cfg, shutdown).await?;
+    sync::run(engine, backend, cfg, shutdown).await?;
     Ok(())
 }
 

@@ -1,11 +1,41 @@
-//! The registry URI (`consul://`, `consul-unix://`, `consul-tls://`, `consulkv://`,
-//! `consulkv-unix://`) plus the Consul client environment (`CONSUL_HTTP_ADDR`,
+//! The registry URI, its scheme choosing the backend ([`target`]): the Consul ones
+//! (`consul://`, `consul-unix://`, `consul-tls://`, `consulkv://`, `consulkv-unix://`) resolved
+//! here with the Consul client environment (`CONSUL_HTTP_ADDR`,
 //! `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_AUTH`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`,
 //! `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`, `CONSUL_TLS_SERVER_NAME`) resolved
 //! into one [`Endpoint`]. Precedence: a host in the URI beats `CONSUL_HTTP_ADDR`, which beats
-//! the default `127.0.0.1:8500`.
+//! the default `127.0.0.1:8500`. `etcd://` and `skydns2://` are parsed by their own modules
+//! ([`super::etcd`], [`super::skydns2`]); `zookeeper://` and any other scheme are refused.
 
 use std::path::PathBuf;
+
+/// The backend a registry URI selects, with what it needs to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `consul://`, `consul-unix://`, `consul-tls://`, `consulkv://`, `consulkv-unix://`.
+    Consul(Endpoint),
+    /// `etcd://` and `skydns2://`: keys in etcd (v3 API).
+    Etcd(super::etcd::EtcdTarget),
+}
+
+/// The URI's scheme, lowercased (`consul`, `etcd`, ...), for upstream's
+/// `Using <scheme> adapter: <uri>` line.
+pub fn scheme(uri: &str) -> String {
+    uri.split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Parses `uri` into the backend its scheme names (the environment read through `env` only
+/// matters to the Consul schemes).
+pub fn target(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target, UriError> {
+    let (scheme, _, _) = split(uri)?;
+    match scheme.as_str() {
+        "etcd" => super::etcd::parse_etcd(uri).map(Target::Etcd),
+        "skydns2" => super::skydns2::parse(uri).map(Target::Etcd),
+        _ => resolve(uri, env).map(Target::Consul),
+    }
+}
 
 /// Which Consul API the services are written to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +83,25 @@ pub enum UriError {
     Bad(String),
     #[error("unrecognized adapter: {0}")]
     Unrecognized(String),
-    #[error("adapter not supported by this registrator (consul backends only): {0}")]
+    #[error(
+        "adapter not supported by this registrator: {0} (supported: consul, consul-unix, \
+         consul-tls, consulkv, consulkv-unix, etcd, skydns2)"
+    )]
     Unsupported(String),
+    /// A part of the URI the backend has no use for (query option, user info, fragment):
+    /// refused rather than silently ignored.
+    #[error("registry URI {uri}: {what} is not supported by the {scheme} adapter")]
+    Refused {
+        uri: String,
+        scheme: String,
+        what: String,
+    },
+    #[error("skydns2: dns domain required e.g.: skydns2://<host>/<domain> (got {0})")]
+    SkydnsDomain(String),
 }
 
 /// `scheme`, `host`, `path` as Go's `url.Parse` would split them for our schemes.
-fn split(uri: &str) -> Result<(String, String, String), UriError> {
+pub(crate) fn split(uri: &str) -> Result<(String, String, String), UriError> {
     let bad = || UriError::Bad(uri.to_string());
     let (scheme, rest) = uri.split_once(':').ok_or_else(bad)?;
     let valid = scheme
@@ -103,7 +146,8 @@ fn parse_addr(addr: &str, https: bool) -> Address {
     }
 }
 
-/// Resolves `uri` with the environment read through `env`.
+/// Resolves a Consul `uri` with the environment read through `env` (other schemes: see
+/// [`target`]).
 pub fn resolve(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, UriError> {
     let (scheme, host, path) = split(uri)?;
     let get = |k: &str| env(k).filter(|v| !v.is_empty());
@@ -148,7 +192,7 @@ pub fn resolve(uri: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoi
                 prefix: prefix.trim_start_matches('/').to_string(),
             }
         }
-        "etcd" | "skydns2" | "zookeeper" => return Err(UriError::Unsupported(uri.to_string())),
+        "zookeeper" => return Err(UriError::Unsupported(uri.to_string())),
         _ => return Err(UriError::Unrecognized(uri.to_string())),
     };
     let basic_auth = get("CONSUL_HTTP_AUTH").map(|a| match a.split_once(':') {
@@ -223,8 +267,24 @@ mod tests {
             }
         );
         assert_eq!(
-            resolve("etcd://h:2379/x", &none),
-            Err(UriError::Unsupported("etcd://h:2379/x".into()))
+            resolve("zookeeper://h:2181/x", &none),
+            Err(UriError::Unsupported("zookeeper://h:2181/x".into()))
+        );
+        assert!(matches!(
+            target("etcd://h:2379/x", &none),
+            Ok(Target::Etcd(_))
+        ));
+        assert!(matches!(
+            target("consul://h:8500", &none),
+            Ok(Target::Consul(_))
+        ));
+        assert_eq!(
+            target("zookeeper://h:2181/x", &none),
+            Err(UriError::Unsupported("zookeeper://h:2181/x".into()))
+        );
+        assert_eq!(
+            target("foo://x", &none),
+            Err(UriError::Unrecognized("foo://x".into()))
         );
         assert_eq!(
             resolve("foo://x", &none),

@@ -33,6 +33,8 @@ pub enum Event {
     },
     /// The `-resync` timer fired.
     Resync,
+    /// The `-ttl-refresh` timer fired.
+    Refresh,
     /// The Docker event stream ended (daemon restart, socket gone).
     StreamEnded,
     /// Housekeeping second: retry queued changes, heartbeat health checks, reconnect Docker.
@@ -48,6 +50,8 @@ pub struct SyncConfig {
     pub deregister: DeregisterPolicy,
     pub cleanup: bool,
     pub resync: Option<Duration>,
+    /// `-ttl-refresh`: how often every tracked service's TTL is refreshed.
+    pub ttl_refresh: Option<Duration>,
 }
 
 impl SyncConfig {
@@ -101,6 +105,7 @@ pub async fn run<E: Engine, R: Registry>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DockerError> {
     let resync = cfg.resync;
+    let ttl_refresh = cfg.ttl_refresh;
     let mut r = Reconciler::new(engine, registry, cfg);
     let mut last_event = now_secs();
     let mut stream = Some(r.engine.events(last_event));
@@ -110,11 +115,13 @@ pub async fn run<E: Engine, R: Registry>(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut resync_timer = resync.map(|d| {
+    let timer = |d: Duration| {
         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
-    });
+    };
+    let mut resync_timer = resync.map(timer);
+    let mut refresh_timer = ttl_refresh.map(timer);
     let heartbeat_every = Duration::from_secs((DOCKER_HEALTH_TTL_SECS / 3) as u64);
     let mut next_heartbeat = Instant::now() + heartbeat_every;
     let mut docker_backoff = Duration::from_secs(1);
@@ -141,6 +148,7 @@ pub async fn run<E: Engine, R: Registry>(
                 }
             },
             _ = resync_tick(&mut resync_timer) => Event::Resync,
+            _ = resync_tick(&mut refresh_timer) => Event::Refresh,
             _ = tick.tick() => Event::Tick,
         };
         match event {
@@ -171,6 +179,7 @@ pub async fn run<E: Engine, R: Registry>(
                     warn!("error listing containers, skipping sync: {e}");
                 }
             }
+            Event::Refresh => r.refresh().await,
             Event::StreamEnded => {
                 warn!("Docker event stream ended; reconnecting");
                 stream = None;
@@ -238,6 +247,7 @@ async fn next_item<T>(stream: &mut Option<BoxStream<'static, T>>) -> Option<T> {
     }
 }
 
+/// Waits for `timer`'s next tick; forever when there is no timer.
 async fn resync_tick(timer: &mut Option<tokio::time::Interval>) {
     match timer {
         Some(t) => {

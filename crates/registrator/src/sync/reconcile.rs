@@ -244,6 +244,27 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
         }
     }
 
+    /// Upstream's `-ttl-refresh` pass: every tracked service's TTL refreshed in the registry
+    /// (`refreshed: <container> <service id>`). Skipped while changes are queued: the registry
+    /// is unreachable, and once it is back every service is registered again anyway.
+    pub async fn refresh(&mut self) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        let mut all: Vec<(String, ServiceRegistration)> = self
+            .tracked
+            .iter()
+            .flat_map(|(id, t)| t.services.iter().map(move |s| (id.clone(), s.clone())))
+            .collect();
+        all.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        for (container, s) in all {
+            match self.registry.refresh(&s).await {
+                Ok(()) => info!("refreshed: {} {}", short(&container), s.id),
+                Err(e) => warn!("refresh failed: {} {e}", s.id),
+            }
+        }
+    }
+
     /// Upstream `Sync`: add untracked running containers, re-register tracked ones; with
     /// `prune` (set by `-cleanup`, and always after a Docker reconnect) tracked containers
     /// that are gone are removed as on exit; with `-cleanup` dangling services go too.

@@ -124,6 +124,7 @@ fn cfg() -> SyncConfig {
         deregister: DeregisterPolicy::Always,
         cleanup: false,
         resync: None,
+        ttl_refresh: None,
     }
 }
 

@@ -47,9 +47,18 @@ fn version_and_fatal_validation() {
         err.contains("-ttl and -ttl-refresh must be specified together or not at all"),
         "{err}"
     );
-    let (code, _, err) = run(&["etcd://127.0.0.1:2379/x"]);
+    let (code, _, err) = run(&["zookeeper://127.0.0.1:2181/x"]);
     assert_eq!(code, 1);
-    assert!(err.contains("etcd://127.0.0.1:2379/x"), "{err}");
+    assert!(
+        err.contains("adapter not supported by this registrator: zookeeper://127.0.0.1:2181/x"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["etcd://127.0.0.1:2379/x?timeout=3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the option \"timeout\""), "{err}");
+    let (code, _, err) = run(&["skydns2://127.0.0.1:2379"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("skydns2: dns domain required"), "{err}");
     let (code, _, err) = run(&["bogus://x"]);
     assert_eq!(code, 1);
     assert!(err.contains("unrecognized adapter: bogus://x"), "{err}");
@@ -64,4 +73,14 @@ fn unreachable_registry_exits_1_after_retries() {
     let (code, _, err) = run(&["-retry-attempts=2", "-retry-interval=10", &uri]);
     assert_eq!(code, 1);
     assert!(err.contains("Connecting to backend (2/2)"), "{err}");
+}
+
+#[test]
+fn unreachable_etcd_exits_1_after_retries() {
+    let held = test_support::ReservedPort::loopback();
+    let uri = format!("etcd://127.0.0.1:{}/services", held.port());
+    let (code, _, err) = run(&["-retry-attempts=1", "-retry-interval=10", &uri]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("Using etcd adapter: {uri}")), "{err}");
+    assert!(err.contains("Connecting to backend (1/1)"), "{err}");
 }

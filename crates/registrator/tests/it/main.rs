@@ -5,13 +5,15 @@
 //! against the real engine and a recording fake Consul agent. `consul`: the same against the
 //! real `consul agent -dev`. `image`: the tutorial's done-when check — our image (built by
 //! `deploy/registrator/build.sh`) run as step 2 against the real `consul` server, four app
-//! containers as step 3. Docker tests fail when `/var/run/docker.sock` is absent, the `consul`
+//! containers as step 3. `etcd`: `etcd://` and `skydns2://` against a real etcd started per
+//! test. Docker tests fail when `/var/run/docker.sock` is absent, the `consul`
 //! ones when `target/debug/consul` is not built: nothing skips itself.
 
 mod cli;
 mod common;
 mod consul;
 mod docker;
+mod etcd;
 mod image;
 mod loop_fake;
 mod mapping;

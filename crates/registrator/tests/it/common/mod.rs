@@ -3,6 +3,7 @@
 //! Consul agent and the real `consul`.
 
 pub mod consul_agent;
+pub mod etcd_server;
 pub mod fake_consul;
 
 use std::process::Command;
