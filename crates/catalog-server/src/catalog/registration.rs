@@ -356,6 +356,13 @@ pub fn check_record(
                 .into(),
         ));
     }
+    // The HTTP check's client verifies the URL's host; a different name to verify is not
+    // implemented for it (gRPC and H2PING checks honour TLSServerName).
+    if kind == CheckKind::Http && !def.tls_server_name.is_empty() {
+        return Err(Invalid(
+            "TLSServerName on HTTP checks is not supported by this agent: the certificate is verified against the URL's host".into(),
+        ));
+    }
     if def.failures_before_warning > def.failures_before_critical
         && def.failures_before_critical > 0
     {
@@ -451,6 +458,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.starts_with("Invalid check: Scripts are disabled"));
+    }
+
+    #[test]
+    fn what_this_agent_does_not_implement_is_refused_by_name() {
+        let e = service_records(
+            &reg(r#"{"name":"a","check":{"http":"https://10.0.0.1/","interval":"5s","tls_server_name":"x.example"}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TLSServerName on HTTP checks"), "{}", e.0);
+        let e = service_records(
+            &reg(r#"{"name":"a","connect":{"native":true}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("Connect is not supported"), "{}", e.0);
     }
 
     fn catalog_reg(json: &str) -> Result<Command, CatalogRefusal> {
