@@ -106,6 +106,13 @@ pub struct CheckRegistration {
     pub grpc_use_tls: bool,
     #[serde(rename = "H2PING", default, skip_serializing_if = "String::is_empty")]
     pub h2ping: String,
+    /// A Windows service to watch (Consul runs these on Windows only): read to be refused.
+    #[serde(
+        rename = "OSService",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub os_service: String,
     /// `None`: not given (TLS when `H2PING` is set, Consul's default).
     #[serde(
         rename = "H2PingUseTLS",

@@ -72,6 +72,7 @@ const CANONICAL: &[&str] = &[
     "GRPC",
     "GRPCUseTLS",
     "H2PING",
+    "OSService",
     "H2PingUseTLS",
     "Args",
     "ScriptArgs",

@@ -319,6 +319,10 @@ fn validate_check_type(def: &CheckRegistration) -> Result<(), Invalid> {
         || !def.h2ping.is_empty();
     let alias = !def.alias_node.is_empty() || !def.alias_service.is_empty();
     let err = |s: &str| Err(Invalid(s.to_string()));
+    if !def.os_service.is_empty() {
+        // Consul's OS service client exists on Windows only; elsewhere it is "not implemented".
+        return err("OSService checks are not implemented on this platform (Consul runs them on Windows only)");
+    }
     if def.interval.0 > 0 && def.ttl.0 > 0 {
         return err("Interval and TTL cannot both be specified");
     }
@@ -476,6 +480,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.starts_with("Connect is not supported"), "{}", e.0);
+        let e = service_records(
+            &reg(r#"{"name":"a","check":{"os_service":"sshd","interval":"5s"}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("OSService checks are not implemented"),
+            "{}",
+            e.0
+        );
     }
 
     fn catalog_reg(json: &str) -> Result<Command, CatalogRefusal> {
