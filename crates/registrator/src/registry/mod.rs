@@ -78,7 +78,8 @@ pub trait Registry: Send + Sync + 'static {
         &self,
         reg: &ServiceRegistration,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
-    /// Services registered on the agent, by ID; `None` when the backend cannot list (KV).
+    /// Services registered on the agent (Consul) or keyed `<prefix>/<name>/<id>` (etcd,
+    /// SkyDNS), by ID, for `-cleanup`; `None` when the backend cannot list (Consul KV).
     fn services(
         &self,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, AgentService>>, RegistryError>> + Send;

@@ -1,11 +1,13 @@
 //! `etcd://` and `skydns2://` end to end: our `registrator` binary against the test's own
 //! etcd (Debian's `etcd-server`, started per test on free loopback ports, killed on drop) and
 //! the test's own busybox containers. Checks the keys, values and leases etcd holds as the
-//! containers start and stop, TTL refresh, resync, `-cleanup`, and a key expiring once
-//! registrator is gone. Fails when Docker or `etcd` is missing.
+//! containers start and stop, TTL refresh, resync, `-cleanup`, a key expiring once
+//! registrator is gone, and registrations queued while etcd is down. Fails when Docker or
+//! `etcd` is missing.
 
 use super::common::etcd_server::{Entry, EtcdServer};
 use super::common::{docker, hostname, registrator, require_docker, unique, Container, Image};
+use registrator::registry::{etcd, Etcd, Registry};
 use std::time::Duration;
 use test_support::wait_until;
 
@@ -160,4 +162,56 @@ async fn skydns2_records_expire_without_registrator() {
     let log = reg.log();
     drop(reg);
     disappears(&etcd, &key, || log.clone()).await;
+}
+
+/// No etcd at the address: every call fails as unreachable (worth retrying), so the loop
+/// queues changes instead of dropping them.
+#[tokio::test]
+async fn unreachable_etcd_is_retryable() {
+    let held = test_support::ReservedPort::loopback();
+    let target = etcd::parse_etcd(&format!("etcd://127.0.0.1:{}/s", held.port()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = Etcd::connect(&target, 5)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reg = api_types::ServiceRegistration {
+        id: "h:web:80".into(),
+        name: "web".into(),
+        address: "127.0.0.1".into(),
+        port: 80,
+        ..Default::default()
+    };
+    for err in [
+        client.ping().await.err(),
+        client.register(&reg).await.err(),
+        client.deregister(&reg).await.err(),
+    ] {
+        let err = err.unwrap_or_else(|| panic!("answered from a refused port"));
+        assert!(err.is_retryable(), "{err}");
+    }
+}
+
+/// etcd down while a container starts: the registration waits in the queue and lands once
+/// etcd is back (same ports, same data dir).
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd_down_registrations_wait_until_it_is_back() {
+    require_docker();
+    let mut etcd = EtcdServer::start().await;
+    let reg = registrator(&["-ip=127.0.0.1", &etcd.uri("etcd", "/q")]);
+    let started = wait_until(T, || async { reg.log().contains("Syncing services on") }).await;
+    assert!(started, "{}", reg.log());
+    etcd.kill();
+    let name = unique("etcdq");
+    let image = Image::busybox(&name, "EXPOSE 80");
+    let c = Container::run(&name, &["-p", "0:80", &image.tag]);
+    let port = c.host_port("80/tcp");
+    let queued = wait_until(T, || async {
+        reg.log().contains("queueing changes until it is back")
+    })
+    .await;
+    assert!(queued, "{}", reg.log());
+    etcd.restart().await;
+    let key = format!("/q/{name}/{}:{name}:80", hostname());
+    let entry = appears(&etcd, &key, || reg.log()).await;
+    assert_eq!(entry.value, format!("127.0.0.1:{port}"));
 }

@@ -19,7 +19,16 @@ pub struct EtcdServer {
     // Killed before the data dir is removed (fields drop in order).
     process: test_support::Process,
     pub port: u16,
+    args: Vec<String>,
     _dir: tempfile::TempDir,
+}
+
+fn command(args: &[String]) -> Command {
+    let mut cmd = Command::new("etcd");
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
 }
 
 impl EtcdServer {
@@ -39,21 +48,39 @@ impl EtcdServer {
         }
         let client_url = format!("http://127.0.0.1:{port}");
         let peer_url = format!("http://127.0.0.1:{peer}");
-        let mut cmd = Command::new("etcd");
-        cmd.arg("--name=regit")
-            .arg(format!("--data-dir={}", dir.path().join("data").display()))
-            .arg(format!("--listen-client-urls={client_url}"))
-            .arg(format!("--advertise-client-urls={client_url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=regit={peer_url}"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        let args = vec![
+            "--name=regit".to_string(),
+            format!("--data-dir={}", dir.path().join("data").display()),
+            format!("--listen-client-urls={client_url}"),
+            format!("--advertise-client-urls={client_url}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--initial-cluster=regit={peer_url}"),
+        ];
         let server = EtcdServer {
-            process: test_support::Process::spawn(cmd),
+            process: test_support::Process::spawn(command(&args)),
             port,
+            args,
             _dir: dir,
         };
+        server.wait_ready().await;
+        server
+    }
+
+    /// SIGKILL; the data dir stays for [`EtcdServer::restart`].
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts it again on the same ports and data dir, and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.process.kill();
+        self.process = test_support::Process::spawn(command(&self.args));
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
+        let server = self;
         let up = test_support::wait_until(Duration::from_secs(30), || async {
             match server.client().await {
                 Some(mut c) => c.status().await.is_ok(),
@@ -62,7 +89,6 @@ impl EtcdServer {
         })
         .await;
         assert!(up, "etcd did not answer:\n{}", server.process.output());
-        server
     }
 
     /// `<scheme>://127.0.0.1:<port><path>`.
