@@ -22,6 +22,7 @@ const BOOL_FLAGS: &[&str] = &[
     "consul-transport-disable-keep-alives",
     "exec-env-pristine",
     "parse-only",
+    "dedup",
     "syslog",
     "template-error-fatal",
     "version",
@@ -95,6 +96,9 @@ Options:
   -parse-only               parse every template and exit (nothing rendered, Consul not contacted)
   -wait=<min(:max)>         quiescence timers
   -max-stale=<duration>     allowed staleness of reads (default 2s)
+  -dedup                    de-duplication mode: one instance of a group watches each
+                            template's data and shares it through Consul's KV (see
+                            the deduplicate block)
   -once                     render once and exit
   -dry                      print rendered templates to stdout instead of writing
   -log-level=<level>        trace, debug, info, warn, err

@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod dedup;
 pub mod dependency;
 pub mod engine;
 pub mod funcs;

@@ -30,13 +30,16 @@ pub struct WatchOptions {
     pub retry: Retry,
     /// Stop each view after its first delivery (`-once`).
     pub once: bool,
+    /// Deliver the raw answer with the decoded value (de-duplication leaders store it).
+    pub keep_raw: bool,
 }
 
 /// What a view reports.
 #[derive(Debug)]
 pub enum Update {
-    /// New data for a dependency.
-    Data(Dependency, Value),
+    /// New data for a dependency: the decoded value, and the raw answer (Consul's JSON, a
+    /// file's text as a string) when [`WatchOptions::keep_raw`].
+    Data(Dependency, Value, Option<J>),
     /// Retries exhausted (or a file could not be read): a runner error.
     Failed(Dependency, String),
 }
@@ -85,6 +88,7 @@ impl Watcher {
         if self.views.contains_key(dep) {
             return false;
         }
+        crate::debug!("(watcher) adding {dep}");
         let shared = self.shared.clone();
         let d = dep.clone();
         self.views
@@ -97,6 +101,7 @@ impl Watcher {
         self.views.retain(|dep, task| {
             let keep = wanted.contains(dep);
             if !keep {
+                crate::debug!("(watcher) removing {dep}");
                 task.abort();
             }
             keep
@@ -236,8 +241,13 @@ async fn consul_view(shared: &Shared, dep: &Dependency) -> Result<(), String> {
                         continue;
                     }
                 };
+                let raw = opts.keep_raw.then(|| data.clone());
                 last_data = Some(data);
-                if shared.tx.send(Update::Data(dep.clone(), value)).is_err() {
+                if shared
+                    .tx
+                    .send(Update::Data(dep.clone(), value, raw))
+                    .is_err()
+                {
                     return Ok(());
                 }
                 delivered = true;
@@ -294,10 +304,15 @@ async fn file_view(shared: &Shared, dep: &Dependency, path: &str) -> Result<(), 
                 .await
                 .map_err(|e| format!("{dep}: {e}"))?;
             last = Some(stamp);
-            let value = dep
-                .decode(&J::String(text))
-                .map_err(|e| format!("{dep}: {e}"))?;
-            if shared.tx.send(Update::Data(dep.clone(), value)).is_err() || shared.opts.once {
+            let raw = J::String(text);
+            let value = dep.decode(&raw).map_err(|e| format!("{dep}: {e}"))?;
+            let raw = shared.opts.keep_raw.then_some(raw);
+            if shared
+                .tx
+                .send(Update::Data(dep.clone(), value, raw))
+                .is_err()
+                || shared.opts.once
+            {
                 return Ok(());
             }
         }

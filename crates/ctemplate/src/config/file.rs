@@ -71,7 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(J, bool), ConfigError> {
         .map_err(|e| err(e.to_string()))
 }
 
-const IGNORED_TOP: &[&str] = &["vault", "nomad", "deduplicate", "err_on_failed_lookup"];
+const IGNORED_TOP: &[&str] = &["vault", "nomad", "err_on_failed_lookup"];
 
 struct Ctx<'a> {
     path: &'a Path,
@@ -318,6 +318,23 @@ impl Ctx<'_> {
                         }
                     }
                 }
+                "deduplicate" => {
+                    for (dk, dv) in self.object(k, v)? {
+                        let key = format!("{k}.{dk}");
+                        let d = &mut c.dedup;
+                        match dk.as_str() {
+                            "enabled" => d.enabled = Some(self.boolean(&key, dv)?),
+                            "max_stale" => d.max_stale = self.duration(&key, dv)?,
+                            "prefix" => d.prefix = self.string(&key, dv)?,
+                            "ttl" => d.ttl = self.duration(&key, dv)?,
+                            "block_query_wait" => d.block_query_wait = self.duration(&key, dv)?,
+                            _ => return Err(self.unknown(key)),
+                        }
+                        if dk != "enabled" {
+                            d.any_key = true;
+                        }
+                    }
+                }
                 _ if IGNORED_TOP.contains(&k.as_str()) => self.only_off(k, v)?,
                 _ => return Err(self.unknown(k.clone())),
             }
@@ -525,7 +542,8 @@ template {
     #[test]
     fn what_is_not_implemented_loads_only_switched_off() {
         load("vault {\n}\n").unwrap();
-        load("deduplicate {\n  enabled = false\n}\n").unwrap();
+        let c = load("deduplicate {\n  enabled = false\n}\n").unwrap();
+        assert!(!c.dedup.is_enabled());
         load("consul {\n  ssl {\n    enabled = false\n  }\n}\n").unwrap();
         let e =
             load("consul {\n  ssl {\n    server_name = \"consul.example\"\n  }\n}\n").unwrap_err();
@@ -601,6 +619,27 @@ template {
         assert!(e.to_string().contains("exec.env.custom"), "{e}");
         let e = load("syslog {\n  bogus = 1\n}\n").unwrap_err();
         assert!(e.to_string().contains("syslog.bogus"), "{e}");
+    }
+
+    #[test]
+    fn deduplicate_block() {
+        let c = load("deduplicate {\n  enabled = true\n}\n").unwrap();
+        assert!(c.dedup.is_enabled());
+        assert_eq!(c.dedup.prefix, "consul-template/dedup/");
+        assert_eq!(c.dedup.ttl, Duration::from_secs(15));
+        assert_eq!(c.dedup.max_stale, Duration::from_secs(2));
+        assert_eq!(c.dedup.block_query_wait, Duration::from_secs(60));
+        // upstream's Finalize: any other key enables it
+        let c = load("deduplicate {\n  prefix = \"ct/\"\n  ttl = \"20s\"\n  max_stale = \"0s\"\n  block_query_wait = \"30s\"\n}\n").unwrap();
+        assert!(c.dedup.is_enabled());
+        assert_eq!(c.dedup.prefix, "ct/");
+        assert_eq!(c.dedup.ttl, Duration::from_secs(20));
+        assert_eq!(c.dedup.max_stale, Duration::ZERO);
+        assert_eq!(c.dedup.block_query_wait, Duration::from_secs(30));
+        let c = load("deduplicate {\n  enabled = false\n  prefix = \"ct/\"\n}\n").unwrap();
+        assert!(!c.dedup.is_enabled());
+        let e = load("deduplicate {\n  bogus = 1\n}\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.hcl: unknown key \"deduplicate.bogus\"");
     }
 
     #[test]

@@ -432,6 +432,48 @@ pub struct Config {
     pub log_file: LogFile,
     /// `syslog { ... }` / `-syslog*`.
     pub syslog: Syslog,
+    /// `deduplicate { ... }` / `-dedup`.
+    pub dedup: Dedup,
+}
+
+/// De-duplication mode (upstream's `deduplicate` block): per template, one instance of a
+/// group holds a Consul lock on `<prefix>/<template ID>/data`, watches the template's
+/// dependencies and stores their data in that key; the others render from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dedup {
+    /// `enabled` / `-dedup`; unset = enabled when any other key of the block was given
+    /// (upstream's `Finalize`). Resolved by [`Config::finalize`].
+    pub enabled: Option<bool>,
+    /// `max_stale` (2s): staleness allowed when followers read the data key.
+    pub max_stale: Duration,
+    /// `prefix` (`consul-template/dedup/`).
+    pub prefix: String,
+    /// `ttl` (15s): TTL of the instance's session.
+    pub ttl: Duration,
+    /// `block_query_wait` (60s): blocking wait of the followers' reads of the data key.
+    pub block_query_wait: Duration,
+    /// Some key other than `enabled` was given.
+    pub any_key: bool,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Dedup {
+            enabled: None,
+            max_stale: Duration::from_secs(2),
+            prefix: "consul-template/dedup/".to_string(),
+            ttl: Duration::from_secs(15),
+            block_query_wait: Duration::from_secs(60),
+            any_key: false,
+        }
+    }
+}
+
+impl Dedup {
+    /// Whether de-duplication is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(self.any_key)
+    }
 }
 
 /// Logging to a file besides stderr (upstream's `log_file`): `<stem>-<unix nanos><ext>` in the
@@ -503,6 +545,7 @@ impl Default for Config {
             default_right_delimiter: None,
             log_file: LogFile::default(),
             syslog: Syslog::default(),
+            dedup: Dedup::default(),
         }
     }
 }
@@ -539,6 +582,7 @@ impl Config {
                 t.right_delimiter.clone_from(&self.default_right_delimiter);
             }
         }
+        self.dedup.enabled = Some(self.dedup.is_enabled());
         if self.exec.as_ref().is_some_and(|e| e.command.is_empty()) {
             self.exec = None;
         }

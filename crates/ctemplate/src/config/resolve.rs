@@ -135,6 +135,7 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
             l.push(v.to_string());
         }
         "parse-only" => c.parse_only = on,
+        "dedup" => c.dedup.enabled = Some(on),
         "template-error-fatal" => {
             // upstream: the flag overrides every template's own `error_fatal`
             c.template_error_fatal = on;

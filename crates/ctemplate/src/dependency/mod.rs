@@ -106,6 +106,15 @@ impl Dependency {
         matches!(self, Dependency::KvGet { block: true, .. })
     }
 
+    /// Whether de-duplication may share this dependency's data between instances
+    /// (upstream's `CanShare`): everything but a local `file` and `node`.
+    pub fn can_share(&self) -> bool {
+        !matches!(
+            self,
+            Dependency::File { .. } | Dependency::CatalogNode { .. }
+        )
+    }
+
     /// The Consul request for this dependency; `None` for [`Dependency::File`].
     ///
     /// For [`Dependency::CatalogNode`] without a name the path ends in `/v1/catalog/node/`:

@@ -6,13 +6,14 @@
 
 mod pass;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use api_types::client::{Client, ClientConfig, ClientError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::command::{Child, CommandError};
 use crate::config::{Cli, Config, ConfigError};
+use crate::dedup::{Dedup, DedupEvent};
 use crate::dependency::Dependency;
 use crate::render::RenderError;
 use crate::signal::Signal;
@@ -84,13 +85,98 @@ pub enum Event {
     Signal(Signal),
     /// The exec child exited.
     ChildExited(i32),
+    /// The de-duplication manager: leadership moved or a leader stored data.
+    Dedup(DedupEvent),
 }
 
 /// Signals, received once for the whole process life (they survive reloads).
 pub type Signals = UnboundedReceiver<Signal>;
 
-/// Runs one configuration until it stops, reloads or fails.
+/// Runs one configuration until it stops, reloads or fails; the de-duplication manager, when
+/// one ran, releases its session on the way out.
 pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Outcome, RunError> {
+    let mut dedup = None;
+    let result = run_inner(config, cli, signals, &mut dedup).await;
+    if let Some(d) = dedup {
+        d.stop().await;
+    }
+    result
+}
+
+/// What de-duplication adds to the runner's state.
+#[derive(Default)]
+struct Shared {
+    /// Per template: this instance holds its lock.
+    leader: Vec<bool>,
+    /// Raw answer behind each store value (views' and the leaders').
+    raw: HashMap<Dependency, serde_json::Value>,
+    /// Store values that came from this instance's own views.
+    from_view: HashSet<Dependency>,
+    /// What leaders stored: dependency string → raw answer.
+    stored: HashMap<String, serde_json::Value>,
+}
+
+impl Shared {
+    /// Whether template `i` watches `d` itself.
+    fn watches(&self, i: usize, d: &Dependency) -> bool {
+        self.leader.get(i).copied().unwrap_or(true) || !d.can_share()
+    }
+
+    /// Puts what leaders stored into the store for the dependencies of templates this
+    /// instance follows; marks the templates using a changed value dirty.
+    fn fill(&mut self, templates: &mut [Tmpl], store: &mut HashMap<Dependency, Value>) -> bool {
+        let mut changed: Vec<Dependency> = Vec::new();
+        for (i, t) in templates.iter().enumerate() {
+            for d in &t.used {
+                // a view of this instance's (another template leads it) is fresher
+                if self.watches(i, d) || self.from_view.contains(d) || changed.contains(d) {
+                    continue;
+                }
+                let Some(j) = self.stored.get(&d.to_string()) else {
+                    continue;
+                };
+                if self.raw.get(d) == Some(j) {
+                    continue;
+                }
+                match d.decode(j) {
+                    Ok(v) => {
+                        store.insert(d.clone(), v);
+                        self.raw.insert(d.clone(), j.clone());
+                        self.from_view.remove(d);
+                        changed.push(d.clone());
+                    }
+                    Err(e) => crate::warn!("(dedup) {d}: stored data not usable: {e}"),
+                }
+            }
+        }
+        for t in templates.iter_mut() {
+            if changed.iter().any(|d| t.used.contains(d)) {
+                t.dirty = true;
+            }
+        }
+        !changed.is_empty()
+    }
+
+    /// The data a leader stores for template `t`: every shareable dependency's raw answer,
+    /// provided each came from this instance's own views (not from a previous leader).
+    fn data_of(&self, t: &Tmpl) -> Option<BTreeMap<String, serde_json::Value>> {
+        let mut out = BTreeMap::new();
+        for d in t.used.iter().filter(|d| d.can_share()) {
+            if !self.from_view.contains(d) {
+                return None;
+            }
+            out.insert(d.to_string(), self.raw.get(d)?.clone());
+        }
+        Some(out)
+    }
+}
+
+async fn run_inner(
+    config: &Config,
+    cli: &Cli,
+    signals: &mut Signals,
+    dedup_slot: &mut Option<Dedup>,
+) -> Result<Outcome, RunError> {
     crate::info!(
         "(runner) creating new runner (dry: {}, once: {})",
         config.dry,
@@ -131,17 +217,32 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
         ..env
     })?;
     let env = command_env(config, &client);
+    let dedup_on = config.dedup.is_enabled() && !config.once;
+    if config.dedup.is_enabled() && config.once {
+        crate::info!("(runner) disabling de-duplication in once mode");
+    }
     crate::info!("(runner) creating watcher");
     let (mut watcher, mut updates) = Watcher::new(
-        client,
+        client.clone(),
         WatchOptions {
             max_stale: config.max_stale,
             wait: config.block_query_wait,
             retry: config.consul.retry,
             once: config.once,
+            keep_raw: dedup_on,
         },
     );
     crate::info!("(runner) starting");
+    let mut shared = Shared::default();
+    let mut dedup_events = None;
+    if dedup_on {
+        let ids = templates.iter().map(|t| t.id.clone()).collect();
+        let (d, rx) = Dedup::start(client, config.dedup.clone(), ids);
+        *dedup_slot = Some(d);
+        dedup_events = Some(rx);
+        shared.leader = vec![false; templates.len()];
+    }
+    let mut rewatch = false;
     let mut store: HashMap<Dependency, Value> = HashMap::new();
     let mut users: HashMap<Dependency, Vec<usize>> = HashMap::new();
     let mut child: Option<Child> = None;
@@ -153,9 +254,13 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
                 let mut next = Some(u);
                 while let Some(u) = next {
                     match u {
-                        Update::Data(dep, value) => {
+                        Update::Data(dep, value, raw) => {
                             for &i in users.get(&dep).into_iter().flatten() {
                                 templates[i].dirty = true;
+                            }
+                            if let Some(raw) = raw {
+                                shared.raw.insert(dep.clone(), raw);
+                                shared.from_view.insert(dep.clone());
                             }
                             store.insert(dep, value);
                         }
@@ -205,6 +310,31 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
                 crate::info!("(runner) child exited with code {code}");
                 return Ok(Outcome::ChildExited(code));
             }
+            Some(Event::Dedup(e)) => {
+                crate::info!("(runner) watcher triggered by de-duplication manager");
+                let mut next = Some(e);
+                while let Some(e) = next {
+                    match e {
+                        DedupEvent::Leader { template, leader } => {
+                            if let Some(l) = shared.leader.get_mut(template) {
+                                *l = leader;
+                            }
+                            if let Some(t) = templates.get_mut(template) {
+                                t.dirty = true;
+                            }
+                            if !leader {
+                                if let Some(d) = dedup_slot.as_ref() {
+                                    d.forget(template);
+                                }
+                            }
+                            rewatch = true;
+                        }
+                        DedupEvent::Data { data, .. } => shared.stored.extend(data),
+                    }
+                    next = dedup_events.as_mut().and_then(|rx| rx.try_recv().ok());
+                }
+                shared.fill(&mut templates, &mut store);
+            }
         }
         let cx = PassContext {
             store: &store,
@@ -213,13 +343,25 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
             dry: config.dry,
         };
         let result = pass::run(&mut templates, &cx)?;
-        if result.deps_changed {
+        if let Some(d) = dedup_slot.as_ref() {
+            for &i in &result.complete {
+                if shared.leader.get(i).copied().unwrap_or(false) {
+                    if let Some(data) = shared.data_of(&templates[i]) {
+                        d.update(i, data);
+                    }
+                }
+            }
+        }
+        if result.deps_changed || rewatch {
+            rewatch = false;
             users.clear();
             let mut wanted = HashSet::new();
             for (i, t) in templates.iter().enumerate() {
                 for d in &t.used {
                     users.entry(d.clone()).or_default().push(i);
-                    wanted.insert(d.clone());
+                    if dedup_slot.is_none() || shared.watches(i, d) {
+                        wanted.insert(d.clone());
+                    }
                 }
             }
             let before = watcher.len();
@@ -227,6 +369,7 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
                 watcher.watch(d);
             }
             watcher.retain(&wanted);
+            shared.from_view.retain(|d| wanted.contains(d));
             if watcher.len() > 128 && before <= 128 {
                 crate::warn!(
                     "(runner) watching {} dependencies - watching this many dependencies could DDoS your servers",
@@ -254,6 +397,10 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
             }
             return Ok(Outcome::Stop);
         }
+        if dedup_slot.is_some() && shared.fill(&mut templates, &mut store) {
+            // newly used dependencies a leader already stored: execute again now
+            continue;
+        }
         let next_quiet = templates
             .iter()
             .filter_map(|t| t.quiet.map(|q| q.fire_at))
@@ -263,7 +410,17 @@ pub async fn run(config: &Config, cli: &Cli, signals: &mut Signals) -> Result<Ou
             Some(s) = signals.recv() => Event::Signal(s),
             _ = sleep_until(next_quiet) => Event::QuiescenceElapsed,
             code = wait_child(&mut child) => Event::ChildExited(code),
+            Some(e) = recv_dedup(&mut dedup_events) => Event::Dedup(e),
         });
+    }
+}
+
+async fn recv_dedup(
+    rx: &mut Option<tokio::sync::mpsc::UnboundedReceiver<DedupEvent>>,
+) -> Option<DedupEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Tmpl {
     pub rendered: bool,
     /// Armed quiescence timer.
     pub quiet: Option<Quiet>,
+    /// Upstream's template ID: hex SHA-256 of source, contents and destination
+    /// (NUL-separated); names the template's de-duplication key.
+    pub id: String,
     last_output: Option<String>,
 }
 
@@ -76,7 +79,16 @@ impl Tmpl {
                     message: e.to_string(),
                 }
             })?;
+        let id = crate::dedup::template_id(
+            &cfg.source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            &text,
+            &cfg.destination.display().to_string(),
+        );
         Ok(Tmpl {
+            id,
             cfg: cfg.clone(),
             compiled,
             used: HashSet::new(),
@@ -107,6 +119,9 @@ pub struct PassResult {
     pub changed: Vec<usize>,
     /// Some template's set of used dependencies changed.
     pub deps_changed: bool,
+    /// Indices of templates executed with all their data this pass (what a
+    /// de-duplication leader stores).
+    pub complete: Vec<usize>,
 }
 
 /// Executes and writes every dirty or due template.
@@ -151,6 +166,7 @@ pub fn run(templates: &mut [Tmpl], cx: &PassContext<'_>) -> Result<PassResult, R
             t.quiet = None;
             continue;
         }
+        result.complete.push(i);
         if t.last_output.as_deref() == Some(exec.output.as_str()) && t.quiet.is_none() {
             continue;
         }

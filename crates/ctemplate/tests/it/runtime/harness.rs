@@ -186,6 +186,24 @@ impl Ct {
         }
     }
 
+    /// Starts `consul-template args...` in directory `cwd` (relative template paths).
+    pub fn start_in(args: &[String], cwd: &Path) -> Ct {
+        let mut cmd = Command::new(test_support::binary("consul-template"));
+        cmd.args(args)
+            .current_dir(cwd)
+            .env_remove("CONSUL_HTTP_ADDR")
+            .stdin(Stdio::null());
+        Ct {
+            proc: test_support::Process::spawn(cmd),
+            code: None,
+        }
+    }
+
+    /// SIGKILL, and reaps it.
+    pub fn kill9(&mut self) {
+        self.proc.kill();
+    }
+
     /// Captured stdout.
     pub fn stdout(&self) -> String {
         self.proc.stdout()

@@ -4,6 +4,7 @@
 pub mod harness;
 
 mod basic;
+mod dedup;
 mod flags;
 mod lifecycle;
 mod nginx;
