@@ -168,6 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dedup_flag() {
+        let cli = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            resolve(&crate::cli::parse(&args).unwrap()).unwrap()
+        };
+        assert!(!cli(&["-template=a:b"]).dedup.is_enabled());
+        let c = cli(&["-template=a:b", "-dedup"]);
+        assert!(c.dedup.is_enabled());
+        assert_eq!(c.dedup.prefix, "consul-template/dedup/");
+        assert!(!cli(&["-template=a:b", "-dedup=false"]).dedup.is_enabled());
+    }
+
+    #[test]
     fn template_splitting() {
         let t = parse_template_flag("/a/in.ctmpl:/b/out.conf:/usr/sbin/nginx -s reload");
         assert_eq!(t.source, Some(PathBuf::from("/a/in.ctmpl")));
