@@ -173,11 +173,13 @@ mod tests {
             let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
             resolve(&crate::cli::parse(&args).unwrap()).unwrap()
         };
-        assert!(!cli(&["-template=a:b"]).dedup.is_enabled());
-        let c = cli(&["-template=a:b", "-dedup"]);
+        assert!(!cli(&["-template=in.tpl:out.txt"]).dedup.is_enabled());
+        let c = cli(&["-template=in.tpl:out.txt", "-dedup"]);
         assert!(c.dedup.is_enabled());
         assert_eq!(c.dedup.prefix, "consul-template/dedup/");
-        assert!(!cli(&["-template=a:b", "-dedup=false"]).dedup.is_enabled());
+        assert!(!cli(&["-template=in.tpl:out.txt", "-dedup=false"])
+            .dedup
+            .is_enabled());
     }
 
     #[test]
