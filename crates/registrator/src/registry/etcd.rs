@@ -1,5 +1,5 @@
-//! The etcd backend (`etcd://host:port/path`), written through etcd's v3 gRPC API with the
-//! `etcd-client` crate; [`super::skydns2`] reuses it with its own key prefix and value.
+//! The etcd backend (`etcd://host:port/path`), written through etcd's v3 gRPC API
+//! ([`super::etcd_api`]); [`super::skydns2`] reuses it with its own key prefix and value.
 //!
 //! Upstream's layout (`etcd/etcd.go`, written there with the v2 API): one key per service,
 //! `<path>/<service name>/<service id>` cleaned as Go's `path.Clean` does (the v2 client
@@ -10,10 +10,10 @@
 //! Beyond upstream (whose etcd adapter cannot list): `-cleanup` also finds dangling keys,
 //! because [`Registry::services`] lists `<path>/<name>/<id>` keys.
 
+use super::etcd_api::{prefix_end, DeleteRangeRequest, EtcdApi, PutRequest, RangeRequest};
 use super::uri::{scheme, UriError};
 use super::{Registry, RegistryError};
 use api_types::{AgentService, ServiceRegistration};
-use etcd_client::{Client, ConnectOptions, GetOptions, PutOptions};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -132,7 +132,7 @@ pub fn join_host_port(ip: &str, port: u16) -> String {
 
 /// Services as keys in etcd.
 pub struct Etcd {
-    client: Client,
+    client: EtcdApi,
     target: EtcdTarget,
     /// `-ttl` in seconds; 0: keys without a lease.
     ttl: i64,
@@ -140,28 +140,18 @@ pub struct Etcd {
     leases: Mutex<HashMap<String, i64>>,
 }
 
-/// An etcd client error as the registry's: no answer (refused, reset, timed out) is
+/// An etcd call's error as the registry's: no answer (refused, reset, timed out) is
 /// `Unreachable`; anything etcd answered is `Rpc`.
-fn failed<'a>(
-    op: &'static str,
-    key: &'a str,
-) -> impl FnOnce(etcd_client::Error) -> RegistryError + 'a {
-    move |e| {
-        use etcd_client::Error as E;
+fn failed<'a>(op: &'static str, key: &'a str) -> impl FnOnce(tonic::Status) -> RegistryError + 'a {
+    move |s| {
         use tonic::Code;
-        match &e {
-            E::TransportError(_) | E::IoError(_) => RegistryError::Unreachable(e.to_string()),
-            E::GRpcStatus(s)
-                if matches!(
-                    s.code(),
-                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted
-                ) =>
-            {
+        match s.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
                 RegistryError::Unreachable(format!("etcd {op} {key}: {}", s.message()))
             }
             _ => RegistryError::Rpc {
                 op: format!("etcd {op} {key}"),
-                reason: e.to_string(),
+                reason: format!("grpc request error: {s}"),
             },
         }
     }
@@ -170,11 +160,7 @@ fn failed<'a>(
 impl Etcd {
     /// A client for `target` (no request is made yet); `ttl` is `-ttl` (0: no expiry).
     pub async fn connect(target: &EtcdTarget, ttl: i64) -> Result<Self, RegistryError> {
-        let options = ConnectOptions::default()
-            .with_timeout(REQUEST_TIMEOUT)
-            .with_connect_timeout(CONNECT_TIMEOUT);
-        let client = Client::connect([target.endpoint.as_str()], Some(options))
-            .await
+        let client = EtcdApi::new(&target.endpoint, REQUEST_TIMEOUT, CONNECT_TIMEOUT)
             .map_err(|e| RegistryError::Config(format!("etcd {}: {e}", target.endpoint)))?;
         Ok(Etcd {
             client,
@@ -208,8 +194,8 @@ impl Etcd {
 
     /// Revokes a lease no key uses any more (best effort: it expires on its own anyway).
     async fn revoke(&self, lease: i64) {
-        if let Err(e) = self.client.clone().lease_revoke(lease).await {
-            debug!("etcd: revoking lease {lease:x}: {e}");
+        if let Err(e) = self.client.lease_revoke(lease).await {
+            debug!("etcd: revoking lease {lease:x}: grpc request error: {e}");
         }
     }
 
@@ -217,25 +203,24 @@ impl Etcd {
     async fn set(&self, reg: &ServiceRegistration) -> Result<(), RegistryError> {
         let key = self.key(reg);
         let value = self.value(reg);
-        let mut client = self.client.clone();
+        let put = |lease| PutRequest {
+            key: key.clone().into_bytes(),
+            value: value.clone().into_bytes(),
+            lease,
+        };
         if self.ttl == 0 {
-            client
-                .put(key.as_str(), value, None)
-                .await
-                .map_err(failed("put", &key))?;
+            self.client.put(put(0)).await.map_err(failed("put", &key))?;
             return Ok(());
         }
-        let lease = client
-            .lease_grant(self.ttl, None)
+        let lease = self
+            .client
+            .lease_grant(self.ttl)
             .await
             .map_err(failed("lease grant for", &key))?
-            .id();
-        let put = client
-            .put(
-                key.as_str(),
-                value,
-                Some(PutOptions::new().with_lease(lease)),
-            )
+            .id;
+        let put = self
+            .client
+            .put(put(lease))
             .await
             .map_err(failed("put", &key));
         if let Err(e) = put {
@@ -269,11 +254,10 @@ impl Registry for Etcd {
     async fn ping(&self) -> Result<String, RegistryError> {
         let status = self
             .client
-            .clone()
             .status()
             .await
             .map_err(failed("status of", &self.target.endpoint))?;
-        Ok(status.version().to_string())
+        Ok(status.version)
     }
 
     fn ping_log(&self, answer: &str) -> String {
@@ -290,9 +274,11 @@ impl Registry for Etcd {
 
     async fn deregister(&self, reg: &ServiceRegistration) -> Result<(), RegistryError> {
         let key = self.key(reg);
+        let request = DeleteRangeRequest {
+            key: key.clone().into_bytes(),
+        };
         self.client
-            .clone()
-            .delete(key.as_str(), None)
+            .delete_range(request)
             .await
             .map_err(failed("delete", &key))?;
         if let Some(lease) = self.lease_of(&key) {
@@ -308,18 +294,21 @@ impl Registry for Etcd {
             "/" => "/".to_string(),
             b => format!("{b}/"),
         };
+        let request = RangeRequest {
+            key: prefix.clone().into_bytes(),
+            range_end: prefix_end(prefix.as_bytes()),
+            keys_only: true,
+        };
         let answer = self
             .client
-            .clone()
-            .get(
-                prefix.as_str(),
-                Some(GetOptions::new().with_prefix().with_keys_only()),
-            )
+            .range(request)
             .await
             .map_err(failed("list", &prefix))?;
         let mut out = BTreeMap::new();
-        for kv in answer.kvs() {
-            let Ok(key) = kv.key_str() else { continue };
+        for kv in &answer.kvs {
+            let Ok(key) = std::str::from_utf8(&kv.key) else {
+                continue;
+            };
             let Some(rest) = key.strip_prefix(&prefix) else {
                 continue;
             };

@@ -9,6 +9,7 @@
 
 mod consul;
 pub mod etcd;
+pub mod etcd_api;
 pub mod skydns2;
 pub mod uri;
 

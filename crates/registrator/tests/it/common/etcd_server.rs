@@ -2,7 +2,9 @@
 //! loopback ports (`test_support::free_port`: etcd binds what it is told), its data dir in a
 //! temp dir; killed and removed on drop, its output printed when the test fails.
 
-use etcd_client::{Client, GetOptions, LeaseTimeToLiveOptions, PutOptions};
+use registrator::registry::etcd_api::{
+    prefix_end, DeleteRangeRequest, EtcdApi, PutRequest, RangeRequest,
+};
 use std::process::Command;
 use std::time::Duration;
 
@@ -82,8 +84,8 @@ impl EtcdServer {
     async fn wait_ready(&self) {
         let server = self;
         let up = test_support::wait_until(Duration::from_secs(30), || async {
-            match server.client().await {
-                Some(mut c) => c.status().await.is_ok(),
+            match server.client() {
+                Some(c) => c.status().await.is_ok(),
                 None => false,
             }
         })
@@ -96,35 +98,44 @@ impl EtcdServer {
         format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
-    pub async fn client(&self) -> Option<Client> {
-        Client::connect([format!("http://127.0.0.1:{}", self.port)], None)
-            .await
-            .ok()
+    /// A client of this etcd (it connects on its first call).
+    pub fn client(&self) -> Option<EtcdApi> {
+        let endpoint = format!("http://127.0.0.1:{}", self.port);
+        EtcdApi::new(&endpoint, Duration::from_secs(10), Duration::from_secs(5)).ok()
     }
 
     /// `key` now; `None` when absent (or etcd did not answer).
     pub async fn get(&self, key: &str) -> Option<Entry> {
-        let mut c = self.client().await?;
-        let answer = c.get(key, None).await.ok()?;
-        let kv = answer.kvs().first()?;
+        let c = self.client()?;
+        let request = RangeRequest {
+            key: key.as_bytes().to_vec(),
+            range_end: Vec::new(),
+            keys_only: false,
+        };
+        let answer = c.range(request).await.ok()?;
+        let kv = answer.kvs.into_iter().next()?;
         Some(Entry {
-            value: kv.value_str().ok()?.to_string(),
-            lease: kv.lease(),
-            mod_revision: kv.mod_revision(),
+            value: String::from_utf8(kv.value).ok()?,
+            lease: kv.lease,
+            mod_revision: kv.mod_revision,
         })
     }
 
     /// Every key under `prefix`.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
-        let Some(mut c) = self.client().await else {
+        let Some(c) = self.client() else {
             return Vec::new();
         };
-        let opts = GetOptions::new().with_prefix().with_keys_only();
-        match c.get(prefix, Some(opts)).await {
+        let request = RangeRequest {
+            key: prefix.as_bytes().to_vec(),
+            range_end: prefix_end(prefix.as_bytes()),
+            keys_only: true,
+        };
+        match c.range(request).await {
             Ok(a) => a
-                .kvs()
-                .iter()
-                .filter_map(|kv| kv.key_str().ok().map(str::to_string))
+                .kvs
+                .into_iter()
+                .filter_map(|kv| String::from_utf8(kv.key).ok())
                 .collect(),
             Err(_) => Vec::new(),
         }
@@ -132,24 +143,29 @@ impl EtcdServer {
 
     /// The TTL `lease` was granted with; `None` when etcd does not know it (expired, revoked).
     pub async fn granted_ttl(&self, lease: i64) -> Option<i64> {
-        let mut c = self.client().await?;
-        let a = c
-            .lease_time_to_live(lease, Some(LeaseTimeToLiveOptions::new()))
-            .await
-            .ok()?;
-        (a.ttl() > 0).then_some(a.granted_ttl())
+        let c = self.client()?;
+        let a = c.lease_time_to_live(lease).await.ok()?;
+        (a.ttl > 0).then_some(a.granted_ttl)
     }
 
     pub async fn put(&self, key: &str, value: &str) {
-        let mut c = self.client().await.expect("etcd client");
-        c.put(key, value, None::<PutOptions>)
+        let c = self.client().expect("etcd client");
+        let request = PutRequest {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+            lease: 0,
+        };
+        c.put(request)
             .await
             .unwrap_or_else(|e| panic!("put {key}: {e}"));
     }
 
     pub async fn delete(&self, key: &str) {
-        let mut c = self.client().await.expect("etcd client");
-        c.delete(key, None)
+        let c = self.client().expect("etcd client");
+        let request = DeleteRangeRequest {
+            key: key.as_bytes().to_vec(),
+        };
+        c.delete_range(request)
             .await
             .unwrap_or_else(|e| panic!("delete {key}: {e}"));
     }
