@@ -34,6 +34,7 @@ const VALUE_FLAGS: &[&str] = &[
     "config",
     "consul-addr",
     "consul-token",
+    "consul-auth",
     "template",
     "wait",
     "max-stale",
@@ -85,6 +86,7 @@ Options:
   -consul-addr=<address>    Consul agent address (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)
   -consul-token=<token>     ACL token
   -consul-token-file=<path> file holding the ACL token (read at start and on reload)
+  -consul-auth=<user[:pass]> HTTP basic authentication sent to Consul
   -consul-retry, -consul-retry-attempts=12, -consul-retry-backoff=250ms,
   -consul-retry-max-backoff=1m
   -consul-ssl, -consul-ssl-verify=true, -consul-ssl-ca-cert=<pem>, -consul-ssl-cert=<pem>,

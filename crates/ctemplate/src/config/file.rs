@@ -376,7 +376,23 @@ impl Ctx<'_> {
                     }
                 }
                 "ssl" => self.ssl(&mut c.consul.ssl, v)?,
-                "auth" | "transport" | "namespace" => self.only_off(&key, v)?,
+                "auth" => {
+                    // Upstream's AuthConfig: on when `enabled`, or when a username or password
+                    // is given and `enabled` is not.
+                    let (mut enabled, mut user, mut pass) = (None, String::new(), String::new());
+                    for (ak, av) in self.object(&key, v)? {
+                        let akey = format!("{key}.{ak}");
+                        match ak.as_str() {
+                            "enabled" => enabled = Some(self.boolean(&akey, av)?),
+                            "username" => user = self.string(&akey, av)?,
+                            "password" => pass = self.string(&akey, av)?,
+                            _ => return Err(self.unknown(akey)),
+                        }
+                    }
+                    let on = enabled.unwrap_or(!user.is_empty() || !pass.is_empty());
+                    c.consul.auth = on.then_some((user, pass));
+                }
+                "transport" | "namespace" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }

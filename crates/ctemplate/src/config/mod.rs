@@ -143,6 +143,17 @@ pub struct Consul {
     pub retry: Retry,
     /// `consul { ssl { … } }` / `-consul-ssl*`.
     pub ssl: Ssl,
+    /// HTTP basic authentication (user, password) sent to Consul (`consul { auth { … } }`,
+    /// `-consul-auth`), for a proxy in front of it; else `$CONSUL_HTTP_AUTH`.
+    pub auth: Option<(String, String)>,
+}
+
+/// Upstream's `ParseAuthConfig`: `user[:password]`.
+pub fn parse_auth(s: &str) -> (String, String) {
+    match s.split_once(':') {
+        Some((u, p)) => (u.to_string(), p.to_string()),
+        None => (s.to_string(), String::new()),
+    }
 }
 
 /// How consul-template reaches Consul over HTTPS (upstream's `SSLConfig`).

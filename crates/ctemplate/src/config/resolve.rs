@@ -143,6 +143,7 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
                 t.error_fatal = Some(on);
             }
         }
+        "consul-auth" => c.consul.auth = Some(super::parse_auth(v)),
         "consul-token-file" => c.consul.token_file = (!v.is_empty()).then(|| PathBuf::from(v)),
         "default-left-delimiter" => c.default_left_delimiter = Some(v.to_string()),
         "default-right-delimiter" => c.default_right_delimiter = Some(v.to_string()),

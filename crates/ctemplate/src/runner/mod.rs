@@ -214,6 +214,7 @@ async fn run_inner(
         ca_file: ssl.ca_cert.clone().or(env.ca_file.clone()),
         client_cert: ssl.cert.clone().or(env.client_cert.clone()),
         client_key: ssl.key.clone().or(env.client_key.clone()),
+        http_auth: config.consul.auth.clone().or(env.http_auth.clone()),
         ..env
     })?;
     let env = command_env(config, &client);

@@ -1,6 +1,7 @@
 //! The view's query contract against a scripted fake Consul (no consul binary needed): the
 //! first read carries `stale` and `wait=60000ms`, an answer whose `X-Consul-LastContact`
-//! exceeds `max_stale` is re-read consistently at once, and only the fresh data is rendered.
+//! exceeds `max_stale` is re-read consistently at once, and only the fresh data is rendered;
+//! `-consul-auth` and `consul { auth {} }` send HTTP basic authentication.
 
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};
@@ -8,8 +9,13 @@ use std::time::Duration;
 
 use super::harness::{read, tpl, Ct};
 
-/// Answers `GET /v1/kv/k`: stale reads get data 5 s old, consistent reads fresh data.
+/// Answers `GET /v1/kv/k`: stale reads get data 5 s old, consistent reads fresh data. Logs
+/// each request's target, and its whole head in `heads`.
 fn fake_consul(log: Arc<Mutex<Vec<String>>>) -> u16 {
+    fake_consul_with_heads(log, Arc::default())
+}
+
+fn fake_consul_with_heads(log: Arc<Mutex<Vec<String>>>, heads: Arc<Mutex<Vec<String>>>) -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -19,6 +25,7 @@ fn fake_consul(log: Arc<Mutex<Vec<String>>>) -> u16 {
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
             let target = req.split_whitespace().nth(1).unwrap_or("").to_string();
             log.lock().unwrap().push(target.clone());
+            heads.lock().unwrap().push(req.to_lowercase());
             let stale = target.contains("stale");
             let (contact, index, value) = if stale {
                 (5000, 5, "c3RhbGU=")
@@ -70,4 +77,49 @@ async fn too_stale_answers_are_reread_consistently() {
         "{log:?}"
     );
     assert!(!log[1].contains("stale"), "{log:?}");
+}
+
+#[tokio::test]
+async fn basic_auth_from_the_flag_and_the_config_block() {
+    for (how, want) in [
+        // alice:s3cret
+        ("flag", "authorization: basic ywxpy2u6cznjcmv0"),
+        // bob:pw
+        ("config", "authorization: basic ym9ionb3"),
+    ] {
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let port = fake_consul_with_heads(Arc::default(), heads.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("k.ctmpl"), dir.path().join("k.out"));
+        std::fs::write(&src, "{{key \"k\"}}").unwrap();
+        let mut args = vec![
+            format!("-consul-addr=127.0.0.1:{port}"),
+            "-template".into(),
+            tpl(&src, &dst, None),
+            "-once".into(),
+        ];
+        if how == "flag" {
+            args.push("-consul-auth=alice:s3cret".into());
+        } else {
+            let cfg = dir.path().join("ct.hcl");
+            std::fs::write(
+                &cfg,
+                "consul {\n  auth {\n    username = \"bob\"\n    password = \"pw\"\n  }\n}\n",
+            )
+            .unwrap();
+            args.push(format!("-config={}", cfg.display()));
+        }
+        let mut ct = Ct::start(&args);
+        assert_eq!(
+            ct.wait_exit(Duration::from_secs(15)).await,
+            Some(0),
+            "{how}: {}",
+            ct.stderr()
+        );
+        let heads = heads.lock().unwrap().clone();
+        assert!(!heads.is_empty());
+        for h in &heads {
+            assert!(h.contains(want), "{how}: {h}");
+        }
+    }
 }
