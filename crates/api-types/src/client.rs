@@ -75,8 +75,25 @@ pub struct ClientConfig {
     /// HTTP basic auth `(user, password)` (`CONSUL_HTTP_AUTH=user:password`).
     pub http_auth: Option<(String, String)>,
     /// Time limit of a whole request, answer included; `None` for none (blocking queries
-    /// wait up to their own `wait`). Connecting is always limited to 10 s.
+    /// wait up to their own `wait`).
     pub timeout: Option<Duration>,
+    /// Connection settings (consul-template's `transport`); the defaults keep connecting
+    /// limited to 10 s and reqwest's pool.
+    pub transport: ConnectionSettings,
+}
+
+/// How connections to Consul are made and kept (Go's `http.Transport` knobs that
+/// consul-template exposes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Time to connect, TLS handshake included (reqwest's connect covers both); default 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// TCP keep-alive probes' interval on the connections.
+    pub tcp_keepalive: Option<Duration>,
+    /// Idle connections kept per host (0: none, every request dials afresh).
+    pub max_idle_per_host: Option<usize>,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Option<Duration>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -112,6 +129,7 @@ impl ClientConfig {
                 None => (a, String::new()),
             }),
             timeout: None,
+            transport: ConnectionSettings::default(),
         }
     }
 }
@@ -278,7 +296,18 @@ impl Client {
             Some(_) => "http://localhost".to_string(),
             None => base_url(addr, cfg.ssl)?,
         };
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        let t = &cfg.transport;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(t.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        if let Some(k) = t.tcp_keepalive {
+            builder = builder.tcp_keepalive(k);
+        }
+        if let Some(n) = t.max_idle_per_host {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        if let Some(d) = t.idle_timeout {
+            builder = builder.pool_idle_timeout(d);
+        }
         if let Some(path) = &unix {
             builder = builder.unix_socket(path.as_path());
         }

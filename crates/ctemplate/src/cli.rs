@@ -91,6 +91,10 @@ Options:
   -consul-retry-max-backoff=1m
   -consul-ssl, -consul-ssl-verify=true, -consul-ssl-ca-cert=<pem>, -consul-ssl-cert=<pem>,
   -consul-ssl-key=<pem>     reach Consul over HTTPS (client certificate for verify_incoming)
+  -consul-transport-dial-keep-alive=30s, -consul-transport-dial-timeout=30s,
+  -consul-transport-disable-keep-alives, -consul-transport-max-idle-conns-per-host=100,
+  -consul-transport-tls-handshake-timeout=10s
+                            connections to Consul (dial and TLS handshake share one deadline)
   -template=<in:out(:cmd)>  template to render, repeatable
   -default-left-delimiter=<s>, -default-right-delimiter=<s>
                             delimiters of templates without their own (default {{ }})

@@ -392,7 +392,33 @@ impl Ctx<'_> {
                     let on = enabled.unwrap_or(!user.is_empty() || !pass.is_empty());
                     c.consul.auth = on.then_some((user, pass));
                 }
-                "transport" | "namespace" => self.only_off(&key, v)?,
+                "transport" => {
+                    let t = &mut c.consul.transport;
+                    for (tk, tv) in self.object(&key, v)? {
+                        let tkey = format!("{key}.{tk}");
+                        match tk.as_str() {
+                            "dial_keep_alive" => t.dial_keep_alive = self.duration(&tkey, tv)?,
+                            "dial_timeout" => t.dial_timeout = self.duration(&tkey, tv)?,
+                            "disable_keep_alives" => {
+                                t.disable_keep_alives = self.boolean(&tkey, tv)?
+                            }
+                            "idle_conn_timeout" => {
+                                t.idle_conn_timeout = self.duration(&tkey, tv)?
+                            }
+                            "max_idle_conns_per_host" => {
+                                t.max_idle_conns_per_host = usize::try_from(self.int(&tkey, tv)?)
+                                    .map_err(|_| self.invalid(&tkey, "expected a count"))?
+                            }
+                            "tls_handshake_timeout" => {
+                                t.tls_handshake_timeout = self.duration(&tkey, tv)?
+                            }
+                            // No limit (0, upstream's default) is all the HTTP client offers.
+                            "max_idle_conns" | "max_conns_per_host" => self.only_off(&tkey, tv)?,
+                            _ => return Err(self.unknown(tkey)),
+                        }
+                    }
+                }
+                "namespace" => self.only_off(&key, v)?,
                 _ => return Err(self.unknown(key)),
             }
         }

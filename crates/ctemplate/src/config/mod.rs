@@ -146,6 +146,58 @@ pub struct Consul {
     /// HTTP basic authentication (user, password) sent to Consul (`consul { auth { … } }`,
     /// `-consul-auth`), for a proxy in front of it; else `$CONSUL_HTTP_AUTH`.
     pub auth: Option<(String, String)>,
+    /// `consul { transport { … } }` / `-consul-transport-*`.
+    pub transport: Transport,
+}
+
+/// How connections to Consul are made and kept (upstream's `TransportConfig`, its defaults).
+/// `max_idle_conns` and `max_conns_per_host` exist upstream too; only their default (0, no
+/// limit) is taken (the HTTP client has no such limits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    pub dial_keep_alive: Duration,
+    pub dial_timeout: Duration,
+    pub disable_keep_alives: bool,
+    pub idle_conn_timeout: Duration,
+    pub max_idle_conns_per_host: usize,
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport {
+            dial_keep_alive: Duration::from_secs(30),
+            dial_timeout: Duration::from_secs(30),
+            disable_keep_alives: false,
+            idle_conn_timeout: Duration::from_secs(5),
+            max_idle_conns_per_host: 100,
+            tls_handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Transport {
+    /// The HTTP client's settings: the dial and, over TLS, the handshake share one connect
+    /// deadline (the client's connect covers both); no kept connection without keep-alives.
+    pub fn client(&self, tls: bool) -> api_types::client::ConnectionSettings {
+        api_types::client::ConnectionSettings {
+            connect_timeout: Some(
+                self.dial_timeout
+                    + if tls {
+                        self.tls_handshake_timeout
+                    } else {
+                        Duration::ZERO
+                    },
+            ),
+            tcp_keepalive: (!self.dial_keep_alive.is_zero()).then_some(self.dial_keep_alive),
+            max_idle_per_host: Some(if self.disable_keep_alives {
+                0
+            } else {
+                self.max_idle_conns_per_host
+            }),
+            idle_timeout: Some(self.idle_conn_timeout),
+        }
+    }
 }
 
 /// Upstream's `ParseAuthConfig`: `user[:password]`.

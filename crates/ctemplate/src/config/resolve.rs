@@ -154,10 +154,15 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
         "syslog" => c.syslog.enabled = Some(on),
         "syslog-facility" => c.syslog.facility = Some(v.to_string()),
         "syslog-name" => c.syslog.name = Some(v.to_string()),
-        _ if name.starts_with("consul-transport-") => {
-            return Err(bad(
-                "is not supported by this consul-template (the shared Consul client keeps its own connection settings)".to_string(),
-            ))
+        "consul-transport-dial-keep-alive" => c.consul.transport.dial_keep_alive = dur(v)?,
+        "consul-transport-dial-timeout" => c.consul.transport.dial_timeout = dur(v)?,
+        "consul-transport-disable-keep-alives" => c.consul.transport.disable_keep_alives = on,
+        "consul-transport-max-idle-conns-per-host" => {
+            c.consul.transport.max_idle_conns_per_host =
+                usize::try_from(int(v)?).map_err(|_| bad(format!("invalid count {v:?}")))?
+        }
+        "consul-transport-tls-handshake-timeout" => {
+            c.consul.transport.tls_handshake_timeout = dur(v)?
         }
         _ => return Err(bad("unknown flag".to_string())),
     }
@@ -167,6 +172,55 @@ fn apply_flag(c: &mut Config, name: &str, v: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_flags_and_block() {
+        let cli = |args: &[&str]| {
+            let args: Vec<String> = std::iter::once("-template=in.tpl:out.txt")
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect();
+            resolve(&crate::cli::parse(&args).unwrap())
+        };
+        let c = cli(&[]).unwrap();
+        assert_eq!(c.consul.transport, super::super::Transport::default());
+        let c = cli(&[
+            "-consul-transport-dial-timeout=5s",
+            "-consul-transport-tls-handshake-timeout=2s",
+            "-consul-transport-disable-keep-alives",
+            "-consul-transport-dial-keep-alive=0s",
+        ])
+        .unwrap();
+        let t = c.consul.transport.client(true);
+        assert_eq!(t.connect_timeout, Some(std::time::Duration::from_secs(7)));
+        assert_eq!(
+            c.consul.transport.client(false).connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(t.max_idle_per_host, Some(0));
+        assert_eq!(t.tcp_keepalive, None);
+        assert!(cli(&["-consul-transport-max-idle-conns-per-host=-1"]).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.hcl");
+        std::fs::write(
+            &f,
+            "consul {\n  transport {\n    dial_timeout = \"3s\"\n    max_idle_conns_per_host = 7\n    idle_conn_timeout = \"9s\"\n  }\n}\n",
+        )
+        .unwrap();
+        let c = cli(&[&format!("-config={}", f.display())]).unwrap();
+        let t = c.consul.transport.client(false);
+        assert_eq!(t.connect_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(t.max_idle_per_host, Some(7));
+        assert_eq!(t.idle_timeout, Some(std::time::Duration::from_secs(9)));
+        std::fs::write(
+            &f,
+            "consul {\n  transport {\n    max_conns_per_host = 4\n  }\n}\n",
+        )
+        .unwrap();
+        let e = cli(&[&format!("-config={}", f.display())]).unwrap_err();
+        assert!(e.to_string().contains("max_conns_per_host"), "{e}");
+    }
 
     #[test]
     fn dedup_flag() {

@@ -215,6 +215,16 @@ async fn run_inner(
         client_cert: ssl.cert.clone().or(env.client_cert.clone()),
         client_key: ssl.key.clone().or(env.client_key.clone()),
         http_auth: config.consul.auth.clone().or(env.http_auth.clone()),
+        transport: config.consul.transport.client(
+            ssl.enabled
+                || env.ssl
+                || config
+                    .consul
+                    .address
+                    .as_deref()
+                    .or(env.address.as_deref())
+                    .is_some_and(|a| a.trim().starts_with("https://")),
+        ),
         ..env
     })?;
     let env = command_env(config, &client);

@@ -315,11 +315,10 @@ async fn what_is_not_implemented_is_refused_by_name() {
     let src = dir.path().join("in");
     std::fs::write(&src, "x").unwrap();
     let t = format!("{}:{}", src.display(), dir.path().join("out").display());
-    let mut ct = Ct::start(&s(&["-template", &t, "-consul-transport-dial-timeout=5s"]));
+    let mut ct = Ct::start(&s(&["-template", &t, "-consul-ssl-server-name=x.example"]));
     assert_eq!(ct.wait_exit(T).await, Some(15));
     assert!(
-        ct.stderr().contains("-consul-transport-dial-timeout")
-            && ct.stderr().contains("not supported"),
+        ct.stderr().contains("-consul-ssl-server-name"),
         "{}",
         ct.stderr()
     );

@@ -1,7 +1,8 @@
 //! The view's query contract against a scripted fake Consul (no consul binary needed): the
 //! first read carries `stale` and `wait=60000ms`, an answer whose `X-Consul-LastContact`
 //! exceeds `max_stale` is re-read consistently at once, and only the fresh data is rendered;
-//! `-consul-auth` and `consul { auth {} }` send HTTP basic authentication.
+//! `-consul-auth` and `consul { auth {} }` send HTTP basic authentication; connections are
+//! kept between requests unless `-consul-transport-disable-keep-alives`.
 
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};
@@ -121,5 +122,96 @@ async fn basic_auth_from_the_flag_and_the_config_block() {
         for h in &heads {
             assert!(h.contains(want), "{how}: {h}");
         }
+    }
+}
+
+/// Like [`fake_consul`] but keeping each connection open for more requests; counts the
+/// connections accepted.
+fn keep_alive_consul(accepted: Arc<Mutex<usize>>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            *accepted.lock().unwrap() += 1;
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let req = String::from_utf8_lossy(&pending[..end]).to_string();
+                        pending.drain(..end + 4);
+                        let stale = req
+                            .split_whitespace()
+                            .nth(1)
+                            .unwrap_or("")
+                            .contains("stale");
+                        let (contact, index, value) = if stale {
+                            (5000, 5, "c3RhbGU=")
+                        } else {
+                            (0, 6, "ZnJlc2g=")
+                        };
+                        let body = format!(
+                            "[{{\"Key\":\"k\",\"Value\":\"{value}\",\"CreateIndex\":1,\"ModifyIndex\":{index},\"LockIndex\":0,\"Flags\":0}}]"
+                        );
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Consul-Index: {index}\r\n\
+                             X-Consul-LastContact: {contact}\r\nX-Consul-KnownLeader: true\r\n\
+                             Content-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(resp.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn keep_alives_unless_disabled() {
+    for (extra, want) in [
+        (vec![], 1),
+        (vec!["-consul-transport-disable-keep-alives"], 2),
+        (vec!["-consul-transport-max-idle-conns-per-host=0"], 2),
+        (
+            vec![
+                "-consul-transport-dial-timeout=5s",
+                "-consul-transport-dial-keep-alive=15s",
+                "-consul-transport-tls-handshake-timeout=2s",
+            ],
+            1,
+        ),
+    ] {
+        let accepted = Arc::new(Mutex::new(0));
+        let port = keep_alive_consul(accepted.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("k.ctmpl"), dir.path().join("k.out"));
+        std::fs::write(&src, "{{key \"k\"}}").unwrap();
+        let mut args = vec![
+            format!("-consul-addr=127.0.0.1:{port}"),
+            "-template".into(),
+            tpl(&src, &dst, None),
+            "-once".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut ct = Ct::start(&args);
+        assert_eq!(
+            ct.wait_exit(Duration::from_secs(15)).await,
+            Some(0),
+            "{extra:?}: {}",
+            ct.stderr()
+        );
+        // The stale read, then the consistent re-read: one connection, or one each.
+        assert_eq!(read(&dst), "fresh");
+        assert_eq!(*accepted.lock().unwrap(), want, "{extra:?}");
     }
 }
