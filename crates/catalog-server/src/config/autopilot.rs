@@ -78,6 +78,12 @@ pub(super) fn autopilot(v: &Value) -> Result<AutopilotSettings, ConfigError> {
         a.last_contact_threshold = d;
     }
     if let Some(d) = get_duration(v, &path("server_stabilization_time"))? {
+        // It times the promotion of a new non-voter; servers here join as voters at once.
+        if d != Duration::from_secs(10) {
+            return Err(invalid(format!(
+                "autopilot.server_stabilization_time = {d:?} is not implemented by this agent (only Consul's default 10s): servers join as voters at once, so there is no non-voter to promote after it"
+            )));
+        }
         a.server_stabilization_time = d;
     }
     for (k, slot) in [
@@ -102,13 +108,13 @@ mod tests {
         assert_eq!(autopilot(&json!({})), Ok(AutopilotSettings::default()));
         let a = autopilot(&json!({"autopilot": {
             "cleanup_dead_servers": false, "last_contact_threshold": "1s",
-            "max_trailing_logs": 10, "min_quorum": 3, "server_stabilization_time": "3s",
+            "max_trailing_logs": 10, "min_quorum": 3, "server_stabilization_time": "10s",
             "redundancy_zone_tag": ""}}))
         .expect("loads");
         assert!(!a.cleanup_dead_servers);
         assert_eq!(a.last_contact_threshold, Duration::from_secs(1));
         assert_eq!((a.max_trailing_logs, a.min_quorum), (10, 3));
-        assert_eq!(a.server_stabilization_time, Duration::from_secs(3));
+        assert_eq!(a.server_stabilization_time, Duration::from_secs(10));
         for (bad, why) in [
             (json!({"redundancy_zone_tag": "zone"}), "Consul Enterprise"),
             (
@@ -116,6 +122,10 @@ mod tests {
                 "Consul Enterprise",
             ),
             (json!({"bogus": 1}), "invalid config key autopilot.bogus"),
+            (
+                json!({"server_stabilization_time": "3s"}),
+                "server_stabilization_time = 3s is not implemented",
+            ),
             (json!({"min_quorum": -1}), "cannot be negative"),
             (
                 json!({"last_contact_threshold": "soon"}),

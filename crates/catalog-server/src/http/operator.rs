@@ -60,6 +60,12 @@ pub async fn autopilot_get(State(a): State<AppState>, t: Token, RawQuery(q): Raw
     Ok(json(&wire, p.pretty() || a.config().dev))
 }
 
+/// Consul's default `ServerStabilizationTime`, the only value taken.
+const STABILIZATION_DEFAULT_NS: i64 = 10_000_000_000;
+/// Why another `ServerStabilizationTime` is refused: it times the promotion of a new
+/// non-voter, and servers here join as voters at once.
+const STABILIZATION_REFUSAL: &str = "ServerStabilizationTime other than 10s is not implemented by this agent: servers join the Raft configuration as voters at once, so there is no non-voter to promote after it";
+
 /// `PUT /v1/operator/autopilot/configuration[?cas=index]` (`operator:write`): `true`, or with
 /// `?cas` whether the stored configuration still had that `ModifyIndex`. The Enterprise
 /// settings (redundancy zones, upgrade migrations) are refused when set.
@@ -83,6 +89,9 @@ pub async fn autopilot_put(
                 "{name} is a Consul Enterprise feature (redundancy zones, upgrade migrations) and is not implemented by this agent"
             )));
         }
+    }
+    if w.server_stabilization_time.0 != STABILIZATION_DEFAULT_NS {
+        return Err(ApiError::bad_request(STABILIZATION_REFUSAL));
     }
     let how = match p.get("cas") {
         Some(v) => AutopilotWrite::Cas(v.parse().map_err(|_| {

@@ -90,12 +90,26 @@ async fn autopilot_configuration_defaults_cas_cli_and_restart() {
             "set-config",
             "-cleanup-dead-servers=false",
             "-max-trailing-logs=40",
-            "-server-stabilization-time=3s",
         ],
     );
     assert_eq!(
         (code, out.as_str()),
         (0, "Configuration updated!\n"),
+        "{err}"
+    );
+    // A stabilization time times a non-voter's promotion; servers here join as voters.
+    let (code, _, err) = run(
+        &s,
+        &[
+            "operator",
+            "autopilot",
+            "set-config",
+            "-server-stabilization-time=3s",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("ServerStabilizationTime other than 10s"),
         "{err}"
     );
     let (code, _, err) = run(
@@ -120,7 +134,7 @@ async fn autopilot_configuration_defaults_cas_cli_and_restart() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
-        "CleanupDeadServers = false\nLastContactThreshold = 1s\nMaxTrailingLogs = 40\nMinQuorum = 3\nServerStabilizationTime = 3s\nRedundancyZoneTag = \"\"\nDisableUpgradeMigration = false\nUpgradeVersionTag = \"\"\n"
+        "CleanupDeadServers = false\nLastContactThreshold = 1s\nMaxTrailingLogs = 40\nMinQuorum = 3\nServerStabilizationTime = 10s\nRedundancyZoneTag = \"\"\nDisableUpgradeMigration = false\nUpgradeVersionTag = \"\"\n"
     );
 }
 
