@@ -192,6 +192,71 @@ pub fn parse(args: &[String]) -> Result<Cli, UsageError> {
 mod tests {
     use super::*;
 
+    // Flags through to the resolved configuration (the config module may not name cli).
+    #[test]
+    fn transport_flags_and_block() {
+        let cli = |args: &[&str]| {
+            let args: Vec<String> = std::iter::once("-template=in.tpl:out.txt")
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect();
+            crate::config::resolve(&parse(&args).unwrap())
+        };
+        let c = cli(&[]).unwrap();
+        assert_eq!(c.consul.transport, crate::config::Transport::default());
+        let c = cli(&[
+            "-consul-transport-dial-timeout=5s",
+            "-consul-transport-tls-handshake-timeout=2s",
+            "-consul-transport-disable-keep-alives",
+            "-consul-transport-dial-keep-alive=0s",
+        ])
+        .unwrap();
+        let t = c.consul.transport.client(true);
+        assert_eq!(t.connect_timeout, Some(std::time::Duration::from_secs(7)));
+        assert_eq!(
+            c.consul.transport.client(false).connect_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(t.max_idle_per_host, Some(0));
+        assert_eq!(t.tcp_keepalive, None);
+        assert!(cli(&["-consul-transport-max-idle-conns-per-host=-1"]).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.hcl");
+        std::fs::write(
+            &f,
+            "consul {\n  transport {\n    dial_timeout = \"3s\"\n    max_idle_conns_per_host = 7\n    idle_conn_timeout = \"9s\"\n  }\n}\n",
+        )
+        .unwrap();
+        let c = cli(&[&format!("-config={}", f.display())]).unwrap();
+        let t = c.consul.transport.client(false);
+        assert_eq!(t.connect_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(t.max_idle_per_host, Some(7));
+        assert_eq!(t.idle_timeout, Some(std::time::Duration::from_secs(9)));
+        std::fs::write(
+            &f,
+            "consul {\n  transport {\n    max_conns_per_host = 4\n  }\n}\n",
+        )
+        .unwrap();
+        let e = cli(&[&format!("-config={}", f.display())]).unwrap_err();
+        assert!(e.to_string().contains("max_conns_per_host"), "{e}");
+    }
+
+    #[test]
+    fn dedup_flag() {
+        let cli = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            crate::config::resolve(&parse(&args).unwrap()).unwrap()
+        };
+        assert!(!cli(&["-template=in.tpl:out.txt"]).dedup.is_enabled());
+        let c = cli(&["-template=in.tpl:out.txt", "-dedup"]);
+        assert!(c.dedup.is_enabled());
+        assert_eq!(c.dedup.prefix, "consul-template/dedup/");
+        assert!(!cli(&["-template=in.tpl:out.txt", "-dedup=false"])
+            .dedup
+            .is_enabled());
+    }
+
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
     }
