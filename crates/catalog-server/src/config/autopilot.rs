@@ -79,9 +79,9 @@ pub(super) fn autopilot(v: &Value) -> Result<AutopilotSettings, ConfigError> {
     }
     if let Some(d) = get_duration(v, &path("server_stabilization_time"))? {
         // It times the promotion of a new non-voter; servers here join as voters at once.
-        if d != Duration::from_secs(10) {
+        if !d.is_zero() && d != Duration::from_secs(10) {
             return Err(invalid(format!(
-                "autopilot.server_stabilization_time = {d:?} is not implemented by this agent (only Consul's default 10s): servers join as voters at once, so there is no non-voter to promote after it"
+                "autopilot.server_stabilization_time = {d:?} is not implemented by this agent (only 0s or Consul's default 10s): servers join as voters at once, so there is no non-voter to promote after it"
             )));
         }
         a.server_stabilization_time = d;

@@ -60,11 +60,11 @@ pub async fn autopilot_get(State(a): State<AppState>, t: Token, RawQuery(q): Raw
     Ok(json(&wire, p.pretty() || a.config().dev))
 }
 
-/// Consul's default `ServerStabilizationTime`, the only value taken.
+/// Consul's default `ServerStabilizationTime`, taken with 0.
 const STABILIZATION_DEFAULT_NS: i64 = 10_000_000_000;
 /// Why another `ServerStabilizationTime` is refused: it times the promotion of a new
 /// non-voter, and servers here join as voters at once.
-const STABILIZATION_REFUSAL: &str = "ServerStabilizationTime other than 10s is not implemented by this agent: servers join the Raft configuration as voters at once, so there is no non-voter to promote after it";
+const STABILIZATION_REFUSAL: &str = "ServerStabilizationTime other than 0s or 10s is not implemented by this agent: servers join the Raft configuration as voters at once, so there is no non-voter to promote after it";
 
 /// `PUT /v1/operator/autopilot/configuration[?cas=index]` (`operator:write`): `true`, or with
 /// `?cas` whether the stored configuration still had that `ModifyIndex`. The Enterprise
@@ -90,7 +90,8 @@ pub async fn autopilot_put(
             )));
         }
     }
-    if w.server_stabilization_time.0 != STABILIZATION_DEFAULT_NS {
+    // 0 (also what a body without the field decodes to) is what happens here: no wait.
+    if ![0, STABILIZATION_DEFAULT_NS].contains(&w.server_stabilization_time.0) {
         return Err(ApiError::bad_request(STABILIZATION_REFUSAL));
     }
     let how = match p.get("cas") {
