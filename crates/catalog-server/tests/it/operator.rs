@@ -109,7 +109,7 @@ async fn autopilot_configuration_defaults_cas_cli_and_restart() {
     );
     assert_eq!(code, 1);
     assert!(
-        err.contains("ServerStabilizationTime other than 10s"),
+        err.contains("ServerStabilizationTime other than 0s or 10s"),
         "{err}"
     );
     let (code, _, err) = run(
