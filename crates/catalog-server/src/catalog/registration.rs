@@ -255,9 +255,20 @@ fn mesh_refusal(
     proxy: Option<&serde_json::Value>,
     connect: Option<&serde_json::Value>,
 ) -> Result<(), String> {
-    let given = |v: Option<&serde_json::Value>| {
-        v.is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
-    };
+    // A value whose every leaf is off (`null`, `false`, `""`, `0`, empty) asks for nothing:
+    // clients that send `"Connect": {"Native": false}` register a plain service.
+    fn on(v: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match v {
+            J::Null => false,
+            J::Bool(b) => *b,
+            J::String(s) => !s.is_empty(),
+            J::Number(n) => n.as_f64() != Some(0.0),
+            J::Array(a) => a.iter().any(on),
+            J::Object(o) => o.values().any(on),
+        }
+    }
+    let given = |v: Option<&serde_json::Value>| v.is_some_and(on);
     let what = if !kind.is_empty() && kind != "typical" {
         format!("service kind {kind:?}")
     } else if given(proxy) {
@@ -480,6 +491,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.starts_with("Connect is not supported"), "{}", e.0);
+        assert!(service_records(
+            &reg(r#"{"name":"a","connect":{"native":false},"proxy":{"mode":""}}"#),
+            "n",
+            false
+        )
+        .is_ok());
         let e = service_records(
             &reg(r#"{"name":"a","check":{"os_service":"sshd","interval":"5s"}}"#),
             "n",
