@@ -249,7 +249,9 @@ pub fn service_records(
 
 /// Refuses what only the service mesh gives a meaning to: a kind other than a typical service
 /// (proxies and gateways), proxy settings, and Connect's `Native` or `SidecarService`. None of
-/// it would work here, so none of it is stored. `null` and `{}` are absent.
+/// it would work here, so none of it is stored. `null` and `{}` are absent, and so is a value
+/// whose every field is off; a `SidecarService` that is not `null` asks for a sidecar, even `{}`
+/// (Consul fills in the defaults).
 fn mesh_refusal(
     kind: &str,
     proxy: Option<&serde_json::Value>,
@@ -268,7 +270,15 @@ fn mesh_refusal(
             J::Object(o) => o.values().any(on),
         }
     }
-    let given = |v: Option<&serde_json::Value>| v.is_some_and(on);
+    let sidecar_asked = |v: &serde_json::Value| {
+        v.as_object().is_some_and(|o| {
+            o.iter().any(|(k, v)| {
+                let k = k.replace('_', "");
+                k.eq_ignore_ascii_case("SidecarService") && !v.is_null()
+            })
+        })
+    };
+    let given = |v: Option<&serde_json::Value>| v.is_some_and(|v| on(v) || sidecar_asked(v));
     let what = if !kind.is_empty() && kind != "typical" {
         format!("service kind {kind:?}")
     } else if given(proxy) {
@@ -486,6 +496,13 @@ mod tests {
         assert!(e.0.contains("TLSServerName on HTTP checks"), "{}", e.0);
         let e = service_records(
             &reg(r#"{"name":"a","connect":{"native":true}}"#),
+            "n",
+            false,
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("Connect is not supported"), "{}", e.0);
+        let e = service_records(
+            &reg(r#"{"name":"a","connect":{"sidecar_service":{}}}"#),
             "n",
             false,
         )
