@@ -66,12 +66,29 @@ impl Conn {
 
     /// Sends a request without waiting for the answer.
     pub async fn send(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<()> {
+        self.send_with(method, path, &[], body).await
+    }
+
+    /// [`Conn::send`] with extra header lines.
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
         let mut req = Vec::with_capacity(160 + body.len());
         req.extend_from_slice(method.as_bytes());
         req.push(b' ');
         req.extend_from_slice(path.as_bytes());
         req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         req.extend_from_slice(self.host.as_bytes());
+        for (k, v) in headers {
+            req.extend_from_slice(b"\r\n");
+            req.extend_from_slice(k.as_bytes());
+            req.extend_from_slice(b": ");
+            req.extend_from_slice(v.as_bytes());
+        }
         if method != "GET" {
             req.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
             req.extend_from_slice(body.len().to_string().as_bytes());

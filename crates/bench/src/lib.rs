@@ -8,6 +8,7 @@
 //! base64 keys), so wire format and client cost are alike.
 
 pub mod cluster;
+pub mod fanout;
 pub mod gossip;
 pub mod grpc;
 pub mod http;

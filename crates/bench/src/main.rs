@@ -80,6 +80,17 @@ struct Cli {
     /// the loss phase).
     #[arg(long)]
     no_netns: bool,
+    /// Run the fan-out benchmark instead (issue 20): one service with many instances, many
+    /// watchers parked on its health, one check flip; ours and etcd watching a prefix of as
+    /// many keys.
+    #[arg(long)]
+    fanout: bool,
+    /// Instance counts for the fan-out benchmark.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
+    fanout_instances: Vec<usize>,
+    /// Watcher counts for the fan-out benchmark.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    fanout_watchers: Vec<usize>,
     /// Set by `bench --gossip` for its own run inside the namespace.
     #[arg(long, hide = true)]
     gossip_inner: bool,
@@ -141,6 +152,20 @@ fn main() {
             params.loss_window = Duration::from_secs(s);
         }
         rt.block_on(bench::gossip::run(&set, &params))
+    } else if cli.fanout {
+        let cases: Vec<bench::fanout::Case> = cli
+            .fanout_instances
+            .iter()
+            .flat_map(|&instances| {
+                cli.fanout_watchers
+                    .iter()
+                    .map(move |&watchers| bench::fanout::Case {
+                        instances,
+                        watchers,
+                    })
+            })
+            .collect();
+        rt.block_on(bench::fanout::run(&set, &cases))
     } else if cli.cluster {
         rt.block_on(bench::cluster::run(&set, cli.kills))
     } else {

@@ -5,7 +5,7 @@ use super::acl::{authz, filter, recheck, sees_check, write_vetted, Token};
 use super::filter as expr;
 use super::params::Params;
 use super::reply::{json, ApiError};
-use super::{read, respond_filtered, AppState};
+use super::{read, read_encoded, respond_encoded, respond_filtered, AppState};
 use crate::catalog::query::Answer;
 use crate::catalog::{registration, CatalogError, Command};
 use crate::raft::WriteError;
@@ -14,6 +14,7 @@ use api_types::decode::{decode_body_as, GoNames};
 use api_types::{CatalogDeregistration, CatalogRegistration, NodeServiceList};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -175,21 +176,31 @@ pub async fn service(
     t: Token,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
     let f = expr::from_params(&p, expr::service_node())?;
     let tags = p.all("tag");
     let meta = p.node_meta();
-    let mut ans = read(&a, &p, |s| s.q_catalog_service(&name, &tags, &meta)).await?;
-    let z = recheck(&a, &t);
-    let filtered = filter(&mut ans.value, |c| {
-        z.allows(Resource::Service, &c.service_name, Access::Read)
-            && z.allows(Resource::Node, &c.node, Access::Read)
-    });
-    near(&a, &p, &mut ans.value, |c| &c.node);
-    let instances = expr::apply(f.as_ref(), ans.value)?;
-    Ok(respond_filtered(&a, &p, ans.index, &instances, filtered))
+    let question = p.question("catalog/service", &[&name]);
+    let answer = read_encoded(
+        &a,
+        &p,
+        question,
+        |s| s.q_catalog_service(&name, &tags, &meta),
+        |mut ans| {
+            let z = recheck(&a, &t);
+            let filtered = filter(&mut ans.value, |c| {
+                z.allows(Resource::Service, &c.service_name, Access::Read)
+                    && z.allows(Resource::Node, &c.node, Access::Read)
+            });
+            near(&a, &p, &mut ans.value, |c| &c.node);
+            Ok((expr::apply(f.as_ref(), ans.value)?, filtered))
+        },
+    )
+    .await?;
+    Ok(respond_encoded(&a, &p, &headers, &answer))
 }
 
 /// `?near=<node>` (`_agent`: this agent's node): nearest first by the estimated round trip
@@ -317,6 +328,7 @@ pub async fn health_service(
     t: Token,
     Path(svc): Path<String>,
     RawQuery(q): RawQuery,
+    headers: HeaderMap,
 ) -> Res {
     let p = Params::parse(q.as_deref());
     authz(&a, &t)?;
@@ -326,19 +338,28 @@ pub async fn health_service(
         .ok_or_else(|| ApiError::bad_request("Invalid value for ?passing"))?;
     let tags = p.all("tag");
     let meta = p.node_meta();
-    let mut ans = read(&a, &p, |s| s.q_health_service(&svc, &tags, passing, &meta)).await?;
-    let z = recheck(&a, &t);
-    let filtered = filter(&mut ans.value, |e| {
-        z.allows(Resource::Service, &e.service.service, Access::Read)
-            && z.allows(Resource::Node, &e.node.node, Access::Read)
-    });
-    for e in &mut ans.value {
-        e.checks
-            .retain(|c| sees_check(&z, &c.node, &c.service_name));
-    }
-    near(&a, &p, &mut ans.value, |e| &e.node.node);
-    let entries = expr::apply(f.as_ref(), ans.value)?;
-    Ok(respond_filtered(&a, &p, ans.index, &entries, filtered))
+    let question = p.question("health/service", &[&svc]);
+    let answer = read_encoded(
+        &a,
+        &p,
+        question,
+        |s| s.q_health_service(&svc, &tags, passing, &meta),
+        |mut ans| {
+            let z = recheck(&a, &t);
+            let filtered = filter(&mut ans.value, |e| {
+                z.allows(Resource::Service, &e.service.service, Access::Read)
+                    && z.allows(Resource::Node, &e.node.node, Access::Read)
+            });
+            for e in &mut ans.value {
+                e.checks
+                    .retain(|c| sees_check(&z, &c.node, &c.service_name));
+            }
+            near(&a, &p, &mut ans.value, |e| &e.node.node);
+            Ok((expr::apply(f.as_ref(), ans.value)?, filtered))
+        },
+    )
+    .await?;
+    Ok(respond_encoded(&a, &p, &headers, &answer))
 }
 
 pub async fn health_state(

@@ -29,6 +29,7 @@ mod txn;
 mod ui;
 
 use crate::agent::Agent;
+use crate::blocking::shared::{Encoded, Question};
 use crate::catalog::query::Answer;
 use crate::catalog::State;
 use axum::extract::DefaultBodyLimit;
@@ -473,6 +474,67 @@ pub async fn read<T>(
     let blocking = p.blocking(a.config().default_query_time, a.config().max_query_time)?;
     a.read_barrier(consistency).await?;
     Ok(crate::blocking::run(a.catalog(), blocking, q).await)
+}
+
+/// A read whose answer is encoded once and shared by every request asking the same question of
+/// the same state (`blocking::shared`): `finish` turns the read's answer into what is sent and
+/// says whether ACLs filtered it. With ACLs on, the answer depends on the token, and each
+/// request builds its own.
+pub async fn read_encoded<T, U: Serialize>(
+    a: &Agent,
+    p: &Params,
+    question: Question,
+    q: impl Fn(&State) -> Answer<T>,
+    finish: impl Fn(Answer<T>) -> Result<(U, bool), ApiError>,
+) -> Result<Arc<Encoded>, ApiError> {
+    p.check_enterprise()?;
+    p.check_dc(&a.config().datacenter)?;
+    let consistency = p.consistency()?;
+    let blocking = p.blocking(a.config().default_query_time, a.config().max_query_time)?;
+    a.read_barrier(consistency).await?;
+    let pretty = p.pretty() || a.config().dev;
+    let question = (!a.acl_enabled()).then_some(question);
+    crate::blocking::run_encoded(a.catalog(), blocking, question.as_ref(), q, |ans| {
+        let (index, watch) = (ans.index, ans.watch.clone());
+        let (value, filtered) = finish(ans)?;
+        let body = api_types::json::to_go_json(&value, pretty);
+        Ok(Encoded::new(index, watch, filtered, body))
+    })
+    .await
+}
+
+/// An encoded answer with its query-meta headers, gzip-compressed when the client accepts it
+/// (as Consul's handlers are wrapped in a gzip handler).
+pub fn respond_encoded(
+    a: &Agent,
+    p: &Params,
+    request: &axum::http::HeaderMap,
+    answer: &Encoded,
+) -> Response {
+    let gzip = request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(crate::blocking::shared::accepts_gzip);
+    let mut r = if gzip {
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            answer.gzip(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], answer.body()).into_response()
+    };
+    r.headers_mut().insert(
+        header::VARY,
+        axum::http::HeaderValue::from_static("Accept-Encoding"),
+    );
+    r.headers_mut().extend(meta(a, p, answer.index()));
+    reply::mark_filtered(&mut r, answer.filtered());
+    r
 }
 
 /// A list read's JSON answer with its query-meta headers, marked when ACLs filtered it.

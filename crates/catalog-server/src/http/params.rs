@@ -2,6 +2,7 @@
 //! and the blocking/consistency options common to reads.
 
 use crate::agent::Consistency;
+use crate::blocking::shared::Question;
 use crate::blocking::Blocking;
 use crate::http::reply::ApiError;
 use std::time::Duration;
@@ -51,6 +52,15 @@ impl Params {
             Some("") => Some(true),
             Some(v) => api_types::parse_bool(v),
         }
+    }
+
+    /// What this request asks of `endpoint` with `args`, for sharing its answer.
+    pub fn question(&self, endpoint: &'static str, args: &[&str]) -> Question {
+        Question::new(
+            endpoint,
+            args,
+            self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
     }
 
     pub fn pretty(&self) -> bool {

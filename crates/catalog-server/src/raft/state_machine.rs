@@ -297,7 +297,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             *applied = (meta.last_log_id, meta.last_membership.clone());
             *self.departed.lock().unwrap_or_else(|p| p.into_inner()) = body.departed;
         }
-        self.catalog.notifier.notify_all();
+        self.catalog.replaced();
         write_snapshot(&self.store, &self.persisted, meta, data)
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &io_err(e)).into())

@@ -259,6 +259,16 @@ pub fn ms_since(start: std::time::Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
+/// Counts a blocking query's answer to a shared question: built by this query, or taken from
+/// the one another query built (`blocking::shared`).
+pub fn shared_answer(built: bool) {
+    if built {
+        metrics::counter!("consul.blocking.answers_built").increment(1);
+    } else {
+        metrics::counter!("consul.blocking.answers_shared").increment(1);
+    }
+}
+
 /// Counts one blocking query parked for as long as it lives (`consul.rpc.queries_blocking`).
 pub struct BlockingQuery(());
 

@@ -689,3 +689,93 @@ async fn policies_and_identities_of_other_datacenters_grant_nothing_here() {
         assert_eq!(st, want, "service identity in {dcs}");
     }
 }
+
+#[tokio::test]
+async fn watchers_with_different_tokens_each_get_what_their_token_sees() {
+    let s = acl_server("deny").await;
+    for n in ["n1", "n2"] {
+        let reg =
+            json!({"Node": n, "Address": "10.0.0.1", "Service": {"Service": "web", "Port": 80}});
+        assert_eq!(
+            call(
+                &s,
+                "PUT",
+                "/v1/catalog/register",
+                MGMT,
+                Some(&reg.to_string())
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let one = token_with(
+        &s,
+        "one",
+        r#"service "web" { policy = "read" } node "n1" { policy = "read" }"#,
+    )
+    .await;
+    let both = token_with(
+        &s,
+        "both",
+        r#"service "web" { policy = "read" } node_prefix "n" { policy = "read" }"#,
+    )
+    .await;
+    let (_, h, _) = s
+        .get_full(&format!("/v1/health/service/web?token={MGMT}"))
+        .await;
+    let index: u64 = h["x-consul-index"].to_str().unwrap().parse().unwrap();
+    let mut waiters = Vec::new();
+    for tok in [&one, &both, &one, &both] {
+        let url = s.url(&format!("/v1/health/service/web?index={index}&wait=20s"));
+        let (http, tok) = (s.http.clone(), tok.clone());
+        waiters.push(tokio::spawn(async move {
+            let r = http
+                .get(url)
+                .header("X-Consul-Token", &tok)
+                .send()
+                .await
+                .unwrap();
+            let filtered = r
+                .headers()
+                .contains_key("X-Consul-Results-Filtered-By-ACLs");
+            let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            let nodes: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["Node"]["Node"].as_str().unwrap().to_string())
+                .collect();
+            (tok, nodes, filtered)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reg =
+        json!({"Node": "n2", "Address": "10.0.0.2", "Service": {"Service": "web", "Port": 81}});
+    assert_eq!(
+        call(
+            &s,
+            "PUT",
+            "/v1/catalog/register",
+            MGMT,
+            Some(&reg.to_string())
+        )
+        .await
+        .0,
+        200
+    );
+    for w in waiters {
+        let (tok, nodes, filtered) = tokio::time::timeout(Duration::from_secs(20), w)
+            .await
+            .unwrap()
+            .unwrap();
+        if tok == one {
+            assert_eq!((nodes, filtered), (vec!["n1".to_string()], true));
+        } else {
+            assert_eq!(
+                (nodes, filtered),
+                (vec!["n1".to_string(), "n2".to_string()], false)
+            );
+        }
+    }
+}

@@ -11,9 +11,12 @@
 //! first waiter and dropped when it fires, so ten thousand parked queries cost one registration
 //! each and no per-write scan.
 
+pub mod shared;
+
 use crate::catalog::query::Answer;
 use crate::catalog::{State, WatchKey};
 use rand::Rng;
+use shared::{Encoded, Question, SharedAnswers};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -72,6 +75,8 @@ impl Notifier {
 pub struct Catalog {
     pub(crate) state: RwLock<State>,
     pub(crate) notifier: Notifier,
+    /// The answers parked queries are being given, shared by question (see [`shared`]).
+    shared: SharedAnswers,
     /// Set when the agent shuts down: parked queries answer at once, as Consul's do.
     closing: std::sync::atomic::AtomicBool,
 }
@@ -98,7 +103,20 @@ impl Catalog {
             closing: Default::default(),
             state: RwLock::new(state),
             notifier: Notifier::default(),
+            shared: SharedAnswers::default(),
         }
+    }
+
+    /// After the whole state was replaced (a snapshot installed): every answer shared so far
+    /// is forgotten and every parked query looks again.
+    pub fn replaced(&self) {
+        self.shared.clear();
+        self.notifier.notify_all();
+    }
+
+    /// Questions with a kept shared answer, and the bytes of their bodies.
+    pub fn shared_answers(&self) -> (usize, usize) {
+        self.shared.kept()
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
@@ -169,6 +187,77 @@ pub async fn run<T>(
             _ = tokio::time::sleep_until(deadline) => {
                 return fix(catalog.read(&query));
             }
+        }
+    }
+}
+
+/// [`run`] for answers sent as encoded bytes: with a `question`, every query asking it of the
+/// same state gets the same [`Encoded`] answer, built once (see [`shared`]); without one (the
+/// answer depends on the request's token), each query builds its own. `encode` turns the
+/// read's answer into bytes outside the state's lock; its error is the request's.
+pub async fn run_encoded<T, E>(
+    catalog: &Catalog,
+    blocking: Option<Blocking>,
+    question: Option<&Question>,
+    query: impl Fn(&State) -> Answer<T>,
+    encode: impl Fn(Answer<T>) -> Result<Encoded, E>,
+) -> Result<Arc<Encoded>, E> {
+    let answer = || async {
+        let build = || {
+            let (a, at) = catalog.read(|s| (query(s), s.last_index()));
+            let mut e = encode(fix(a))?;
+            e.set_read_at(at);
+            Ok(Arc::new(e))
+        };
+        match question {
+            Some(q) => {
+                let at = catalog.read(|s| s.last_index());
+                let slot = catalog.shared.slot(q, at);
+                let shared = slot.answer(build).await;
+                if let Ok((_, built)) = &shared {
+                    crate::telemetry::shared_answer(*built);
+                }
+                // The slot goes with the answer: while a query holds it, later askers at the
+                // same state find it (queries parking again after a wake, above all).
+                shared.map(|(e, _)| (e, Some(slot)))
+            }
+            None => build().map(|e| (e, None)),
+        }
+    };
+    let Some(b) = blocking.filter(|b| b.min_index > 0) else {
+        return answer().await.map(|(e, _)| e);
+    };
+    let deadline = tokio::time::Instant::now() + b.wait;
+    let _in_flight = crate::telemetry::BlockingQuery::start();
+    loop {
+        let (first, _held) = answer().await?;
+        if first.index() > b.min_index
+            || tokio::time::Instant::now() >= deadline
+            || catalog.closing()
+        {
+            return Ok(first);
+        }
+        let notifies = catalog.notifier.subscribe(first.watch());
+        let mut parked: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
+            notifies.iter().map(|n| Box::pin(n.notified())).collect();
+        for p in parked.iter_mut() {
+            p.as_mut().enable();
+        }
+        // A write between the read and the registration would go unnoticed: when anything was
+        // written since, look again (the answer is read after registering, so a later write
+        // wakes this query).
+        if catalog.read(|s| s.last_index()) != first.read_at() || catalog.closing() {
+            let (again, _held_too) = answer().await?;
+            if again.index() > b.min_index || catalog.closing() {
+                return Ok(again);
+            }
+            if again.watch() != first.watch() {
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = futures::future::select_all(parked) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
         }
     }
 }
