@@ -7,6 +7,7 @@
 //! Consul API, etcd through its gRPC gateway (`/v3/kv/put`, `/v3/kv/range`, `/v3/watch` with
 //! base64 keys), so wire format and client cost are alike.
 
+pub mod big;
 pub mod cluster;
 pub mod fanout;
 pub mod gossip;

@@ -91,6 +91,19 @@ struct Cli {
     /// Watcher counts for the fan-out benchmark.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     fanout_watchers: Vec<usize>,
+    /// Run the big-catalog benchmark instead (issue 20): 10,000 nodes × 10 services and
+    /// 1,000,000 keys; memory, snapshot, restart and latency beside etcd with the same keys.
+    #[arg(long)]
+    big: bool,
+    /// Nodes for the big-catalog benchmark (10 services each).
+    #[arg(long, default_value_t = 10_000)]
+    big_nodes: usize,
+    /// KV keys for the big-catalog benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    big_keys: usize,
+    /// The scale benchmarks one after the other: `--fanout`, then `--big`.
+    #[arg(long)]
+    scale: bool,
     /// Set by `bench --gossip` for its own run inside the namespace.
     #[arg(long, hide = true)]
     gossip_inner: bool,
@@ -152,7 +165,12 @@ fn main() {
             params.loss_window = Duration::from_secs(s);
         }
         rt.block_on(bench::gossip::run(&set, &params))
-    } else if cli.fanout {
+    } else if cli.fanout || cli.big || cli.scale {
+        let size = bench::big::Size {
+            nodes: cli.big_nodes,
+            services_per_node: 10,
+            keys: cli.big_keys,
+        };
         let cases: Vec<bench::fanout::Case> = cli
             .fanout_instances
             .iter()
@@ -165,7 +183,15 @@ fn main() {
                     })
             })
             .collect();
-        rt.block_on(bench::fanout::run(&set, &cases))
+        rt.block_on(async {
+            if cli.fanout || cli.scale {
+                bench::fanout::run(&set, &cases).await?;
+            }
+            if cli.big || cli.scale {
+                bench::big::run(&set, size).await?;
+            }
+            Ok(())
+        })
     } else if cli.cluster {
         rt.block_on(bench::cluster::run(&set, cli.kills))
     } else {
