@@ -1,5 +1,16 @@
 //! `SERVICE_[<port>_]CHECK_*` metadata → the one Consul check upstream's `buildCheck`
-//! produces (first match wins), plus our Docker `HEALTHCHECK` → TTL check extension.
+//! (consul/consul.go) produces, plus our Docker `HEALTHCHECK` → TTL check extension.
+//!
+//! Upstream's rules, kept: the first of `check_http`, `check_https`, `check_cmd`,
+//! `check_script`, `check_ttl`, `check_tcp`, `check_grpc` with a non-empty value wins (an empty
+//! value is unset); `check_timeout` applies to HTTP, HTTPS, TCP and gRPC; `check_http_method`
+//! to HTTP and `check_https_method` to HTTPS only; `check_interval` (default `10s`) to every
+//! kind but TTL; `check_initial_status` and `check_deregister_after` to every kind;
+//! `check_grpc_use_tls` sets `GRPCUseTLS` and only then `check_tls_skip_verify` sets
+//! `TLSSkipVerify`. Keys upstream does not read (`check_docker`, `check_shell`,
+//! `check_header`, ...) build nothing: like every `SERVICE_*` key they land in `Meta`.
+//! Durations are Go durations, checked here (upstream passes the text on and Consul refuses
+//! the registration: here the service is skipped with a note naming the key).
 
 use super::meta::Metadata;
 use api_types::{parse_go_duration, CheckRegistration, GoDuration};
@@ -68,8 +79,10 @@ pub fn build_check(meta: &Metadata, t: &Target<'_>) -> Result<Option<CheckRegist
     } else if meta.get("check_grpc").is_some() {
         c.grpc = host_port;
         c.timeout = duration(meta, "check_timeout")?;
+        // Upstream reads `check_tls_skip_verify` only inside `check_grpc_use_tls`: an
+        // HTTPS check or a plaintext gRPC check never skips verification.
         if meta.get("check_grpc_use_tls").is_some() {
-            // GRPCUseTLS is not in api-types' CheckRegistration yet; TLSSkipVerify is.
+            c.grpc_use_tls = true;
             c.tls_skip_verify = meta.get("check_tls_skip_verify").is_some();
         }
     } else {
@@ -162,5 +175,71 @@ mod tests {
         );
         assert_eq!(build_check(&meta(&[("region", "x")]), &T), Ok(None));
         assert!(build_check(&meta(&[("check_ttl", "soon")]), &T).is_err());
+    }
+
+    #[test]
+    fn grpc_tls_and_skip_verify() {
+        let m = meta(&[
+            ("check_grpc", "x"),
+            ("check_grpc_use_tls", "true"),
+            ("check_tls_skip_verify", "true"),
+            ("check_timeout", "3s"),
+        ]);
+        assert_eq!(
+            json(build_check(&m, &T).ok().flatten()),
+            r#"{"Interval":"10s","Timeout":"3s","TLSSkipVerify":true,"GRPC":"10.0.0.1:8080","GRPCUseTLS":true}"#
+        );
+        // Skip-verify without TLS, or on an HTTPS check, is not read (upstream).
+        let m = meta(&[("check_grpc", "x"), ("check_tls_skip_verify", "true")]);
+        assert_eq!(
+            json(build_check(&m, &T).ok().flatten()),
+            r#"{"Interval":"10s","GRPC":"10.0.0.1:8080"}"#
+        );
+        let m = meta(&[
+            ("check_https", "/s"),
+            ("check_tls_skip_verify", "true"),
+            ("check_http_method", "GET"),
+            ("check_https_method", "POST"),
+        ]);
+        assert_eq!(
+            json(build_check(&m, &T).ok().flatten()),
+            r#"{"Interval":"10s","HTTP":"https://10.0.0.1:8080/s","Method":"POST"}"#
+        );
+    }
+
+    #[test]
+    fn first_non_empty_key_wins_and_unread_keys_build_nothing() {
+        // An empty value is unset: the next kind in upstream's order is taken.
+        let m = meta(&[("check_http", ""), ("check_tcp", "1"), ("check_grpc", "1")]);
+        assert_eq!(
+            json(build_check(&m, &T).ok().flatten()),
+            r#"{"Interval":"10s","TCP":"10.0.0.1:8080"}"#
+        );
+        // script before ttl before tcp; TTL checks take no interval or timeout.
+        let m = meta(&[
+            ("check_ttl", "30s"),
+            ("check_tcp", "1"),
+            ("check_script", "true"),
+        ]);
+        assert_eq!(
+            json(build_check(&m, &T).ok().flatten()),
+            r#"{"Interval":"10s","Args":["true"]}"#
+        );
+        let m = meta(&[
+            ("check_ttl", "30s"),
+            ("check_tcp", "1"),
+            ("check_interval", "5s"),
+            ("check_timeout", "1s"),
+        ]);
+        assert_eq!(json(build_check(&m, &T).ok().flatten()), r#"{"TTL":"30s"}"#);
+        // Keys upstream never reads: no check (they stay metadata).
+        let m = meta(&[
+            ("check_docker", "/bin/check"),
+            ("check_shell", "/bin/sh"),
+            ("check_header", "X-A: b"),
+            ("check_initial_status", "passing"),
+            ("check_deregister_after", "1m"),
+        ]);
+        assert_eq!(build_check(&m, &T), Ok(None));
     }
 }

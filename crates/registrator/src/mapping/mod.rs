@@ -9,7 +9,10 @@
 //! Deliberate differences from upstream (see `docs/registrator.md`): tags keep their written
 //! order; ports are processed in sorted order (upstream: random map order); an IPv4 port binding
 //! is preferred over an IPv6 one; a Docker `HEALTHCHECK` becomes a TTL check when no
-//! `SERVICE_CHECK_*` asks for another check.
+//! `SERVICE_CHECK_*` asks for another check; the container IP of a container on several
+//! networks is chosen by a fixed rule ([`container_ip`]; upstream: random map order), and
+//! with `-internal` `SERVICE_[<port>_]NETWORK` names the network (an extension: upstream's
+//! open pull request #529).
 
 mod check;
 mod container;
@@ -83,14 +86,35 @@ pub fn is_healthy(c: &Container) -> bool {
     c.health_status == "healthy"
 }
 
-/// The IP of the container on its networks (upstream `ExposedIP`): `NetworkSettings.IPAddress`,
-/// else the last network's address.
-fn exposed_ip(c: &Container) -> String {
-    match c.ip_address.as_deref() {
-        Some(ip) if !ip.is_empty() => ip.to_string(),
-        _ => c.networks.values().next_back().cloned().unwrap_or_default(),
+/// The container's IP when no network is named (upstream `ExposedIP`, and the IP of a
+/// `container:<id>` network peer): `NetworkSettings.IPAddress` when the engine sets it (the
+/// default bridge's address, before API 1.52); else the address on the network
+/// `HostConfig.NetworkMode` names (the one the container was created on; `default` is
+/// `bridge`); else the first network, by name, that has an address; else empty.
+///
+/// Upstream takes `IPAddress`, else whichever network Go's random map iteration visits last,
+/// so a container on several user-defined networks got a different address from run to run.
+pub fn container_ip(c: &Container) -> String {
+    if let Some(ip) = c.ip_address.as_deref().filter(|ip| !ip.is_empty()) {
+        return ip.to_string();
     }
+    let primary = match c.network_mode.as_str() {
+        "default" => "bridge",
+        mode => mode,
+    };
+    let has_ip = |ip: &&String| !ip.is_empty();
+    c.networks
+        .get(primary)
+        .filter(has_ip)
+        .or_else(|| c.networks.values().find(has_ip))
+        .cloned()
+        .unwrap_or_default()
 }
+
+/// `SERVICE_[<port>_]NETWORK=host` with `-internal`: the service is registered as without
+/// `-internal` (the host's address and the published port), as upstream's open pull request
+/// #529 does.
+const HOST_NETWORK: &str = "host";
 
 /// Candidate ports: exposed ports, overwritten by runtime port mappings (upstream `servicePort`).
 fn ports(c: &Container) -> Vec<Port> {
@@ -159,7 +183,7 @@ pub fn services(c: &Container, s: &Settings, host: &Host, linked_ip: Option<&str
     }
     let is_group = kept.len() > 1;
     for p in kept {
-        match service(c, s, host, linked_ip, &p, is_group) {
+        match service(c, s, host, linked_ip, &p, is_group, &mut out.notes) {
             Ok(Some(reg)) => out.services.push(reg),
             Ok(None) => out.notes.push(format!(
                 "ignored: {id12} service on port {}",
@@ -174,7 +198,7 @@ pub fn services(c: &Container, s: &Settings, host: &Host, linked_ip: Option<&str
     out
 }
 
-/// Upstream `newService` for one port.
+/// Upstream `newService` for one port; informational log lines go to `notes`.
 fn service(
     c: &Container,
     s: &Settings,
@@ -182,6 +206,7 @@ fn service(
     linked_ip: Option<&str>,
     p: &Port,
     is_group: bool,
+    notes: &mut Vec<String>,
 ) -> Result<Option<ServiceRegistration>, String> {
     let base = c.image.rsplit('/').next().unwrap_or_default();
     let default_name = base.split(':').next().unwrap_or_default().to_string();
@@ -213,17 +238,53 @@ fn service(
         name = format!("{name}-{}", p.exposed_port);
     }
     let mut sid = format!("{hostname}:{}:{}", c.short_name(), p.exposed_port);
-    let (mut ip, port) = if s.internal {
-        (exposed_ip(c), p.exposed_port.parse().unwrap_or(0))
-    } else {
-        (host_ip, p.host_port.parse().unwrap_or(0))
+    let id12: String = c.id.chars().take(12).collect();
+    let published = (host_ip, p.host_port.parse().unwrap_or(0));
+    let exposed_port = p.exposed_port.parse().unwrap_or(0);
+    let (mut ip, port) = match (s.internal, meta.get("network")) {
+        (false, None) => published,
+        (false, Some(net)) => {
+            notes.push(format!(
+                "{id12} port {}: network {net:?} (SERVICE_NETWORK) is used with -internal only",
+                p.exposed_port
+            ));
+            published
+        }
+        (true, None) => (container_ip(c), exposed_port),
+        (true, Some(net)) if net.eq_ignore_ascii_case(HOST_NETWORK) => {
+            if p.host_port.is_empty() {
+                return Err(format!(
+                    "network {net:?} (SERVICE_NETWORK) asks for the published port, and port {} is not published on host",
+                    p.exposed_port
+                ));
+            }
+            published
+        }
+        (true, Some(net)) => match c.networks.get(net).filter(|ip| !ip.is_empty()) {
+            Some(ip) => (ip.clone(), exposed_port),
+            None => {
+                let ip = container_ip(c);
+                notes.push(format!(
+                    "{id12} port {}: no address on network {net:?} (SERVICE_NETWORK), using {ip:?}",
+                    p.exposed_port
+                ));
+                (ip, exposed_port)
+            }
+        },
     };
     if !s.use_ip_from_label.is_empty() {
-        if let Some(v) = labels.get(&s.use_ip_from_label).filter(|v| !v.is_empty()) {
-            ip = v
-                .rsplit_once('/')
-                .map_or(v.as_str(), |(a, _)| a)
-                .to_string();
+        let label = &s.use_ip_from_label;
+        match labels.get(label).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                ip = v
+                    .rsplit_once('/')
+                    .map_or(v.as_str(), |(a, _)| a)
+                    .to_string();
+                notes.push(format!("using container IP {ip} from label '{label}'"));
+            }
+            None => notes.push(format!(
+                "Label '{label}' not found in container configuration"
+            )),
         }
     }
     if let Some(linked) = linked_ip {

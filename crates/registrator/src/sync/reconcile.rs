@@ -129,12 +129,14 @@ impl<E: Engine, R: Registry> Reconciler<E, R> {
         true
     }
 
-    /// Inspects `id` and maps it to registrations (the `container:` peer's IP looked up).
+    /// Inspects `id` and maps it to registrations (the `container:` peer's IP looked up: its
+    /// `NetworkSettings.IPAddress` as upstream, else its address by [`mapping::container_ip`]'s
+    /// rule, where upstream registers an empty address).
     async fn map(&self, c: &Container) -> mapping::Mapped {
         let mut linked_ip = None;
         if let Some(peer) = mapping::network_container(c) {
             match self.engine.inspect(&peer).await {
-                Ok(p) => linked_ip = p.ip_address,
+                Ok(p) => linked_ip = Some(mapping::container_ip(&p)),
                 Err(e) => warn!("unable to inspect network container: {} {e}", short(&peer)),
             }
         }
