@@ -10,3 +10,10 @@ client_addr = "127.0.0.1"
 retry_join = ["10.0.0.11"]      # any server or client agent (gossip port 8301)
 # Gossip encryption: the same key on every agent (consul keygen).
 # encrypt = "..."
+# With ACLs on the servers: the same block here, and a token allowed node:write on this node
+# and service:write on its services (anti-entropy writes them with it).
+# acl {
+#   enabled        = true
+#   default_policy = "deny"
+#   tokens { agent = "..." }
+# }

@@ -100,7 +100,7 @@ impl Agent {
                 .http()
                 .get(upstream.http().url(&server, path))
                 .timeout(MAX_QUERY_TIME + MAX_QUERY_TIME / 4);
-            if let Some(t) = self.tokens.default_token() {
+            if let Some(t) = self.user_token_for_servers() {
                 req = req.header("X-Consul-Token", t);
             }
             match req.send().await {

@@ -1,7 +1,8 @@
 //! A client agent keeping the catalog in step with what it holds (Consul's anti-entropy): its
 //! node, services and checks are sent to a server whenever they change, and in full every
 //! minute, which also undoes what others wrote to its node through `/v1/catalog/register`.
-//! The server writes only what differs (`catalog::node_sync`).
+//! The server writes only what differs (`catalog::node_sync`), vetted against the agent token
+//! (`acl.tokens.agent`, else `acl.tokens.default`).
 
 use super::Agent;
 use crate::catalog::node_sync::NodeSync;
@@ -58,11 +59,19 @@ pub async fn run(agent: Arc<Agent>) {
     }
 }
 
-/// Sends `want` to a server: the one that last answered, else any other alive one.
+/// Sends `want` to a server (the one that last answered, else any other alive one) with the
+/// agent token, as Consul syncs its node (services and checks too: a registration's own
+/// `Token` is not kept, so the agent token must be allowed to write them).
 async fn push(agent: &Agent, want: &NodeSync) -> Result<(), String> {
     let body = serde_json::to_vec(want).map_err(|e| e.to_string())?;
+    let token = agent.agent_token_for_servers();
     agent
-        .call_servers(reqwest::Method::PUT, SYNC_PATH, Some(body))
+        .call_servers(
+            reqwest::Method::PUT,
+            SYNC_PATH,
+            Some(body),
+            token.as_deref(),
+        )
         .await
         .map(|_| ())
 }

@@ -233,11 +233,13 @@ async fn publish(agent: &Agent) -> Result<(), String> {
             .map_err(|e| e.to_string());
     }
     let body = serde_json::json!({"Node": node, "Segment": "", "Coord": coord});
+    let token = agent.agent_token_for_servers();
     agent
         .call_servers(
             reqwest::Method::PUT,
             "/v1/coordinate/update",
             Some(body.to_string().into_bytes()),
+            token.as_deref(),
         )
         .await
         .map(|_| ())
@@ -252,8 +254,14 @@ async fn others(agent: &Agent) -> Result<HashMap<String, Coord>, String> {
                 .collect()
         }));
     }
+    let token = agent.agent_token_for_servers();
     let body = agent
-        .call_servers(reqwest::Method::GET, "/v1/coordinate/nodes?stale", None)
+        .call_servers(
+            reqwest::Method::GET,
+            "/v1/coordinate/nodes?stale",
+            None,
+            token.as_deref(),
+        )
         .await?;
     #[derive(serde::Deserialize)]
     struct Entry {

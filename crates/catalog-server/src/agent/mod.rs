@@ -2,6 +2,7 @@
 //! behind one closed type, [`Agent`]. Starting and stopping it with its listeners is
 //! [`crate::lifecycle`]'s work.
 
+pub mod acl_client;
 mod alias_source;
 mod anti_entropy;
 pub mod autopilot;
@@ -57,6 +58,8 @@ pub struct Agent {
     tokens: tokens::Tokens,
     /// Tokens resolved since the last ACL change.
     authz_cache: crate::catalog::acl::AuthzCache,
+    /// A client's token resolution through the servers (`None` on a server or without ACLs).
+    acl_client: Option<acl_client::AclClient>,
     /// The config as last reloaded (`None`: as started).
     reloaded: std::sync::Mutex<Option<Arc<Config>>>,
 }
@@ -88,9 +91,14 @@ impl Agent {
             ),
             None => tokens::Tokens::load(Default::default(), None),
         };
+        let acl_client = match (&config.acl, &role) {
+            (Some(acl), Role::Client { .. }) => Some(acl_client::AclClient::new(acl)),
+            _ => None,
+        };
         Arc::new_cyclic(|weak: &Weak<Agent>| Agent {
             tokens,
             authz_cache: Default::default(),
+            acl_client,
             config,
             node_id,
             role,
@@ -220,6 +228,9 @@ impl Agent {
         let Some(policy) = self.acl_policy() else {
             return Ok(Authz::manage_all());
         };
+        if self.acl_client.is_some() {
+            return self.authorize(token);
+        }
         let secret = self.effective_secret(token);
         if !secret.is_empty() && self.tokens.is_recovery(&secret) {
             return Ok(Authz::recovery(&self.config.node_name));
@@ -233,12 +244,38 @@ impl Agent {
         Ok(z)
     }
 
-    /// What a request carrying `token` may do, from the current state.
+    /// What a request carrying `token` may do, from the current state. A client answers
+    /// from what it last resolved through the servers ([`Agent::resolve_token`] resolves).
     pub fn authorize(&self, token: &str) -> Result<Authz, AclRefusal> {
         if !self.acl_enabled() {
             return Ok(Authz::manage_all());
         }
+        if let Some(client) = &self.acl_client {
+            let secret = self.effective_secret(token);
+            if !secret.is_empty() && self.tokens.is_recovery(&secret) {
+                return Ok(Authz::recovery(&self.config.node_name));
+            }
+            return client.cached(&secret).unwrap_or_else(|| {
+                Err(AclRefusal::Invalid(
+                    "ACL token not resolved through the servers".into(),
+                ))
+            });
+        }
         self.catalog().read(|s| self.authorize_in(s, token))
+    }
+
+    /// What a request carrying `token` may do: on a server as [`Agent::authorize`]; a client
+    /// asks the servers unless it resolved the token less than `acl.token_ttl` ago (its
+    /// recovery token it resolves itself).
+    pub async fn resolve_token(self: &Arc<Self>, token: &str) -> Result<Authz, AclRefusal> {
+        let Some(client) = &self.acl_client else {
+            return self.authorize(token);
+        };
+        let secret = self.effective_secret(token);
+        if !secret.is_empty() && self.tokens.is_recovery(&secret) {
+            return Ok(Authz::recovery(&self.config.node_name));
+        }
+        client.resolve(self, &secret).await
     }
 
     /// This agent's node name.
@@ -481,6 +518,11 @@ impl Agent {
 /// The server-port path that takes a client's anti-entropy sync.
 pub fn anti_entropy_path() -> &'static str {
     anti_entropy::SYNC_PATH
+}
+
+/// The server-port path a client resolves an ACL token on.
+pub fn acl_resolve_path() -> &'static str {
+    acl_client::RESOLVE_PATH
 }
 
 /// How fresh a read must be: Consul's `?stale`, default, and `?consistent` modes.

@@ -1,5 +1,5 @@
 //! The agent's own ACL tokens (`acl.tokens`, `/v1/agent/token/*`): the default token used for
-//! requests that carry none, the agent token, the recovery token. With
+//! requests that carry none, the agent token (a client's anti-entropy), the recovery token. With
 //! `acl.enable_token_persistence`, tokens set through the API are kept in
 //! `<data_dir>/acl-tokens.json` and loaded at start, as Consul does.
 
@@ -96,6 +96,13 @@ impl Tokens {
 
     pub fn default_token(&self) -> Option<String> {
         self.read().default.clone()
+    }
+
+    /// The token the agent's own operations carry (Consul's `AgentToken`): the agent token,
+    /// else the default token.
+    pub fn agent_token(&self) -> Option<String> {
+        let t = self.read();
+        t.agent.clone().or_else(|| t.default.clone())
     }
 
     /// Whether `secret` is this agent's recovery token.

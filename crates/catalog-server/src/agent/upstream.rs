@@ -77,16 +77,17 @@ impl Upstream {
 }
 
 impl super::Agent {
-    /// A request to a server's server port (a client's own calls: anti-entropy, coordinates):
-    /// the last good server first, the next one when a server cannot be reached; the body of a
-    /// 2xx answer, else what went wrong.
+    /// A request to a server's server port (a client's own calls: anti-entropy, coordinates),
+    /// carrying `token` (`None`: none): the last good server first, the next one when a server
+    /// cannot be reached; the body of a 2xx answer, else what went wrong.
     pub async fn call_servers(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
+        token: Option<&str>,
     ) -> Result<Vec<u8>, String> {
-        match self.ask_servers(method, path, body).await? {
+        match self.ask_servers(method, path, body, token).await? {
             (_, status, bytes) if (200..300).contains(&status) => Ok(bytes),
             (server, status, bytes) => Err(format!(
                 "{server}: {}: {}",
@@ -98,12 +99,14 @@ impl super::Agent {
         }
     }
 
-    /// `method path` on the first server that answers: which server, its status and body.
+    /// `method path` with `token` on the first server that answers: which server, its status
+    /// and body; `Err` when none answered.
     pub async fn ask_servers(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
+        token: Option<&str>,
     ) -> Result<(String, u16, Vec<u8>), String> {
         let Some((_, upstream)) = self.client() else {
             return Err("not a client agent".into());
@@ -115,6 +118,9 @@ impl super::Agent {
                 .http()
                 .request(method.clone(), upstream.http().url(&server, path))
                 .timeout(std::time::Duration::from_secs(30));
+            if let Some(t) = token.filter(|t| !t.is_empty()) {
+                req = req.header(api_types::headers::TOKEN, t);
+            }
             if let Some(b) = &body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -9,10 +9,14 @@ use serde_json::Value;
 pub struct AclConfig {
     /// `default_policy`: what a token may do where no rule says (`allow` by default).
     pub default_deny: bool,
-    /// `down_policy` (`extend-cache` by default), validated. Every agent is a server that
-    /// resolves tokens from its own replicated copy of the ACL tables, so the policy for an
-    /// unreachable leader never applies here.
-    pub down_policy: String,
+    /// `down_policy` (`extend-cache` by default): what a client agent grants when no server
+    /// can resolve a token (a server resolves from its own replicated copy of the ACL
+    /// tables, so it never applies there).
+    pub down_policy: DownPolicy,
+    /// How long a client agent keeps a token it resolved through the servers: the shortest
+    /// of `token_ttl`, `policy_ttl` and `role_ttl` (30s each by default), as the client
+    /// resolves a token with its policies and roles in one request.
+    pub cache_ttl: std::time::Duration,
     /// `enable_token_persistence`: tokens set with `/v1/agent/token/*` are written to
     /// `<data_dir>/acl-tokens.json` and loaded at start.
     pub enable_token_persistence: bool,
@@ -28,8 +32,9 @@ pub struct AgentTokens {
     pub initial_management: Option<String>,
     /// `default`: used for requests that carry no token.
     pub default: Option<String>,
-    /// `agent`: the agent's own operations. Kept and persisted; this agent's own writes do not
-    /// go through the HTTP API, so it restricts nothing yet (it will for client mode).
+    /// `agent`: the agent's own operations: a client agent's anti-entropy and coordinate
+    /// updates carry it to the servers (the default token when unset). A server's own writes
+    /// do not go through the HTTP API, so there it restricts nothing.
     pub agent: Option<String>,
     /// `agent_recovery` (formerly `agent_master`): `agent:write` on this agent when the
     /// servers are unreachable.
@@ -37,6 +42,35 @@ pub struct AgentTokens {
     /// `config_file_service_registration`: registers the services of config files.
     pub config_file_service_registration: Option<String>,
 }
+
+/// `acl.down_policy`: Consul's four, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownPolicy {
+    /// Everything the default policy `allow` grants.
+    Allow,
+    /// Nothing.
+    Deny,
+    /// A cached answer kept past its TTL; without one, the default policy.
+    ExtendCache,
+    /// As `ExtendCache`, and an expired answer is used at once while it is refreshed in the
+    /// background.
+    AsyncCache,
+}
+
+impl DownPolicy {
+    pub fn parse(s: &str) -> Option<DownPolicy> {
+        Some(match s {
+            "allow" => DownPolicy::Allow,
+            "deny" => DownPolicy::Deny,
+            "extend-cache" => DownPolicy::ExtendCache,
+            "async-cache" => DownPolicy::AsyncCache,
+            _ => return None,
+        })
+    }
+}
+
+/// Consul's default for `token_ttl`, `policy_ttl` and `role_ttl`.
+const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 const KEYS: &[&str] = &[
     "enabled",
@@ -150,17 +184,17 @@ pub fn acl(v: &Value) -> Result<Option<AclConfig>, ConfigError> {
     };
     let down_policy = first(v, &[&["acl", "down_policy"], &["acl_down_policy"]])?
         .unwrap_or("extend-cache".into());
-    if !matches!(
-        down_policy.as_str(),
-        "allow" | "deny" | "async-cache" | "extend-cache"
-    ) {
+    let Some(down_policy) = DownPolicy::parse(&down_policy) else {
         return Err(invalid(format!(
             "Invalid ACL down policy: {down_policy:?}. Valid options are: allow, deny, async-cache, extend-cache"
         )));
-    }
+    };
+    let mut cache_ttl = DEFAULT_TTL;
     for ttl in ["policy_ttl", "role_ttl", "token_ttl"] {
         if let Some(s) = string(v, &["acl", ttl])? {
-            api_types::parse_go_duration(&s).map_err(|e| invalid(format!("acl.{ttl}: {e}")))?;
+            let nanos =
+                api_types::parse_go_duration(&s).map_err(|e| invalid(format!("acl.{ttl}: {e}")))?;
+            cache_ttl = cache_ttl.min(std::time::Duration::from_nanos(nanos.max(0) as u64));
         }
     }
     let tokens = AgentTokens {
@@ -190,6 +224,7 @@ pub fn acl(v: &Value) -> Result<Option<AclConfig>, ConfigError> {
     Ok(Some(AclConfig {
         default_deny,
         down_policy,
+        cache_ttl,
         enable_token_persistence: boolean(v, &["acl", "enable_token_persistence"])?
             .unwrap_or(false),
         enable_key_list_policy: boolean(v, &["acl", "enable_key_list_policy"])?
@@ -197,4 +232,39 @@ pub fn acl(v: &Value) -> Result<Option<AclConfig>, ConfigError> {
             .unwrap_or(false),
         tokens,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn down_policy_and_the_cache_ttl() {
+        let c = acl(&json!({"acl": {"enabled": true}})).unwrap().unwrap();
+        assert_eq!(c.down_policy, DownPolicy::ExtendCache);
+        assert_eq!(c.cache_ttl, Duration::from_secs(30));
+        let c = acl(&json!({"acl": {
+            "enabled": true, "down_policy": "async-cache", "token_ttl": "10s", "role_ttl": "1m"
+        }}))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.down_policy, DownPolicy::AsyncCache);
+        assert_eq!(c.cache_ttl, Duration::from_secs(10));
+        let c = acl(&json!({"acl": {"enabled": true, "token_ttl": "0s"}}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.cache_ttl, Duration::ZERO);
+        let c = acl(&json!({"acl_down_policy": "deny", "acl": {"enabled": true}}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.down_policy, DownPolicy::Deny);
+        let e = acl(&json!({"acl": {"enabled": true, "down_policy": "sometimes"}})).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Invalid ACL down policy: \"sometimes\""),
+            "{e}"
+        );
+    }
 }

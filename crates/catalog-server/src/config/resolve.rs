@@ -349,9 +349,6 @@ pub fn resolve(v: &Value, dev: bool) -> Result<Config, ConfigError> {
     c.https_tls = super::tls::https(v, c.ports.https)?;
     c.rpc_tls = super::tls::internal_rpc(v, &c.datacenter)?;
     c.acl = super::acl::acl(v)?;
-    if !c.server {
-        client_limits(&c)?;
-    }
     if c.acl.is_none() {
         let legacy = [
             "acl_agent_master_token",
@@ -474,16 +471,6 @@ fn addresses(v: &Value, c: &mut Config) -> Result<(), ConfigError> {
             .collect::<Result<_, _>>()?,
         None => c.client_addrs.clone(),
     };
-    Ok(())
-}
-
-/// What a client agent does not do yet: resolve ACL tokens itself. Asked for, it is refused.
-fn client_limits(c: &Config) -> Result<(), ConfigError> {
-    if c.acl.is_some() {
-        return Err(invalid(
-            "acl.enabled on a client agent (without -server) is not implemented by this agent yet: clients cannot resolve tokens. Enable ACLs on the servers only, or run this agent with -server",
-        ));
-    }
     Ok(())
 }
 

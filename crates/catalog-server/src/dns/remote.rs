@@ -4,8 +4,9 @@
 //! nodes, `/v1/catalog/nodes` for reverse lookups, `/v1/query/:q/execute` for prepared
 //! queries), fills a catalog of its own with it, and
 //! answers from that with the same code a server answers from its catalog. Nothing is cached:
-//! each answer is as fresh as the server's state. What the servers' ACLs let an anonymous
-//! request read is what is answered.
+//! each answer is as fresh as the server's state. Every read carries the agent's default
+//! token (`acl.tokens.default`, none when unset), as Consul's DNS reads do: what the servers'
+//! ACLs let that token read is what is answered.
 
 use super::names::Asked;
 use crate::agent::Agent;
@@ -106,7 +107,11 @@ pub async fn fetch(agent: &Agent, needs: Needs<'_>) -> Option<Catalog> {
 pub async fn fetch_query(agent: &Agent, query: &str) -> Result<Option<super::answer::Ran>, ()> {
     let escaped: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
     let path = format!("/v1/query/{escaped}/execute?stale");
-    match agent.ask_servers(reqwest::Method::GET, &path, None).await {
+    let token = agent.user_token_for_servers();
+    match agent
+        .ask_servers(reqwest::Method::GET, &path, None, token.as_deref())
+        .await
+    {
         Ok((_, 200, body)) => serde_json::from_slice(&body).map(Some).map_err(|e| {
             tracing::warn!(target: "agent.dns", "a prepared query's answer did not decode: {e}");
         }),
@@ -139,7 +144,11 @@ fn register_node(n: &Node) -> Command {
 }
 
 async fn get(agent: &Agent, path: &str) -> Option<Vec<u8>> {
-    match agent.call_servers(reqwest::Method::GET, path, None).await {
+    let token = agent.user_token_for_servers();
+    match agent
+        .call_servers(reqwest::Method::GET, path, None, token.as_deref())
+        .await
+    {
         Ok(b) => Some(b),
         Err(e) => {
             tracing::warn!(target: "agent.dns", "reading from a server failed: {e}");

@@ -22,19 +22,45 @@ use axum::response::Response;
 type Res = Result<Response, ApiError>;
 
 /// The token a request carries (`""`: none): `?token=`, else `X-Consul-Token`, else
-/// `Authorization: Bearer`, in Consul's order.
+/// `Authorization: Bearer`, in Consul's order; on a client agent with ACLs, also what the
+/// servers resolved it to ([`resolve_first`]).
 #[derive(Debug, Clone, Default)]
-pub struct Token(pub String);
+pub struct Token(pub String, Option<Resolved>);
+
+/// A request's token as a client agent resolved it before the handler ran.
+#[derive(Debug, Clone)]
+struct Resolved(Result<Authz, AclRefusal>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Token {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Token(token_of(parts)))
+        Ok(Token(
+            token_of(parts),
+            parts.extensions.get::<Resolved>().cloned(),
+        ))
     }
 }
 
-fn token_of(parts: &Parts) -> String {
+/// On a client agent with ACLs, resolves the request's token through the servers (or the
+/// client's cache, or its down policy) before the handler runs, which then checks it as a
+/// server's handler does. Elsewhere nothing.
+pub async fn resolve_first(
+    State(a): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !a.acl_enabled() || a.is_server() {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let resolved = a.resolve_token(&token_of(&parts)).await;
+    parts.extensions.insert(Resolved(resolved));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
+pub(super) fn token_of(parts: &Parts) -> String {
     if let Some(q) = parts.uri.query() {
         if let Some((_, v)) = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token") {
             return v.into_owned();
@@ -64,13 +90,20 @@ fn token_of(parts: &Parts) -> String {
 
 /// The request's rights, or 403 for a token that does not exist.
 pub fn authz(a: &Agent, t: &Token) -> Result<Authz, ApiError> {
-    Ok(a.authorize(&t.0)?)
+    Ok(rights(a, t)?)
 }
 
-/// The request's rights after a blocking wait (the token may have gone meanwhile).
+fn rights(a: &Agent, t: &Token) -> Result<Authz, AclRefusal> {
+    match &t.1 {
+        Some(Resolved(r)) => r.clone(),
+        None => a.authorize(&t.0),
+    }
+}
+
+/// The request's rights after a blocking wait (the token may have gone meanwhile; a client
+/// keeps what it resolved when the request came).
 pub fn recheck(a: &Agent, t: &Token) -> Authz {
-    a.authorize(&t.0)
-        .unwrap_or_else(|_| Authz::deny_all(state_acl::ANONYMOUS_ID))
+    rights(a, t).unwrap_or_else(|_| Authz::deny_all(state_acl::ANONYMOUS_ID))
 }
 
 /// Keeps the items `allowed`; says whether any were removed.

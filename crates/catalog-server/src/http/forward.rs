@@ -1,10 +1,13 @@
 //! A client agent's API beyond `/v1/agent/*`: every request is handed as it came (method,
 //! path, query, headers, body) to a server's server port, and its answer (status, headers,
 //! body, streamed: blocking queries included) handed back, as Consul's client agent forwards
-//! RPCs. A server that cannot be reached is left for the next alive one; none known is Consul's
-//! `No known Consul servers`. The server port also takes a client's anti-entropy sync.
+//! RPCs. A request without a token carries the client's default token (with ACLs on and none
+//! set, the anonymous token's secret), as Consul's client agent fills it in; a request's own
+//! token is passed unchanged, and the server checks it. A server that cannot be reached is left
+//! for the next alive one; none known is Consul's `No known Consul servers`. The server port
+//! also takes a client's anti-entropy sync and resolves a client's ACL tokens.
 
-use super::acl::{write_vetted, Token};
+use super::acl::{token_of, write_vetted, Token};
 use super::reply::{ok_empty, ApiError};
 use super::AppState;
 use crate::agent::upstream::NO_SERVERS;
@@ -49,6 +52,10 @@ pub async fn forward(State(a): State<AppState>, req: Request) -> Response {
         let me: String = form_urlencoded::byte_serialize(a.node().as_bytes()).collect();
         path = path.replace("near=_agent", &format!("near={me}"));
     }
+    let default_token = token_of(&parts)
+        .is_empty()
+        .then(|| a.user_token_for_servers())
+        .flatten();
     let mut last = NO_SERVERS.to_string();
     for server in upstream.servers(a.serf()).await {
         let mut out = upstream
@@ -59,6 +66,9 @@ pub async fn forward(State(a): State<AppState>, req: Request) -> Response {
             if !HOP_BY_HOP.contains(name) && name != header::CONTENT_LENGTH {
                 out = out.header(name, value);
             }
+        }
+        if let Some(t) = &default_token {
+            out = out.header(api_types::headers::TOKEN, t);
         }
         match out.body(Bytes::clone(&body)).send().await {
             Ok(answer) => {
@@ -105,4 +115,21 @@ pub async fn agent_sync(
         write_vetted(&a, &t, Command::Batch(cmds)).await?;
     }
     Ok(ok_empty())
+}
+
+/// `GET /v1/internal/acl/resolve` on the server port: what the request's own token (a client
+/// resolving it; `anonymous` for none) may do, as this server resolves it — its identity and
+/// the rules that apply here — or 403 `ACL not found`; 401 `ACL support disabled` without
+/// ACLs. Only the holder of a secret learns its rules, which reading its own token and policies
+/// would tell it too; the server's own default and recovery tokens play no part.
+pub async fn acl_resolve(State(a): State<AppState>, t: Token) -> Result<Response, ApiError> {
+    let Some(policy) = a.acl_policy() else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ACL support disabled",
+        ));
+    };
+    let now = crate::raft::now_ms();
+    let identity = a.catalog().read(|s| s.acl().identity(&t.0, now, &policy))?;
+    Ok(super::reply::json(&identity, false))
 }

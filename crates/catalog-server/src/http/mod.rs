@@ -78,10 +78,26 @@ pub fn router(agent: AppState) -> Router {
             )
             .fallback(unknown_path)
     } else {
-        agent_routes().fallback(forward::forward)
+        // A client checks its own endpoints' tokens through the servers; what it forwards,
+        // the server checks.
+        agent_routes()
+            .route_layer(axum::middleware::from_fn_with_state(
+                agent.clone(),
+                acl::resolve_first,
+            ))
+            .fallback(forward::forward)
+    };
+    let ui = ui::routes(&agent.config().ui_content_path);
+    let ui = if agent.is_server() {
+        ui
+    } else {
+        ui.route_layer(axum::middleware::from_fn_with_state(
+            agent.clone(),
+            acl::resolve_first,
+        ))
     };
     api.route("/", get(ui::root))
-        .merge(ui::routes(&agent.config().ui_content_path))
+        .merge(ui)
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .layer(axum::middleware::from_fn(metrics::measure))
         .with_state(agent)
@@ -97,6 +113,10 @@ fn server_port_api(agent: AppState) -> Router {
         .route(
             crate::agent::anti_entropy_path(),
             only("PUT", put(forward::agent_sync)),
+        )
+        .route(
+            crate::agent::acl_resolve_path(),
+            only("GET", get(forward::acl_resolve)),
         )
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(BODY_MAX))

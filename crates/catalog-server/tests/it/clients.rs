@@ -553,36 +553,6 @@ async fn a_client_without_servers_says_so_and_refuses_what_it_cannot_do() {
         lone.json("/v1/agent/services").await["solo"]["Service"],
         "solo"
     );
-
-    // ACLs on a client are refused by name (its DNS interface is not: it answers).
-    {
-        let (flags, says) = (
-            ["-hcl", "acl { enabled = true }", "-dns-port=-1"],
-            "acl.enabled on a client agent",
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = format!("-data-dir={}", dir.path().display());
-        // Bounded: an agent that accepted the flags would run on.
-        let out = std::process::Command::new("timeout")
-            .args(["20", &test_support::binary("consul").display().to_string()])
-            .args([
-                "agent",
-                data_dir.as_str(),
-                "-bind=127.0.0.1",
-                "-http-port=-1",
-            ])
-            .args(["-serf-lan-port=0", "-node=refused"])
-            .args(flags)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(1), "{text}");
-        assert!(text.contains(says), "{text}");
-    }
 }
 
 /// `encrypt`: agents sharing the key gossip; one with another key is not let in (and its join
@@ -628,4 +598,204 @@ async fn gossip_encryption_keeps_out_an_agent_with_another_key() {
     assert_eq!(names, ["enc-server", "friend"], "{names:?}");
     let info = server.json("/v1/agent/self").await;
     assert_eq!(info["Stats"]["serf_lan"]["encrypted"], "true");
+}
+
+/// ACLs on a client agent (`default_policy = "deny"` on both): the client resolves tokens
+/// through the server, its own endpoints check them as a server's do (403 `Permission denied`,
+/// 403 `ACL not found` for a token nobody has), its anti-entropy carries the agent token, what
+/// it forwards carries the caller's token (or its default token) to the server, which checks
+/// it, and DNS reads with the default token. With the server gone, `down_policy =
+/// "extend-cache"` keeps tokens it resolved working (`token_ttl = "0s"`: every request asks the
+/// servers first, so each of these is answered from the extended cache) and grants a token it
+/// never saw what the default policy grants: nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_with_acls_resolves_tokens_through_the_servers() {
+    use crate::acl::{acl_hcl, call, token_with, MGMT};
+    let mut server = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.10")
+            .node("acl-server")
+            .token(MGMT)
+            .args(["-hcl", &acl_hcl("deny", "")])
+            .build(),
+    );
+    server.start().await;
+    let agent_token = token_with(
+        &server,
+        "client-agent",
+        r#"node "acl-client" { policy = "write" } service_prefix "" { policy = "write" }"#,
+    )
+    .await;
+    let web = token_with(
+        &server,
+        "web-writer",
+        r#"service "web" { policy = "write" }"#,
+    )
+    .await;
+    let reader = token_with(
+        &server,
+        "reader",
+        r#"key_prefix "" { policy = "read" } service "web" { policy = "read" } node_prefix "" { policy = "read" }"#,
+    )
+    .await;
+    let unseen = token_with(&server, "unseen", r#"agent_prefix "" { policy = "read" }"#).await;
+
+    let hcl = format!(
+        r#"acl {{
+  enabled = true
+  default_policy = "deny"
+  down_policy = "extend-cache"
+  token_ttl = "0s"
+  tokens {{ agent = "{agent_token}" }}
+}}"#
+    );
+    let mut client = TestServer::new(
+        TestServer::builder()
+            .ip("127.0.0.11")
+            .node("acl-client")
+            .mode(Mode::Client {
+                join: vec![format!("127.0.0.10:{}", server.server_port())],
+            })
+            .token(MGMT)
+            .args(["-hcl", &hcl, "-dns-port=0"])
+            .build(),
+    );
+    // Ready means its node is in the catalog: anti-entropy got through with the agent token.
+    client.start().await;
+
+    // Its own endpoints: a token allowed to, none, one nobody has.
+    let web_service = r#"{"Name":"web","Port":80}"#;
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/service/register",
+        &web,
+        Some(web_service),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/service/register",
+        "",
+        Some(r#"{"Name":"db"}"#),
+    )
+    .await;
+    assert_eq!(st, 403, "{body}");
+    assert!(body.starts_with("Permission denied"), "{body}");
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/service/register",
+        "6f0c4f43-1f0a-4f4e-8b55-3a1d2c9e7b10",
+        Some(web_service),
+    )
+    .await;
+    assert_eq!((st, body.as_str()), (403, "ACL not found"));
+    let (st, _, body) = call(&client, "GET", "/v1/agent/self", "", None).await;
+    assert_eq!(st, 403, "{body}");
+    assert!(body.starts_with("Permission denied"), "{body}");
+    assert_eq!(
+        call(&client, "GET", "/v1/agent/self", MGMT, None).await.0,
+        200
+    );
+    let (st, filtered, body) = call(&client, "GET", "/v1/agent/members", "", None).await;
+    assert_eq!((st, filtered), (200, true), "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([]));
+    let (st, _, body) = call(&client, "GET", "/v1/agent/members", &reader, None).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+    assert_eq!(
+        call(&client, "PUT", "/v1/event/fire/deploy", "", None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&client, "PUT", "/v1/event/fire/deploy", MGMT, None)
+            .await
+            .0,
+        200
+    );
+
+    // The service reaches the catalog under the client's node (the agent token syncs it).
+    let synced = wait_until(Duration::from_secs(20), || async {
+        let (st, _, body) = call(&server, "GET", "/v1/catalog/service/web", MGMT, None).await;
+        st == 200 && body.contains(r#""Node":"acl-client""#)
+    })
+    .await;
+    assert!(synced, "{}", client.output());
+
+    // Forwarded requests carry the caller's token; the server checks it.
+    let (st, _, body) = call(&client, "PUT", "/v1/kv/app", MGMT, Some("1")).await;
+    assert_eq!((st, body.as_str()), (200, "true"));
+    assert_eq!(call(&client, "GET", "/v1/kv/app", "", None).await.0, 403);
+    assert_eq!(
+        call(&client, "GET", "/v1/kv/app", &reader, None).await.0,
+        200
+    );
+
+    // DNS reads through the server with the default token: none yet, so the anonymous token.
+    let dns = crate::dns::dns_port(&client);
+    let d = crate::dns::dig_at("127.0.0.11", dns, &["web.service.consul", "A"]);
+    assert_eq!(d.status, "NXDOMAIN", "{}", d.text);
+
+    // `PUT /v1/agent/token/default` on the client: requests without a token use it, here and
+    // when forwarded, and so does DNS.
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/token/default",
+        &web,
+        Some(&json!({ "Token": reader }).to_string()),
+    )
+    .await;
+    assert_eq!(st, 403, "{body}");
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/token/default",
+        MGMT,
+        Some(&json!({ "Token": reader }).to_string()),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(call(&client, "GET", "/v1/kv/app", "", None).await.0, 200);
+    assert_eq!(
+        call(&client, "GET", "/v1/agent/members", "", None).await.0,
+        200
+    );
+    let d = crate::dns::dig_at("127.0.0.11", dns, &["web.service.consul", "A"]);
+    assert_eq!(
+        d.data("A"),
+        vec![vec!["127.0.0.11".to_string()]],
+        "{}",
+        d.text
+    );
+
+    // The server gone: tokens resolved before still work (extend-cache), one never seen here
+    // gets the default policy (deny), named as Consul names it.
+    server.kill9();
+    let (st, _, body) = call(&client, "GET", "/v1/agent/self", MGMT, None).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _, body) = call(
+        &client,
+        "PUT",
+        "/v1/agent/service/register",
+        &web,
+        Some(r#"{"Name":"web","ID":"web-2","Port":81}"#),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _, body) = call(&client, "GET", "/v1/agent/self", &unseen, None).await;
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("primary-dc-down"), "{body}");
 }

@@ -35,8 +35,13 @@ impl Dig {
 
 /// `dig @127.0.0.1 -p <port> <args>`, parsed.
 pub(crate) fn dig(port: u16, args: &[&str]) -> Dig {
+    dig_at("127.0.0.1", port, args)
+}
+
+/// `dig @<ip> -p <port> <args>`, parsed.
+pub(crate) fn dig_at(ip: &str, port: u16, args: &[&str]) -> Dig {
     let out = Command::new("dig")
-        .arg("@127.0.0.1")
+        .arg(format!("@{ip}"))
         .arg(format!("-p{port}"))
         .args(["+time=3", "+tries=2"])
         .args(args)
@@ -81,7 +86,7 @@ pub(crate) fn dig(port: u16, args: &[&str]) -> Dig {
 }
 
 /// The DNS port the agent bound, from its banner (`DNS: <port>`).
-fn dns_port(s: &TestServer) -> u16 {
+pub(crate) fn dns_port(s: &TestServer) -> u16 {
     let out = s.output();
     let at = out.find("DNS: ").expect("the banner names the DNS port");
     let digits: String = out[at + 5..]

@@ -13,6 +13,7 @@ mod tables;
 mod wire;
 
 pub use cache::AuthzCache;
+pub use resolve::Identity;
 pub use tables::AclTables;
 
 use super::state::State;
@@ -140,8 +141,26 @@ impl Authz {
         }
     }
 
+    /// What a client agent grants while no server can resolve a token (Consul's
+    /// `down_policy`): `allow` and `deny` as their default policy alone, `extend-cache` and
+    /// `async-cache` without a cached answer the agent's default policy alone (Consul's root
+    /// authorizer: ACL management stays closed even under `allow`). Refusals name the
+    /// accessor `primary-dc-down`, as Consul's do.
+    pub fn servers_down(grant: DefaultPolicy) -> Authz {
+        Authz {
+            authorizer: Arc::new(Authorizer::new(grant, std::iter::empty())),
+            accessor_id: "primary-dc-down".to_string(),
+            expires_ms: None,
+        }
+    }
+
     pub fn accessor_id(&self) -> &str {
         &self.accessor_id
+    }
+
+    /// Whether the token's rights have ended at `now_ms` (it expired).
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms.is_some_and(|e| e <= now_ms)
     }
 
     pub fn allows(&self, r: Resource, name: &str, need: Access) -> bool {
