@@ -1,43 +1,38 @@
-//! Consul JSON responses → template data, with upstream's Go field names, field order and sort
-//! orders (services by Node then ID, tags sorted, catalog services by name, nodes by Node then
-//! Address, a node's services by Service then ID).
+//! Consul JSON responses → template data: upstream's Go structs (`dependency.HealthService`,
+//! `CatalogSnippet`, `CatalogNode`, `Node`, `KeyPair`, `api.HealthCheck`, ...) with their field
+//! sets in declaration order, Go's nil kept apart from empty (see [`super::gonil`]) and
+//! upstream's sort orders (services by Node then ID, tags sorted, catalog services by name,
+//! nodes by Node then Address, a node's services by Service then ID).
 //!
-//! Answers are first read into the wire types of `api_types` with Go's decoding rules
-//! ([`api_types::decode::response_from_value`]: `null` is the zero value, so `"Tags": null`,
-//! `"Meta": null` or `"Checks": null` read as empty; unknown fields are ignored; keys match
-//! case-insensitively), exactly as consul-template's Go client reads them; a value of the
-//! wrong type is a decode error in Go's words.
+//! Answers are first read into the Go client's shapes ([`super::wire`]) with Go's decoding
+//! rules ([`api_types::decode::response_from_value`]: unknown fields ignored, keys matched
+//! case-insensitively, a value of the wrong type a decode error in Go's words), exactly as
+//! consul-template's Go client reads them.
 
 use std::collections::BTreeMap;
 
 use api_types::decode::{response_from_value, DecodeError};
-use api_types::{HealthCheck, KvPair, Node, NodeService, NodeServices, ServiceEntry, StrMap};
+use api_types::{format_go_duration, parse_go_duration, KvPair};
 use gotemplate::Value;
 use serde::de::DeserializeOwned;
 use serde_json::Value as J;
 
+use super::gonil::{nil_list, nil_map, str_map_or_nil, strings_or_nil};
+use super::wire;
 use super::{Dependency, ServiceQuery};
 
-/// A Consul answer read into its wire type with Go's rules.
+/// A Consul answer read into the Go client's type with Go's rules.
 fn typed<T: DeserializeOwned>(json: &J) -> Result<T, DecodeError> {
     response_from_value(json.clone())
-}
-
-fn str_map(m: Option<&StrMap>) -> Value {
-    let entries = m
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), Value::str(v)))
-        .collect();
-    Value::str_map(entries)
 }
 
 fn strings(items: &[String]) -> Value {
     Value::list(items.iter().map(Value::str).collect())
 }
 
-fn sorted(items: &[String]) -> Value {
-    let mut items = items.to_vec();
+/// Upstream's `deepCopyAndSortTags`: always a non-nil slice, sorted.
+fn sorted(items: Option<&Vec<String>>) -> Value {
+    let mut items = items.cloned().unwrap_or_default();
     items.sort();
     strings(&items)
 }
@@ -47,15 +42,22 @@ impl Dependency {
     /// as `null`; a file's contents are passed as a JSON string.
     pub fn decode(&self, json: &J) -> Result<Value, DecodeError> {
         Ok(match self {
-            Dependency::HealthService(q) => decode_health(q, typed(json)?),
+            Dependency::HealthService(q) => decode_health(q, typed(json)?)?,
             Dependency::CatalogServices { .. } => decode_catalog_services(typed(json)?),
             Dependency::CatalogNode { .. } => decode_catalog_node(typed(json)?),
             Dependency::CatalogNodes { .. } => decode_nodes(typed(json)?),
             Dependency::KvGet { .. } => decode_kv_get(typed(json)?),
             Dependency::KvList { prefix, .. } => decode_kv_list(prefix, typed(json)?),
             Dependency::Datacenters { .. } => {
-                let dcs: Vec<String> = typed(json)?;
-                sorted(&dcs)
+                // `api.Catalog().Datacenters()` decodes into a nil slice; upstream sorts it.
+                let dcs: Option<Vec<String>> = typed(json)?;
+                match dcs {
+                    None => nil_list(),
+                    Some(mut dcs) => {
+                        dcs.sort();
+                        strings(&dcs)
+                    }
+                }
             }
             Dependency::File { .. } => match json {
                 J::String(s) => Value::str(s),
@@ -66,9 +68,10 @@ impl Dependency {
     }
 }
 
-/// Aggregate status of a service's checks: maintenance, then the worst of
-/// critical > warning > passing; no checks is passing.
-fn status_of(checks: &[HealthCheck]) -> &'static str {
+/// `api.HealthChecks.AggregatedStatus`: maintenance, then the worst of
+/// critical > warning > passing; no checks is passing; a status it does not know makes the
+/// whole answer `""` (which only the `any` filter accepts).
+fn status_of(checks: &[wire::HealthCheck]) -> &'static str {
     let (mut warning, mut critical, mut maint) = (false, false, false);
     for c in checks {
         let id = c.check_id.as_str();
@@ -77,9 +80,10 @@ fn status_of(checks: &[HealthCheck]) -> &'static str {
             continue;
         }
         match c.status.as_str() {
+            "passing" => {}
             "warning" => warning = true,
             "critical" => critical = true,
-            _ => {}
+            _ => return "",
         }
     }
     if maint {
@@ -93,8 +97,101 @@ fn status_of(checks: &[HealthCheck]) -> &'static str {
     }
 }
 
-fn decode_check(c: &HealthCheck) -> Value {
-    Value::object(
+/// A `api.ReadableDuration` or `time.Duration` as JSON gives it: a Go duration string, or
+/// nanoseconds as a number. `None` when absent or `null`.
+fn duration(v: &J, field: &str) -> Result<Option<i64>, DecodeError> {
+    match v {
+        J::Null => Ok(None),
+        J::String(s) => parse_go_duration(s)
+            .map(Some)
+            .map_err(|e| DecodeError(format!("time: {e}: {field}"))),
+        J::Number(n) => Ok(Some(n.as_f64().unwrap_or(0.0) as i64)),
+        other => Err(DecodeError(format!(
+            "json: cannot unmarshal {} into Go struct field HealthCheckDefinition.{field}",
+            json_kind(other)
+        ))),
+    }
+}
+
+fn json_kind(v: &J) -> &'static str {
+    match v {
+        J::Bool(_) => "bool",
+        J::Array(_) => "array",
+        J::Object(_) => "object",
+        _ => "value",
+    }
+}
+
+/// `api.HealthCheckDefinition` in declaration order. Durations are held as Go prints them
+/// (`10s`); the JSON encoder writes the type as its `MarshalJSON` does.
+fn decode_definition(d: &wire::CheckDefinition) -> Result<Value, DecodeError> {
+    // UnmarshalJSON: `XDuration` wins when present and is copied into `X`.
+    let pair = |dur: &J, dname: &str, readable: &J, rname: &str| -> Result<String, DecodeError> {
+        let ns = match duration(dur, dname)? {
+            Some(ns) => ns,
+            None => duration(readable, rname)?.unwrap_or(0),
+        };
+        Ok(format_go_duration(ns))
+    };
+    let interval = pair(
+        &d.interval_duration,
+        "IntervalDuration",
+        &d.interval,
+        "Interval",
+    )?;
+    let timeout = pair(
+        &d.timeout_duration,
+        "TimeoutDuration",
+        &d.timeout,
+        "Timeout",
+    )?;
+    let deregister = pair(
+        &d.deregister_duration,
+        "DeregisterCriticalServiceAfterDuration",
+        &d.deregister,
+        "DeregisterCriticalServiceAfter",
+    )?;
+    let header = match &d.header {
+        None => nil_map(),
+        Some(h) => Value::map(
+            h.iter()
+                .map(|(k, v)| (k.clone(), strings_or_nil(v.as_ref())))
+                .collect(),
+        ),
+    };
+    Ok(Value::record(
+        "api.HealthCheckDefinition",
+        vec![
+            ("HTTP", Value::str(&d.http)),
+            ("Header", header),
+            ("Method", Value::str(&d.method)),
+            ("Body", Value::str(&d.body)),
+            ("TLSServerName", Value::str(&d.tls_server_name)),
+            ("TLSSkipVerify", Value::Bool(d.tls_skip_verify)),
+            ("TCP", Value::str(&d.tcp)),
+            ("UDP", Value::str(&d.udp)),
+            ("GRPC", Value::str(&d.grpc)),
+            ("OSService", Value::str(&d.os_service)),
+            ("GRPCUseTLS", Value::Bool(d.grpc_use_tls)),
+            ("IntervalDuration", Value::str(&interval)),
+            ("TimeoutDuration", Value::str(&timeout)),
+            (
+                "DeregisterCriticalServiceAfterDuration",
+                Value::str(&deregister),
+            ),
+            ("Interval", Value::str(interval)),
+            ("Timeout", Value::str(timeout)),
+            ("DeregisterCriticalServiceAfter", Value::str(deregister)),
+        ],
+    ))
+}
+
+fn uint(v: u64) -> Value {
+    Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn decode_check(c: &wire::HealthCheck) -> Result<Value, DecodeError> {
+    Ok(Value::object(
         "api.HealthCheck",
         vec![
             ("Node", Value::str(&c.node)),
@@ -105,22 +202,52 @@ fn decode_check(c: &HealthCheck) -> Value {
             ("Output", Value::str(&c.output)),
             ("ServiceID", Value::str(&c.service_id)),
             ("ServiceName", Value::str(&c.service_name)),
-            // In the order Consul sent them.
-            ("ServiceTags", strings(&c.service_tags)),
+            // As Consul sent them: upstream sorts only the service's own tags.
+            ("ServiceTags", strings_or_nil(c.service_tags.as_ref())),
             ("Type", Value::str(&c.check_type)),
+            ("Namespace", Value::str(&c.namespace)),
+            ("Partition", Value::str(&c.partition)),
+            ("ExposedPort", Value::Int(c.exposed_port)),
+            ("PeerName", Value::str(&c.peer_name)),
+            ("Definition", decode_definition(&c.definition)?),
+            ("CreateIndex", uint(c.create_index)),
+            ("ModifyIndex", uint(c.modify_index)),
         ],
+    ))
+}
+
+fn service_addresses(m: Option<&BTreeMap<String, wire::ServiceAddress>>) -> Value {
+    let Some(m) = m else {
+        return nil_map();
+    };
+    Value::map(
+        m.iter()
+            .map(|(k, a)| {
+                let addr = Value::record(
+                    "api.ServiceAddress",
+                    vec![
+                        ("Address", Value::str(&a.address)),
+                        ("Port", Value::Int(a.port)),
+                    ],
+                );
+                (k.clone(), addr)
+            })
+            .collect(),
     )
 }
 
-fn decode_health(q: &ServiceQuery, entries: Vec<ServiceEntry>) -> Value {
+fn decode_health(
+    q: &ServiceQuery,
+    entries: Option<Vec<wire::ServiceEntry>>,
+) -> Result<Value, DecodeError> {
     let mut out: Vec<(String, String, Value)> = Vec::new();
-    for ServiceEntry {
+    for wire::ServiceEntry {
         node,
         service: svc,
         checks,
-    } in entries
+    } in entries.unwrap_or_default()
     {
-        let status = status_of(&checks);
+        let status = status_of(checks.as_deref().unwrap_or_default());
         if !(q.filters.iter().any(|f| f == "any" || f == status)) {
             continue;
         }
@@ -129,46 +256,33 @@ fn decode_health(q: &ServiceQuery, entries: Vec<ServiceEntry>) -> Value {
         } else {
             svc.address.clone()
         };
-        let tagged = svc
-            .tagged_addresses
-            .iter()
-            .flatten()
-            .map(|(k, a)| {
-                let addr = Value::record(
-                    "api.ServiceAddress",
-                    vec![
-                        ("Address", Value::str(&a.address)),
-                        ("Port", Value::Int(a.port.into())),
-                    ],
-                );
-                (k.clone(), addr)
-            })
-            .collect::<BTreeMap<_, _>>();
+        let checks = match &checks {
+            None => nil_list(),
+            Some(cs) => Value::list(cs.iter().map(decode_check).collect::<Result<_, _>>()?),
+        };
         let value = Value::object(
             "dependency.HealthService",
             vec![
                 ("Node", Value::str(&node.node)),
                 ("NodeID", Value::str(&node.id)),
                 ("NodeAddress", Value::str(&node.address)),
-                ("NodeDatacenter", Value::str(&node.datacenter)),
                 (
                     "NodeTaggedAddresses",
-                    str_map(node.tagged_addresses.as_ref()),
+                    str_map_or_nil(node.tagged_addresses.as_ref()),
                 ),
-                ("NodeMeta", str_map(node.meta.as_ref())),
-                ("ServiceMeta", str_map(svc.meta.as_ref())),
+                ("NodeMeta", str_map_or_nil(node.meta.as_ref())),
+                ("ServiceMeta", str_map_or_nil(svc.meta.as_ref())),
                 ("Address", Value::str(address)),
-                ("ServiceTaggedAddresses", Value::map(tagged)),
+                (
+                    "ServiceTaggedAddresses",
+                    service_addresses(svc.tagged_addresses.as_ref()),
+                ),
                 ("ID", Value::str(&svc.id)),
                 ("Name", Value::str(&svc.service)),
-                ("Kind", Value::str(&svc.kind)),
-                ("Tags", sorted(&svc.tags)),
-                (
-                    "Checks",
-                    Value::list(checks.iter().map(decode_check).collect()),
-                ),
+                ("Tags", sorted(svc.tags.as_ref())),
+                ("Checks", checks),
                 ("Status", Value::str(status)),
-                ("Port", Value::Int(svc.port.into())),
+                ("Port", Value::Int(svc.port)),
                 (
                     "Weights",
                     Value::record(
@@ -179,9 +293,6 @@ fn decode_health(q: &ServiceQuery, entries: Vec<ServiceEntry>) -> Value {
                         ],
                     ),
                 ),
-                // Consul Enterprise fields: Consul CE (and our consul) never sends them.
-                ("Namespace", Value::str("")),
-                ("Partition", Value::str("")),
             ],
         );
         out.push((node.node, svc.id, value));
@@ -189,23 +300,28 @@ fn decode_health(q: &ServiceQuery, entries: Vec<ServiceEntry>) -> Value {
     if q.near.is_none() {
         out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     }
-    Value::list(out.into_iter().map(|(_, _, v)| v).collect())
+    Ok(Value::list(out.into_iter().map(|(_, _, v)| v).collect()))
 }
 
-fn decode_catalog_services(services: BTreeMap<String, Vec<String>>) -> Value {
+/// Upstream appends to a nil slice: no services at all is a nil list.
+fn decode_catalog_services(services: Option<BTreeMap<String, Option<Vec<String>>>>) -> Value {
+    let services = services.unwrap_or_default();
+    if services.is_empty() {
+        return nil_list();
+    }
     let items = services
         .iter()
         .map(|(name, tags)| {
             Value::object(
                 "dependency.CatalogSnippet",
-                vec![("Name", Value::str(name)), ("Tags", sorted(tags))],
+                vec![("Name", Value::str(name)), ("Tags", sorted(tags.as_ref()))],
             )
         })
         .collect();
     Value::list(items)
 }
 
-fn node_value(n: &Node) -> Value {
+fn node_value(n: &wire::Node) -> Value {
     Value::object(
         "dependency.Node",
         vec![
@@ -213,41 +329,46 @@ fn node_value(n: &Node) -> Value {
             ("Node", Value::str(&n.node)),
             ("Address", Value::str(&n.address)),
             ("Datacenter", Value::str(&n.datacenter)),
-            ("TaggedAddresses", str_map(n.tagged_addresses.as_ref())),
-            ("Meta", str_map(n.meta.as_ref())),
+            (
+                "TaggedAddresses",
+                str_map_or_nil(n.tagged_addresses.as_ref()),
+            ),
+            ("Meta", str_map_or_nil(n.meta.as_ref())),
         ],
     )
 }
 
-fn decode_nodes(mut nodes: Vec<Node>) -> Value {
+fn decode_nodes(nodes: Option<Vec<wire::Node>>) -> Value {
+    let mut nodes = nodes.unwrap_or_default();
     nodes.sort_by(|a, b| (&a.node, &a.address).cmp(&(&b.node, &b.address)));
     Value::list(nodes.iter().map(node_value).collect())
 }
 
-fn catalog_node_service(svc: &NodeService) -> Value {
+fn catalog_node_service(svc: &wire::AgentService) -> Value {
     Value::object(
         "dependency.CatalogNodeService",
         vec![
             ("ID", Value::str(&svc.id)),
             ("Service", Value::str(&svc.service)),
-            ("Tags", sorted(&svc.tags)),
-            ("Meta", str_map(svc.meta.as_ref())),
-            ("Port", Value::Int(svc.port.into())),
+            ("Tags", sorted(svc.tags.as_ref())),
+            ("Meta", str_map_or_nil(svc.meta.as_ref())),
+            ("Port", Value::Int(svc.port)),
             ("Address", Value::str(&svc.address)),
             ("EnableTagOverride", Value::Bool(svc.enable_tag_override)),
         ],
     )
 }
 
-/// `null` (an unknown node) is a node-less value with no services.
-fn decode_catalog_node(answer: Option<NodeServices>) -> Value {
-    let Some(NodeServices { node, services }) = answer else {
+/// `null` (an unknown node) is upstream's zero `CatalogNode`: a nil node and nil services.
+fn decode_catalog_node(answer: Option<wire::CatalogNode>) -> Value {
+    let Some(wire::CatalogNode { node, services }) = answer else {
         return Value::object(
             "dependency.CatalogNode",
-            vec![("Node", Value::Nil), ("Services", Value::list(vec![]))],
+            vec![("Node", Value::Nil), ("Services", nil_list())],
         );
     };
-    let mut services: Vec<&NodeService> = services.values().collect();
+    let services = services.unwrap_or_default();
+    let mut services: Vec<&wire::AgentService> = services.values().collect();
     services.sort_by(|a, b| (&a.service, &a.id).cmp(&(&b.service, &b.id)));
     Value::object(
         "dependency.CatalogNode",
@@ -273,8 +394,10 @@ fn decode_kv_get(pairs: Option<Vec<KvPair>>) -> Value {
     }
 }
 
-fn decode_kv_list(prefix: &str, pairs: Vec<KvPair>) -> Value {
+/// `dependency.KeyPair`s; a prefix with no keys is an empty (not nil) list.
+fn decode_kv_list(prefix: &str, pairs: Option<Vec<KvPair>>) -> Value {
     let items = pairs
+        .unwrap_or_default()
         .iter()
         .map(|pair| {
             let path = &pair.key;
@@ -283,18 +406,16 @@ fn decode_kv_list(prefix: &str, pairs: Vec<KvPair>) -> Value {
                 .unwrap_or(path)
                 .trim_start_matches('/')
                 .to_string();
-            let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
             Value::object(
                 "dependency.KeyPair",
                 vec![
                     ("Path", Value::str(path)),
                     ("Key", Value::str(rel)),
                     ("Value", Value::str(kv_value(pair))),
-                    ("Exists", Value::Bool(true)),
-                    ("CreateIndex", int(pair.create_index)),
-                    ("ModifyIndex", int(pair.modify_index)),
-                    ("LockIndex", int(pair.lock_index)),
-                    ("Flags", int(pair.flags)),
+                    ("CreateIndex", uint(pair.create_index)),
+                    ("ModifyIndex", uint(pair.modify_index)),
+                    ("LockIndex", uint(pair.lock_index)),
+                    ("Flags", uint(pair.flags)),
                     ("Session", Value::str(&pair.session)),
                 ],
             )

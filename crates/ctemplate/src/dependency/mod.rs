@@ -8,7 +8,9 @@
 //! only says what to fetch and how to read the answer.
 
 mod decode;
+pub mod gonil;
 mod parse;
+mod wire;
 
 use std::fmt;
 

@@ -11,6 +11,7 @@ use gotemplate::{FuncError, Object, Value};
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("byKey", by_key),
     ("byTag", by_tag),
+    ("byPort", by_port),
     ("byMeta", by_meta),
     ("in", |_, a| {
         arity(&a, 2)?;
@@ -92,6 +93,40 @@ fn by_tag(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
         other => {
             return Err(FuncError::call(format!(
                 "byTag: wrong argument type {}",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(Value::map(
+        out.into_iter().map(|(k, v)| (k, Value::list(v))).collect(),
+    ))
+}
+
+/// `byPort`: services grouped by port. Go's map is keyed by `int` and ranges in numeric
+/// order; ours is keyed by the port's decimal text, so ports of different digit counts range
+/// in text order (`443` before `80`).
+fn by_port(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
+    arity(&args, 1)?;
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    match &args[0] {
+        Value::Nil => {}
+        Value::List(items) => {
+            for item in items.iter() {
+                let port = field(item, "Port").or_else(|| field(item, "ServicePort"));
+                match port {
+                    Some(Value::Int(p)) => out.entry(p.to_string()).or_default().push(item.clone()),
+                    _ => {
+                        return Err(FuncError::call(format!(
+                            "byPort: wrong argument type {}",
+                            args[0].type_name()
+                        )))
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(FuncError::call(format!(
+                "byPort: wrong argument type {}",
                 other.type_name()
             )))
         }
@@ -258,7 +293,11 @@ fn loop_fn(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
     Ok(Value::list((start..stop).map(Value::Int).collect()))
 }
 
-fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+pub(super) fn merge_into(
+    dst: &mut BTreeMap<String, Value>,
+    src: &BTreeMap<String, Value>,
+    overwrite: bool,
+) {
     for (k, v) in src {
         match (dst.get_mut(k), v) {
             (Some(Value::Map(d)), Value::Map(s)) => {

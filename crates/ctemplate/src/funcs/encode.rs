@@ -1,9 +1,14 @@
 //! Encoders: `toJSON`/`toJSONPretty` reproduce Go's `encoding/json` byte for byte (sorted map
 //! keys, struct fields in declaration order, HTML escaping, Go float formatting);
 //! `toUnescapedJSON*` skip the HTML escaping; `toYAML` follows `yaml.v2` conventions
-//! (lower-cased struct field names, sorted map keys).
+//! (lower-cased struct field names, sorted map keys). Go's nil slices and maps
+//! ([`crate::dependency::gonil`]) print `null`; the struct tags and custom marshalers of the
+//! Go types templates see are in [`json_layout`].
+
+use std::borrow::Cow;
 
 use super::{arity, Func};
+use crate::dependency::gonil;
 use gotemplate::gofmt::format_float_g;
 use gotemplate::{FuncError, Value};
 
@@ -17,14 +22,20 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
 
 fn json_fn(args: Vec<Value>, escape_html: bool, pretty: bool) -> Result<Value, FuncError> {
     arity(&args, 1)?;
+    Ok(Value::str(go_json(&args[0], escape_html, pretty)?))
+}
+
+/// What Go's `json.Marshal` (or `MarshalIndent` with two spaces) prints for a value handed
+/// to it by a template.
+pub(super) fn go_json(v: &Value, escape_html: bool, pretty: bool) -> Result<String, FuncError> {
     let mut out = String::new();
     write_json(
         &mut out,
-        &args[0],
+        v,
         escape_html,
         if pretty { Some(0) } else { None },
     )?;
-    Ok(Value::str(out))
+    Ok(out)
 }
 
 /// Go's JSON number formatting for float64.
@@ -63,6 +74,9 @@ fn write_str(out: &mut String, s: &str, escape_html: bool) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Go 1.22 and later.
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' if escape_html => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
@@ -81,13 +95,46 @@ fn newline(out: &mut String, indent: Option<usize>) {
     }
 }
 
+/// Where a value sits, for Go's rule that a pointer-receiver `MarshalJSON` runs only on an
+/// addressable value: what a template hands `toJSON` directly, and map values, are not
+/// addressable; whatever is reached through a pointer or a slice element is.
+#[derive(Clone, Copy)]
+struct At {
+    indent: Option<usize>,
+    addressable: bool,
+}
+
+impl At {
+    fn inner(self, addressable: bool) -> At {
+        At {
+            indent: self.indent.map(|l| l + 1),
+            addressable,
+        }
+    }
+}
+
 fn write_json(
     out: &mut String,
     v: &Value,
     esc: bool,
     indent: Option<usize>,
 ) -> Result<(), FuncError> {
-    let inner = indent.map(|l| l + 1);
+    write_value(
+        out,
+        v,
+        esc,
+        At {
+            indent,
+            addressable: false,
+        },
+    )
+}
+
+fn write_value(out: &mut String, v: &Value, esc: bool, at: At) -> Result<(), FuncError> {
+    if gonil::is_nil(v) {
+        out.push_str("null");
+        return Ok(());
+    }
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -95,55 +142,104 @@ fn write_json(
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => write_str(out, s, esc),
         Value::List(items) => {
+            let inner = at.inner(true);
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                newline(out, inner);
-                write_json(out, item, esc, inner)?;
+                newline(out, inner.indent);
+                write_value(out, item, esc, inner)?;
             }
             if !items.is_empty() {
-                newline(out, indent);
+                newline(out, at.indent);
             }
             out.push(']');
         }
         Value::Map(m) => {
-            let entries: Vec<(&str, &Value)> =
-                m.entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            write_object(out, &entries, esc, indent)?;
+            let entries: Vec<(&str, Cow<'_, Value>)> = m
+                .entries
+                .iter()
+                .map(|(k, v)| (k.as_str(), Cow::Borrowed(v)))
+                .collect();
+            write_object(out, &entries, esc, at, false)?;
         }
         Value::Struct(s) => {
-            let entries: Vec<(&str, &Value)> = s.fields.iter().map(|(k, v)| (*k, v)).collect();
-            write_object(out, &entries, esc, indent)?;
+            let entries = json_layout(s, at.addressable || s.pointer);
+            write_object(out, &entries, esc, at, at.addressable || s.pointer)?;
         }
         Value::Object(_) => out.push_str("{}"),
     }
     Ok(())
 }
 
+/// The members Go's `encoding/json` writes for a struct: fields in declaration order, except
+/// where the Go type's tags or `MarshalJSON` say otherwise:
+/// - `api.HealthCheck`: `Namespace`, `Partition` and `PeerName` are `json:",omitempty"`;
+/// - `api.HealthCheckDefinition` (durations held as Go prints them): addressable, its
+///   `MarshalJSON` writes `Interval`, `Timeout` and `DeregisterCriticalServiceAfter` as
+///   duration strings first (outer fields of an anonymous struct embedding the type), then the
+///   embedded fields in order, the `*Duration` ones being `json:"-"` and the three readable ones
+///   shadowed by the outer ones; not addressable, the plain struct is written and the readable
+///   durations (whose `MarshalJSON` has a pointer receiver too) are nanoseconds.
+fn json_layout(s: &gotemplate::value::Struct, addressable: bool) -> Vec<(&str, Cow<'_, Value>)> {
+    let all = || s.fields.iter().map(|(k, v)| (*k, Cow::Borrowed(v)));
+    const READABLE: [&str; 3] = ["Interval", "Timeout", "DeregisterCriticalServiceAfter"];
+    match s.type_name {
+        "api.HealthCheck" => all()
+            .filter(|(k, v)| {
+                !(matches!(*k, "Namespace" | "Partition" | "PeerName")
+                    && v.as_str().is_some_and(str::is_empty))
+            })
+            .collect(),
+        "api.HealthCheckDefinition" if addressable => {
+            let mut out: Vec<(&str, Cow<'_, Value>)> = READABLE
+                .iter()
+                .filter_map(|name| s.field(name).map(|v| (*name, Cow::Borrowed(v))))
+                .collect();
+            out.extend(all().filter(|(k, _)| !READABLE.contains(k) && !k.ends_with("Duration")));
+            out
+        }
+        "api.HealthCheckDefinition" => all()
+            .filter(|(k, _)| !k.ends_with("Duration"))
+            .map(|(k, v)| {
+                if !READABLE.contains(&k) {
+                    return (k, v);
+                }
+                let ns = v
+                    .as_str()
+                    .and_then(|d| api_types::parse_go_duration(d).ok())
+                    .unwrap_or(0);
+                (k, Cow::Owned(Value::Int(ns)))
+            })
+            .collect(),
+        _ => all().collect(),
+    }
+}
+
 fn write_object(
     out: &mut String,
-    entries: &[(&str, &Value)],
+    entries: &[(&str, Cow<'_, Value>)],
     esc: bool,
-    indent: Option<usize>,
+    at: At,
+    fields_addressable: bool,
 ) -> Result<(), FuncError> {
-    let inner = indent.map(|l| l + 1);
+    let inner = at.inner(fields_addressable);
     out.push('{');
     for (i, (k, v)) in entries.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        newline(out, inner);
+        newline(out, inner.indent);
         write_str(out, k, esc);
         out.push(':');
-        if indent.is_some() {
+        if at.indent.is_some() {
             out.push(' ');
         }
-        write_json(out, v, esc, inner)?;
+        write_value(out, v, esc, inner)?;
     }
     if !entries.is_empty() {
-        newline(out, indent);
+        newline(out, at.indent);
     }
     out.push('}');
     Ok(())

@@ -8,7 +8,12 @@ mod collections;
 mod consul;
 mod encode;
 mod math;
+mod sockaddr;
+mod spew;
+mod sprig;
 mod strings;
+mod system;
+mod toml;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -54,19 +59,59 @@ fn table() -> &'static HashMap<&'static str, Func> {
             consul::FUNCS,
             encode::FUNCS,
             math::FUNCS,
+            spew::FUNCS,
             strings::FUNCS,
         ] {
             for (name, f) in part {
                 m.insert(*name, *f);
             }
         }
+        for (name, f) in sprig::funcs() {
+            m.insert(name, f);
+        }
+        m.insert("toTOML", toml::to_toml as Func);
+        m.insert("plugin", system::plugin as Func);
+        m.insert("writeToFile", system::write_to_file as Func);
+        m.insert("sockaddr", sockaddr::sockaddr as Func);
         m
     })
+}
+
+/// Upstream functions this consul-template knows but does not provide, each with why: a call
+/// is an error naming the function (a template using one never renders), not a parse error
+/// about an unknown name.
+const REFUSED: &[(&str, &str)] = &[
+    ("secret", "Vault"),
+    ("secrets", "Vault"),
+    ("pkiCert", "Vault"),
+    ("nomadService", "Nomad"),
+    ("nomadServices", "Nomad"),
+    ("nomadVar", "Nomad"),
+    ("nomadVarExists", "Nomad"),
+    ("nomadVarList", "Nomad"),
+    ("nomadVarListSafe", "Nomad"),
+    ("caLeaf", "Consul Connect CA"),
+    ("caRoots", "Consul Connect CA"),
+    ("exportedServices", "Consul Enterprise partitions"),
+    ("importedServices", "Consul Enterprise partitions"),
+    ("partitions", "Consul Enterprise partitions"),
+    ("peerings", "Consul cluster peering"),
+];
+
+fn refusal(name: &str) -> Option<FuncError> {
+    if let Some((_, what)) = REFUSED.iter().find(|(n, _)| *n == name) {
+        return Some(FuncError::call(format!(
+            "{name} is not supported: this consul-template has no {what} integration"
+        )));
+    }
+    sprig::REFUSED.contains(&name).then(|| sprig::refused(name))
 }
 
 /// Names of every function but `and` and `or` (the evaluator's), sorted.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = table().keys().copied().collect();
+    v.extend(REFUSED.iter().map(|(name, _)| *name));
+    v.extend(sprig::REFUSED.iter().copied());
     v.extend(gotemplate::builtins::FUNCS.iter().map(|(name, _)| *name));
     v.push("executeTemplate");
     v.sort_unstable();
@@ -76,7 +121,11 @@ pub fn names() -> Vec<&'static str> {
 
 /// Whether a function exists (the evaluator handles `and`, `or` and `executeTemplate`).
 pub fn exists(name: &str) -> bool {
-    table().contains_key(name) || gotemplate::builtins::exists(name) || name == "executeTemplate"
+    table().contains_key(name)
+        || gotemplate::builtins::exists(name)
+        || name == "executeTemplate"
+        || REFUSED.iter().any(|(n, _)| *n == name)
+        || sprig::REFUSED.contains(&name)
 }
 
 /// One execution's function environment: the store, the dependency record and the fresh
@@ -152,6 +201,9 @@ impl<'a> Env<'a> {
         }
         if let Some(f) = table().get(name) {
             return f(self, args);
+        }
+        if let Some(e) = refusal(name) {
+            return Err(e);
         }
         gotemplate::builtins::call(name, args)
             .unwrap_or_else(|| Err(FuncError::call(format!("function {name:?} not defined"))))

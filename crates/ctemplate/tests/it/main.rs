@@ -9,3 +9,5 @@ mod funcs;
 mod go_syntax;
 mod handlebars;
 mod runtime;
+mod sprig;
+mod upstream_funcs;

@@ -5,6 +5,7 @@ pub mod harness;
 
 mod basic;
 mod dedup;
+mod exact_json;
 mod flags;
 mod lifecycle;
 mod nginx;
