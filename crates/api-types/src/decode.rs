@@ -113,10 +113,25 @@ const CANONICAL: &[&str] = &[
     "Token",
     "ExposedPort",
     "ModifyIndex",
+    // ACL auth methods, binding rules and login.
+    "DisplayName",
+    "Description",
+    "MaxTokenTTL",
+    "TokenLocality",
+    "Config",
+    "AuthMethod",
+    "BearerToken",
+    "Selector",
+    "BindType",
+    "BindName",
+    "BindVars",
+    "TokenNameFormat",
+    "NamespaceRules",
 ];
 
-/// Keys whose object value is user data: its keys are not field names.
-const FREE_FORM: &[&str] = &["Meta", "NodeMeta", "Header", "ServiceMeta"];
+/// Keys whose object value is user data: its keys are not field names (an auth method's
+/// `Config` is decoded by its type, keys matched as Go's mapstructure matches them).
+const FREE_FORM: &[&str] = &["Meta", "NodeMeta", "Header", "ServiceMeta", "Config"];
 
 fn fold(key: &str) -> String {
     key.chars()

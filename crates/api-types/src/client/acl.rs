@@ -4,7 +4,10 @@
 //! [`ClientError::Status`], as Go's `requireOK` does.
 
 use super::{decode, params, status_error, to_body, Client, ClientError, QueryOptions};
-use crate::acl::{AclPolicy, AclPolicyStub, AclRole, AclToken, AclTokenClone, AgentTokenUpdate};
+use crate::acl::{
+    AclAuthMethod, AclAuthMethodStub, AclBindingRule, AclLoginParams, AclPolicy, AclPolicyStub,
+    AclRole, AclToken, AclTokenClone, AgentTokenUpdate,
+};
 use crate::headers::QueryMeta;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -227,6 +230,128 @@ impl Client {
         q: &QueryOptions,
     ) -> Result<(Vec<AclRole>, QueryMeta), ClientError> {
         self.acl_list("/v1/acl/roles", q).await
+    }
+
+    /// `PUT /v1/acl/auth-method`: creates an auth method.
+    pub async fn acl_auth_method_create(
+        &self,
+        method: &AclAuthMethod,
+    ) -> Result<AclAuthMethod, ClientError> {
+        self.acl_put("/v1/acl/auth-method", Some(method)).await
+    }
+
+    /// `PUT /v1/acl/auth-method/:name`: replaces the auth method named by `method.name`.
+    pub async fn acl_auth_method_update(
+        &self,
+        method: &AclAuthMethod,
+    ) -> Result<AclAuthMethod, ClientError> {
+        let path = format!("/v1/acl/auth-method/{}", escape_segment(&method.name));
+        let url = self.url_escaped(&path, Vec::new())?;
+        let a = self
+            .send_url(Method::PUT, url, Some(to_body(method)?))
+            .await?;
+        if a.status != StatusCode::OK {
+            return Err(status_error(&a));
+        }
+        decode(&a.body)
+    }
+
+    /// `DELETE /v1/acl/auth-method/:name`.
+    pub async fn acl_auth_method_delete(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/acl/auth-method/{}", escape_segment(name));
+        let url = self.url_escaped(&path, Vec::new())?;
+        let a = self.send_url(Method::DELETE, url, None).await?;
+        if a.status != StatusCode::OK {
+            return Err(status_error(&a));
+        }
+        Ok(())
+    }
+
+    /// `GET /v1/acl/auth-method/:name`; `None` when there is no such method.
+    pub async fn acl_auth_method_read(
+        &self,
+        name: &str,
+        q: &QueryOptions,
+    ) -> Result<(Option<AclAuthMethod>, QueryMeta), ClientError> {
+        self.acl_get_opt(&format!("/v1/acl/auth-method/{}", escape_segment(name)), q)
+            .await
+    }
+
+    /// `GET /v1/acl/auth-methods`: every auth method, without its config.
+    pub async fn acl_auth_method_list(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<(Vec<AclAuthMethodStub>, QueryMeta), ClientError> {
+        self.acl_list("/v1/acl/auth-methods", q).await
+    }
+
+    /// `PUT /v1/acl/binding-rule`: creates a binding rule (`ID` left empty).
+    pub async fn acl_binding_rule_create(
+        &self,
+        rule: &AclBindingRule,
+    ) -> Result<AclBindingRule, ClientError> {
+        self.acl_put("/v1/acl/binding-rule", Some(rule)).await
+    }
+
+    /// `PUT /v1/acl/binding-rule/:id`: replaces the rule named by `rule.id`.
+    pub async fn acl_binding_rule_update(
+        &self,
+        rule: &AclBindingRule,
+    ) -> Result<AclBindingRule, ClientError> {
+        self.acl_put(&format!("/v1/acl/binding-rule/{}", rule.id), Some(rule))
+            .await
+    }
+
+    /// `DELETE /v1/acl/binding-rule/:id`.
+    pub async fn acl_binding_rule_delete(&self, id: &str) -> Result<(), ClientError> {
+        self.acl_delete(&format!("/v1/acl/binding-rule/{id}")).await
+    }
+
+    /// `GET /v1/acl/binding-rule/:id`; `None` when there is no such rule.
+    pub async fn acl_binding_rule_read(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> Result<(Option<AclBindingRule>, QueryMeta), ClientError> {
+        self.acl_get_opt(&format!("/v1/acl/binding-rule/{}", escape_segment(id)), q)
+            .await
+    }
+
+    /// `GET /v1/acl/binding-rules[?authmethod=]`: the rules, of one auth method when given.
+    pub async fn acl_binding_rule_list(
+        &self,
+        auth_method: &str,
+        q: &QueryOptions,
+    ) -> Result<(Vec<AclBindingRule>, QueryMeta), ClientError> {
+        let extra: Vec<(&str, &str)> = if auth_method.is_empty() {
+            Vec::new()
+        } else {
+            vec![("authmethod", auth_method)]
+        };
+        let (list, meta) = self
+            .get_json::<Option<Vec<AclBindingRule>>>("/v1/acl/binding-rules", q, &extra)
+            .await?;
+        Ok((list.unwrap_or_default(), meta))
+    }
+
+    /// `POST /v1/acl/login`: a token for the bearer token the auth method validates.
+    pub async fn acl_login(&self, params: &AclLoginParams) -> Result<AclToken, ClientError> {
+        let a = self
+            .send_ok(
+                Method::POST,
+                "/v1/acl/login",
+                Vec::new(),
+                Some(to_body(params)?),
+            )
+            .await?;
+        decode(&a.body)
+    }
+
+    /// `POST /v1/acl/logout`: deletes the client's token (one a login created).
+    pub async fn acl_logout(&self) -> Result<(), ClientError> {
+        self.send_ok(Method::POST, "/v1/acl/logout", Vec::new(), None)
+            .await
+            .map(|_| ())
     }
 
     /// `PUT /v1/agent/token/:kind` with `{"Token": token}`. Like Go's client, the older names

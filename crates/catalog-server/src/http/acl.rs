@@ -1,6 +1,6 @@
 //! ACLs over HTTP: the request's token (`?token=`, `X-Consul-Token`, `Authorization: Bearer`),
-//! `/v1/acl/*` (bootstrap, tokens, policies, roles, templated policies) and
-//! `/v1/agent/token/*`.
+//! `/v1/acl/*` (bootstrap, tokens, policies, roles, templated policies; auth methods, binding
+//! rules and login are `acl_auth.rs`'s) and `/v1/agent/token/*`.
 
 use super::params::Params;
 use super::reply::{json, ApiError};
@@ -113,12 +113,12 @@ pub fn filter<T>(items: &mut Vec<T>, allowed: impl Fn(&T) -> bool) -> bool {
     items.len() != before
 }
 
-fn acl_disabled() -> ApiError {
+pub(super) fn acl_disabled() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "ACL support disabled")
 }
 
 /// The ACL endpoints need ACLs on, and the given right.
-fn require(a: &Agent, t: &Token, need: Access) -> Result<Authz, ApiError> {
+pub(super) fn require(a: &Agent, t: &Token, need: Access) -> Result<Authz, ApiError> {
     if !a.acl_enabled() {
         return Err(acl_disabled());
     }
@@ -127,11 +127,11 @@ fn require(a: &Agent, t: &Token, need: Access) -> Result<Authz, ApiError> {
     Ok(z)
 }
 
-fn new_uuid() -> String {
+pub(super) fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-async fn acl_read<T>(
+pub(super) async fn acl_read<T>(
     a: &Agent,
     p: &Params,
     q: impl Fn(&crate::catalog::State) -> T,
@@ -147,7 +147,7 @@ async fn acl_read<T>(
 /// Writes an ACL change and waits until this server has applied it (a follower forwards
 /// the write to the leader), so that the answer, read back here, shows it.
 /// A read of one policy or role: 404 with Consul's text when there is none.
-async fn read_one<T: serde::Serialize>(
+pub(super) async fn read_one<T: serde::Serialize>(
     a: &Agent,
     p: &Params,
     missing: &'static str,
@@ -163,7 +163,7 @@ async fn read_one<T: serde::Serialize>(
 const NO_POLICY: &str = "Requested policy does not exist: ACL not found";
 const NO_ROLE: &str = "Requested role does not exist: ACL not found";
 
-async fn write(a: &Agent, cmd: AclCommand) -> Result<(), ApiError> {
+pub(super) async fn write(a: &Agent, cmd: AclCommand) -> Result<(), ApiError> {
     a.write(Command::Acl(cmd)).await?;
     a.read_barrier(crate::agent::Consistency::Default).await?;
     Ok(())
@@ -251,15 +251,13 @@ pub async fn token_list(State(a): State<AppState>, t: Token, RawQuery(q): RawQue
     let method = p.get("authmethod").map(str::to_string);
     let now = crate::raft::now_ms();
     let ans = acl_read(&a, &p, move |s| {
-        if method.as_deref().is_some_and(|m| !m.is_empty()) {
-            return Vec::new();
-        }
         s.acl().tokens(
             now,
             show,
             policy.as_deref(),
             role.as_deref(),
             service.as_deref(),
+            method.as_deref().filter(|m| !m.is_empty()),
         )
     })
     .await?;
@@ -564,16 +562,6 @@ pub async fn role_delete(
     }
     write(&a, AclCommand::RoleDelete { id }).await?;
     Ok(json(&true, p.pretty()))
-}
-
-// ---- what this agent does not have ----
-
-/// Auth methods, binding rules and login: refused by name rather than answered as unknown.
-pub async fn auth_methods_unsupported() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "ACL auth methods, binding rules and login are not implemented by this agent",
-    )
 }
 
 // ---- the agent's tokens ----

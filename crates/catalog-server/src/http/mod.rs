@@ -2,6 +2,7 @@
 //! the listeners (client API on `-client`:`-http-port`, Raft RPC on `-bind`:`-server-port`).
 
 mod acl;
+mod acl_auth;
 mod agent;
 mod catalog;
 mod coordinate;
@@ -286,31 +287,55 @@ fn cluster_routes() -> Router<AppState> {
             "/v1/acl/templated-policy/preview/{*name}",
             only("POST", axum::routing::post(acl::templated_preview)),
         )
-        .route("/v1/acl/auth-methods", get(acl::auth_methods_unsupported))
+        .route(
+            "/v1/acl/auth-methods",
+            only("GET", get(acl_auth::auth_method_list)),
+        )
         .route(
             "/v1/acl/auth-method",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only("PUT", put(acl_auth::auth_method_create)),
+        )
+        .route(
+            "/v1/acl/auth-method/",
+            axum::routing::any(acl_auth::auth_method_unnamed),
         )
         .route(
             "/v1/acl/auth-method/{*name}",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only(
+                "GET,PUT,DELETE",
+                get(acl_auth::auth_method_read)
+                    .put(acl_auth::auth_method_update)
+                    .delete(acl_auth::auth_method_delete),
+            ),
         )
-        .route("/v1/acl/binding-rules", get(acl::auth_methods_unsupported))
+        .route(
+            "/v1/acl/binding-rules",
+            only("GET", get(acl_auth::binding_rule_list)),
+        )
         .route(
             "/v1/acl/binding-rule",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only("PUT", put(acl_auth::binding_rule_create)),
+        )
+        .route(
+            "/v1/acl/binding-rule/",
+            axum::routing::any(acl_auth::binding_rule_unnamed),
         )
         .route(
             "/v1/acl/binding-rule/{*id}",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only(
+                "GET,PUT,DELETE",
+                get(acl_auth::binding_rule_read)
+                    .put(acl_auth::binding_rule_update)
+                    .delete(acl_auth::binding_rule_delete),
+            ),
         )
         .route(
             "/v1/acl/login",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only("POST", axum::routing::post(acl_auth::login)),
         )
         .route(
             "/v1/acl/logout",
-            axum::routing::any(acl::auth_methods_unsupported),
+            only("POST", axum::routing::post(acl_auth::logout)),
         )
         // catalog
         .route("/v1/catalog/register", only("PUT", put(catalog::register)))

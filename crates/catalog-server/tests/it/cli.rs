@@ -362,7 +362,7 @@ fn every_flag_of_every_command_has_a_description() {
 fn unsupported_is_said_not_ignored() {
     for cmd in [
         &["snapshot", "inspect"][..],
-        &["acl", "auth-method", "list"],
+        &["acl", "templated-policy", "list"],
         &["operator", "area"],
     ] {
         let (code, out, err) = consul(cmd);

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod acl;
+mod acl_auth;
+mod acl_auth_cli;
 mod acl_cli;
 mod api;
 mod blocking;

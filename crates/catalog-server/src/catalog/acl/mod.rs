@@ -1,17 +1,22 @@
-//! ACL state: tokens, policies and roles, replicated like the rest of the catalog, and the
-//! resolution of a request's secret to what it may do ([`Authz`]).
+//! ACL state: tokens, policies, roles, auth methods and binding rules, replicated like the
+//! rest of the catalog, and the resolution of a request's secret to what it may do ([`Authz`]).
 //!
 //! `tables.rs` holds the tables and their `apply`; `resolve.rs` turns a secret into an
 //! authorizer; `wire.rs` answers reads in Consul's shapes (links' names resolved at read
 //! time); `prepare.rs` turns Consul's request bodies into records (links by name resolved to
-//! IDs, IDs generated, references checked) before they become commands.
+//! IDs, IDs generated, references checked) before they become commands; `auth.rs` does the
+//! same for auth methods and binding rules and turns a login into a token, with `jwt.rs`
+//! validating the bearer tokens of the `jwt` type.
 
+mod auth;
 mod cache;
+mod jwt;
 mod prepare;
 mod resolve;
 mod tables;
 mod wire;
 
+pub use auth::{AuthMethodRecord, BindingRuleRecord};
 pub use cache::AuthzCache;
 pub use resolve::Identity;
 pub use tables::AclTables;
@@ -47,6 +52,9 @@ pub struct TokenRecord {
     pub create_ms: u64,
     pub create_index: u64,
     pub modify_index: u64,
+    /// The auth method whose login created the token (`""`: none).
+    #[serde(default)]
+    pub auth_method: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -280,6 +288,19 @@ pub enum AclCommand {
         role: RoleRecord,
     },
     RoleDelete {
+        id: String,
+    },
+    AuthMethodSet {
+        method: AuthMethodRecord,
+    },
+    /// Deletes the method, its binding rules and the tokens its logins created.
+    AuthMethodDelete {
+        name: String,
+    },
+    BindingRuleSet {
+        rule: BindingRuleRecord,
+    },
+    BindingRuleDelete {
         id: String,
     },
 }

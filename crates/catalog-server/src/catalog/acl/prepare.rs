@@ -151,6 +151,21 @@ impl AclTables {
             }
             None => None,
         };
+        match (&old, req.auth_method.as_str()) {
+            (_, "") => {}
+            (None, _) => {
+                return Err(AclRefusal::Invalid(
+                    "AuthMethod field is disallowed outside of login".into(),
+                ))
+            }
+            (Some(o), m) if m != o.auth_method => {
+                return Err(AclRefusal::Invalid(format!(
+                    "Cannot change AuthMethod of {}",
+                    o.accessor_id
+                )))
+            }
+            (Some(_), _) => {}
+        }
         let accessor_id = match (&old, req.accessor_id.as_str()) {
             (Some(o), _) => o.accessor_id.clone(),
             (None, "") => new_uuid(),
@@ -272,6 +287,7 @@ impl AclTables {
             create_ms: old.map_or(now_ms, |o| o.create_ms),
             create_index: 0,
             modify_index: 0,
+            auth_method: old.map_or_else(String::new, |o| o.auth_method.clone()),
         })
     }
 
@@ -284,6 +300,11 @@ impl AclTables {
         mut new_uuid: impl FnMut() -> String,
     ) -> Result<TokenRecord, AclRefusal> {
         let old = self.tokens.get(accessor_id).ok_or(AclRefusal::NotFound)?;
+        if !old.auth_method.is_empty() {
+            return Err(AclRefusal::Invalid(
+                "Cannot clone a token created from an auth method".into(),
+            ));
+        }
         Ok(TokenRecord {
             accessor_id: new_uuid(),
             secret_id: new_uuid(),

@@ -1,7 +1,8 @@
 //! The ACL tables and how commands change them.
 
 use super::{
-    AclCommand, PolicyRecord, RoleRecord, TokenRecord, ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID,
+    AclCommand, AuthMethodRecord, BindingRuleRecord, PolicyRecord, RoleRecord, TokenRecord,
+    ANONYMOUS_ID, GLOBAL_MANAGEMENT_ID,
 };
 use crate::catalog::state::{CatalogError, Touched, WatchKey};
 use acl::Rules;
@@ -59,6 +60,12 @@ pub struct AclTables {
     pub(super) tokens: BTreeMap<String, TokenRecord>,
     pub(super) policies: BTreeMap<String, PolicyRecord>,
     pub(super) roles: BTreeMap<String, RoleRecord>,
+    /// Auth methods by name (absent from snapshots written before they existed).
+    #[serde(default)]
+    pub(super) auth_methods: BTreeMap<String, AuthMethodRecord>,
+    /// Binding rules by ID (likewise).
+    #[serde(default)]
+    pub(super) binding_rules: BTreeMap<String, BindingRuleRecord>,
     /// The index of the bootstrap (0: not bootstrapped yet).
     pub(super) bootstrap_index: u64,
     /// The index of the last ACL change.
@@ -201,6 +208,14 @@ impl AclTables {
                         token.accessor_id
                     )));
                 }
+                if !token.auth_method.is_empty()
+                    && !self.auth_methods.contains_key(&token.auth_method)
+                {
+                    return Err(CatalogError::AclInvalid(format!(
+                        "No such auth method with Name: {}",
+                        token.auth_method
+                    )));
+                }
                 if let Some(owner) = self.by_secret.get(&token.secret_id) {
                     if owner != &token.accessor_id {
                         return Err(CatalogError::AclInvalid(
@@ -259,6 +274,58 @@ impl AclTables {
             }
             AclCommand::RoleDelete { id } => {
                 if self.roles.remove(id).is_some() {
+                    self.touch(index, t);
+                }
+                Ok(())
+            }
+            AclCommand::AuthMethodSet { method } => {
+                let mut m = method.clone();
+                m.create_index = self
+                    .auth_methods
+                    .get(&m.name)
+                    .map_or(index, |o| o.create_index);
+                m.modify_index = index;
+                self.auth_methods.insert(m.name.clone(), m);
+                self.touch(index, t);
+                Ok(())
+            }
+            AclCommand::AuthMethodDelete { name } => {
+                if self.auth_methods.remove(name).is_none() {
+                    return Ok(());
+                }
+                self.binding_rules.retain(|_, r| &r.auth_method != name);
+                let gone: Vec<TokenRecord> = self
+                    .tokens
+                    .values()
+                    .filter(|tok| &tok.auth_method == name)
+                    .cloned()
+                    .collect();
+                for tok in gone {
+                    self.by_secret.remove(&tok.secret_id);
+                    self.tokens.remove(&tok.accessor_id);
+                }
+                self.touch(index, t);
+                Ok(())
+            }
+            AclCommand::BindingRuleSet { rule } => {
+                if !self.auth_methods.contains_key(&rule.auth_method) {
+                    return Err(CatalogError::AclInvalid(format!(
+                        "failed inserting acl binding rule: auth method not found: {}",
+                        rule.auth_method
+                    )));
+                }
+                let mut r = rule.clone();
+                r.create_index = self
+                    .binding_rules
+                    .get(&r.id)
+                    .map_or(index, |o| o.create_index);
+                r.modify_index = index;
+                self.binding_rules.insert(r.id.clone(), r);
+                self.touch(index, t);
+                Ok(())
+            }
+            AclCommand::BindingRuleDelete { id } => {
+                if self.binding_rules.remove(id).is_some() {
                     self.touch(index, t);
                 }
                 Ok(())

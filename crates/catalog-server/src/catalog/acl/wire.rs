@@ -77,7 +77,7 @@ impl AclTables {
             node_identities: t.node_identities.clone(),
             templated_policies: t.templated_policies.clone(),
             local: t.local,
-            auth_method: String::new(),
+            auth_method: t.auth_method.clone(),
             expiration_time: t.expiration_ms.map(fmt_time),
             expiration_ttl: String::new(),
             create_time: fmt_time(t.create_ms),
@@ -98,8 +98,8 @@ impl AclTables {
             .map(|t| self.token_wire(t, true))
     }
 
-    /// `/v1/acl/tokens` with its `policy`, `role` and `servicename` filters; expired tokens
-    /// are left out.
+    /// `/v1/acl/tokens` with its `policy`, `role`, `servicename` and `authmethod` filters;
+    /// expired tokens are left out.
     pub fn tokens(
         &self,
         now_ms: u64,
@@ -107,10 +107,12 @@ impl AclTables {
         policy: Option<&str>,
         role: Option<&str>,
         service: Option<&str>,
+        auth_method: Option<&str>,
     ) -> Vec<AclToken> {
         self.tokens
             .values()
             .filter(|t| t.expiration_ms.is_none_or(|e| e > now_ms))
+            .filter(|t| auth_method.is_none_or(|m| t.auth_method == m))
             .filter(|t| policy.is_none_or(|p| t.policies.iter().any(|x| x == p)))
             .filter(|t| role.is_none_or(|r| t.roles.iter().any(|x| x == r)))
             .filter(|t| {

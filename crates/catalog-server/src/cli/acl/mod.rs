@@ -1,9 +1,12 @@
-//! `consul acl`: bootstrap, tokens, policies, roles and the agent's own tokens, against
-//! `/v1/acl/*` and `/v1/agent/token/*`, printed as Consul's formatters print them
-//! ([`format`]). Each command follows Go's order of checks and its messages; `-format` is
-//! checked after the request, as Consul does. Auth methods, binding rules and templated-policy
-//! listings are not implemented (`cli/mod.rs` `NOT_IMPLEMENTED`).
+//! `consul acl`: bootstrap, tokens, policies, roles, auth methods, binding rules and the
+//! agent's own tokens, against `/v1/acl/*` and `/v1/agent/token/*`, printed as Consul's
+//! formatters print them ([`format`]; auth methods and binding rules in their own modules).
+//! Each command follows Go's order of checks and its messages; `-format` is checked after the
+//! request, as Consul does. Templated-policy listings are not implemented (`cli/mod.rs`
+//! `NOT_IMPLEMENTED`).
 
+pub mod auth_method;
+pub mod binding_rule;
 pub mod bootstrap;
 pub mod format;
 pub mod helpers;
@@ -46,6 +49,16 @@ fn parent(words: &[&str], args: &[String]) -> i32 {
 /// Runs `consul acl` alone.
 pub fn run_parent(args: &[String]) -> i32 {
     parent(&["acl"], args)
+}
+
+/// Runs `consul acl auth-method` alone.
+pub fn run_auth_method_parent(args: &[String]) -> i32 {
+    parent(&["acl", "auth-method"], args)
+}
+
+/// Runs `consul acl binding-rule` alone.
+pub fn run_binding_rule_parent(args: &[String]) -> i32 {
+    parent(&["acl", "binding-rule"], args)
 }
 
 /// Runs `consul acl token` alone.

@@ -50,7 +50,7 @@ fn file_does_not_exist(path: &str) -> bool {
 /// Consul's `file.WriteAtomicWithPerms`: the directory made with `dir_mode`, the contents
 /// written to `<path>-<uuid>.tmp` created with `file_mode` (less the umask), synced, and
 /// renamed over `path`; the temporary file removed on failure. Errors in Go's words.
-fn write_atomic_with_perms(
+pub(crate) fn write_atomic_with_perms(
     path: &str,
     contents: &[u8],
     dir_mode: u32,
