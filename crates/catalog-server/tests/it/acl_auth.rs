@@ -472,6 +472,16 @@ async fn logins_turn_matching_rules_into_tokens_that_logout_deletes() {
         (st, body.as_str()),
         (500, "AuthMethod field is disallowed outside of login")
     );
+    // An update keeps the token's method and may not change it.
+    let path = format!("/v1/acl/token/{accessor}");
+    let (st, _, body) = call(&s, "PUT", &path, MGMT, Some(r#"{"Description":"d"}"#)).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(parse(&body)["AuthMethod"], "jwt");
+    let (st, _, body) = call(&s, "PUT", &path, MGMT, Some(r#"{"AuthMethod":"x"}"#)).await;
+    assert_eq!(
+        (st, body),
+        (500, format!("Cannot change AuthMethod of {accessor}"))
+    );
 
     // Refusals.
     let with = |patch: Value| {
