@@ -51,6 +51,9 @@ pub struct AclClient {
     cache: Mutex<HashMap<Key, Entry>>,
     /// Secrets being refreshed in the background (`async-cache`).
     refreshing: Mutex<HashSet<Key>>,
+    /// One turn per secret being asked about: requests with the same secret wait for the first
+    /// one's answer instead of each asking a server (Consul's singleflight).
+    asking: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     /// Until when the servers said ACLs are disabled.
     disabled_until: Mutex<Option<Instant>>,
 }
@@ -79,6 +82,7 @@ impl AclClient {
             ttl: acl.cache_ttl,
             cache: Mutex::default(),
             refreshing: Mutex::default(),
+            asking: Mutex::default(),
             disabled_until: Mutex::default(),
         }
     }
@@ -100,8 +104,36 @@ impl AclClient {
                 return live(e);
             }
         }
-        let fetched = fetch(agent, secret).await;
-        self.settle(k, fetched, cached)
+        let waited_from = Instant::now();
+        let turn = self.turn(k);
+        let answer = {
+            let _mine = turn.lock().await;
+            match self.entry(&k).filter(|e| e.at >= waited_from) {
+                // Another request with this secret got an answer while this one waited.
+                Some(e) => live(&e),
+                None => {
+                    let cached = self.entry(&k).or(cached);
+                    let fetched = fetch(agent, secret).await;
+                    self.settle(k, fetched, cached)
+                }
+            }
+        };
+        self.end_turn(&k, &turn);
+        answer
+    }
+
+    fn turn(&self, k: Key) -> Arc<tokio::sync::Mutex<()>> {
+        let mut asking = self.asking.lock().unwrap_or_else(|p| p.into_inner());
+        asking.entry(k).or_default().clone()
+    }
+
+    /// Forgets the turn of `k` when no other request holds it.
+    fn end_turn(&self, k: &Key, turn: &Arc<tokio::sync::Mutex<()>>) {
+        let mut asking = self.asking.lock().unwrap_or_else(|p| p.into_inner());
+        // Clones are only taken under this lock: the map's and `turn` are the last two.
+        if Arc::strong_count(turn) <= 2 {
+            asking.remove(k);
+        }
     }
 
     /// The last answer for `secret`, however old (`None`: never resolved here).
@@ -326,6 +358,20 @@ mod tests {
             assert!(z.allows(Resource::Key, "x", Access::Read));
             assert!(!z.allows(Resource::Acl, "", Access::Read));
         }
+    }
+
+    #[test]
+    fn requests_with_one_secret_share_a_turn_that_is_forgotten_after() {
+        let c = client(DownPolicy::ExtendCache, true);
+        let (a, b) = (c.turn(key("s1")), c.turn(key("s1")));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c.turn(key("s2"))));
+        c.end_turn(&key("s2"), &c.turn(key("s2")));
+        c.end_turn(&key("s1"), &a);
+        assert_eq!(c.asking.lock().unwrap().len(), 1);
+        drop(a);
+        c.end_turn(&key("s1"), &b);
+        assert!(c.asking.lock().unwrap().is_empty());
     }
 
     #[test]
