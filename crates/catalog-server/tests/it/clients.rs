@@ -4,6 +4,8 @@
 //! runs; a killed client turns critical within the failure-detection window and recovers when
 //! restarted (its registrations kept in its data dir); reads, writes and blocking queries go
 //! through a client, also across a leader change; `consul leave` on a client makes it `left`.
+//! A client with ACLs (127.0.0.11, its server on 127.0.0.10) resolves tokens through the
+//! server, before and after the server is killed.
 
 use crate::common::{wait_until, Mode, ReservedPort, TestServer};
 use serde_json::{json, Value};
