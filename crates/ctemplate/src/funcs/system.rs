@@ -232,8 +232,11 @@ pub(super) fn write_to_file(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, 
         .map_err(|e| call(go_path_error("write", &shown, &e)))?;
 
     if !user.is_empty() || !group.is_empty() {
+        // Go passes its own uid/gid for the one not given (`os.Getuid`/`os.Getgid`): the
+        // owner of `/proc/self` is this process.
+        let me = std::fs::metadata("/proc/self").ok();
         let uid = if user.is_empty() {
-            None
+            me.as_ref().map(std::os::unix::fs::MetadataExt::uid)
         } else {
             Some(
                 lookup_id("/etc/passwd", &user, 2)
@@ -241,15 +244,13 @@ pub(super) fn write_to_file(_: &mut Env<'_>, args: Vec<Value>) -> Result<Value, 
             )
         };
         let gid = if group.is_empty() {
-            None
+            me.as_ref().map(std::os::unix::fs::MetadataExt::gid)
         } else {
             Some(
                 lookup_id("/etc/group", &group, 2)
                     .ok_or_else(|| call(format!("group: unknown group {group}")))?,
             )
         };
-        // Go passes the current uid/gid for the one not given; leaving it unchanged is the
-        // same for a file this process just created or wrote.
         std::os::unix::fs::fchown(&file, uid, gid)
             .map_err(|e| call(go_path_error("chown", &shown, &e)))?;
     }

@@ -12,9 +12,12 @@
 //! `mergeOverwrite` change the map they are given in place; here they return the changed map
 //! and leave the argument as it was, so use their result.
 
+mod case;
+mod codecs;
 mod lists;
 mod numbers;
 mod other;
+mod regexes;
 mod strings;
 
 pub(super) use other::clean as clean_path;
@@ -28,10 +31,17 @@ use gotemplate::{FuncError, Value};
 
 /// The `sprig_*` functions built here.
 pub(super) fn funcs() -> impl Iterator<Item = (&'static str, Func)> {
-    [strings::FUNCS, lists::FUNCS, numbers::FUNCS, other::FUNCS]
-        .into_iter()
-        .flatten()
-        .copied()
+    [
+        strings::FUNCS,
+        codecs::FUNCS,
+        regexes::FUNCS,
+        lists::FUNCS,
+        numbers::FUNCS,
+        other::FUNCS,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
 }
 
 /// Hermetic sprig functions this build refuses by name.
