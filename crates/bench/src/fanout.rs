@@ -215,7 +215,12 @@ pub async fn run_case(s: &Server, case: Case) -> anyhow::Result<Outcome> {
                 .await?
         }
     };
-    anyhow::ensure!(r.status == 200, "the flip failed: {}", r.status);
+    anyhow::ensure!(
+        r.status == 200,
+        "the flip failed: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
 
     let mut lat = Vec::with_capacity(case.watchers);
     let mut open = Vec::with_capacity(case.watchers);
