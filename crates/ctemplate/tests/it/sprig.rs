@@ -310,3 +310,39 @@ fn refused_by_name() {
         "template: t:1:3: executing \"t\" at <sprig_genCA \"x\" 365>: error calling sprig_genCA: sprig_genCA is not implemented by this consul-template (sprig's certificate, password, encryption, semver and time.Time functions are not built in)",
     );
 }
+
+#[test]
+fn denied_as_a_group() {
+    use std::collections::HashMap;
+
+    use ctemplate::dependency::Dependency;
+    use ctemplate::engine::{CompiledTemplate, Syntax};
+    use ctemplate::funcs::FuncOptions;
+    use ctemplate::template::{Options, Value};
+
+    // template_test.go "sprig_reverse_disabled": function_denylist = ["sprig_*"].
+    let t = CompiledTemplate::compile(
+        "t",
+        "{{ \"abcde\" | sprig_reverse }}",
+        Syntax::Go,
+        &Options::default(),
+        FuncOptions {
+            denylist: vec!["sprig_*".into()],
+            ..FuncOptions::default()
+        },
+    )
+    .unwrap();
+    let err = t
+        .execute(&HashMap::<Dependency, Value>::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("error calling sprig_reverse: function is disabled"),
+        "{err}"
+    );
+    // Not denied, sprig's own answer for a string: list.go mustReverse.
+    check_err(
+        "{{ \"abcde\" | sprig_reverse }}",
+        "template: t:1:13: executing \"t\" at <sprig_reverse>: error calling sprig_reverse: Cannot find reverse on type string",
+    );
+}
