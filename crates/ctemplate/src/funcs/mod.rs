@@ -225,6 +225,9 @@ impl Funcs for Env<'_> {
         name: &str,
         args: Vec<Value>,
     ) -> Option<Result<Value, FuncError>> {
+        if let Some(r) = sprig::semver_method(recv, name, &args) {
+            return Some(r);
+        }
         collections::scratch_method(recv, name, args)
     }
 }

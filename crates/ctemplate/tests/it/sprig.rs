@@ -307,7 +307,7 @@ fn paths_urls_and_regexes() {
 fn refused_by_name() {
     check_err(
         "{{ sprig_genCA \"x\" 365 }}",
-        "template: t:1:3: executing \"t\" at <sprig_genCA \"x\" 365>: error calling sprig_genCA: sprig_genCA is not implemented by this consul-template (sprig's certificate, password, encryption, semver and time.Time functions are not built in)",
+        "template: t:1:3: executing \"t\" at <sprig_genCA \"x\" 365>: error calling sprig_genCA: sprig_genCA is not implemented by this consul-template (sprig's certificate, password, encryption and time.Time functions are not built in)",
     );
 }
 
@@ -344,5 +344,38 @@ fn denied_as_a_group() {
     check_err(
         "{{ \"abcde\" | sprig_reverse }}",
         "template: t:1:13: executing \"t\" at <sprig_reverse>: error calling sprig_reverse: Cannot find reverse on type string",
+    );
+}
+
+#[test]
+fn semver() {
+    // semver_test.go TestSemverCompare, TestSemver.
+    check("{{ sprig_semverCompare \"1.2.3\" \"1.2.3\" }}", "true");
+    check("{{ sprig_semverCompare \"^1.2.0\" \"1.2.3\" }}", "true");
+    check("{{ sprig_semverCompare \"^1.2.0\" \"2.2.3\" }}", "false");
+    check(
+        "{{ $s := sprig_semver \"1.2.3-beta.1+c0ff33\" }}{{ $s.Prerelease }}",
+        "beta.1",
+    );
+    check(
+        "{{ $s := sprig_semver \"1.2.3-beta.1+c0ff33\" }}{{ $s.Major}}",
+        "1",
+    );
+    check(
+        "{{ sprig_semver \"1.2.3\" | (sprig_semver \"1.2.3\").Compare }}",
+        "0",
+    );
+    check(
+        "{{ sprig_semver \"1.2.3\" | (sprig_semver \"1.3.3\").Compare }}",
+        "1",
+    );
+    check(
+        "{{ sprig_semver \"1.4.3\" | (sprig_semver \"1.2.3\").Compare }}",
+        "-1",
+    );
+    check("{{ sprig_semver \"v1.2\" }}", "1.2.0");
+    check_err(
+        "{{ sprig_semver \"x.y\" }}",
+        "template: t:1:3: executing \"t\" at <sprig_semver \"x.y\">: error calling sprig_semver: Invalid Semantic Version",
     );
 }

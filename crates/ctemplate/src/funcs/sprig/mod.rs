@@ -5,8 +5,8 @@
 //! template function is the call's error in Go).
 //!
 //! Every hermetic name is known: the ones not built here (certificate and key generation,
-//! bcrypt/htpasswd, AES, semver, date arithmetic on `time.Time`) are refused when called, with
-//! their name, rather than reported as undefined.
+//! bcrypt/htpasswd, AES, date arithmetic on `time.Time`) are refused when called, with their
+//! name, rather than reported as undefined.
 //!
 //! What Go's maps can do and ours cannot: sprig's `set`, `unset`, `merge` and
 //! `mergeOverwrite` change the map they are given in place; here they return the changed map
@@ -18,9 +18,11 @@ mod lists;
 mod numbers;
 mod other;
 mod regexes;
+mod semver;
 mod strings;
 
 pub(super) use other::clean as clean_path;
+pub(super) use semver::method as semver_method;
 
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ pub(super) fn funcs() -> impl Iterator<Item = (&'static str, Func)> {
         lists::FUNCS,
         numbers::FUNCS,
         other::FUNCS,
+        semver::FUNCS,
     ]
     .into_iter()
     .flatten()
@@ -64,8 +67,6 @@ pub(super) const REFUSED: &[&str] = &[
     "sprig_must_date_modify",
     "sprig_mustDateModify",
     "sprig_mustToDate",
-    "sprig_semver",
-    "sprig_semverCompare",
     "sprig_toDate",
     "sprig_unixEpoch",
 ];
@@ -74,7 +75,7 @@ pub(super) const REFUSED: &[&str] = &[
 pub(super) fn refused(name: &str) -> FuncError {
     FuncError::call(format!(
         "{name} is not implemented by this consul-template (sprig's certificate, password, \
-         encryption, semver and time.Time functions are not built in)"
+         encryption and time.Time functions are not built in)"
     ))
 }
 
