@@ -301,6 +301,13 @@ fn paths_urls_and_regexes() {
     check("{{ sprig_regexSplit \"z+\" \"pizza\" -1 }}", "[pi a]");
     check("{{ sprig_regexQuoteMeta \"1.2.3\" }}", "1\\.2\\.3");
     check("{{ sprig_duration 95 }}", "1m35s");
+    // date_test.go TestDurationRound.
+    check("{{ sprig_durationRound \"2h10m5s\" }}", "2h");
+    check("{{ sprig_durationRound \"-2h10m5s\" }}", "2h");
+    check("{{ sprig_durationRound \"400h\" }}", "16d");
+    check("{{ sprig_durationRound \"24h5s\" }}", "1d");
+    check("{{ sprig_durationRound \"2400h5s\" }}", "3mo");
+    check("{{ sprig_durationRound \"1s\" }}", "0s");
 }
 
 #[test]

@@ -54,7 +54,6 @@ pub(super) const REFUSED: &[&str] = &[
     "sprig_buildCustomCert",
     "sprig_decryptAES",
     "sprig_derivePassword",
-    "sprig_durationRound",
     "sprig_encryptAES",
     "sprig_genCA",
     "sprig_genCAWithKey",

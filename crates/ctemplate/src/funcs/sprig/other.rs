@@ -105,6 +105,15 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
             secs.wrapping_mul(1_000_000_000),
         )))
     }),
+    ("sprig_durationRound", |_, a| {
+        want(&a, 1)?;
+        let ns = match &a[0] {
+            Value::Str(s) => api_types::parse_go_duration(s).unwrap_or(0),
+            Value::Int(i) => *i,
+            _ => 0,
+        };
+        Ok(Value::str(duration_round(ns)))
+    }),
     ("sprig_urlParse", |_, a| {
         want(&a, 1)?;
         url_parse(&string(&a[0])?)
@@ -114,6 +123,26 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
         url_join(&dict_arg(&a[0])?.entries)
     }),
 ];
+
+/// sprig's `durationRound`: the largest whole unit (years of 365 days, months of 30) that
+/// the duration exceeds.
+fn duration_round(ns: i64) -> String {
+    let u = ns.unsigned_abs();
+    const S: u64 = 1_000_000_000;
+    for (unit, suffix) in [
+        (S * 3600 * 24 * 365, "y"),
+        (S * 3600 * 24 * 30, "mo"),
+        (S * 3600 * 24, "d"),
+        (S * 3600, "h"),
+        (S * 60, "m"),
+        (S, "s"),
+    ] {
+        if u > unit {
+            return format!("{}{suffix}", u / unit);
+        }
+    }
+    "0s".into()
+}
 
 /// Go's `reflect.Kind` name of a value.
 pub(crate) fn kind_of(v: &Value) -> &'static str {
