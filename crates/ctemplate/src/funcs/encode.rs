@@ -265,10 +265,27 @@ fn to_yaml_value(v: &Value) -> serde_yaml::Value {
         Value::Struct(s) => Y::Mapping(
             s.fields
                 .iter()
-                .map(|(k, v)| (Y::String(k.to_lowercase()), to_yaml_value(v)))
+                .map(|(k, v)| (Y::String(k.to_lowercase()), yaml_field(s.type_name, k, v)))
                 .collect(),
         ),
     }
+}
+
+/// yaml.v2 writes a `time.Duration` as its text (`10s`) but `api.HealthCheckDefinition`'s
+/// readable durations (`api.ReadableDuration`, another type) as nanoseconds.
+fn yaml_field(type_name: &str, field: &str, v: &Value) -> serde_yaml::Value {
+    let readable = matches!(
+        field,
+        "Interval" | "Timeout" | "DeregisterCriticalServiceAfter"
+    );
+    if type_name == "api.HealthCheckDefinition" && readable {
+        let ns = v
+            .as_str()
+            .and_then(|d| api_types::parse_go_duration(d).ok())
+            .unwrap_or(0);
+        return serde_yaml::Value::Number(ns.into());
+    }
+    to_yaml_value(v)
 }
 
 fn to_yaml(_: &mut super::Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
@@ -281,6 +298,19 @@ fn to_yaml(_: &mut super::Env<'_>, args: Vec<Value>) -> Result<Value, FuncError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readable_durations_are_nanoseconds_in_yaml() {
+        let d = Value::record(
+            "api.HealthCheckDefinition",
+            vec![
+                ("IntervalDuration", Value::str("10s")),
+                ("Interval", Value::str("10s")),
+            ],
+        );
+        let y = serde_yaml::to_string(&to_yaml_value(&d)).unwrap();
+        assert_eq!(y, "intervalduration: 10s\ninterval: 10000000000\n");
+    }
 
     #[test]
     fn go_json_floats() {
