@@ -59,6 +59,8 @@ impl Dependency {
                     }
                 }
             }
+            Dependency::CaRoots => decode_ca_roots(typed(json)?),
+            Dependency::CaLeaf { .. } => decode_ca_leaf(typed(json)?),
             Dependency::File { .. } => match json {
                 J::String(s) => Value::str(s),
                 J::Null => Value::Nil,
@@ -378,6 +380,52 @@ fn decode_catalog_node(answer: Option<wire::CatalogNode>) -> Value {
                 "Services",
                 Value::list(services.into_iter().map(catalog_node_service).collect()),
             ),
+        ],
+    )
+}
+
+/// `certs.Roots` of the agent's `CARootList`: `[]*api.CARoot`, nil when there are none.
+fn decode_ca_roots(list: Option<wire::CaRootList>) -> Value {
+    let Some(roots) = list.and_then(|l| l.roots) else {
+        return nil_list();
+    };
+    Value::list(
+        roots
+            .iter()
+            .map(|r| {
+                Value::object(
+                    "api.CARoot",
+                    vec![
+                        ("ID", Value::str(&r.id)),
+                        ("Name", Value::str(&r.name)),
+                        ("RootCertPEM", Value::str(&r.root_cert)),
+                        ("Active", Value::Bool(r.active)),
+                        ("CreateIndex", uint(r.create_index)),
+                        ("ModifyIndex", uint(r.modify_index)),
+                    ],
+                )
+            })
+            .collect(),
+    )
+}
+
+/// `*api.LeafCert` (nil for a `null` answer).
+fn decode_ca_leaf(leaf: Option<wire::LeafCert>) -> Value {
+    let Some(l) = leaf else {
+        return Value::Nil;
+    };
+    Value::object(
+        "api.LeafCert",
+        vec![
+            ("SerialNumber", Value::str(&l.serial_number)),
+            ("CertPEM", Value::str(&l.cert_pem)),
+            ("PrivateKeyPEM", Value::str(&l.private_key_pem)),
+            ("Service", Value::str(&l.service)),
+            ("ServiceURI", Value::str(&l.service_uri)),
+            ("ValidAfter", Value::str(&l.valid_after)),
+            ("ValidBefore", Value::str(&l.valid_before)),
+            ("CreateIndex", uint(l.create_index)),
+            ("ModifyIndex", uint(l.modify_index)),
         ],
     )
 }

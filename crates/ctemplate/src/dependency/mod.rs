@@ -83,6 +83,13 @@ pub enum Dependency {
         /// Leave out datacenters that fail to answer.
         ignore_failing: bool,
     },
+    /// `caRoots`: `GET /v1/agent/connect/ca/roots` (the roots of Consul's Connect CA).
+    CaRoots,
+    /// `caLeaf`: `GET /v1/agent/connect/ca/leaf/<service>` (a leaf certificate).
+    CaLeaf {
+        /// The service the certificate is for.
+        service: String,
+    },
     /// `file`: a local file, read by the watch layer (not Consul).
     File {
         /// Path as written in the template.
@@ -109,11 +116,15 @@ impl Dependency {
     }
 
     /// Whether de-duplication may share this dependency's data between instances
-    /// (upstream's `CanShare`): everything but a local `file` and `node`.
+    /// (upstream's `CanShare`): everything but a local `file`, `node` and the agent's
+    /// Connect certificates.
     pub fn can_share(&self) -> bool {
         !matches!(
             self,
-            Dependency::File { .. } | Dependency::CatalogNode { .. }
+            Dependency::File { .. }
+                | Dependency::CatalogNode { .. }
+                | Dependency::CaRoots
+                | Dependency::CaLeaf { .. }
         )
     }
 
@@ -174,6 +185,10 @@ impl Dependency {
                 (format!("/v1/kv/{prefix}"), true)
             }
             Dependency::Datacenters { .. } => ("/v1/catalog/datacenters".to_string(), false),
+            Dependency::CaRoots => ("/v1/agent/connect/ca/roots".to_string(), true),
+            Dependency::CaLeaf { service } => {
+                (format!("/v1/agent/connect/ca/leaf/{service}"), true)
+            }
             Dependency::File { .. } => return None,
         };
         params.sort();
@@ -244,6 +259,8 @@ impl fmt::Display for Dependency {
                     f.write_str("catalog.datacenters")
                 }
             }
+            Dependency::CaRoots => f.write_str("connect.caroots"),
+            Dependency::CaLeaf { service } => write!(f, "connect.caleaf({service})"),
             Dependency::File { path } => write!(f, "file({path})"),
         }
     }
@@ -284,6 +301,22 @@ mod tests {
             l.to_query().unwrap().params,
             vec![("recurse".into(), String::new())]
         );
+    }
+
+    #[test]
+    fn connect_ca_queries() {
+        let roots = Dependency::CaRoots;
+        assert_eq!(roots.to_string(), "connect.caroots");
+        assert_eq!(roots.to_query().unwrap().path, "/v1/agent/connect/ca/roots");
+        let leaf = Dependency::CaLeaf {
+            service: "web".into(),
+        };
+        assert_eq!(leaf.to_string(), "connect.caleaf(web)");
+        assert_eq!(
+            leaf.to_query().unwrap().path,
+            "/v1/agent/connect/ca/leaf/web"
+        );
+        assert!(!leaf.can_share() && !roots.can_share());
     }
 
     #[test]

@@ -174,3 +174,54 @@ pub(super) struct CatalogNode {
     #[serde(rename = "Services")]
     pub services: Option<BTreeMap<String, AgentService>>,
 }
+
+/// `api.CARoot` (`RootCertPEM` is `RootCert` on the wire).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct CaRoot {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "RootCert")]
+    pub root_cert: String,
+    #[serde(rename = "Active")]
+    pub active: bool,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// `api.CARootList`, of which upstream keeps `Roots`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct CaRootList {
+    #[serde(rename = "Roots")]
+    pub roots: Option<Vec<CaRoot>>,
+}
+
+/// `api.LeafCert`. The validity times are kept as the RFC 3339 text Consul sends, which is
+/// what Go's `time.Time` writes back.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct LeafCert {
+    #[serde(rename = "SerialNumber")]
+    pub serial_number: String,
+    #[serde(rename = "CertPEM")]
+    pub cert_pem: String,
+    #[serde(rename = "PrivateKeyPEM")]
+    pub private_key_pem: String,
+    #[serde(rename = "Service")]
+    pub service: String,
+    #[serde(rename = "ServiceURI")]
+    pub service_uri: String,
+    #[serde(rename = "ValidAfter")]
+    pub valid_after: String,
+    #[serde(rename = "ValidBefore")]
+    pub valid_before: String,
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}

@@ -23,6 +23,8 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("tree", tree),
     ("safeTree", safe_tree),
     ("datacenters", datacenters),
+    ("caRoots", ca_roots),
+    ("caLeaf", ca_leaf),
     ("file", file),
     ("env", env),
     ("mustEnv", must_env),
@@ -186,6 +188,25 @@ fn datacenters(env: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> 
     Ok(env
         .recall(&Dependency::Datacenters { ignore_failing })
         .unwrap_or_else(empty))
+}
+
+/// `caRoots`: `[]*api.CARoot` (nil while missing, as upstream's placeholder).
+fn ca_roots(env: &mut Env<'_>, _args: Vec<Value>) -> Result<Value, FuncError> {
+    Ok(env
+        .recall(&Dependency::CaRoots)
+        .unwrap_or_else(crate::dependency::gonil::nil_list))
+}
+
+/// `caLeaf "service"`: `*api.LeafCert`, nil without a service name or data.
+fn ca_leaf(env: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {
+    let args = strings_of(&args)?;
+    let Some(service) = args.first().filter(|s| !s.is_empty()) else {
+        return Ok(Value::Nil);
+    };
+    let dep = Dependency::CaLeaf {
+        service: service.clone(),
+    };
+    Ok(env.recall(&dep).unwrap_or(Value::Nil))
 }
 
 fn file(env: &mut Env<'_>, args: Vec<Value>) -> Result<Value, FuncError> {

@@ -176,6 +176,8 @@ fn write_value(out: &mut String, v: &Value, esc: bool, at: At) -> Result<(), Fun
 /// The members Go's `encoding/json` writes for a struct: fields in declaration order, except
 /// where the Go type's tags or `MarshalJSON` say otherwise:
 /// - `api.HealthCheck`: `Namespace`, `Partition` and `PeerName` are `json:",omitempty"`;
+/// - `api.LeafCert`: `CertPEM` and `PrivateKeyPEM` are `json:",omitempty"`;
+/// - `api.CARoot`: `RootCertPEM` is `json:"RootCert"`;
 /// - `api.HealthCheckDefinition` (durations held as Go prints them): addressable, its
 ///   `MarshalJSON` writes `Interval`, `Timeout` and `DeregisterCriticalServiceAfter` as
 ///   duration strings first (outer fields of an anonymous struct embedding the type), then the
@@ -191,6 +193,15 @@ fn json_layout(s: &gotemplate::value::Struct, addressable: bool) -> Vec<(&str, C
                 !(matches!(*k, "Namespace" | "Partition" | "PeerName")
                     && v.as_str().is_some_and(str::is_empty))
             })
+            .collect(),
+        "api.LeafCert" => all()
+            .filter(|(k, v)| {
+                !(matches!(*k, "CertPEM" | "PrivateKeyPEM")
+                    && v.as_str().is_some_and(str::is_empty))
+            })
+            .collect(),
+        "api.CARoot" => all()
+            .map(|(k, v)| (if k == "RootCertPEM" { "RootCert" } else { k }, v))
             .collect(),
         "api.HealthCheckDefinition" if addressable => {
             let mut out: Vec<(&str, Cow<'_, Value>)> = READABLE

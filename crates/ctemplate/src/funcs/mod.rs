@@ -90,8 +90,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("nomadVarExists", "Nomad"),
     ("nomadVarList", "Nomad"),
     ("nomadVarListSafe", "Nomad"),
-    ("caLeaf", "Consul Connect CA"),
-    ("caRoots", "Consul Connect CA"),
     ("exportedServices", "Consul Enterprise partitions"),
     ("importedServices", "Consul Enterprise partitions"),
     ("partitions", "Consul Enterprise partitions"),

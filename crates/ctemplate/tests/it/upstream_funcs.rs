@@ -1,5 +1,6 @@
 //! The helpers upstream's function map has besides sprig: `toTOML`, `plugin`, `writeToFile`,
-//! `spew_*`, `byPort`, `sockaddr`, and the Vault/Nomad/Connect functions refused by name.
+//! `spew_*`, `byPort`, `sockaddr`, and the Vault, Nomad, partition and peering functions
+//! refused by name.
 //! Each check cites the upstream test it mirrors (`template/template_test.go`) or the Go
 //! library behaviour the expected bytes come from.
 
@@ -208,7 +209,7 @@ fn by_port_groups_services() {
 }
 
 #[test]
-fn vault_nomad_and_connect_are_refused_by_name() {
+fn vault_nomad_and_peering_are_refused_by_name() {
     check_err(
         "{{ with secret \"secret/x\" }}{{ .Data }}{{ end }}",
         "template: t:1:8: executing \"t\" at <secret \"secret/x\">: error calling secret: secret is not supported: this consul-template has no Vault integration",
@@ -218,8 +219,8 @@ fn vault_nomad_and_connect_are_refused_by_name() {
         "template: t:1:3: executing \"t\" at <nomadVar \"x\">: error calling nomadVar: nomadVar is not supported: this consul-template has no Nomad integration",
     );
     check_err(
-        "{{ caRoots }}",
-        "template: t:1:3: executing \"t\" at <caRoots>: error calling caRoots: caRoots is not supported: this consul-template has no Consul Connect CA integration",
+        "{{ peerings }}",
+        "template: t:1:3: executing \"t\" at <peerings>: error calling peerings: peerings is not supported: this consul-template has no Consul cluster peering integration",
     );
 }
 
