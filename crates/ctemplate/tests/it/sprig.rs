@@ -314,7 +314,7 @@ fn paths_urls_and_regexes() {
 fn refused_by_name() {
     check_err(
         "{{ sprig_genCA \"x\" 365 }}",
-        "template: t:1:3: executing \"t\" at <sprig_genCA \"x\" 365>: error calling sprig_genCA: sprig_genCA is not implemented by this consul-template (sprig's certificate, password, encryption and time.Time functions are not built in)",
+        "template: t:1:3: executing \"t\" at <sprig_genCA \"x\" 365>: error calling sprig_genCA: sprig_genCA is not implemented by this consul-template (sprig's certificate, password and encryption functions are not built in)",
     );
 }
 
@@ -385,4 +385,32 @@ fn semver() {
         "{{ sprig_semver \"x.y\" }}",
         "template: t:1:3: executing \"t\" at <sprig_semver \"x.y\">: error calling sprig_semver: Invalid Semantic Version",
     );
+}
+
+#[test]
+fn times() {
+    // date_test.go TestToDate (printed as Go prints a time.Time, `date` being non-hermetic),
+    // TestUnixEpoch (the same instant read with toDate).
+    check(
+        "{{ sprig_toDate \"2006-01-02T15:04:05Z07:00\" \"2017-12-31T00:00:00Z\" }}",
+        "2017-12-31 00:00:00 +0000 UTC",
+    );
+    check(
+        "{{ sprig_toDate \"02 Jan 06 15:04:05 -0700\" \"13 Jun 19 20:39:39 +0000\" | sprig_unixEpoch }}",
+        "1560458379",
+    );
+    check(
+        "{{ sprig_toDate \"2006-01-02 15:04 -0700\" \"2019-06-13 20:39 +0200\" | sprig_mustDateModify \"1h30m\" }}",
+        "2019-06-13 22:09:00 +0200 +0200",
+    );
+    // toDate swallows the error (Go's zero time); mustToDate returns it.
+    check(
+        "{{ sprig_toDate \"2006-01-02\" \"x\" | sprig_unixEpoch }}",
+        "-62135596800",
+    );
+    check_err(
+        "{{ sprig_mustToDate \"2006-01-02\" \"x\" }}",
+        "template: t:1:3: executing \"t\" at <sprig_mustToDate \"20...>: error calling sprig_mustToDate: parsing time \"x\" as \"2006-01-02\": cannot parse \"x\" as \"2006\"",
+    );
+    check("{{ sprig_ago 0 | len | lt 5 }}", "true");
 }

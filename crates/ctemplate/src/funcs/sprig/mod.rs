@@ -5,8 +5,8 @@
 //! template function is the call's error in Go).
 //!
 //! Every hermetic name is known: the ones not built here (certificate and key generation,
-//! bcrypt/htpasswd, AES, date arithmetic on `time.Time`) are refused when called, with their
-//! name, rather than reported as undefined.
+//! bcrypt/htpasswd, AES) are refused when called, with their name, rather than reported as
+//! undefined.
 //!
 //! What Go's maps can do and ours cannot: sprig's `set`, `unset`, `merge` and
 //! `mergeOverwrite` change the map they are given in place; here they return the changed map
@@ -20,6 +20,7 @@ mod other;
 mod regexes;
 mod semver;
 mod strings;
+mod time;
 
 pub(super) use other::clean as clean_path;
 pub(super) use semver::method as semver_method;
@@ -41,6 +42,7 @@ pub(super) fn funcs() -> impl Iterator<Item = (&'static str, Func)> {
         numbers::FUNCS,
         other::FUNCS,
         semver::FUNCS,
+        time::FUNCS,
     ]
     .into_iter()
     .flatten()
@@ -49,7 +51,6 @@ pub(super) fn funcs() -> impl Iterator<Item = (&'static str, Func)> {
 
 /// Hermetic sprig functions this build refuses by name.
 pub(super) const REFUSED: &[&str] = &[
-    "sprig_ago",
     "sprig_bcrypt",
     "sprig_buildCustomCert",
     "sprig_decryptAES",
@@ -63,18 +64,13 @@ pub(super) const REFUSED: &[&str] = &[
     "sprig_genSignedCert",
     "sprig_genSignedCertWithKey",
     "sprig_htpasswd",
-    "sprig_must_date_modify",
-    "sprig_mustDateModify",
-    "sprig_mustToDate",
-    "sprig_toDate",
-    "sprig_unixEpoch",
 ];
 
 /// The error a refused sprig function answers with.
 pub(super) fn refused(name: &str) -> FuncError {
     FuncError::call(format!(
-        "{name} is not implemented by this consul-template (sprig's certificate, password, \
-         encryption and time.Time functions are not built in)"
+        "{name} is not implemented by this consul-template (sprig's certificate, password and \
+         encryption functions are not built in)"
     ))
 }
 

@@ -110,7 +110,7 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
         let ns = match &a[0] {
             Value::Str(s) => api_types::parse_go_duration(s).unwrap_or(0),
             Value::Int(i) => *i,
-            _ => 0,
+            other => super::time::since_ns(other).unwrap_or(0),
         };
         Ok(Value::str(duration_round(ns)))
     }),
