@@ -288,13 +288,21 @@ impl Agent {
         self.acl_client.as_ref()
     }
 
-    /// The token a client hands the servers for a request that carries none (DNS reads,
-    /// forwarded requests): its default token, else, with ACLs on, the anonymous token's
+    /// The token a client hands the servers for a request that carries none (forwarded
+    /// requests, alias checks): its default token, else, with ACLs on, the anonymous token's
     /// secret, so that a server resolves it as Consul's servers do (and not as its own default
     /// token).
     pub fn user_token_for_servers(&self) -> Option<String> {
         self.tokens
             .default_token()
+            .or_else(|| self.acl_enabled().then(|| ANONYMOUS_SECRET.to_string()))
+    }
+
+    /// The token of a client's DNS reads from the servers (Consul's `coalesceDNSToken`): its
+    /// DNS token, else as [`Agent::user_token_for_servers`].
+    pub fn dns_token_for_servers(&self) -> Option<String> {
+        self.tokens
+            .dns_token()
             .or_else(|| self.acl_enabled().then(|| ANONYMOUS_SECRET.to_string()))
     }
 

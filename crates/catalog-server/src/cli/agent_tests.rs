@@ -228,13 +228,13 @@ fn protections_this_agent_lacks_are_refused_never_ignored() {
     let f = dir.path().join("secure.hcl");
     std::fs::write(
         &f,
-        "acl {\n  enabled = true\n  default_policy = \"deny\"\n  tokens { replication = \"x\" }\n}\n",
+        "acl {\n  enabled = true\n  default_policy = \"deny\"\n  enable_token_replication = true\n}\n",
     )
     .expect("write");
     let err = load(&["-dev", &format!("-config-file={}", f.display())]).expect_err("refused");
     assert!(
         err.starts_with(&format!(
-            "failed to parse {}: acl.tokens.replication = ",
+            "failed to parse {}: acl.enable_token_replication = ",
             f.display()
         )) && err.contains("ACL replication between datacenters is not implemented"),
         "{err}"

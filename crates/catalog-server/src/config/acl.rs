@@ -41,6 +41,13 @@ pub struct AgentTokens {
     pub agent_recovery: Option<String>,
     /// `config_file_service_registration`: registers the services of config files.
     pub config_file_service_registration: Option<String>,
+    /// `replication`: stored (and persisted), never used — as on a Consul agent of a single
+    /// datacenter, where only a secondary datacenter's servers with `enable_token_replication`
+    /// use it; both are refused by name here, so holding it is what Consul does, not a setting
+    /// accepted and ignored.
+    pub replication: Option<String>,
+    /// `dns`: what DNS answers with (Consul 1.19+), else the default token.
+    pub dns: Option<String>,
 }
 
 /// `acl.down_policy`: Consul's four, by name.
@@ -91,6 +98,8 @@ const TOKEN_KEYS: &[&str] = &[
     "agent_recovery",
     "agent_master",
     "config_file_service_registration",
+    "replication",
+    "dns",
 ];
 
 fn invalid(msg: impl Into<String>) -> ConfigError {
@@ -153,14 +162,8 @@ pub(super) fn refusal(value: &Value) -> Option<String> {
         }
     }
     if let Some(tokens) = block.get("tokens").and_then(Value::as_object) {
-        for (k, v) in tokens {
-            if !TOKEN_KEYS.contains(&k.as_str()) {
-                return Some(match k.as_str() {
-                    "replication" => format!("acl.tokens.replication = {v}: ACL replication between datacenters is not implemented by this agent (one datacenter)"),
-                    "dns" => format!("acl.tokens.dns = {v}: a separate DNS token is not implemented by this agent: DNS answers with the default token (acl.tokens.default)"),
-                    _ => format!("acl.tokens.{k} is not a known ACL token"),
-                });
-            }
+        if let Some(k) = tokens.keys().find(|k| !TOKEN_KEYS.contains(&k.as_str())) {
+            return Some(format!("acl.tokens.{k} is not a known ACL token"));
         }
     }
     None
@@ -220,6 +223,10 @@ pub fn acl(v: &Value) -> Result<Option<AclConfig>, ConfigError> {
             v,
             &["acl", "tokens", "config_file_service_registration"],
         )?,
+        // The older top-level `acl_replication_token` also switches token replication on in
+        // Consul, so it stays refused (`config::support`).
+        replication: string(v, &["acl", "tokens", "replication"])?,
+        dns: string(v, &["acl", "tokens", "dns"])?,
     };
     Ok(Some(AclConfig {
         default_deny,
@@ -239,6 +246,27 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::time::Duration;
+
+    #[test]
+    fn the_replication_and_dns_tokens_load_and_replication_itself_is_refused() {
+        let block = json!({"enabled": true, "tokens": {"replication": "r", "dns": "d"}});
+        assert_eq!(refusal(&block), None);
+        let c = acl(&json!({ "acl": block })).unwrap().unwrap();
+        assert_eq!(c.tokens.replication.as_deref(), Some("r"));
+        assert_eq!(c.tokens.dns.as_deref(), Some("d"));
+        let on = refusal(&json!({"enabled": true, "enable_token_replication": true}));
+        assert!(
+            on.as_deref().is_some_and(|m| m.starts_with(
+                "acl.enable_token_replication = true: ACL replication between datacenters"
+            )),
+            "{on:?}"
+        );
+        let unknown = refusal(&json!({"enabled": true, "tokens": {"dsn": "d"}}));
+        assert_eq!(
+            unknown.as_deref(),
+            Some("acl.tokens.dsn is not a known ACL token")
+        );
+    }
 
     #[test]
     fn down_policy_and_the_cache_ttl() {

@@ -20,6 +20,9 @@ pub(super) enum Support {
 }
 
 const NO_ACL_REPLICATION: &str = "ACL replication between datacenters (and the pre-1.4 ACL system) is not implemented by this agent: use acl { enabled = true tokens { ... } }";
+/// Consul's `acl_replication_token` also sets `acl.enable_token_replication` (its
+/// `applyDeprecatedConfig`); the token alone is `acl.tokens.replication`.
+const NO_LEGACY_REPLICATION_TOKEN: &str = "in Consul it also switches on ACL token replication between datacenters (acl.enable_token_replication), which is not implemented by this agent (one datacenter): set acl.tokens.replication to store the token";
 const NO_TLS: &str = "is not implemented by this agent: its TLS covers the HTTPS listener and the server port (certificate and CA files, verify_incoming, verify_outgoing, verify_server_hostname, tls_min_version; rustls' cipher suites). Remove it";
 const NO_GOSSIP: &str = "is not implemented by this agent: its gossip is one LAN pool (serf_lan, gossip_lan, encrypt, reconnect_timeout)";
 const NO_WAN: &str = "WAN federation (several datacenters) is not implemented by this agent";
@@ -101,9 +104,8 @@ pub(super) fn support(key: &str) -> Support {
         | "acl_enable_key_list_policy"
         | "acl_master_token"
         | "acl_token" => Implemented,
-        "acl_datacenter" | "acl_replication_token" | "acl_ttl" | "enable_acl_replication" => {
-            WhenOff(NO_ACL_REPLICATION)
-        }
+        "acl_datacenter" | "acl_ttl" | "enable_acl_replication" => WhenOff(NO_ACL_REPLICATION),
+        "acl_replication_token" => WhenOff(NO_LEGACY_REPLICATION_TOKEN),
 
         // The server port's TLS (`config::tls::internal_rpc`).
         "verify_incoming"
@@ -323,15 +325,26 @@ mod tests {
             refusal("acl", &json!({"enabled": true, "default_policy": "deny"})),
             None
         );
+        // The replication token is stored; replication itself is refused.
+        assert_eq!(
+            refusal(
+                "acl",
+                &json!({"enabled": true, "tokens": {"replication": "x", "dns": "y"}}),
+            ),
+            None
+        );
         let acl = refusal(
             "acl",
-            &json!({"enabled": true, "tokens": {"replication": "x"}}),
+            &json!({"enabled": true, "enable_token_replication": true}),
         );
         assert!(
-            acl.is_some_and(|m| m.starts_with("acl.tokens.replication = \"x\": ACL replication"))
+            acl.is_some_and(
+                |m| m.starts_with("acl.enable_token_replication = true: ACL replication")
+            )
         );
         assert!(refusal("acl", &json!({"enable": true})).is_some());
-        assert!(refusal("acl_replication_token", &json!("x")).is_some());
+        assert!(refusal("acl_replication_token", &json!("x"))
+            .is_some_and(|m| m.contains("set acl.tokens.replication")));
         assert_eq!(
             refusal("tls", &json!({"defaults": {"verify_incoming": false}})),
             None

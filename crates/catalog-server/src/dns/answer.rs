@@ -6,8 +6,8 @@
 //! target's address in ADDITIONAL, once per SRV record; node meta as TXT; NS and SOA for the
 //! domain; NXDOMAIN with the SOA in AUTHORITY for what does not exist. An address that is a
 //! host name is answered with a CNAME to it (A, AAAA, ANY), or as the SRV's target. With ACLs, an instance
-//! is answered only when the agent's default token (else anonymous) may read its service and
-//! its node.
+//! is answered only when the agent's DNS token (`acl.tokens.dns`, else the default token, else
+//! anonymous) may read its service and its node.
 
 use super::names::Asked;
 use crate::agent::Agent;
@@ -33,7 +33,7 @@ pub struct Reply {
 }
 
 /// What answers are built from: a catalog (the agent's own on a server; on a client, one
-/// filled from a server for this question), what the agent's default token may read (`None`:
+/// filled from a server for this question), what the agent's DNS token may read (`None`:
 /// it did not resolve, SERVFAIL), the DNS settings and the datacenter.
 pub struct Source<'a> {
     pub catalog: &'a crate::blocking::Catalog,
@@ -217,14 +217,16 @@ fn healthy(src: &Source, authz: &Authz, service: &str, tag: Option<&str>) -> Vec
 }
 
 /// `<query>.query.<domain>`: the prepared query run as `/v1/query/:q/execute` runs it, with
-/// the agent's default token, near this agent when the query says `_agent`; its records like a
-/// service's, with the query's `DNS.TTL` (else the service's TTL). NXDOMAIN when there is no
-/// such query or it has no instance, SERVFAIL when it cannot run.
+/// the agent's DNS token (else its default token), near this agent when the query says
+/// `_agent`; its records like a service's, with the query's `DNS.TTL` (else the service's
+/// TTL). NXDOMAIN when there is no such query or it has no instance, SERVFAIL when it cannot
+/// run.
 fn query_records(agent: &Agent, q: &Query, query: &str) -> Reply {
     let cfg = &agent.config().dns;
+    let token = agent.tokens().dns_token().unwrap_or_default();
     let run = Run {
         id_or_name: query,
-        token: "",
+        token: &token,
         near: None,
         agent_node: agent.node(),
         limit: 0,

@@ -7,7 +7,7 @@
 //! Anything else is built again, so a reply never shows an instance a write removed or turned
 //! critical, however soon after the write it is asked.
 //!
-//! Only for a server agent without ACLs: with ACLs an answer depends on the agent's default
+//! Only for a server agent without ACLs: with ACLs an answer depends on the agent's DNS
 //! token (set outside the catalog) and its expiry, and a client agent asks a server for each
 //! answer; both go the uncached way. So do NXDOMAIN and NODATA answers (they carry an SOA
 //! whose serial is the time) and every other question. Each worker holds its own cache; one

@@ -303,7 +303,10 @@ impl Handler {
         ran: Option<&'a answer::Ran>,
     ) -> answer::Source<'a> {
         let authz = if self.agent.is_server() {
-            self.agent.authorize("").ok()
+            // The DNS token, else the default token (Consul's `coalesceDNSToken`), else
+            // anonymous (`""`).
+            let token = self.agent.tokens().dns_token().unwrap_or_default();
+            self.agent.authorize(&token).ok()
         } else {
             // The server applied its ACLs to what it handed over.
             Some(crate::catalog::acl::Authz::manage_all())

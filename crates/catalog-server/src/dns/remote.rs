@@ -4,9 +4,9 @@
 //! nodes, `/v1/catalog/nodes` for reverse lookups, `/v1/query/:q/execute` for prepared
 //! queries), fills a catalog of its own with it, and
 //! answers from that with the same code a server answers from its catalog. Nothing is cached:
-//! each answer is as fresh as the server's state. Every read carries the agent's default
-//! token (`acl.tokens.default`, none when unset), as Consul's DNS reads do: what the servers'
-//! ACLs let that token read is what is answered.
+//! each answer is as fresh as the server's state. Every read carries the agent's DNS token
+//! (`acl.tokens.dns`, else `acl.tokens.default`, else the anonymous token), as Consul's DNS
+//! reads do: what the servers' ACLs let that token read is what is answered.
 
 use super::names::Asked;
 use crate::agent::Agent;
@@ -107,7 +107,7 @@ pub async fn fetch(agent: &Agent, needs: Needs<'_>) -> Option<Catalog> {
 pub async fn fetch_query(agent: &Agent, query: &str) -> Result<Option<super::answer::Ran>, ()> {
     let escaped: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
     let path = format!("/v1/query/{escaped}/execute?stale");
-    let token = agent.user_token_for_servers();
+    let token = agent.dns_token_for_servers();
     match agent
         .ask_servers(reqwest::Method::GET, &path, None, token.as_deref())
         .await
@@ -144,7 +144,7 @@ fn register_node(n: &Node) -> Command {
 }
 
 async fn get(agent: &Agent, path: &str) -> Option<Vec<u8>> {
-    let token = agent.user_token_for_servers();
+    let token = agent.dns_token_for_servers();
     match agent
         .call_servers(reqwest::Method::GET, path, None, token.as_deref())
         .await

@@ -1,7 +1,7 @@
 //! Reverse lookups: `<d>.<c>.<b>.<a>.in-addr.arpa.` and `<32 nibbles>.ip6.arpa.` asked for PTR
 //! are answered, as Consul does, with the nodes at that address (`<node>.node.<dc>.<domain>.`)
 //! and the services registered with that address of their own
-//! (`<service>.service.<dc>.<domain>.`) that the agent's default token may read.
+//! (`<service>.service.<dc>.<domain>.`) that the agent's DNS token may read.
 
 use super::answer::{not_found, Reply, Source};
 use ::acl::{Access, Resource};

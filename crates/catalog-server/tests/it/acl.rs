@@ -494,10 +494,40 @@ async fn agent_tokens_set_through_the_api_and_persisted() {
     let (st, _, b) = call(&s, "PUT", "/v1/agent/token/default", MGMT, Some(&body)).await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(call(&s, "GET", "/v1/kv/d", "", None).await.0, 200);
+    // The replication token (stored: one datacenter replicates nothing, as in Consul) and the
+    // DNS token, under their names and Consul's older ones; the last set wins.
+    for (kind, secret) in [
+        ("replication", "replication-1"),
+        ("acl_replication_token", "replication-2"),
+        ("dns", "dns-1"),
+        ("dns_token", "dns-2"),
+    ] {
+        let body = json!({ "Token": secret }).to_string();
+        let path = format!("/v1/agent/token/{kind}");
+        let (st, _, b) = call(&s, "PUT", &path, MGMT, Some(&body)).await;
+        assert_eq!(st, 200, "{kind}: {b}");
+    }
+    // Persisted under Consul's keys in acl-tokens.json.
+    let file = s.data_dir().join("acl-tokens.json");
+    let saved = || -> Value {
+        serde_json::from_slice(&std::fs::read(&file).expect("acl-tokens.json")).expect("json")
+    };
+    assert_eq!(
+        saved(),
+        json!({"replication": "replication-2", "default": kv, "dns": "dns-2"})
+    );
     // Kept across a restart (enable_token_persistence).
     assert!(s.terminate().is_some_and(|st| st.success()));
     s.start().await;
     assert_eq!(call(&s, "GET", "/v1/kv/d", "", None).await.0, 200);
+    // Loaded as set through the API: the next change writes them again beside it.
+    let body = json!({"Token": "agent-1"}).to_string();
+    let (st, _, b) = call(&s, "PUT", "/v1/agent/token/agent", MGMT, Some(&body)).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        saved(),
+        json!({"replication": "replication-2", "default": kv, "agent": "agent-1", "dns": "dns-2"})
+    );
     assert_eq!(
         call(&s, "PUT", "/v1/agent/token/nonsense", MGMT, Some(&body))
             .await
@@ -528,8 +558,12 @@ fn acl_settings_that_would_not_take_effect_stop_the_agent() {
             "Invalid ACL default policy",
         ),
         (
-            r#"acl { enabled = true tokens { replication = "x" } }"#,
-            "acl.tokens.replication",
+            r#"acl { enabled = true enable_token_replication = true }"#,
+            "acl.enable_token_replication = true: ACL replication between datacenters",
+        ),
+        (
+            "acl { enabled = true }\nacl_replication_token = \"x\"",
+            "set acl.tokens.replication",
         ),
         (r#"acl { enabled = true enable = true }"#, "acl.enable"),
         (

@@ -750,6 +750,32 @@ async fn a_client_with_acls_resolves_tokens_through_the_servers() {
     let d = crate::dns::dig_at("127.0.0.11", dns, &["web.service.consul", "A"]);
     assert_eq!(d.status, "NXDOMAIN", "{}", d.text);
 
+    // The client's DNS token (Consul 1.19+) is what its DNS reads carry, and only those;
+    // cleared, DNS is back to the default token.
+    for (token, answers) in [(reader.as_str(), true), ("", false)] {
+        let (st, _, body) = call(
+            &client,
+            "PUT",
+            "/v1/agent/token/dns",
+            MGMT,
+            Some(&json!({ "Token": token }).to_string()),
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        let d = crate::dns::dig_at("127.0.0.11", dns, &["web.service.consul", "A"]);
+        if answers {
+            assert_eq!(
+                d.data("A"),
+                vec![vec!["127.0.0.11".to_string()]],
+                "{}",
+                d.text
+            );
+        } else {
+            assert_eq!(d.status, "NXDOMAIN", "{}", d.text);
+        }
+        assert_eq!(call(&client, "GET", "/v1/kv/app", "", None).await.0, 403);
+    }
+
     // `PUT /v1/agent/token/default` on the client: requests without a token use it, here and
     // when forwarded, and so does DNS.
     let (st, _, body) = call(

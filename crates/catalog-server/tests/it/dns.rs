@@ -1,7 +1,7 @@
 //! The DNS interface against a real agent (`-dns-port=0`), asked with the real `dig` (Debian's
 //! `bind9-dnsutils`) over UDP and TCP: services (A, SRV, tags, RFC 2782), nodes, SOA/NS,
-//! NXDOMAIN with the SOA, other datacenters, case, changes seen at once, truncation, ACLs,
-//! and garbage that must not stop the server.
+//! NXDOMAIN with the SOA, other datacenters, case, changes seen at once, truncation, ACLs (the
+//! default token, the DNS token), and garbage that must not stop the server.
 
 use crate::common::{wait_until, TestServer};
 use serde_json::json;
@@ -538,6 +538,100 @@ async fn acls_hide_instances_until_the_default_token_may_read_them() {
         "{}",
         node.text
     );
+}
+
+/// Consul 1.19+'s `acl.tokens.dns`: DNS answers with it while the default token is empty (HTTP
+/// requests without a token still get nothing), from the config file and through
+/// `/v1/agent/token/dns`; cleared, DNS falls back to the default token.
+#[tokio::test]
+async fn a_dns_token_answers_while_the_default_token_is_empty() {
+    const DNS_SECRET: &str = "3f1e2d4c-5b6a-4789-8a9b-0c1d2e3f4a5b";
+    let hcl = format!(
+        r#"acl {{
+  enabled = true
+  default_policy = "deny"
+  tokens {{
+    initial_management = "{MGMT}"
+    dns = "{DNS_SECRET}"
+  }}
+}}"#
+    );
+    let mut s = TestServer::new(
+        TestServer::builder()
+            .token(MGMT)
+            .args(["-dns-port=0", "-hcl", &hcl])
+            .build(),
+    );
+    s.start().await;
+    let port = dns_port(&s);
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        let req = s
+            .http
+            .request(method, s.url(path))
+            .header("X-Consul-Token", MGMT)
+            .body(body.to_string());
+        let path = path.to_string();
+        async move {
+            let r = req.send().await.unwrap();
+            let st = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            assert_eq!(st, 200, "{path}: {text}");
+        }
+    };
+    send(
+        reqwest::Method::PUT,
+        "/v1/catalog/register",
+        json!({"Node": "a1", "Address": "10.4.0.1", "Service": {"Service": "secret", "Port": 1}}),
+    )
+    .await;
+    send(
+        reqwest::Method::PUT,
+        "/v1/acl/policy",
+        json!({"Name": "dns", "Rules": r#"service_prefix "" { policy = "read" } node_prefix "" { policy = "read" }"#}),
+    )
+    .await;
+    send(
+        reqwest::Method::PUT,
+        "/v1/acl/token",
+        json!({"SecretID": DNS_SECRET, "Description": "dns", "Policies": [{"Name": "dns"}]}),
+    )
+    .await;
+    send(
+        reqwest::Method::POST,
+        "/v1/query",
+        json!({"Name": "sq", "Service": {"Service": "secret"}}),
+    )
+    .await;
+    let a = vec![vec!["10.4.0.1".to_string()]];
+
+    // The configured DNS token: services, nodes and prepared queries answer.
+    for name in ["secret.service.consul", "a1.node.consul", "sq.query.consul"] {
+        let d = dig(port, &[name]);
+        assert_eq!(d.data("A"), a, "{name}: {}", d.text);
+    }
+    // The default token stays empty: a request without a token reads nothing.
+    let (st, body) = s.get("/v1/catalog/service/secret").await.unwrap();
+    assert_eq!((st, body.as_str()), (200, "[]"));
+
+    // Cleared through the API: the default token (none: anonymous) answers, so nothing.
+    send(
+        reqwest::Method::PUT,
+        "/v1/agent/token/dns",
+        json!({"Token": ""}),
+    )
+    .await;
+    let hidden = dig(port, &["secret.service.consul"]);
+    assert_eq!(hidden.status, "NXDOMAIN", "{}", hidden.text);
+
+    // Set through the API again.
+    send(
+        reqwest::Method::PUT,
+        "/v1/agent/token/dns",
+        json!({"Token": DNS_SECRET}),
+    )
+    .await;
+    let shown = dig(port, &["secret.service.consul"]);
+    assert_eq!(shown.data("A"), a, "{}", shown.text);
 }
 
 #[tokio::test]
