@@ -16,7 +16,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// What a query asks, in words that identify its answer: the route, its path arguments and
 /// every parameter that shapes the answer (not `index`, `wait`, the token or the consistency
@@ -61,7 +61,7 @@ pub struct Encoded {
     read_at: u64,
     filtered: bool,
     body: Bytes,
-    gzip: OnceLock<Bytes>,
+    gzip: tokio::sync::OnceCell<Bytes>,
 }
 
 impl Encoded {
@@ -74,7 +74,7 @@ impl Encoded {
             read_at: 0,
             filtered,
             body: Bytes::from(body),
-            gzip: OnceLock::new(),
+            gzip: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -103,18 +103,20 @@ impl Encoded {
         self.body.clone()
     }
 
-    /// The body gzip-compressed, made by the first request that asks for it.
-    pub fn gzip(&self) -> Bytes {
+    /// The body gzip-compressed at Go's default level (what Consul's gzip handler uses), made
+    /// by the first request that asks for it while the others wait without holding a thread.
+    pub async fn gzip(&self) -> Bytes {
         self.gzip
-            .get_or_init(|| {
+            .get_or_init(|| async {
                 let mut z = flate2::write::GzEncoder::new(
                     Vec::with_capacity(self.body.len() / 8 + 64),
-                    flate2::Compression::fast(),
+                    flate2::Compression::default(),
                 );
                 // Writing to a Vec cannot fail.
                 let done = z.write_all(&self.body).and_then(|_| z.finish());
                 Bytes::from(done.unwrap_or_default())
             })
+            .await
             .clone()
     }
 }
@@ -278,11 +280,11 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn gzip_is_made_once_and_decodes_to_the_body() {
+    #[tokio::test]
+    async fn gzip_is_made_once_and_decodes_to_the_body() {
         let e = Encoded::new(3, vec![], false, br#"[{"Node":"a"},{"Node":"a"}]"#.to_vec());
-        let z = e.gzip();
-        assert_eq!(z.as_ptr(), e.gzip().as_ptr());
+        let z = e.gzip().await;
+        assert_eq!(z.as_ptr(), e.gzip().await.as_ptr());
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&z[..]), &mut out).unwrap();
         assert_eq!(out, &e.body()[..]);

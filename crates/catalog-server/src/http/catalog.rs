@@ -200,7 +200,7 @@ pub async fn service(
         },
     )
     .await?;
-    Ok(respond_encoded(&a, &p, &headers, &answer))
+    Ok(respond_encoded(&a, &p, &headers, &answer).await)
 }
 
 /// `?near=<node>` (`_agent`: this agent's node): nearest first by the estimated round trip
@@ -359,7 +359,7 @@ pub async fn health_service(
         },
     )
     .await?;
-    Ok(respond_encoded(&a, &p, &headers, &answer))
+    Ok(respond_encoded(&a, &p, &headers, &answer).await)
 }
 
 pub async fn health_state(

@@ -550,7 +550,7 @@ pub async fn read_encoded<T, U: Serialize>(
 
 /// An encoded answer with its query-meta headers, gzip-compressed when the client accepts it
 /// (as Consul's handlers are wrapped in a gzip handler).
-pub fn respond_encoded(
+pub async fn respond_encoded(
     a: &Agent,
     p: &Params,
     request: &axum::http::HeaderMap,
@@ -567,7 +567,7 @@ pub fn respond_encoded(
                 (header::CONTENT_TYPE, "application/json"),
                 (header::CONTENT_ENCODING, "gzip"),
             ],
-            answer.gzip(),
+            answer.gzip().await,
         )
             .into_response()
     } else {
