@@ -10,11 +10,16 @@
 //! Go's `url.Error` shape (`Get "http://…": dial tcp 127.0.0.1:8500: connect: connection
 //! refused`).
 //!
+//! Requests go over HTTP/1.1; with [`ConnectionSettings::h2c`] a plain `http://` client first
+//! asks whether the agent speaks HTTP/2 with prior knowledge and then sends everything as
+//! streams of one h2 connection (`client/h2c.rs`).
+//!
 //! The endpoint methods live in the submodules, one per API area.
 
 mod acl;
 mod agent;
 mod catalog;
+mod h2c;
 mod kv;
 mod operator;
 
@@ -80,6 +85,9 @@ pub struct ClientConfig {
     /// Connection settings (consul-template's `transport`); the defaults keep connecting
     /// limited to 10 s and reqwest's pool.
     pub transport: ConnectionSettings,
+    /// Told, in words, what the h2c negotiation decided ([`ConnectionSettings::h2c`]): the
+    /// caller's debug log.
+    pub h2c_log: Option<fn(&str)>,
 }
 
 /// How connections to Consul are made and kept (Go's `http.Transport` knobs that
@@ -87,13 +95,21 @@ pub struct ClientConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionSettings {
     /// Time to connect, TLS handshake included (reqwest's connect covers both); default 10 s.
+    /// Under h2c: the time to open the one connection.
     pub connect_timeout: Option<Duration>,
-    /// TCP keep-alive probes' interval on the connections.
+    /// TCP keep-alive probes' interval on the connections (the h2c one too).
     pub tcp_keepalive: Option<Duration>,
-    /// Idle connections kept per host (0: none, every request dials afresh).
+    /// Idle HTTP/1.1 connections kept per host (0: none, every request dials afresh, and no
+    /// h2c: a shared connection is a kept one).
     pub max_idle_per_host: Option<usize>,
-    /// How long an idle connection is kept.
+    /// How long an idle HTTP/1.1 connection is kept. The h2c connection is kept while the
+    /// client lives (its streams, not requests, come and go; the agent closes it after its own
+    /// idle timeout when no stream is open, and the next request dials again).
     pub idle_timeout: Option<Duration>,
+    /// Negotiate HTTP/2 with prior knowledge on a plain `http://` address (`client/h2c.rs`):
+    /// every request a stream of one connection when the agent speaks it, HTTP/1.1 otherwise.
+    /// Never over TLS or a unix socket.
+    pub h2c: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -130,6 +146,7 @@ impl ClientConfig {
             }),
             timeout: None,
             transport: ConnectionSettings::default(),
+            h2c_log: None,
         }
     }
 }
@@ -235,7 +252,10 @@ impl QueryOptions {
 /// An async Consul HTTP API client; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// HTTP/1.1.
     http: reqwest::Client,
+    /// HTTP/2 with prior knowledge, when negotiated ([`ConnectionSettings::h2c`]).
+    h2c: Option<std::sync::Arc<h2c::H2c>>,
     base: String,
     /// The socket every connection dials, for a `unix://` address.
     unix: Option<PathBuf>,
@@ -297,8 +317,11 @@ impl Client {
             None => base_url(addr, cfg.ssl)?,
         };
         let t = &cfg.transport;
+        let connect_timeout = t.connect_timeout.unwrap_or(Duration::from_secs(10));
+        // HTTP/1.1 only, over TLS too (no ALPN `h2` offered): h2 is the h2c client's.
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(t.connect_timeout.unwrap_or(Duration::from_secs(10)));
+            .http1_only()
+            .connect_timeout(connect_timeout);
         if let Some(k) = t.tcp_keepalive {
             builder = builder.tcp_keepalive(k);
         }
@@ -345,8 +368,21 @@ impl Client {
             Some(p) => format!("unix://{}", p.display()),
             None => base.clone(),
         };
+        let h2c = if t.h2c && unix.is_none() && t.max_idle_per_host != Some(0) {
+            h2c_client(
+                &base,
+                connect_timeout,
+                t.tcp_keepalive,
+                cfg.timeout,
+                cfg.h2c_log,
+            )?
+            .map(std::sync::Arc::new)
+        } else {
+            None
+        };
         Ok(Client {
             http,
+            h2c,
             base,
             unix,
             address,
@@ -354,6 +390,14 @@ impl Client {
             datacenter: cfg.datacenter,
             http_auth: cfg.http_auth,
         })
+    }
+
+    /// Whether requests go over h2c now (after a successful probe).
+    pub async fn speaks_h2c(&self) -> bool {
+        match &self.h2c {
+            Some(h) => h.client().await.is_some(),
+            None => false,
+        }
     }
 
     /// Sends `X-Consul-Token: token` with every request.
@@ -438,7 +482,14 @@ impl Client {
             url: url.clone(),
             unix: self.unix.clone(),
         };
-        let mut req = self.http.request(method, url);
+        let h2c = match &self.h2c {
+            Some(h) => h.client().await.map(|c| (h, c)),
+            None => None,
+        };
+        let mut req = match h2c {
+            Some((_, c)) => c.request(method, url),
+            None => self.http.request(method, url),
+        };
         if let Some(t) = &self.token {
             req = req.header(headers::TOKEN, t);
         }
@@ -450,7 +501,12 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, b.content_type)
                 .body(b.bytes);
         }
-        let resp = req.send().await.map_err(|e| transport.error(&e))?;
+        let resp = req.send().await.map_err(|e| {
+            if let Some((h, _)) = h2c {
+                h.failed(&e);
+            }
+            transport.error(&e)
+        })?;
         Ok((resp, transport))
     }
 
@@ -534,6 +590,38 @@ impl Client {
             .await
             .map(|_| ())
     }
+}
+
+/// The h2c client of a plain `http://` base URL (`None` for https): HTTP/2 with prior
+/// knowledge, the same connect settings as HTTP/1.1, and its one connection never expired from
+/// the pool while idle — hyper counts idleness from the last request's start, so a connection
+/// whose streams all sit parked for minutes would otherwise be dropped and a second one dialled.
+fn h2c_client(
+    base: &str,
+    connect_timeout: Duration,
+    tcp_keepalive: Option<Duration>,
+    timeout: Option<Duration>,
+    log: Option<fn(&str)>,
+) -> Result<Option<h2c::H2c>, ClientError> {
+    if !base.starts_with("http://") {
+        return Ok(None);
+    }
+    let mut builder = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(None);
+    if let Some(k) = tcp_keepalive {
+        builder = builder.tcp_keepalive(k);
+    }
+    if let Some(t) = timeout {
+        builder = builder.timeout(t);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    let probe = Url::parse(&format!("{base}/v1/status/leader"))
+        .map_err(|e| ClientError::Address(base.to_string(), e.to_string()))?;
+    Ok(Some(h2c::H2c::new(client, probe, log)))
 }
 
 pub(crate) fn params(q: &QueryOptions, extra: &[(&str, &str)]) -> Vec<(String, String)> {

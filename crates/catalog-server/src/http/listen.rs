@@ -1,5 +1,7 @@
 //! The accept loop behind both listeners (client API and server port), in place of
-//! `axum::serve`: HTTP/1.1 on hyper with
+//! `axum::serve`: HTTP/1.1 on hyper — and on the client API's HTTP port also HTTP/2 with prior
+//! knowledge (h2c), told apart by the connection preface (hyper-util's `auto` builder), so one
+//! consul-template connection carries all its parked blocking queries as streams — with
 //! - a per-source-IP connection cap (`limits.http_max_conns_per_client`): like Consul's
 //!   connlimit, the connection over the cap is answered `429 Too Many Requests` at once and
 //!   closed, before anything is read from it;
@@ -9,7 +11,10 @@
 //!   they close first and never race a reused connection against our close.
 //!
 //! No timeout runs while a request is being handled or its response written: a blocking query
-//! is legitimately silent for up to `max_query_time` plus jitter.
+//! is legitimately silent for up to `max_query_time` plus jitter. On an h2 connection every
+//! open stream is such a request: the connection is busy while any stream is, idle when none
+//! is (frames without a request — pings, window updates, settings — do not start the handshake
+//! clock as request bytes on HTTP/1.1 do), and an idle one is closed with a GOAWAY.
 //!
 //! Accept errors (EMFILE, ENFILE, ...) pause the loop briefly instead of spinning, logged once
 //! per burst. [`raise_nofile_limit`] lifts the soft open-files limit to the hard one at
@@ -19,12 +24,13 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::Router;
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -165,10 +171,25 @@ async fn closed(closing: &mut Closing) {
     let _ = closing.wait_for(|c| *c).await;
 }
 
+/// Streams one h2 connection may have open at once. hyper's default (200) is below what one
+/// consul-template holds: a parked blocking query per distinct dependency, 1,000 and more, all
+/// on its one connection; the streams over the limit would wait for a parked one to answer (up
+/// to `wait`, minutes) before being sent. A parked stream costs the server what a parked
+/// HTTP/1.1 request costs, less the socket.
+const H2_MAX_STREAMS: u32 = 10_000;
+
+/// The largest header block an h2 request may carry: Go's `http.DefaultMaxHeaderBytes` (1 MiB),
+/// as Consul allows over HTTP/1.1; hyper's h2 default (16 KiB) would refuse long `?filter=`s.
+const H2_MAX_HEADER_LIST: u32 = 1 << 20;
+
 /// What a listener speaks.
 #[derive(Clone)]
 pub enum Transport {
+    /// HTTP/1.1.
     Plain,
+    /// HTTP/1.1, or HTTP/2 with prior knowledge (h2c) when the client opens with the h2
+    /// preface: the client API's HTTP port.
+    PlainOrH2c,
     /// TLS only (HTTPS; the server port with `verify_incoming`).
     Tls(tokio_rustls::TlsAcceptor),
     /// TLS when the client opens with a TLS handshake, plain HTTP otherwise: the server port
@@ -233,7 +254,11 @@ pub async fn run(
                 let (app, gate, closing) = (app.clone(), gate.clone(), closing.clone());
                 let (acceptor, plain_too) = match &transport {
                     Transport::Plain => {
-                        conns.spawn(serve_conn(stream, app, gate, limits, slot, closing));
+                        conns.spawn(serve_conn(stream, app, gate, limits, slot, closing, false));
+                        continue;
+                    }
+                    Transport::PlainOrH2c => {
+                        conns.spawn(serve_conn(stream, app, gate, limits, slot, closing, true));
                         continue;
                     }
                     Transport::Tls(a) => (a.clone(), false),
@@ -248,12 +273,15 @@ pub async fn run(
                             return;
                         }
                         if first[0] != TLS_HANDSHAKE {
-                            return serve_conn(stream, app, gate, limits, slot, closing).await;
+                            return serve_conn(stream, app, gate, limits, slot, closing, false)
+                                .await;
                         }
                         let handshake =
                             tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
                         match handshake.await {
-                            Ok(Ok(tls)) => serve_conn(tls, app, gate, limits, slot, closing).await,
+                            Ok(Ok(tls)) => {
+                                serve_conn(tls, app, gate, limits, slot, closing, false).await
+                            }
                             Ok(Err(e)) => {
                                 tracing::debug!(target: "agent", "{what} server: TLS handshake failed: {e}")
                             }
@@ -267,7 +295,9 @@ pub async fn run(
                         let handshake =
                             tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
                         match handshake.await {
-                            Ok(Ok(tls)) => serve_conn(tls, app, gate, limits, slot, closing).await,
+                            Ok(Ok(tls)) => {
+                                serve_conn(tls, app, gate, limits, slot, closing, false).await
+                            }
                             Ok(Err(e)) => {
                                 tracing::debug!(target: "agent", "{what} server: TLS handshake failed: {e}")
                             }
@@ -299,9 +329,12 @@ const FRESH: u8 = 0; // accepted, nothing heard yet
 const HEAD: u8 = 1; // bytes of a request arriving
 const BUSY: u8 = 2; // a request is being handled or answered
 const IDLE: u8 = 3; // between keep-alive requests
+const DRAIN: u8 = 4; // h2: GOAWAY sent to an idle connection, waiting for it to close
 
 struct Activity {
     phase: AtomicU8,
+    /// The connection speaks HTTP/2 (known from its first request).
+    h2: AtomicBool,
     /// When the current phase started (for FRESH, HEAD and IDLE).
     since: Mutex<Instant>,
     /// Requests handled and not yet fully answered (pipelining can make it exceed 1).
@@ -316,15 +349,19 @@ impl Activity {
         self.wake.notify_one();
     }
 
-    /// Bytes arrived from the client.
+    /// Bytes arrived from the client. On h2 they mean a request only once hyper has its
+    /// headers ([`Activity::begin`]): the frames between requests are not a request's head.
     fn heard(&self) {
         let p = self.phase.load(Ordering::SeqCst);
-        if p == FRESH || p == IDLE {
+        if p == FRESH || (p == IDLE && !self.h2.load(Ordering::SeqCst)) {
             self.set(HEAD);
         }
     }
 
-    fn begin(self: &Arc<Self>) -> Busy {
+    fn begin(self: &Arc<Self>, version: hyper::Version) -> Busy {
+        if version == hyper::Version::HTTP_2 {
+            self.h2.store(true, Ordering::SeqCst);
+        }
         IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         *self.busy.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.phase.store(BUSY, Ordering::SeqCst);
@@ -336,7 +373,7 @@ impl Activity {
     fn deadline(&self, limits: &ConnLimits) -> Option<Instant> {
         let since = *self.since.lock().unwrap_or_else(|p| p.into_inner());
         match self.phase.load(Ordering::SeqCst) {
-            FRESH | HEAD => Some(since + limits.handshake_timeout),
+            FRESH | HEAD | DRAIN => Some(since + limits.handshake_timeout),
             IDLE => Some(since + limits.idle_timeout),
             _ => None,
         }
@@ -363,7 +400,8 @@ impl Activity {
     }
 }
 
-/// A request in progress: from its headers being parsed to its response body being done.
+/// A request in progress (on h2: an open stream): from its headers being parsed to its
+/// response body being done.
 struct Busy(Arc<Activity>);
 
 /// Requests being handled or answered, on every listener.
@@ -463,6 +501,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 }
 
+/// Serves one connection: HTTP/1.1, or with `h2c` also HTTP/2 with prior knowledge.
 async fn serve_conn<S>(
     stream: S,
     app: Router,
@@ -470,11 +509,13 @@ async fn serve_conn<S>(
     limits: ConnLimits,
     _slot: Slot,
     mut closing: Closing,
+    h2c: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
         phase: AtomicU8::new(FRESH),
+        h2: AtomicBool::new(false),
         since: Mutex::new(Instant::now()),
         busy: Mutex::new(0),
         wake: Notify::new(),
@@ -485,7 +526,7 @@ async fn serve_conn<S>(
     };
     let act = activity.clone();
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        let busy = act.begin();
+        let busy = act.begin(req.version());
         let app = app.clone();
         let early = gate(&mut req);
         async move {
@@ -496,9 +537,19 @@ async fn serve_conn<S>(
             Ok::<_, std::convert::Infallible>(resp.map(|inner| Tracked { inner, _busy: busy }))
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(io), svc);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    if h2c {
+        // h2 keep-alive pings stay off (hyper's default): a connection with parked streams is
+        // busy, not idle, and is left alone as a parked HTTP/1.1 request is.
+        builder
+            .http2()
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .max_header_list_size(H2_MAX_HEADER_LIST);
+    } else {
+        builder = builder.http1_only();
+    }
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut shutting = false;
     loop {
@@ -510,6 +561,19 @@ async fn serve_conn<S>(
                 return;
             }
             () = activity.expired(limits) => {
+                // An idle h2 connection is told with a GOAWAY (a request racing it is still
+                // answered) and given the handshake timeout to close; HTTP/1.1, a connection
+                // still in its handshake, or one that overstayed the GOAWAY is dropped.
+                let p = activity.phase.load(Ordering::SeqCst);
+                if p == IDLE && activity.h2.load(Ordering::SeqCst) {
+                    tracing::trace!(target: "agent", "h2 connection idle: going away");
+                    activity.set(DRAIN);
+                    if !shutting {
+                        shutting = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    continue;
+                }
                 tracing::trace!(target: "agent", "connection closed: timed out waiting for a request");
                 return;
             }

@@ -709,7 +709,7 @@ pub fn serve(
             gate.clone(),
             limits,
             "http",
-            listen::Transport::Plain,
+            listen::Transport::PlainOrH2c,
             closing.clone(),
         ));
     }

@@ -19,6 +19,7 @@ mod dns;
 mod durability;
 mod filter;
 mod go_json;
+mod h2c;
 mod haproxy;
 mod http_server;
 mod https;

@@ -1,8 +1,10 @@
 //! `ctbench`: catalog write → rendered file latency (p50/p99) for 1, 100 and 1,000 templates
 //! over 1,000 services, plus consul-template's CPU, RSS and open connections to the server
-//! while idle-watching. Starts its own `consul` and `consul-template` (siblings of this
-//! binary unless `--consul` / `--ct` say otherwise) on loopback and prints a table; consul gets
-//! the sockets this process bound (test-support).
+//! while idle-watching, and the server's CPU (per change, idle) and RSS. Starts its own
+//! `consul` and `consul-template` (siblings of this binary unless `--consul` / `--ct` say
+//! otherwise) on loopback and prints a table; consul gets the sockets this process bound
+//! (test-support). Against a `consul` that speaks h2c, consul-template holds one connection;
+//! against one that does not (an older build, `--consul`), one per parked query.
 //!
 //! Usage: `ctbench [--services 1000] [--samples 200] [--templates 1,100,1000]`
 
@@ -150,6 +152,10 @@ struct Row {
     idle_cpu_pct: f64,
     rss_mib: f64,
     conns: usize,
+    /// consul's CPU per change, idle CPU and RSS (while idle-watching).
+    server_cpu_per_change_ms: f64,
+    server_idle_cpu_pct: f64,
+    server_rss_mib: f64,
 }
 
 fn wait_file(path: &Path, want: &str, timeout: Duration) -> bool {
@@ -167,7 +173,7 @@ fn run_case(
     o: &Opts,
     rt: &tokio::runtime::Runtime,
     c: &Client,
-    port: u16,
+    (port, server): (u16, u32),
     n: usize,
     round: &mut u16,
 ) -> Result<Row> {
@@ -204,16 +210,21 @@ fn run_case(
     // idle: 3 s without changes
     std::thread::sleep(Duration::from_millis(500));
     let (c0, _) = cpu_rss(pid);
+    let (s0, _) = cpu_rss(server);
     let ti = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
     let (c1, rss) = cpu_rss(pid);
+    let (s1, server_rss) = cpu_rss(server);
     let tick = 100.0; // USER_HZ
     let idle_cpu_pct = (c1 - c0) as f64 / tick / ti.elapsed().as_secs_f64() * 100.0;
+    let server_idle_cpu_pct =
+        s1.saturating_sub(s0) as f64 / tick / ti.elapsed().as_secs_f64() * 100.0;
     let conns = connections(pid, port);
     // latency: change one service, wait for its file
     let mut lat = Vec::new();
     let mut ack = Vec::new();
     let (cpu_before, _) = cpu_rss(pid);
+    let (server_before, _) = cpu_rss(server);
     for k in 0..o.samples {
         let i = k % n;
         *round = round.wrapping_add(1).max(1);
@@ -235,6 +246,7 @@ fn run_case(
         }
     }
     let (cpu_after, _) = cpu_rss(pid);
+    let (server_after, _) = cpu_rss(server);
     let mut worst: Vec<(usize, f64, f64)> = lat
         .iter()
         .zip(&ack)
@@ -259,6 +271,10 @@ fn run_case(
         idle_cpu_pct,
         rss_mib: rss as f64 / 1024.0,
         conns,
+        server_cpu_per_change_ms: server_after.saturating_sub(server_before) as f64 * 10.0
+            / o.samples as f64,
+        server_idle_cpu_pct,
+        server_rss_mib: server_rss as f64 / 1024.0,
     })
 }
 
@@ -269,6 +285,7 @@ fn main() -> Result<()> {
         .build()?;
     let consul = start_consul(&o);
     let port = consul.http_port();
+    let server = consul.pid().context("consul has no pid")?;
     let c = Client::new(&consul.addr())?;
     let t = Instant::now();
     for i in 0..o.services {
@@ -283,14 +300,15 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for &n in &o.templates {
         eprintln!("running {n} templates ...");
-        rows.push(run_case(&o, &rt, &c, port, n, &mut round)?);
+        rows.push(run_case(&o, &rt, &c, (port, server), n, &mut round)?);
     }
-    println!("| templates | first render (all) | write→file p50 | p99 | (write ack p50 / p99) | ct CPU per change | idle CPU | RSS | connections to consul |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| templates | first render (all) | write→file p50 | p99 | (write ack p50 / p99) | ct CPU per change | idle CPU | RSS | connections to consul | consul CPU per change | consul idle CPU | consul RSS |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} / {:.2} ms | {:.2} ms | {:.2} % | {:.1} MiB | {} |",
-            r.templates, r.start_ms, r.p50, r.p99, r.ack_p50, r.ack_p99, r.cpu_per_change_ms, r.idle_cpu_pct, r.rss_mib, r.conns
+            "| {} | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} / {:.2} ms | {:.2} ms | {:.2} % | {:.1} MiB | {} | {:.2} ms | {:.2} % | {:.1} MiB |",
+            r.templates, r.start_ms, r.p50, r.p99, r.ack_p50, r.ack_p99, r.cpu_per_change_ms, r.idle_cpu_pct, r.rss_mib, r.conns,
+            r.server_cpu_per_change_ms, r.server_idle_cpu_pct, r.server_rss_mib
         );
     }
     for r in &rows {

@@ -153,6 +153,15 @@ pub struct Consul {
 /// How connections to Consul are made and kept (upstream's `TransportConfig`, its defaults).
 /// `max_idle_conns` and `max_conns_per_host` exist upstream too; only their default (0, no
 /// limit) is taken (the HTTP client has no such limits).
+///
+/// Against an agent that speaks HTTP/2 with prior knowledge on a plain `http://` address (our
+/// `consul`), every request is a stream of one connection (`api_types::client` negotiates it,
+/// HTTP/1.1 otherwise). Then `dial_timeout` and `dial_keep_alive` apply to that connection;
+/// `idle_conn_timeout` and `max_idle_conns_per_host` to HTTP/1.1 connections only (the h2 one
+/// is kept while consul-template runs, and closed by the agent when idle);
+/// `disable_keep_alives` (or `max_idle_conns_per_host = 0`) means no shared connection, so
+/// HTTP/1.1 with a connection per request, as before; `tls_handshake_timeout` concerns HTTPS,
+/// which stays HTTP/1.1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transport {
     pub dial_keep_alive: Duration,
@@ -196,6 +205,9 @@ impl Transport {
                 self.max_idle_conns_per_host
             }),
             idle_timeout: Some(self.idle_conn_timeout),
+            // One HTTP/2 connection for every view when the agent speaks h2c (our consul; a Go
+            // Consul does not, and keeps HTTP/1.1); not without kept connections.
+            h2c: true,
         }
     }
 }

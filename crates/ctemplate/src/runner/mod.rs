@@ -225,6 +225,7 @@ async fn run_inner(
                     .or(env.address.as_deref())
                     .is_some_and(|a| a.trim().starts_with("https://")),
         ),
+        h2c_log: Some(log_h2c),
         ..env
     })?;
     let env = command_env(config, &client);
@@ -447,6 +448,11 @@ async fn wait_child(child: &mut Option<Child>) -> i32 {
         Some(c) => c.wait().await,
         None => std::future::pending().await,
     }
+}
+
+/// What the Consul client's h2c negotiation decided, at debug level.
+fn log_h2c(what: &str) {
+    crate::debug!("(clients) {what}");
 }
 
 fn command_env(config: &Config, client: &Client) -> Vec<(String, String)> {

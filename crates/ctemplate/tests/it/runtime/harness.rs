@@ -199,6 +199,11 @@ impl Ct {
         }
     }
 
+    /// Its process ID.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     /// SIGKILL, and reaps it.
     pub fn kill9(&mut self) {
         self.proc.kill();

@@ -7,6 +7,7 @@ mod basic;
 mod dedup;
 mod exact_json;
 mod flags;
+mod h2c;
 mod lifecycle;
 mod nginx;
 mod views;
