@@ -43,15 +43,13 @@ fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// Request `i` of a fill.
+type MakeOne = Arc<dyn Fn(usize) -> crate::server::Req + Send + Sync>;
+
 const VALUE: &[u8] = b"value-of-a-key-in-the-big-catalog-benchmark-64-bytes-long-000000";
 
 /// Sends `total` requests made by `make(i)` over `conns` connections; every answer must be 200.
-async fn fill(
-    s: &Server,
-    total: usize,
-    conns: usize,
-    make: Arc<dyn Fn(usize) -> (&'static str, String, Vec<u8>) + Send + Sync>,
-) -> anyhow::Result<f64> {
+async fn fill(s: &Server, total: usize, conns: usize, make: MakeOne) -> anyhow::Result<f64> {
     let t0 = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -94,7 +92,7 @@ async fn fill(
 }
 
 /// Our catalog: one `/v1/catalog/register` per instance, its check with it.
-fn register(size: Size) -> Arc<dyn Fn(usize) -> (&'static str, String, Vec<u8>) + Send + Sync> {
+fn register(size: Size) -> MakeOne {
     Arc::new(move |i| {
         let (node, svc) = (i / size.services_per_node, i % size.services_per_node);
         let body = format!(
@@ -111,13 +109,7 @@ fn register(size: Size) -> Arc<dyn Fn(usize) -> (&'static str, String, Vec<u8>) 
 /// Keys: ours one `PUT /v1/kv/<key>` each (a `/v1/txn` copies the whole KV map to roll back,
 /// so filling 1,000,000 keys through it crawls: see docs/BENCHMARKS.md), etcd 128 per txn (its
 /// default `--max-txn-ops`).
-fn keys(
-    kind: Kind,
-    keys: usize,
-) -> (
-    usize,
-    Arc<dyn Fn(usize) -> (&'static str, String, Vec<u8>) + Send + Sync>,
-) {
+fn keys(kind: Kind, keys: usize) -> (usize, MakeOne) {
     let per = match kind {
         Kind::Consul => 1,
         Kind::Etcd => 128,
@@ -127,18 +119,7 @@ fn keys(
     let make = Arc::new(move |b: usize| {
         let range = b * per..((b + 1) * per).min(keys);
         match kind {
-            Kind::Consul => {
-                let ops: Vec<String> = range
-                    .map(|i| {
-                        format!(r#"{{"KV":{{"Verb":"set","Key":"big/{i:07}","Value":"{value}"}}}}"#)
-                    })
-                    .collect();
-                (
-                    "PUT",
-                    "/v1/txn".to_string(),
-                    format!("[{}]", ops.join(",")).into_bytes(),
-                )
-            }
+            Kind::Consul => ("PUT", format!("/v1/kv/big/{b:07}"), VALUE.to_vec()),
             Kind::Etcd => {
                 let ops: Vec<String> = range
                     .map(|i| {
