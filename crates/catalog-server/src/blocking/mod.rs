@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Waits registered on watch keys, woken by the first write to any of them.
+type Parked = Vec<Pin<Box<tokio::sync::futures::OwnedNotified>>>;
+
 /// Wakes parked queries by key.
 #[derive(Default)]
 pub struct Notifier {
@@ -30,10 +33,16 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    fn subscribe(&self, keys: &[WatchKey]) -> Vec<Arc<Notify>> {
+    /// Registers a wait on every one of `keys`, before anything is re-read: a write from now on
+    /// wakes it.
+    fn park(&self, keys: &[WatchKey]) -> Parked {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         keys.iter()
-            .map(|k| map.entry(k.clone()).or_default().clone())
+            .map(|k| {
+                let mut n = Box::pin(map.entry(k.clone()).or_default().clone().notified_owned());
+                n.as_mut().enable();
+                n
+            })
             .collect()
     }
 
@@ -170,12 +179,7 @@ pub async fn run<T>(
         {
             return fix(first);
         }
-        let notifies = catalog.notifier.subscribe(&first.watch);
-        let mut parked: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
-            notifies.iter().map(|n| Box::pin(n.notified())).collect();
-        for p in parked.iter_mut() {
-            p.as_mut().enable();
-        }
+        let parked = catalog.notifier.park(&first.watch);
         // Re-check after registering, so a write between the first read and now is not missed.
         let again = catalog.read(&query);
         if again.index > b.min_index || catalog.closing() {
@@ -205,7 +209,7 @@ pub async fn run_encoded<T, E>(
     let answer = || async {
         let build = || {
             let (a, at) = catalog.read(|s| (query(s), s.last_index()));
-            let mut e = encode(fix(a))?;
+            let mut e = encode(a)?;
             e.set_read_at(at);
             Ok(Arc::new(e))
         };
@@ -237,12 +241,7 @@ pub async fn run_encoded<T, E>(
         {
             return Ok(first);
         }
-        let notifies = catalog.notifier.subscribe(first.watch());
-        let mut parked: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
-            notifies.iter().map(|n| Box::pin(n.notified())).collect();
-        for p in parked.iter_mut() {
-            p.as_mut().enable();
-        }
+        let parked = catalog.notifier.park(first.watch());
         // A write between the read and the registration would go unnoticed: when anything was
         // written since, look again (the answer is read after registering, so a later write
         // wakes this query).

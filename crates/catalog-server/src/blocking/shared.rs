@@ -124,9 +124,18 @@ impl Encoded {
 /// The state's answers to the questions being asked, the latest one per question.
 #[derive(Default)]
 pub struct SharedAnswers {
-    slots: Mutex<HashMap<Question, Arc<Slot>>>,
+    slots: Mutex<Slots>,
     /// Body bytes of the answers the slots hold.
     bytes: Arc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct Slots {
+    map: HashMap<Question, Arc<Slot>>,
+    /// Sizes past which idle answers are swept next: twice what a sweep left, so that a map
+    /// full of answers being waited on is not walked at every insert.
+    sweep_len: usize,
+    sweep_bytes: usize,
 }
 
 /// Answers nobody holds are kept while there are at most this many questions...
@@ -177,7 +186,7 @@ impl SharedAnswers {
     /// answers nobody holds are dropped once there are many questions or many bytes.
     pub(super) fn slot(&self, q: &Question, at: u64) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = slots.get(q) {
+        if let Some(s) = slots.map.get(q) {
             if s.at >= at {
                 return s.clone();
             }
@@ -188,21 +197,26 @@ impl SharedAnswers {
             size: AtomicUsize::new(0),
             bytes: self.bytes.clone(),
         });
-        slots.insert(q.clone(), s.clone());
-        if slots.len() > KEEP_QUESTIONS || self.bytes.load(Ordering::Relaxed) > KEEP_BYTES {
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
+        slots.map.insert(q.clone(), s.clone());
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        if slots.map.len() > slots.sweep_len.max(KEEP_QUESTIONS)
+            || bytes > slots.sweep_bytes.max(KEEP_BYTES)
+        {
+            slots.map.retain(|_, s| Arc::strong_count(s) > 1);
+            slots.sweep_len = 2 * slots.map.len();
+            slots.sweep_bytes = 2 * self.bytes.load(Ordering::Relaxed);
         }
         s
     }
 
     /// Forgets every answer (the whole state was replaced).
     pub(super) fn clear(&self) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.slots.lock().unwrap_or_else(|p| p.into_inner()) = Slots::default();
     }
 
     /// Questions with a kept answer, and the bytes of their bodies.
     pub fn kept(&self) -> (usize, usize) {
-        let n = self.slots.lock().map(|s| s.len()).unwrap_or(0);
+        let n = self.slots.lock().map(|s| s.map.len()).unwrap_or(0);
         (n, self.bytes.load(Ordering::Relaxed))
     }
 }
