@@ -87,6 +87,10 @@ enum Memo {
     Not,
 }
 
+/// Rules in progress at once: 200 nested parentheses fit; a debug build overflows a 2 MiB
+/// stack (a test thread's, a tokio worker's) well before 2,000.
+const MAX_RULE_DEPTH: usize = 1_000;
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
@@ -250,6 +254,14 @@ impl<'a> Parser<'a> {
 
     fn rule<T>(&mut self, name: &'static str, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
         if self.panicked {
+            return None;
+        }
+        // Go's parser grows its stack; ours would overflow it (and so would evaluating and
+        // dropping the tree), aborting the agent on a `?filter=` of a few KB of `(`. Nesting
+        // past this many rules is refused as a parse error instead.
+        if self.rules.len() >= MAX_RULE_DEPTH {
+            self.add_error(self.pos, "expression nests too deeply");
+            self.panicked = true;
             return None;
         }
         self.rules.push(name);
@@ -885,6 +897,23 @@ mod tests {
             err(r#"a == "\q""#),
             "1:6 (5): rule \"string\": invalid syntax\n1:10 (9): rule \"value\": interface conversion: interface {} is nil, not string"
         );
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_a_parse_error_not_a_crash() {
+        for input in [
+            format!("{}a == 1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}a == 1", "not ".repeat(100_000)),
+            format!("{}a == 1", "a == 1 or ".repeat(100_000)),
+            format!("{}a == 1", "a == 1 and ".repeat(100_000)),
+        ] {
+            let e = parse(&input).expect_err("too deep");
+            assert!(
+                e.message.contains("expression nests too deeply"),
+                "{}",
+                &e.message[..200.min(e.message.len())]
+            );
+        }
     }
 
     #[test]
