@@ -392,14 +392,6 @@ impl Client {
         })
     }
 
-    /// Whether requests go over h2c now (after a successful probe).
-    pub async fn speaks_h2c(&self) -> bool {
-        match &self.h2c {
-            Some(h) => h.client().await.is_some(),
-            None => false,
-        }
-    }
-
     /// Sends `X-Consul-Token: token` with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into()).filter(|t: &String| !t.is_empty());
@@ -609,7 +601,12 @@ fn h2c_client(
     let mut builder = reqwest::Client::builder()
         .http2_prior_knowledge()
         .connect_timeout(connect_timeout)
-        .pool_idle_timeout(None);
+        .pool_idle_timeout(None)
+        // A peer that died without closing would otherwise take every later request with it
+        // until TCP gives up (HTTP/1.1 dials afresh; one h2 connection does not).
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .http2_keep_alive_timeout(Duration::from_secs(10))
+        .http2_keep_alive_while_idle(true);
     if let Some(k) = tcp_keepalive {
         builder = builder.tcp_keepalive(k);
     }

@@ -237,7 +237,12 @@ impl Tokens {
             f.write_all(&bytes)?;
             f.sync_data()?;
         }
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself survives a crash once the directory is synced.
+        match path.parent() {
+            Some(dir) => std::fs::File::open(dir)?.sync_all(),
+            None => Ok(()),
+        }
     }
 }
 

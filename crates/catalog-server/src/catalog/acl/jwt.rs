@@ -424,13 +424,13 @@ impl JwtConfig {
         };
         if exp == 0 {
             let latest_start = iat.max(nbf);
-            exp = latest_start + leeway(self.expiration_leeway_ns, 150);
+            exp = latest_start.saturating_add(leeway(self.expiration_leeway_ns, 150));
         }
         if nbf == 0 {
             nbf = if iat != 0 {
                 iat
             } else {
-                exp - leeway(self.not_before_leeway_ns, 150)
+                exp.saturating_sub(leeway(self.not_before_leeway_ns, 150))
             };
         }
         let skew = leeway(self.clock_skew_leeway_ns, 60);
@@ -443,17 +443,17 @@ impl JwtConfig {
                 "error validating claims: square/go-jose/jwt: validation failed, invalid issuer claim (iss)".into(),
             );
         }
-        if now + skew < nbf {
+        if now.saturating_add(skew) < nbf {
             return Err(
                 "error validating claims: square/go-jose/jwt: validation failed, token not valid yet (nbf)".into(),
             );
         }
-        if now - skew > exp {
+        if now.saturating_sub(skew) > exp {
             return Err(
                 "error validating claims: square/go-jose/jwt: validation failed, token is expired (exp)".into(),
             );
         }
-        if iat != 0 && now + skew < iat {
+        if iat != 0 && now.saturating_add(skew) < iat {
             return Err(
                 "error validating claims: square/go-jose/jwt: validation field, token issued in the future (iat)".into(),
             );
