@@ -53,7 +53,7 @@ pub struct AclClient {
     refreshing: Mutex<HashSet<Key>>,
     /// One turn per secret being asked about: requests with the same secret wait for the first
     /// one's answer instead of each asking a server (Consul's singleflight).
-    asking: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    asking: Mutex<HashMap<Key, Turn>>,
     /// Until when the servers said ACLs are disabled.
     disabled_until: Mutex<Option<Instant>>,
 }
@@ -68,6 +68,22 @@ enum Fetched {
     Disabled,
     /// No server answered, or not in a way that resolves the secret.
     Unreachable(String),
+}
+
+/// One secret's turn to ask the servers, with the last answer given in it.
+type Turn = Arc<tokio::sync::Mutex<Option<(Instant, Result<Authz, AclRefusal>)>>>;
+
+/// A request's hold on its turn, given back when dropped.
+struct TurnHeld<'a> {
+    client: &'a AclClient,
+    k: Key,
+    turn: Turn,
+}
+
+impl Drop for TurnHeld<'_> {
+    fn drop(&mut self) {
+        self.client.end_turn(&self.k, &self.turn);
+    }
 }
 
 impl AclClient {
@@ -105,30 +121,34 @@ impl AclClient {
             }
         }
         let waited_from = Instant::now();
-        let turn = self.turn(k);
-        let answer = {
-            let _mine = turn.lock().await;
-            match self.entry(&k).filter(|e| e.at >= waited_from) {
-                // Another request with this secret got an answer while this one waited.
-                Some(e) => live(&e),
-                None => {
-                    let cached = self.entry(&k).or(cached);
-                    let fetched = fetch(agent, secret).await;
-                    self.settle(k, fetched, cached)
-                }
-            }
+        // Ended on drop too: a request whose client went away while it waited leaves nothing.
+        let turn = TurnHeld {
+            client: self,
+            k,
+            turn: self.turn(k),
         };
-        self.end_turn(&k, &turn);
-        answer
+        let mut last = turn.turn.lock().await;
+        match &*last {
+            // Another request with this secret got an answer while this one waited, cached
+            // or not (a refusal, servers down): take it rather than ask again in a queue.
+            Some((at, answer)) if *at >= waited_from => answer.clone(),
+            _ => {
+                let cached = self.entry(&k).or(cached);
+                let fetched = fetch(agent, secret).await;
+                let answer = self.settle(k, fetched, cached);
+                *last = Some((Instant::now(), answer.clone()));
+                answer
+            }
+        }
     }
 
-    fn turn(&self, k: Key) -> Arc<tokio::sync::Mutex<()>> {
+    fn turn(&self, k: Key) -> Turn {
         let mut asking = self.asking.lock().unwrap_or_else(|p| p.into_inner());
         asking.entry(k).or_default().clone()
     }
 
     /// Forgets the turn of `k` when no other request holds it.
-    fn end_turn(&self, k: &Key, turn: &Arc<tokio::sync::Mutex<()>>) {
+    fn end_turn(&self, k: &Key, turn: &Turn) {
         let mut asking = self.asking.lock().unwrap_or_else(|p| p.into_inner());
         // Clones are only taken under this lock: the map's and `turn` are the last two.
         if Arc::strong_count(turn) <= 2 {
@@ -379,6 +399,19 @@ mod tests {
         assert_eq!(c.asking.lock().unwrap().len(), 1);
         drop(a);
         c.end_turn(&key("s1"), &b);
+        assert!(c.asking.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_turn_dropped_unfinished_is_forgotten() {
+        let c = client(DownPolicy::ExtendCache, true);
+        let held = TurnHeld {
+            client: &c,
+            k: key("s1"),
+            turn: c.turn(key("s1")),
+        };
+        assert_eq!(c.asking.lock().unwrap().len(), 1);
+        drop(held); // what a request cancelled while it waited does
         assert!(c.asking.lock().unwrap().is_empty());
     }
 
